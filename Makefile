@@ -1,0 +1,63 @@
+# rnngan — the two commands: `make serve` and `make test`.
+#
+# Thread policy (2-core hosts): OpenMP threads wait passively, torch and ONNX Runtime thread
+# counts are set explicitly in configs/ and service settings.
+export OMP_WAIT_POLICY := PASSIVE
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# ORT=gpu installs onnxruntime-gpu instead of onnxruntime (never both in one environment).
+ORT ?= cpu
+SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
+
+.PHONY: serve test lint format schema train train-sines train-etth1-ot clean help
+
+help:
+	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
+	@echo "make test    install everything, run the test suite"
+	@echo "make lint    ruff + mypy"
+	@echo "make train-sines | train-etth1-ot   reproduce the shipped models"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.serve-$(SERVE_EXTRA): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[$(SERVE_EXTRA)]'
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[serve,train,dev]'
+	touch $@
+
+serve: $(VENV)/.serve-$(SERVE_EXTRA)
+	$(BIN)/rnngan serve --host $(HOST) --port $(PORT) --models-dir models
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy service
+
+format: $(VENV)/.dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+schema: $(VENV)/.dev
+	$(BIN)/python -m service.manifest > service/manifest.schema.json
+
+# Each shipped model: train, measure on held-out data, export with the metrics in the manifest.
+train-%: $(VENV)/.dev
+	$(BIN)/rnngan train --config configs/$(subst -,_,$*).toml
+	$(BIN)/rnngan evaluate --run runs/$(subst -,_,$*)
+	$(BIN)/rnngan export --run runs/$(subst -,_,$*) --models-dir models
+
+train: train-sines train-etth1-ot
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache .mypy_cache

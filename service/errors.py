@@ -1,0 +1,88 @@
+"""Domain errors and their HTTP mapping, in one place.
+
+Routes raise `ServiceError` subclasses; `install_error_handlers` turns them, request-validation
+errors and unexpected exceptions into `{"detail": "..."}` bodies with the right status.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+log = logging.getLogger("rnngan.errors")
+
+
+class ServiceError(Exception):
+    status_code = 500
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class BadRequest(ServiceError):
+    status_code = 400
+
+
+class InvalidInput(ServiceError):
+    """Well-formed JSON whose values the model cannot use (too short a history, NaN ...)."""
+
+    status_code = 422
+
+
+class Unauthorized(ServiceError):
+    status_code = 401
+
+
+class ModelNotFound(ServiceError):
+    status_code = 404
+
+
+class TooLarge(ServiceError):
+    status_code = 413
+
+
+class NotReady(ServiceError):
+    status_code = 503
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) if parts else "body"
+
+
+def validation_detail(exc: RequestValidationError) -> str:
+    """One readable sentence out of pydantic's error list, naming each field."""
+    messages = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        msg = str(err.get("msg", "invalid value"))
+        if err.get("type") == "json_invalid":
+            messages.append(f"the body is not valid JSON ({msg})")
+        elif err.get("type") == "missing" and _field_name(loc) == "body":
+            messages.append("the request needs a JSON body")
+        else:
+            messages.append(f"field '{_field_name(loc)}': {msg}")
+    return "Invalid request: " + "; ".join(messages) + "."
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_detail(exc)}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            {"detail": "Internal server error; the failure was logged."}, status_code=500
+        )

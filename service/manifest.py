@@ -1,0 +1,148 @@
+"""The model manifest: the one schema shared by the trainer (which writes it) and the service
+(which reads it). Pydantic only, so the service needs no torch.
+
+`models/<name>/<version>/manifest.json` is validated through `Manifest`; its JSON schema is
+committed as `service/manifest.schema.json` (regenerate with `make schema`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = 1
+MODEL_FILE = "model.onnx"
+MANIFEST_FILE = "manifest.json"
+
+Task = Literal["generate", "forecast"]
+
+# The ONNX graph contract for each task (names are fixed; axes marked -1 are dynamic).
+#   generate: noise (B, T, latent_dim) -> samples (B, T, F) in the data's original units
+#   forecast: history (B, C) + noise (B, H, latent_dim) -> forecast (B, H) in the history's units
+GRAPH_IO: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "generate": (("noise",), ("samples",)),
+    "forecast": (("history", "noise"), ("forecast",)),
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Scaler(_Frozen):
+    """How model space maps to real units: `real = scaled * (data_max - data_min) + data_min`."""
+
+    kind: Literal["minmax", "per_series_standard"] = Field(
+        description="minmax: one range per feature, fit on the training split; "
+        "per_series_standard: each request's history is standardised by its own mean and std"
+    )
+    data_min: list[float] | None = Field(default=None, description="per-feature minimum (minmax)")
+    data_max: list[float] | None = Field(default=None, description="per-feature maximum (minmax)")
+    applied_in_graph: bool = Field(
+        default=True, description="true when model.onnx already scales in and out of real units"
+    )
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> Scaler:
+        if self.kind == "minmax":
+            if self.data_min is None or self.data_max is None:
+                raise ValueError("a minmax scaler needs data_min and data_max")
+            if len(self.data_min) != len(self.data_max):
+                raise ValueError("data_min and data_max must have the same length")
+        return self
+
+
+class OnnxInfo(_Frozen):
+    file: str = Field(default=MODEL_FILE, description="file name inside the version directory")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the ONNX file")
+    opset: int = Field(ge=7)
+    inputs: list[str]
+    outputs: list[str]
+
+
+class DatasetInfo(_Frozen):
+    name: str = Field(description="data set name, e.g. sines, ETTh1")
+    source: str = Field(description="file name it was read from, or 'generated'")
+    sha256: str | None = Field(default=None, description="sha256 of the source file")
+    columns: list[str] = Field(description="columns used")
+    train_rows: list[int] | None = Field(
+        default=None, description="[start, end) rows of the training split, when split by time"
+    )
+    n_windows: int = Field(ge=0, description="training windows the model saw")
+
+
+class Manifest(_Frozen):
+    """Everything the service needs to serve one exported generator."""
+
+    schema_version: Literal[1] = 1  # SCHEMA_VERSION
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+    version: int = Field(ge=1)
+    task: Task
+    description: str = ""
+    features: list[str] = Field(min_length=1)
+    freq: str | None = Field(default=None, description="pandas frequency alias, e.g. 'h'")
+    seq_len: int | None = Field(default=None, ge=1, description="window length trained on")
+    context_len: int | None = Field(
+        default=None, ge=1, description="history values a forecast needs (the most recent are used)"
+    )
+    horizon: int | None = Field(default=None, ge=1, description="largest forecast horizon")
+    season: int | None = Field(default=None, ge=1, description="seasonal period (forecast)")
+    latent_dim: int = Field(ge=1, description="noise values per time step")
+    scaler: Scaler
+    onnx: OnnxInfo
+    training: dict[str, Any] = Field(description="the training config, as trained")
+    dataset: DatasetInfo
+    metrics: dict[str, Any] = Field(
+        default_factory=dict, description="quality measured on held-out data"
+    )
+    created_by: str = Field(default="", description="rnngan version that exported the model")
+
+    @model_validator(mode="after")
+    def _check_task_fields(self) -> Manifest:
+        if self.task == "generate" and self.seq_len is None:
+            raise ValueError("a generate model needs seq_len")
+        if self.task == "forecast":
+            if self.context_len is None or self.horizon is None:
+                raise ValueError("a forecast model needs context_len and horizon")
+            if len(self.features) != 1:
+                raise ValueError("a forecast model is univariate: exactly one feature")
+        expected_in, expected_out = GRAPH_IO[self.task]
+        if tuple(self.onnx.inputs) != expected_in or tuple(self.onnx.outputs) != expected_out:
+            raise ValueError(
+                f"a {self.task} model's graph must have inputs {list(expected_in)} "
+                f"and outputs {list(expected_out)}"
+            )
+        if self.scaler.kind == "minmax" and len(self.scaler.data_min or []) != len(self.features):
+            raise ValueError("the scaler must have one range per feature")
+        return self
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        return cls.model_validate_json(path.read_text(encoding="utf-8"))
+
+    def write(self, path: Path) -> None:
+        path.write_text(self.to_json(), encoding="utf-8")
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+
+
+def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def json_schema() -> str:
+    """The manifest's JSON schema as committed in service/manifest.schema.json."""
+    return json.dumps(Manifest.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":  # `python -m service.manifest > service/manifest.schema.json`
+    print(json_schema(), end="")

@@ -1,0 +1,43 @@
+"""Synthetic series as JSON: POST /v1/models/{name}/samples."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from service.deps import AppState, app_state, lookup
+from service.errors import TooLarge
+from service.inference import generate
+from service.schemas import SamplesRequest, SamplesResponse
+
+router = APIRouter(tags=["generate"])
+
+
+@router.post(
+    "/v1/models/{name}/samples",
+    response_model=SamplesResponse,
+    responses={404: {"description": "unknown model"}, 413: {"description": "over a limit"}},
+)
+def samples(name: str, body: SamplesRequest, state: AppState = Depends(app_state)) -> JSONResponse:
+    model = lookup(state, name, "generate")
+    manifest = model.manifest
+    length = body.length or manifest.seq_len or 1
+    settings = state.settings
+    if length > settings.max_length:
+        raise TooLarge(f"length {length} is over this service's limit of {settings.max_length}.")
+    values = body.n * length * len(manifest.features)
+    if values > settings.max_sample_values:
+        raise TooLarge(
+            f"n × length × features = {values} is over this service's limit of "
+            f"{settings.max_sample_values} values per /samples request; use /datasets for bulk."
+        )
+    out = generate(model, n=body.n, length=length, seed=body.seed)
+    state.metrics.rows.labels("/v1/models/{name}/samples", name).inc(body.n * length)
+    return JSONResponse(
+        {
+            "model": manifest.name,
+            "version": manifest.version,
+            "features": manifest.features,
+            "samples": out.tolist(),
+        }
+    )

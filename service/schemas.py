@@ -1,0 +1,100 @@
+"""Request and response bodies of the v1 API (PROTOCOL.md §1). Static bounds live here;
+limits that depend on settings or on the model are checked in `service.limits`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_SEED = 2**63 - 1
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSummary(BaseModel):
+    name: str
+    version: int
+    task: Literal["generate", "forecast"]
+    features: list[str]
+
+
+class ModelList(BaseModel):
+    models: list[ModelSummary]
+
+
+class SamplesRequest(_Body):
+    n: int = Field(default=1, ge=1, description="number of series")
+    length: int | None = Field(
+        default=None, ge=1, description="steps per series (default: the model's seq_len)"
+    )
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+
+
+class SamplesResponse(BaseModel):
+    model: str
+    version: int
+    features: list[str]
+    samples: list[list[list[float]]] = Field(description="n × length × features")
+
+
+class DatasetRequest(SamplesRequest):
+    n: int = Field(default=1000, ge=1, description="number of series")
+    format: Literal["csv", "parquet", "ndjson"] = "csv"
+    offset: int = Field(default=0, ge=0, le=2**40, description="id of the first series")
+    compression: Literal["none", "gzip"] = Field(
+        default="none", description="gzip for csv and ndjson, compressed as it streams"
+    )
+
+
+class SeriesIn(_Body):
+    id: str = Field(min_length=1, max_length=256)
+    values: list[float] = Field(min_length=1, description="history, oldest first")
+    timestamps: list[str] | None = Field(
+        default=None, description="optional ISO-8601 stamps, one per value"
+    )
+
+
+class ForecastRequest(_Body):
+    series: list[SeriesIn] = Field(min_length=1)
+    horizon: int | None = Field(default=None, ge=1, description="default: the model's horizon")
+    quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9], min_length=1)
+    num_samples: int = Field(default=200, ge=1)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    return_samples: bool = False
+
+    @field_validator("quantiles")
+    @classmethod
+    def _quantiles_open_unit(cls, value: list[float]) -> list[float]:
+        for q in value:
+            if not 0.0 < q < 1.0:
+                raise ValueError(f"quantile levels must lie strictly between 0 and 1, got {q}")
+        return value
+
+
+class SeriesForecast(BaseModel):
+    id: str
+    mean: list[float]
+    quantiles: dict[str, list[float]]
+    samples: list[list[float]] | None = None
+
+
+class ForecastResponse(BaseModel):
+    model: str
+    version: int
+    forecasts: list[SeriesForecast]
+
+
+class ReadyResponse(BaseModel):
+    status: Literal["ready", "not ready"]
+    models: list[dict[str, Any]]
+    refused: dict[str, str]
+    providers: list[str]
+    available_providers: list[str]
+
+
+def quantile_key(q: float) -> str:
+    """The shortest decimal form of the float, as PROTOCOL.md fixes: 0.5 -> "0.5"."""
+    return repr(float(q))

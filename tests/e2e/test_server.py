@@ -1,0 +1,126 @@
+"""End to end: a real `uvicorn` process on a free port with the shipped models, every route over
+HTTP, and every curl example of the README run as written against it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import MODELS, REPO
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "RNNGAN_MODELS_DIR": str(MODELS), "OMP_WAIT_POLICY": "PASSIVE"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "service.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stdout.read().decode()}")  # type: ignore[union-attr]
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError("server did not become ready in 60 s")
+    yield base
+    proc.terminate()
+    assert proc.wait(timeout=30) == 0
+
+
+def test_e2e_every_route(server: str) -> None:
+    with httpx.Client(base_url=server, timeout=30) as c:
+        assert c.get("/healthz").json() == {"status": "ok"}
+        ready = c.get("/readyz").json()
+        assert ready["status"] == "ready" and "CPUExecutionProvider" in ready["providers"]
+        assert [m["name"] for m in c.get("/v1/models").json()["models"]] == ["etth1_ot", "sines"]
+        assert c.get("/v1/models/sines").json()["seq_len"] == 24
+        assert c.get("/v1/models/nope").status_code == 404
+        samples = c.post("/v1/models/sines/samples", json={"n": 2, "length": 24, "seed": 1})
+        assert samples.status_code == 200 and len(samples.json()["samples"]) == 2
+        with c.stream(
+            "POST",
+            "/v1/models/sines/datasets",
+            json={"n": 5000, "length": 24, "seed": 1, "format": "csv"},
+        ) as r:
+            assert r.status_code == 200
+            body = b"".join(r.iter_bytes())
+        assert body.count(b"\n") == 1 + 5000 * 24
+        history = [20.0 + (i % 24) / 4 for i in range(200)]
+        fc = c.post(
+            "/v1/models/etth1_ot/forecast",
+            json={"series": [{"id": "a", "values": history}], "num_samples": 100},
+        )
+        assert fc.status_code == 200 and len(fc.json()["forecasts"][0]["mean"]) == 24
+        bad = c.post(
+            "/v1/models/etth1_ot/forecast", json={"series": [{"id": "a", "values": [1.0]}]}
+        )
+        assert bad.status_code == 422
+        assert bad.json() == {
+            "detail": "series 'a': history has 1 values; this model needs at least 168."
+        }
+        metrics = c.get("/metrics").text
+        assert 'route="/v1/models/{name}/forecast",status="422"' in metrics
+        assert c.get("/docs").status_code == 200
+
+
+def _readme_curls() -> list[str]:
+    """Shell lines of the README's code blocks that call curl (continuations joined)."""
+    text = (REPO / "README.md").read_text()
+    blocks = re.findall(r"```(?:bash|sh|console)\n(.*?)```", text, flags=re.S)
+    commands = []
+    for block in blocks:
+        joined = block.replace("\\\n", " ")
+        commands += [line.strip() for line in joined.splitlines() if "curl " in line]
+    return commands
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_e2e_readme_curl_examples_work(server: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    commands = _readme_curls()
+    assert len(commands) >= 8, "the README shows a curl example for every route"
+    for command in commands:
+        line = command.replace("http://localhost:8000", server)
+        line = line.replace("curl ", "curl -sS --fail-with-body ", 1)
+        result = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", line], cwd=tmp_path, capture_output=True, timeout=60
+        )
+        assert result.returncode == 0, f"{command}\n{result.stdout[-500:]!r}{result.stderr!r}"

@@ -1,0 +1,81 @@
+"""Tiny configs for fast training tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import REPO
+from training.config import RunConfig, from_dict
+
+ETTH1 = REPO.parent / "shared" / "data" / "ETTh1.csv"
+
+
+def tiny_generate(out_dir: Path, steps: int = 2, seed: int = 0) -> RunConfig:
+    config: RunConfig = from_dict(
+        RunConfig,
+        {
+            "name": "tiny_sines",
+            "task": "generate",
+            "seed": seed,
+            "out_dir": str(out_dir),
+            "data": {"dataset": "sines", "seq_len": 12, "n_series": 64},
+            "model": {
+                "latent_dim": 3,
+                "hidden_size": 8,
+                "num_layers": 2,
+                "disc_hidden_size": 8,
+                "disc_num_layers": 1,
+            },
+            "train": {
+                "steps": steps,
+                "batch_size": 16,
+                "moment_weight": 1.0,
+                "log_every": 1,
+                "threads": 1,
+            },
+            "eval": {"runs": 1, "disc_steps": 20, "pred_steps": 20, "batch_size": 16},
+        },
+    )
+    return config
+
+
+def tiny_forecast(out_dir: Path, steps: int = 2, seed: int = 0) -> RunConfig:
+    config: RunConfig = from_dict(
+        RunConfig,
+        {
+            "name": "tiny_ot",
+            "task": "forecast",
+            "seed": seed,
+            "out_dir": str(out_dir),
+            "data": {
+                "dataset": "etth1_ot",
+                "path": str(ETTH1),
+                "context_len": 48,
+                "horizon": 12,
+                "season": 24,
+                "train_end": 600,
+                "val_end": 800,
+                "test_end": 1000,
+                "freq": "h",
+            },
+            "model": {
+                "latent_dim": 2,
+                "hidden_size": 8,
+                "num_layers": 1,
+                "disc_hidden_size": 8,
+                "disc_num_layers": 1,
+                "patch_len": 4,
+                "disc_context": 12,
+            },
+            "train": {
+                "steps": steps,
+                "batch_size": 16,
+                "adv_weight": 0.1,
+                "crps_weight": 1.0,
+                "log_every": 1,
+                "threads": 1,
+            },
+            "eval": {"num_samples": 20},
+        },
+    )
+    return config

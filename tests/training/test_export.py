@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from service.config import Settings
+from service.inference import forecast_samples, generate
+from service.manifest import Manifest
+from service.noise import series_noise
+from service.registry import Registry
+from tests.training.helpers import tiny_forecast, tiny_generate
+from training.evaluate import evaluate_run
+from training.export import build_graph, export, load_run, parity
+from training.train import train
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("export")
+    out = {}
+    for config in (tiny_generate(root / "runs"), tiny_forecast(root / "runs")):
+        train(config, progress=False)
+        evaluate_run(config.run_dir)
+        out[config.task] = export(config.run_dir, root / "models")
+    out["root"] = root
+    return out
+
+
+@pytest.mark.parametrize("task", ["generate", "forecast"])
+def test_export_parity_at_other_batch_sizes_and_lengths(
+    exported: dict[str, Path], task: str
+) -> None:
+    run_dir = exported["root"] / "runs" / ("tiny_sines" if task == "generate" else "tiny_ot")
+    config, ckpt = load_run(run_dir)
+    graph = build_graph(config, ckpt)
+    # Export used batch 4 and the training length; check quite different shapes.
+    worst = parity(graph, config, exported[task] / "model.onnx", shapes=((1, 1), (2, 5), (33, 100)))
+    assert worst < 1e-5
+
+
+def test_export_manifest_loads_in_registry_with_metrics(exported: dict[str, Path]) -> None:
+    registry = Registry(Settings(models_dir=exported["root"] / "models", _env_file=None))  # type: ignore[call-arg]
+    registry.reload()
+    assert registry.refused == {}
+    assert sorted(registry.models) == ["tiny_ot", "tiny_sines"]
+    gen = Manifest.read(exported["generate"] / "manifest.json")
+    assert gen.seq_len == 12 and gen.latent_dim == 3 and gen.scaler.kind == "minmax"
+    assert set(gen.metrics) >= {"discriminative", "predictive", "onnx_parity_max_abs_diff"}
+    fc = Manifest.read(exported["forecast"] / "manifest.json")
+    assert (fc.context_len, fc.horizon, fc.features) == (48, 12, ["OT"])
+    assert {"test_crps", "test_mase", "test_coverage_80", "test"} <= set(fc.metrics)
+    assert set(fc.metrics["test"]) == {"gan", "seasonal_naive", "AutoETS"}
+
+
+def test_export_service_matches_torch_graph(exported: dict[str, Path]) -> None:
+    registry = Registry(Settings(models_dir=exported["root"] / "models", _env_file=None))  # type: ignore[call-arg]
+    registry.reload()
+    gen = registry.get("tiny_sines")
+    assert gen is not None
+    config, ckpt = load_run(exported["root"] / "runs" / "tiny_sines")
+    graph = build_graph(config, ckpt)
+    served = generate(gen, n=5, length=9, seed=3)
+    with torch.no_grad():
+        expected = graph(torch.from_numpy(series_noise(3, 0, 5, 9, 3))).numpy()
+    np.testing.assert_allclose(served, expected, atol=1e-5)
+
+    fc = registry.get("tiny_ot")
+    assert fc is not None
+    config, ckpt = load_run(exported["root"] / "runs" / "tiny_ot")
+    fgraph = build_graph(config, ckpt)
+    history = np.linspace(10, 20, 48, dtype=np.float32)[None]
+    paths = forecast_samples(fc, history, horizon=7, num_samples=4, seed=2)
+    with torch.no_grad():
+        expected = fgraph(
+            torch.from_numpy(np.repeat(history, 4, axis=0)),
+            torch.from_numpy(series_noise(2, 0, 4, 7, 2)),
+        ).numpy()
+    np.testing.assert_allclose(paths[0], expected, atol=1e-4)
+
+
+def test_export_is_byte_reproducible(exported: dict[str, Path], tmp_path: Path) -> None:
+    again = export(exported["root"] / "runs" / "tiny_sines", tmp_path)
+    for name in ("model.onnx", "manifest.json"):
+        assert (again / name).read_bytes() == (exported["generate"] / name).read_bytes()

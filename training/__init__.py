@@ -1,0 +1,1 @@
+"""rnngan training package (torch): data, networks, losses, training loops, evaluation, export."""

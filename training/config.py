@@ -1,0 +1,154 @@
+"""Run configuration: frozen, keyword-only dataclasses read from TOML (`configs/*.toml`).
+
+Unknown keys are errors that name the key and list the known ones. The whole config is saved
+in each checkpoint and in the exported manifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    dataset: Literal["sines", "stocks", "energy", "etth1", "etth1_ot"]
+    path: str | None = None  # CSV file, relative to the working directory
+    seq_len: int = 24  # generate: window length
+    n_series: int = 10_000  # sines: how many series to draw
+    target: str = "OT"  # forecast: column to forecast
+    context_len: int = 168  # forecast: history the model reads
+    horizon: int = 24  # forecast: steps it emits
+    season: int = 24  # forecast: seasonal period (MASE scale, seasonal naive)
+    train_end: int = 8640  # forecast: rows [0, train_end) train
+    val_end: int = 11520  # [train_end, val_end) validation
+    test_end: int = 14400  # [val_end, test_end) test
+    freq: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    cell: Literal["gru", "lstm"] = "gru"
+    latent_dim: int = 4
+    hidden_size: int = 24
+    num_layers: int = 2
+    disc_hidden_size: int = 24
+    disc_num_layers: int = 2
+    patch_len: int = 1  # forecast: history values per condition-GRU step (divides context_len)
+    disc_context: int = 24  # forecast: history steps the discriminator sees before the future
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    steps: int = 2000
+    batch_size: int = 128
+    lr_g: float = 1e-3
+    lr_d: float = 1e-3
+    adv_weight: float = 1.0  # weight of the adversarial term
+    moment_weight: float = 0.0  # generate: match feature mean/std (TimeGAN eq. 9's moment term)
+    crps_weight: float = 0.0  # forecast: sample CRPS (energy score) term
+    d_steps: int = 1  # discriminator updates per generator update
+    log_every: int = 100
+    checkpoint_every: int = 1000
+    threads: int = 2  # torch intra-op threads (set with OMP_WAIT_POLICY=PASSIVE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvalConfig:
+    runs: int = 3  # post-hoc classifier runs (mean ± std)
+    disc_steps: int = 2000
+    pred_steps: int = 5000
+    batch_size: int = 128
+    num_samples: int = 200  # forecast: sample paths per origin
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    name: str
+    task: Literal["generate", "forecast"]
+    version: int = 1
+    seed: int = 0
+    description: str = ""
+    out_dir: str = "runs"
+    data: DataConfig
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        if self.task == "forecast" and self.data.context_len % self.model.patch_len:
+            raise ConfigError(
+                f"model.patch_len={self.model.patch_len} must divide "
+                f"data.context_len={self.data.context_len}"
+            )
+        if self.task == "forecast" and not 0 < self.model.disc_context <= self.data.context_len:
+            raise ConfigError("model.disc_context must be in [1, data.context_len]")
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir) / self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _check_type(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        if value not in typing.get_args(hint):
+            raise ConfigError(f"{where}: {value!r} is not one of {list(typing.get_args(hint))}")
+        return value
+    if origin in (types.UnionType, typing.Union):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _check_type(value, inner[0], where)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(hint, type) and not isinstance(value, hint):
+        raise ConfigError(f"{where}: expected {hint.__name__}, got {type(value).__name__}")
+    if hint is int and isinstance(value, bool):
+        raise ConfigError(f"{where}: expected int, got bool")
+    return value
+
+
+def from_dict(cls: type, raw: dict[str, Any], where: str = "") -> Any:
+    """Build dataclass `cls` from a mapping, rejecting unknown keys and wrong types."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where or 'config'}: expected a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {', '.join(repr(where + k) for k in unknown)}; "
+            f"known keys{' in [' + where.rstrip('.') + ']' if where else ''}: {', '.join(fields)}"
+        )
+    kwargs: dict[str, Any] = {}
+    for name, value in raw.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = from_dict(hint, value, f"{where}{name}.")  # type: ignore[arg-type]
+        else:
+            kwargs[name] = _check_type(value, hint, f"{where}{name}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required key is missing
+        raise ConfigError(f"{where or 'config'}: {exc}") from None
+
+
+def load_config(path: str | Path) -> RunConfig:
+    with Path(path).open("rb") as fh:
+        raw = tomllib.load(fh)
+    config: RunConfig = from_dict(RunConfig, raw)
+    return config

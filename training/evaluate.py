@@ -1,0 +1,201 @@
+"""Quality metrics for generators (PROTOCOL.md §3, after TimeGAN's metrics code, kept apart from
+the models). `rnngan evaluate --run runs/sines` writes `<run_dir>/metrics.json`.
+
+- discriminative score: a post-hoc 1-layer GRU (hidden F/2) learns real vs synthetic on 80 % of
+  an equal mix for 2,000 steps; score = |test accuracy - 0.5| (lower is better).
+- predictive score (train on synthetic, test on real): a 1-layer GRU (hidden F/2) learns to
+  predict the last feature at t+1 from the other features up to t for 5,000 steps; MAE on real.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from training.config import RunConfig
+from training.data import load_generation, sines
+from training.train import seed_everything
+
+log = logging.getLogger("rnngan.evaluate")
+
+
+class _PostHocGRU(nn.Module):
+    def __init__(self, input_size: int, hidden_size: int, output_size: int) -> None:
+        super().__init__()
+        self.rnn = nn.GRU(input_size, hidden_size, batch_first=True)
+        self.head = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h, last = self.rnn(x)
+        return self.head(h), self.head(last[-1])  # per step (B, T, O), final (B, O)
+
+
+def _hidden(n_features: int) -> int:
+    return max(1, n_features // 2)
+
+
+def discriminative_score(
+    real: np.ndarray, fake: np.ndarray, *, steps: int = 2000, batch_size: int = 128, seed: int = 0
+) -> float:
+    """|accuracy - 0.5| of a post-hoc GRU classifier on a held-out 20 % of real and synthetic."""
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    n = min(len(real), len(fake))
+    x = torch.from_numpy(np.concatenate([real[:n], fake[:n]]).astype(np.float32))
+    y = torch.cat([torch.ones(n), torch.zeros(n)])
+    order = torch.randperm(2 * n, generator=g)
+    cut = int(0.8 * 2 * n)
+    train_idx, test_idx = order[:cut], order[cut:]
+    model = _PostHocGRU(x.shape[-1], _hidden(x.shape[-1]), 1)
+    opt = torch.optim.Adam(model.parameters())
+    loss_fn = nn.BCEWithLogitsLoss()
+    for _ in range(steps):
+        idx = train_idx[torch.randint(0, len(train_idx), (batch_size,), generator=g)]
+        _, logit = model(x[idx])
+        loss = loss_fn(logit.squeeze(-1), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        _, logit = model(x[test_idx])
+        accuracy = ((logit.squeeze(-1) > 0).float() == y[test_idx]).float().mean().item()
+    return abs(accuracy - 0.5)
+
+
+def predictive_score(
+    train_on: np.ndarray,
+    test_on: np.ndarray,
+    *,
+    steps: int = 5000,
+    batch_size: int = 128,
+    seed: int = 0,
+) -> float:
+    """MAE on `test_on` of a GRU trained on `train_on` to predict the last feature one step ahead
+    from the other features (TimeGAN's train-on-synthetic, test-on-real)."""
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    x_train = torch.from_numpy(train_on[:, :-1, :-1].astype(np.float32))
+    y_train = torch.from_numpy(train_on[:, 1:, -1:].astype(np.float32))
+    n_in = x_train.shape[-1]
+    model = _PostHocGRU(n_in, _hidden(train_on.shape[-1]), 1)
+    opt = torch.optim.Adam(model.parameters())
+    for _ in range(steps):
+        idx = torch.randint(0, len(x_train), (batch_size,), generator=g)
+        pred, _ = model(x_train[idx])
+        loss = (torch.sigmoid(pred) - y_train[idx]).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        x_test = torch.from_numpy(test_on[:, :-1, :-1].astype(np.float32))
+        y_test = torch.from_numpy(test_on[:, 1:, -1:].astype(np.float32))
+        pred, _ = model(x_test)
+        return (torch.sigmoid(pred) - y_test).abs().mean().item()
+
+
+def _mean_std(values: list[float]) -> dict[str, float]:
+    return {
+        "mean": float(np.mean(values)),
+        "std": float(np.std(values)),
+        "runs": [float(v) for v in values],
+    }
+
+
+def generation_report(
+    real: np.ndarray,
+    fake: np.ndarray,
+    real_other: np.ndarray,
+    *,
+    runs: int,
+    disc_steps: int,
+    pred_steps: int,
+    batch_size: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Scores of `fake` against `real`, beside the floor of an independent real sample."""
+    seeds = [seed + r for r in range(runs)]
+    return {
+        "discriminative": _mean_std(
+            [
+                discriminative_score(real, fake, steps=disc_steps, batch_size=batch_size, seed=s)
+                for s in seeds
+            ]
+        ),
+        "predictive": _mean_std(
+            [
+                predictive_score(fake, real, steps=pred_steps, batch_size=batch_size, seed=s)
+                for s in seeds
+            ]
+        ),
+        "discriminative_real_floor": _mean_std(
+            [
+                discriminative_score(
+                    real, real_other, steps=disc_steps, batch_size=batch_size, seed=s
+                )
+                for s in seeds
+            ]
+        ),
+        "predictive_real_floor": _mean_std(
+            [
+                predictive_score(real_other, real, steps=pred_steps, batch_size=batch_size, seed=s)
+                for s in seeds
+            ]
+        ),
+    }
+
+
+def evaluate_generation(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
+    data = load_generation(config.data, config.seed)
+    if config.data.dataset == "sines":
+        # Held out: fresh Sines the model never saw, and a second set for the floor.
+        real = sines(config.data.n_series, config.data.seq_len, seed=config.seed + 10_001)
+        real_other = sines(config.data.n_series, config.data.seq_len, seed=config.seed + 20_002)
+    else:
+        rng = np.random.default_rng(config.seed)
+        order = rng.permutation(len(data.windows))
+        half = len(order) // 2
+        real, real_other = data.windows[order[:half]], data.windows[order[half:]]
+    g = torch.Generator().manual_seed(config.seed + 7)
+    noise = torch.randn(len(real), config.data.seq_len, config.model.latent_dim, generator=g)
+    with torch.no_grad():
+        fake = graph.generator(noise).numpy()  # scaled space, as the protocol measures
+    e = config.eval
+    return generation_report(
+        real,
+        fake,
+        real_other,
+        runs=e.runs,
+        disc_steps=e.disc_steps,
+        pred_steps=e.pred_steps,
+        batch_size=e.batch_size,
+        seed=config.seed,
+    )
+
+
+def evaluate_run(run_dir: Path) -> dict[str, Any]:
+    from training.export import build_graph, load_run
+    from training.forecast_eval import evaluate_forecast
+
+    config, ckpt = load_run(run_dir)
+    seed_everything(config.seed, config.train.threads)
+    graph = build_graph(config, ckpt)
+    started = time.perf_counter()
+    if config.task == "generate":
+        metrics = evaluate_generation(config, graph)
+    else:
+        metrics = evaluate_forecast(config, graph)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    log.info(
+        "evaluated %s in %.1fs: %s",
+        config.name,
+        time.perf_counter() - started,
+        json.dumps(metrics)[:2000],
+    )
+    return metrics

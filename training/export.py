@@ -1,0 +1,174 @@
+"""torch -> ONNX, parity check, manifest write.
+
+`rnngan export --run runs/sines` writes `models/<name>/<version>/{model.onnx, manifest.json}`.
+The exported graph has dynamic batch and length axes; noise is a graph input, and scaling back
+to real units happens inside the graph.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from service import __version__
+from service.manifest import (
+    GRAPH_IO,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    DatasetInfo,
+    Manifest,
+    OnnxInfo,
+    Scaler,
+    file_sha256,
+)
+from training.config import RunConfig, from_dict
+from training.networks import ForecastGenerator, ForecastGraph, GenerateGraph, RecurrentNet
+from training.train import CHECKPOINT, build_generation_nets
+
+log = logging.getLogger("rnngan.export")
+OPSET = 17
+
+
+def load_run(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
+    path = run_dir / CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"no {CHECKPOINT} in {run_dir}; run `rnngan train` first")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    config: RunConfig = from_dict(RunConfig, ckpt["config"])
+    return config, ckpt
+
+
+def build_graph(config: RunConfig, ckpt: dict[str, Any]) -> nn.Module:
+    """The module that is exported: noise (and history) in, real units out."""
+    m = config.model
+    graph: nn.Module
+    if config.task == "generate":
+        generator: RecurrentNet = build_generation_nets(config, len(ckpt["features"]))[0]
+        generator.load_state_dict(ckpt["generator"])
+        data_min = torch.tensor(ckpt["data_min"])
+        span = torch.tensor(ckpt["data_max"]) - data_min
+        span = torch.where(span > 0, span, torch.ones_like(span))
+        graph = GenerateGraph(generator, data_min, span)
+    else:
+        fgen = ForecastGenerator(
+            latent_dim=m.latent_dim,
+            hidden_size=m.hidden_size,
+            num_layers=m.num_layers,
+            cell=m.cell,
+            patch_len=m.patch_len,
+        )
+        fgen.load_state_dict(ckpt["generator"])
+        graph = ForecastGraph(fgen)
+    return graph.eval()
+
+
+def example_inputs(config: RunConfig, batch: int, length: int) -> dict[str, torch.Tensor]:
+    """Inputs by graph input name; `length` is T (generate) or H (forecast)."""
+    g = torch.Generator().manual_seed(1234)
+    noise = torch.randn(batch, length, config.model.latent_dim, generator=g)
+    if config.task == "generate":
+        return {"noise": noise}
+    history = 20.0 + 5.0 * torch.randn(batch, config.data.context_len, generator=g)
+    return {"history": history, "noise": noise}
+
+
+def export_onnx(graph: nn.Module, config: RunConfig, path: Path) -> None:
+    inputs, outputs = GRAPH_IO[config.task]
+    example = example_inputs(
+        config,
+        batch=4,
+        length=config.data.seq_len if config.task == "generate" else config.data.horizon,
+    )
+    axes = {
+        "noise": {0: "batch", 1: "length"},
+        "history": {0: "batch", 1: "context"},
+        "samples": {0: "batch", 1: "length"},
+        "forecast": {0: "batch", 1: "length"},
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            graph,
+            tuple(example[name] for name in inputs),
+            str(path),
+            dynamo=False,
+            input_names=list(inputs),
+            output_names=list(outputs),
+            opset_version=OPSET,
+            dynamic_axes={k: v for k, v in axes.items() if k in inputs + outputs},
+        )
+
+
+def parity(
+    graph: nn.Module,
+    config: RunConfig,
+    path: Path,
+    shapes: tuple[tuple[int, int], ...] = ((1, 7), (3, 37), (17, 61)),
+) -> float:
+    """Largest |torch - ONNX Runtime| over batch sizes and lengths unlike the export's."""
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    worst = 0.0
+    for batch, length in shapes:
+        example = example_inputs(config, batch, length)
+        with torch.no_grad():
+            expected = graph(*example.values()).numpy()
+        (got,) = session.run(None, {k: v.numpy() for k, v in example.items()})
+        if got.shape != expected.shape:
+            raise AssertionError(f"ONNX shape {got.shape} != torch shape {expected.shape}")
+        worst = max(worst, float(np.abs(got - expected).max()))
+    return worst
+
+
+def export(run_dir: Path, models_dir: Path, *, atol: float = 1e-5) -> Path:
+    config, ckpt = load_run(run_dir)
+    graph = build_graph(config, ckpt)
+    out_dir = models_dir / config.name / str(config.version)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = out_dir / MODEL_FILE
+    export_onnx(graph, config, onnx_path)
+    worst = parity(graph, config, onnx_path)
+    if worst > atol:
+        raise AssertionError(f"ONNX parity failed: max |diff| {worst:.2e} > {atol:.0e}")
+    log.info("exported %s, parity max |diff| %.2e", onnx_path, worst)
+    metrics_path = run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    if not metrics:
+        log.warning("no metrics.json in %s: run `rnngan evaluate` first", run_dir)
+    inputs, outputs = GRAPH_IO[config.task]
+    d = config.data
+    scaler = (
+        Scaler(kind="minmax", data_min=ckpt["data_min"], data_max=ckpt["data_max"])
+        if config.task == "generate"
+        else Scaler(kind="per_series_standard")
+    )
+    manifest = Manifest(
+        name=config.name,
+        version=config.version,
+        task=config.task,
+        description=config.description,
+        features=ckpt["features"],
+        freq=d.freq,
+        seq_len=d.seq_len if config.task == "generate" else None,
+        context_len=d.context_len if config.task == "forecast" else None,
+        horizon=d.horizon if config.task == "forecast" else None,
+        season=d.season if config.task == "forecast" else None,
+        latent_dim=config.model.latent_dim,
+        scaler=scaler,
+        onnx=OnnxInfo(
+            sha256=file_sha256(onnx_path), opset=OPSET, inputs=list(inputs), outputs=list(outputs)
+        ),
+        training={**config.to_dict(), "steps_trained": ckpt["step"]},
+        dataset=DatasetInfo(**ckpt["dataset"]),
+        metrics={**metrics, "onnx_parity_max_abs_diff": worst},
+        created_by=f"rnngan {__version__}",
+    )
+    manifest.write(out_dir / MANIFEST_FILE)
+    return out_dir
