@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -63,7 +64,8 @@ def server() -> Iterator[str]:
         raise RuntimeError("server did not become ready in 60 s")
     yield base
     proc.terminate()
-    assert proc.wait(timeout=30) == 0
+    # uvicorn re-raises SIGTERM after its graceful shutdown, so -15 is a clean exit too.
+    assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
 
 
 def test_e2e_every_route(server: str) -> None:
