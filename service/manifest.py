@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
@@ -56,6 +57,19 @@ class Scaler(_Frozen):
         return self
 
 
+class Calibration(_Frozen):
+    """Applied by the service to forecast sample paths (S, N, H): each step's spread around the
+    sample median is multiplied by `spread_scale`, fit on the validation split's CRPS."""
+
+    kind: Literal["spread_scale"] = "spread_scale"
+    spread_scale: float = Field(gt=0, le=100)
+    fit_on: str = Field(description="the data the factor was fit on")
+
+    def apply(self, paths: np.ndarray) -> np.ndarray:
+        median = np.median(paths, axis=1, keepdims=True)
+        return (median + self.spread_scale * (paths - median)).astype(paths.dtype)
+
+
 class OnnxInfo(_Frozen):
     file: str = Field(default=MODEL_FILE, description="file name inside the version directory")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the ONNX file")
@@ -96,6 +110,9 @@ class Manifest(_Frozen):
     onnx: OnnxInfo
     training: dict[str, Any] = Field(description="the training config, as trained")
     dataset: DatasetInfo
+    calibration: Calibration | None = Field(
+        default=None, description="forecast: post-processing fit on validation data"
+    )
     metrics: dict[str, Any] = Field(
         default_factory=dict, description="quality measured on held-out data"
     )

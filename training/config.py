@@ -21,7 +21,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class DataConfig:
-    dataset: Literal["sines", "stocks", "energy", "etth1", "etth1_ot"]
+    dataset: Literal["sines", "stocks", "energy", "etth1", "etth1_ot", "traffic_a5m"]
     path: str | None = None  # CSV file, relative to the working directory
     seq_len: int = 24  # generate: window length
     n_series: int = 10_000  # sines: how many series to draw
@@ -59,6 +59,8 @@ class TrainConfig:
     d_steps: int = 1  # discriminator updates per generator update
     log_every: int = 100
     checkpoint_every: int = 1000
+    select_every: int = 0  # forecast: score validation CRPS every N steps, keep the best (0: last)
+    select_samples: int = 50  # forecast: sample paths per validation window when selecting
     threads: int = 2  # torch intra-op threads (set with OMP_WAIT_POLICY=PASSIVE)
 
 
@@ -69,6 +71,9 @@ class EvalConfig:
     pred_steps: int = 5000
     batch_size: int = 128
     num_samples: int = 200  # forecast: sample paths per origin
+    baselines: tuple[str, ...] = ("AutoETS",)  # forecast: statsforecast models, same windows
+    baseline_input_size: int = 0  # forecast: rows the baselines fit on (0: all history)
+    calibrate: bool = True  # forecast: fit a spread scale on validation CRPS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +118,10 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
             return None
         inner = [a for a in args if a is not type(None)]
         return _check_type(value, inner[0], where)
+    if origin is tuple:
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings")
+        return tuple(value)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(hint, type) and not isinstance(value, hint):

@@ -20,6 +20,8 @@ FILE_DATASETS = {
     "stocks": {"file": "stock_data.csv", "reverse": True, "drop": []},
     "energy": {"file": "energy_data.csv", "reverse": False, "drop": []},
     "etth1": {"file": "ETTh1.csv", "reverse": False, "drop": ["date"]},
+    "etth1_ot": {"file": "ETTh1.csv", "reverse": False, "drop": ["date"]},
+    "traffic_a5m": {"file": "internet_traffic_a5m.csv", "reverse": False, "drop": ["date"]},
 }
 
 
@@ -79,7 +81,7 @@ def sliding_windows(values: np.ndarray, seq_len: int) -> np.ndarray:
 
 
 def read_table(config: DataConfig) -> tuple[pd.DataFrame, Path]:
-    spec = FILE_DATASETS.get(config.dataset, {"file": "ETTh1.csv", "reverse": False, "drop": []})
+    spec = FILE_DATASETS[config.dataset]
     path = Path(config.path) if config.path else Path("../shared/data") / str(spec["file"])
     if not path.is_file():
         raise FileNotFoundError(f"data file {path} not found; set data.path in the config")

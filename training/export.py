@@ -165,8 +165,13 @@ def export(run_dir: Path, models_dir: Path, *, atol: float = 1e-5) -> Path:
         onnx=OnnxInfo(
             sha256=file_sha256(onnx_path), opset=OPSET, inputs=list(inputs), outputs=list(outputs)
         ),
-        training={**config.to_dict(), "steps_trained": ckpt["step"]},
+        training={
+            **config.to_dict(),
+            "steps_trained": ckpt["step"],
+            "selected_step": ckpt.get("selected_step"),
+        },
         dataset=DatasetInfo(**ckpt["dataset"]),
+        calibration=metrics.pop("calibration", None),
         metrics={**metrics, "onnx_parity_max_abs_diff": worst},
         created_by=f"rnngan {__version__}",
     )

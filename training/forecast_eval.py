@@ -10,6 +10,7 @@ coverage ([q0.1, q0.9]) and sMAPE (in %).
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from service.manifest import Calibration
 from training.config import RunConfig
 from training.data import ForecastData, load_forecast
 
@@ -72,20 +74,19 @@ def gan_paths(
     return out.reshape(len(histories), num_samples, horizon)
 
 
-def score_gan(
-    graph: nn.Module, config: RunConfig, data: ForecastData, start: int, end: int, scale: float
-) -> dict[str, float]:
-    _, histories, truth = rolling_windows(data, start, end)
-    paths = gan_paths(
-        graph,
-        histories,
-        config.data.horizon,
-        config.model.latent_dim,
-        config.eval.num_samples,
-        config.seed,
-    )
+def score_paths(paths: np.ndarray, truth: np.ndarray, scale: float) -> dict[str, float]:
     quantiles = np.quantile(paths, LEVELS, axis=1)
     return score(truth, quantiles, quantiles[list(LEVELS).index(0.5)], scale)
+
+
+def fit_spread_scale(paths: np.ndarray, truth: np.ndarray, scale: float) -> float:
+    """The factor on each step's spread around the sample median that minimises CRPS."""
+    grid = np.round(np.arange(0.5, 2.001, 0.02), 2)
+    crps = [
+        score_paths(Calibration(spread_scale=s, fit_on="").apply(paths), truth, scale)["crps"]
+        for s in grid
+    ]
+    return float(grid[int(np.argmin(crps))])
 
 
 def score_seasonal_naive(
@@ -96,7 +97,7 @@ def score_seasonal_naive(
     s, h = data.config.season, data.config.horizon
     point = np.stack(
         [
-            data.series[o - s : o - s + h] if s >= h else np.resize(data.series[o - s : o], h)
+            np.resize(data.series[o - s : o], h) if s < h else data.series[o - s : o - s + h]
             for o in origins
         ]
     )
@@ -104,55 +105,92 @@ def score_seasonal_naive(
 
 
 def score_statsforecast(
-    data: ForecastData, start: int, end: int, scale: float
+    data: ForecastData,
+    start: int,
+    end: int,
+    scale: float,
+    models: tuple[str, ...],
+    input_size: int,
 ) -> dict[str, dict[str, float]]:
-    """AutoETS on the same windows: fit once on everything before the first origin, then
-    filtered forward through each later window without refitting."""
+    """statsforecast models on the same windows: each is fit once on the history before the first
+    origin (the last `input_size` rows when set), then filtered forward through each later
+    window without refitting."""
+    import statsforecast.models as sfm
     from statsforecast import StatsForecast
-    from statsforecast.models import AutoETS
 
     origins, _, truth = rolling_windows(data, start, end)
     h = data.config.horizon
     y = data.series[: origins[-1] + h].astype(np.float64)
     frame = pd.DataFrame({"unique_id": "y", "ds": np.arange(len(y)), "y": y})
-    levels_pct = sorted({int(round(abs(1 - 2 * q) * 100)) for q in LEVELS if q != 0.5})
-    sf = StatsForecast(models=[AutoETS(season_length=data.config.season)], freq=1, n_jobs=1)
-    cv = sf.cross_validation(
-        df=frame, h=h, step_size=h, n_windows=len(origins), level=levels_pct, refit=False
-    )
+    pcts = sorted({round(abs(1 - 2 * q) * 100) for q in LEVELS if q != 0.5})
     out = {}
-    for name in ["AutoETS"]:
-        cols = []
-        for q in LEVELS:
-            if q == 0.5:
-                cols.append(cv[name].to_numpy())
-            else:
-                pct = int(round(abs(1 - 2 * q) * 100))
-                cols.append(cv[f"{name}-{'lo' if q < 0.5 else 'hi'}-{pct}"].to_numpy())
-        quantiles = np.stack(cols).reshape(len(LEVELS), len(origins), h)
-        point = cv[name].to_numpy().reshape(len(origins), h)
+    for name in models:
+        started = time.perf_counter()
+        model = getattr(sfm, name)(season_length=data.config.season)
+        sf = StatsForecast(models=[model], freq=1, n_jobs=1)
+        cv = sf.cross_validation(
+            df=frame,
+            h=h,
+            step_size=h,
+            n_windows=len(origins),
+            level=pcts,
+            refit=False,
+            input_size=input_size or None,
+        )
         if not np.allclose(cv["y"].to_numpy().reshape(len(origins), h), truth):
             raise AssertionError("statsforecast windows differ from the GAN's")
+        cols = [
+            cv[name]
+            if q == 0.5
+            else cv[f"{name}-{'lo' if q < 0.5 else 'hi'}-{round(abs(1 - 2 * q) * 100)}"]
+            for q in LEVELS
+        ]
+        quantiles = np.stack([c.to_numpy() for c in cols]).reshape(len(LEVELS), len(origins), h)
+        point = cv[name].to_numpy().reshape(len(origins), h)
         out[name] = score(truth, quantiles, point, scale)
+        log.info("%s on %d windows in %.1fs", name, len(origins), time.perf_counter() - started)
     return out
 
 
 def evaluate_forecast(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
+    """Validation fits the calibration; the test split is scored once, beside the baselines."""
     data = load_forecast(config.data)
-    d = config.data
+    d, e = config.data, config.eval
     scale = seasonal_scale(data.train, d.season)
+    latent = config.model.latent_dim
+
+    _, val_hist, val_truth = rolling_windows(data, d.train_end, d.val_end)
+    val_paths = gan_paths(graph, val_hist, d.horizon, latent, e.num_samples, config.seed)
+    _, test_hist, test_truth = rolling_windows(data, d.val_end, d.test_end)
+    test_paths = gan_paths(graph, test_hist, d.horizon, latent, e.num_samples, config.seed + 1)
+
+    metrics: dict[str, Any] = {}
+    raw = score_paths(test_paths, test_truth, scale)
+    gan = raw
+    if e.calibrate:
+        calibration = Calibration(
+            spread_scale=fit_spread_scale(val_paths, val_truth, scale),
+            fit_on=f"validation rows [{d.train_end}, {d.val_end}), rolling origin, "
+            f"minimum CRPS over factors 0.5 … 2.0",
+        )
+        metrics["calibration"] = calibration.model_dump()
+        gan = score_paths(calibration.apply(test_paths), test_truth, scale)
     test = {
-        "gan": score_gan(graph, config, data, d.val_end, d.test_end, scale),
+        "gan": gan,
+        "gan_uncalibrated": raw,
         "seasonal_naive": score_seasonal_naive(data, d.val_end, d.test_end, scale),
-        **score_statsforecast(data, d.val_end, d.test_end, scale),
+        **score_statsforecast(
+            data, d.val_end, d.test_end, scale, e.baselines, e.baseline_input_size
+        ),
     }
-    validation = {"gan": score_gan(graph, config, data, d.train_end, d.val_end, scale)}
     return {
+        **metrics,
         "protocol": f"rolling origin every {d.horizon} rows over test rows [{d.val_end}, "
-        f"{d.test_end}), horizon {d.horizon}, context {d.context_len}",
-        "n_windows": int(len(data.origins(d.val_end, d.test_end))),
+        f"{d.test_end}), horizon {d.horizon}, context {d.context_len}, "
+        f"season {d.season}, {e.num_samples} sample paths",
+        "n_windows": len(test_hist),
         "scale": scale,
         "test": test,
-        "validation": validation,
-        **{f"test_{k}": v for k, v in test["gan"].items()},
+        "validation": {"gan_uncalibrated": score_paths(val_paths, val_truth, scale)},
+        **{f"test_{k}": v for k, v in gan.items()},
     }

@@ -153,29 +153,34 @@ def _loop(
     step_fn: Callable[[], dict[str, float]],
     save: Callable[[int], None],
     progress: bool,
+    select: Callable[[int], float] | None = None,
 ) -> list[dict[str, float]]:
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     history: list[dict[str, float]] = []
     started = time.perf_counter()
+    t = config.train
     with (run_dir / "losses.jsonl").open("w", encoding="utf-8") as loss_log:
-        steps = range(1, config.train.steps + 1)
+        steps = range(1, t.steps + 1)
         # Redraw rarely when stderr is a file or a CI log rather than a terminal.
         interval = 0.1 if sys.stderr.isatty() else 30.0
         for step in tqdm(steps, disable=not progress, desc=config.name, mininterval=interval):
             record = {"step": step, **step_fn()}
+            if (
+                select is not None
+                and t.select_every
+                and (step % t.select_every == 0 or step == t.steps)
+            ):
+                record["val_crps"] = select(step)
             history.append(record)
-            if step % config.train.log_every == 0 or step == config.train.steps:
+            if step % t.log_every == 0 or step == t.steps or "val_crps" in record:
                 loss_log.write(json.dumps(record) + "\n")
                 loss_log.flush()
                 log.info("step %d %s", step, {k: round(v, 4) for k, v in record.items()})
-            if step % config.train.checkpoint_every == 0 or step == config.train.steps:
+            if step % t.checkpoint_every == 0 or step == t.steps:
                 save(step)
     log.info(
-        "trained %s for %d steps in %.1fs",
-        config.name,
-        config.train.steps,
-        time.perf_counter() - started,
+        "trained %s for %d steps in %.1fs", config.name, t.steps, time.perf_counter() - started
     )
     return history
 
@@ -218,13 +223,59 @@ def train(config: RunConfig, *, progress: bool = True) -> list[dict[str, float]]
         torch.optim.Adam(fc_nets[0].parameters(), lr=t.lr_g, betas=(0.5, 0.999)),
         torch.optim.Adam(fc_nets[1].parameters(), lr=t.lr_d, betas=(0.5, 0.999)),
     )
+    selector = ValidationSelector(config, fdata, fc_nets[0])
     extra = forecast_extra(fdata, windows.shape[0])
+
+    def save(step: int) -> None:
+        save_checkpoint(config, fc_nets, step, {**extra, **selector.selected()})
+
     return _loop(
         config,
         lambda: forecast_step(config, windows, fc_nets, fc_opts, rng),
-        lambda step: save_checkpoint(config, fc_nets, step, extra),
+        save,
         progress,
+        selector,
     )
+
+
+class ValidationSelector:
+    """Checkpoint selection by validation CRPS: scores the generator on the validation windows
+    (fixed noise) and keeps a copy of the best weights seen so far."""
+
+    def __init__(self, config: RunConfig, data: ForecastData, generator: ForecastGenerator):
+        from training.forecast_eval import rolling_windows, seasonal_scale
+
+        self.config, self.generator = config, generator
+        d = config.data
+        _, self.histories, self.truth = rolling_windows(data, d.train_end, d.val_end)
+        self.scale = seasonal_scale(data.train, d.season)
+        self.best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+
+    def __call__(self, step: int) -> float:
+        from training.forecast_eval import gan_paths, score_paths
+        from training.networks import ForecastGraph
+
+        d, t = self.config.data, self.config.train
+        paths = gan_paths(
+            ForecastGraph(self.generator),
+            self.histories,
+            d.horizon,
+            self.config.model.latent_dim,
+            t.select_samples,
+            self.config.seed,
+        )
+        crps = score_paths(paths, self.truth, self.scale)["crps"]
+        if self.best is None or crps < self.best[0]:
+            state = {k: v.detach().clone() for k, v in self.generator.state_dict().items()}
+            self.best = (crps, step, state)
+        return crps
+
+    def selected(self) -> dict[str, Any]:
+        """Checkpoint fields: the best generator weights, when selection ran."""
+        if self.best is None:
+            return {}
+        crps, step, state = self.best
+        return {"generator": state, "selected_step": step, "selected_val_crps": crps}
 
 
 def generation_extra(data: GenerationData) -> dict[str, Any]:
@@ -262,6 +313,8 @@ def save_checkpoint(
     step: int,
     extra: dict[str, Any],
 ) -> Path:
+    """Weights, config and what export needs; `extra` may override the generator's weights
+    (checkpoint selection)."""
     path = config.run_dir / CHECKPOINT
     torch.save(
         {

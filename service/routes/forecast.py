@@ -98,6 +98,8 @@ def forecast(
     paths = forecast_samples(
         model, histories, horizon=horizon, num_samples=body.num_samples, seed=body.seed
     )
+    if manifest.calibration is not None:
+        paths = manifest.calibration.apply(paths)
     mean, qs = summarise(paths, body.quantiles)
     forecasts = []
     for j, series in enumerate(body.series):
