@@ -13,7 +13,7 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: serve test lint format schema train train-sines train-etth1-ot clean help
+.PHONY: serve test lint format schema train clean help bench bench-forecast bench-generation
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
@@ -57,7 +57,16 @@ train-%: $(VENV)/.dev
 	$(BIN)/rnngan evaluate --run runs/$(subst -,_,$*)
 	$(BIN)/rnngan export --run runs/$(subst -,_,$*) --models-dir models
 
-train: train-sines train-etth1-ot
+train: train-sines train-stocks train-energy train-etth1 train-etth1-ot train-traffic-a5m
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache .mypy_cache
+
+# Benchmarks: figures written to benchmarks/results/ and docs/.
+bench-forecast: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.forecast
+
+bench-generation: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.generation
+
+bench: bench-generation bench-forecast

@@ -37,6 +37,7 @@ class DataConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig:
+    kind: Literal["rcgan", "timegan"] = "rcgan"  # generate: the GAN family
     cell: Literal["gru", "lstm"] = "gru"
     latent_dim: int = 4
     hidden_size: int = 24
@@ -57,6 +58,13 @@ class TrainConfig:
     moment_weight: float = 0.0  # generate: match feature mean/std (TimeGAN eq. 9's moment term)
     crps_weight: float = 0.0  # forecast: sample CRPS (energy score) term
     d_steps: int = 1  # discriminator updates per generator update
+    embed_steps: int = 0  # timegan: phase 1 (embedder + recovery) steps before `steps`
+    supervised_steps: int = 0  # timegan: phase 2 (supervisor) steps before `steps`
+    g_steps: int = 2  # timegan: generator/embedder updates per joint step
+    gamma: float = 1.0  # timegan: weight of the adversarial term on the generator's own latents
+    supervised_weight: float = 100.0  # timegan: weight of sqrt(L_S) in the generator loss
+    d_threshold: float = 0.15  # timegan: discriminator updated only while its loss is above
+    ema_decay: float = 0.0  # timegan: EMA of generator weights (0: off)
     log_every: int = 100
     checkpoint_every: int = 1000
     select_every: int = 0  # forecast: score validation CRPS every N steps, keep the best (0: last)

@@ -21,6 +21,7 @@ from torch import nn
 
 from training.config import RunConfig
 from training.data import load_generation, sines
+from training.plots import projection_figure
 from training.train import seed_everything
 
 log = logging.getLogger("rnngan.evaluate")
@@ -100,6 +101,36 @@ def predictive_score(
         return (torch.sigmoid(pred) - y_test).abs().mean().item()
 
 
+def autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
+    """Mean over windows of each feature's autocorrelation at lags 1 … max_lag: (max_lag, F)."""
+    centred = x - x.mean(axis=1, keepdims=True)
+    var = (centred**2).sum(axis=1)  # (N, F)
+    out = []
+    for lag in range(1, max_lag + 1):
+        cov = (centred[:, lag:] * centred[:, :-lag]).sum(axis=1)
+        out.append(np.nanmean(np.where(var > 1e-12, cov / np.maximum(var, 1e-12), np.nan), axis=0))
+    return np.nan_to_num(np.asarray(out))
+
+
+def autocorrelation_error(real: np.ndarray, fake: np.ndarray, max_lag: int = 10) -> float:
+    """Mean |ACF_real − ACF_synthetic| over lags 1 … max_lag and features."""
+    lag = min(max_lag, real.shape[1] - 1)
+    return float(np.mean(np.abs(autocorrelation(real, lag) - autocorrelation(fake, lag))))
+
+
+def cross_correlation_error(real: np.ndarray, fake: np.ndarray) -> float:
+    """Mean |corr_real − corr_synthetic| over feature pairs (Pearson over all steps)."""
+    if real.shape[-1] < 2:
+        return 0.0
+
+    def corr(x: np.ndarray) -> np.ndarray:
+        flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
+        return np.nan_to_num(np.corrcoef(flat, rowvar=False))
+
+    upper = np.triu_indices(real.shape[-1], k=1)
+    return float(np.mean(np.abs(corr(real)[upper] - corr(fake)[upper])))
+
+
 def _mean_std(values: list[float]) -> dict[str, float]:
     return {
         "mean": float(np.mean(values)),
@@ -122,6 +153,10 @@ def generation_report(
     """Scores of `fake` against `real`, beside the floor of an independent real sample."""
     seeds = [seed + r for r in range(runs)]
     return {
+        "autocorrelation_error": autocorrelation_error(real, fake),
+        "autocorrelation_error_real_floor": autocorrelation_error(real, real_other),
+        "cross_correlation_error": cross_correlation_error(real, fake),
+        "cross_correlation_error_real_floor": cross_correlation_error(real, real_other),
         "discriminative": _mean_std(
             [
                 discriminative_score(real, fake, steps=disc_steps, batch_size=batch_size, seed=s)
@@ -167,6 +202,9 @@ def evaluate_generation(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
     with torch.no_grad():
         fake = graph.generator(noise).numpy()  # scaled space, as the protocol measures
     e = config.eval
+    projection_figure(
+        real, fake, data.features, config.name, config.run_dir / "projection.png", seed=config.seed
+    )
     return generation_report(
         real,
         fake,

@@ -29,8 +29,9 @@ from service.manifest import (
     Scaler,
     file_sha256,
 )
+from training import timegan
 from training.config import RunConfig, from_dict
-from training.networks import ForecastGenerator, ForecastGraph, GenerateGraph, RecurrentNet
+from training.networks import ForecastGenerator, ForecastGraph, GenerateGraph
 from training.train import CHECKPOINT, build_generation_nets
 
 log = logging.getLogger("rnngan.export")
@@ -51,7 +52,11 @@ def build_graph(config: RunConfig, ckpt: dict[str, Any]) -> nn.Module:
     m = config.model
     graph: nn.Module
     if config.task == "generate":
-        generator: RecurrentNet = build_generation_nets(config, len(ckpt["features"]))[0]
+        generator: nn.Module
+        if m.kind == "timegan":
+            generator = timegan.build(config, len(ckpt["features"]))[0]
+        else:
+            generator = build_generation_nets(config, len(ckpt["features"]))[0]
         generator.load_state_dict(ckpt["generator"])
         data_min = torch.tensor(ckpt["data_min"])
         span = torch.tensor(ckpt["data_max"]) - data_min

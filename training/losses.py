@@ -33,3 +33,14 @@ def sample_crps(target: torch.Tensor, first: torch.Tensor, second: torch.Tensor)
     spread = (first - second).abs()
     error = 0.5 * ((first - target).abs() + (second - target).abs())
     return (error - 0.5 * spread).mean()
+
+
+def reconstruction_loss(real: torch.Tensor, recovered: torch.Tensor) -> torch.Tensor:
+    """Embedding network's reconstruction loss L_R = E‖x − r(e(x))‖² (TimeGAN, §4, eq. 7)."""
+    return F.mse_loss(recovered, real)
+
+
+def supervised_loss(latent: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
+    """Supervised loss L_S = E‖h_t − s(h_{t−1})‖²: the supervisor's one-step-ahead latent
+    prediction (TimeGAN, §4, eq. 8's supervised term)."""
+    return F.mse_loss(predicted[:, :-1, :], latent[:, 1:, :])

@@ -25,6 +25,7 @@ from training import losses
 from training.config import RunConfig
 from training.data import ForecastData, GenerationData, load_forecast, load_generation
 from training.networks import ForecastDiscriminator, ForecastGenerator, RecurrentNet, standardise
+from training.timegan import TimeGANTrainer
 
 log = logging.getLogger("rnngan.train")
 CHECKPOINT = "checkpoint.pt"
@@ -154,14 +155,16 @@ def _loop(
     save: Callable[[int], None],
     progress: bool,
     select: Callable[[int], float] | None = None,
+    total: int | None = None,
 ) -> list[dict[str, float]]:
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     t = config.train
+    total = total or t.steps
     with (run_dir / "losses.jsonl").open("w", encoding="utf-8") as loss_log:
-        steps = range(1, t.steps + 1)
+        steps = range(1, total + 1)
         # Redraw rarely when stderr is a file or a CI log rather than a terminal.
         interval = 0.1 if sys.stderr.isatty() else 30.0
         for step in tqdm(steps, disable=not progress, desc=config.name, mininterval=interval):
@@ -173,7 +176,7 @@ def _loop(
             ):
                 record["val_crps"] = select(step)
             history.append(record)
-            if step % t.log_every == 0 or step == t.steps or "val_crps" in record:
+            if step % t.log_every == 0 or step == total or "val_crps" in record:
                 loss_log.write(json.dumps(record) + "\n")
                 loss_log.flush()
                 log.info("step %d %s", step, {k: round(v, 4) for k, v in record.items()})
@@ -192,6 +195,21 @@ def train(config: RunConfig, *, progress: bool = True) -> list[dict[str, float]]
     if config.task == "generate":
         gdata = load_generation(config.data, config.seed)
         data = torch.from_numpy(gdata.windows)
+        extra = generation_extra(gdata)
+        if config.model.kind == "timegan":
+            trainer = TimeGANTrainer(config, data, rng)
+            return _loop(
+                config,
+                trainer.step,
+                lambda step: save_checkpoint(
+                    config,
+                    (trainer.exported(), trainer.critic),
+                    step,
+                    {**extra, "phase": trainer.phase()},
+                ),
+                progress,
+                total=t.embed_steps + t.supervised_steps + t.steps,
+            )
         gen_nets = build_generation_nets(config, data.shape[-1])
         opts = (
             torch.optim.Adam(gen_nets[0].parameters(), lr=t.lr_g, betas=(0.5, 0.999)),

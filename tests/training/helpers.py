@@ -79,3 +79,37 @@ def tiny_forecast(out_dir: Path, steps: int = 2, seed: int = 0) -> RunConfig:
         },
     )
     return config
+
+
+def tiny_timegan(out_dir: Path, steps: int = 2, seed: int = 0) -> RunConfig:
+    config: RunConfig = from_dict(
+        RunConfig,
+        {
+            "name": "tiny_timegan",
+            "task": "generate",
+            "seed": seed,
+            "out_dir": str(out_dir),
+            "data": {"dataset": "sines", "seq_len": 12, "n_series": 64},
+            "model": {
+                "kind": "timegan",
+                "latent_dim": 3,
+                "hidden_size": 8,
+                "num_layers": 2,
+                "disc_hidden_size": 8,
+                "disc_num_layers": 1,
+            },
+            "train": {
+                "steps": steps,
+                "embed_steps": 2,
+                "supervised_steps": 2,
+                "batch_size": 16,
+                "moment_weight": 100.0,
+                "ema_decay": 0.9,
+                "d_threshold": 0.0,
+                "log_every": 1,
+                "threads": 1,
+            },
+            "eval": {"runs": 1, "disc_steps": 20, "pred_steps": 20, "batch_size": 16},
+        },
+    )
+    return config

@@ -20,7 +20,7 @@ def test_config_unknown_key_is_an_error() -> None:
     with pytest.raises(
         ConfigError,
         match=r"unknown key\(s\) 'model.hiden_size'; known keys in "
-        r"\[model\]: cell, latent_dim, hidden_size",
+        r"\[model\]: kind, cell, latent_dim, hidden_size",
     ):
         from_dict(RunConfig, {**BASE, "model": {"hiden_size": 3}})
 

@@ -11,7 +11,7 @@ from service.inference import forecast_samples, generate
 from service.manifest import Manifest
 from service.noise import series_noise
 from service.registry import Registry
-from tests.training.helpers import tiny_forecast, tiny_generate
+from tests.training.helpers import tiny_forecast, tiny_generate, tiny_timegan
 from training.evaluate import evaluate_run
 from training.export import build_graph, export, load_run, parity
 from training.train import train
@@ -21,10 +21,15 @@ from training.train import train
 def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("export")
     out = {}
-    for config in (tiny_generate(root / "runs"), tiny_forecast(root / "runs")):
+    for config in (
+        tiny_generate(root / "runs"),
+        tiny_forecast(root / "runs"),
+        tiny_timegan(root / "runs"),
+    ):
         train(config, progress=False)
         evaluate_run(config.run_dir)
-        out[config.task] = export(config.run_dir, root / "models")
+        key = "timegan" if config.model.kind == "timegan" else config.task
+        out[key] = export(config.run_dir, root / "models")
     out["root"] = root
     return out
 
@@ -45,7 +50,7 @@ def test_export_manifest_loads_in_registry_with_metrics(exported: dict[str, Path
     registry = Registry(Settings(models_dir=exported["root"] / "models", _env_file=None))  # type: ignore[call-arg]
     registry.reload()
     assert registry.refused == {}
-    assert sorted(registry.models) == ["tiny_ot", "tiny_sines"]
+    assert sorted(registry.models) == ["tiny_ot", "tiny_sines", "tiny_timegan"]
     gen = Manifest.read(exported["generate"] / "manifest.json")
     assert gen.seq_len == 12 and gen.latent_dim == 3 and gen.scaler.kind == "minmax"
     assert set(gen.metrics) >= {"discriminative", "predictive", "onnx_parity_max_abs_diff"}
@@ -86,3 +91,15 @@ def test_export_is_byte_reproducible(exported: dict[str, Path], tmp_path: Path) 
     again = export(exported["root"] / "runs" / "tiny_sines", tmp_path)
     for name in ("model.onnx", "manifest.json"):
         assert (again / name).read_bytes() == (exported["generate"] / name).read_bytes()
+
+
+def test_export_timegan_metrics_and_projection(exported: dict[str, Path]) -> None:
+    manifest = Manifest.read(exported["timegan"] / "manifest.json")
+    assert manifest.training["model"]["kind"] == "timegan"
+    assert {
+        "autocorrelation_error",
+        "cross_correlation_error",
+        "discriminative_real_floor",
+        "predictive_real_floor",
+    } <= set(manifest.metrics)
+    assert (exported["root"] / "runs" / "tiny_timegan" / "projection.png").stat().st_size > 10_000

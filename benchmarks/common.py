@@ -1,0 +1,64 @@
+"""Shared benchmark helpers: the machine and thread settings that go beside every figure."""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+
+def environment(torch_threads: int | None = None) -> dict[str, Any]:
+    import numpy as np
+
+    info: dict[str, Any] = {
+        "machine": platform.machine(),
+        "processor": platform.processor() or "unknown",
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "unset"),
+        "gpu": "none",
+    }
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch_threads or torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            info["memory_gib"] = round(int(fh.readline().split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return info
+
+
+def run_one(config: Any, reuse: bool) -> dict[str, Any]:
+    """Train (unless `reuse` and a checkpoint exists), evaluate and export one config, timed."""
+    import time
+    from pathlib import Path
+
+    from training.evaluate import evaluate_run
+    from training.export import export
+    from training.train import CHECKPOINT, train
+
+    timings: dict[str, float] = {}
+    if not (reuse and (config.run_dir / CHECKPOINT).is_file()):
+        started = time.perf_counter()
+        train(config)
+        timings["train_seconds"] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    metrics = evaluate_run(config.run_dir)
+    timings["evaluate_seconds"] = round(time.perf_counter() - started, 1)
+    out = export(config.run_dir, Path("models"))
+    return {
+        "model": f"{config.name}/{config.version}",
+        "exported_to": str(out),
+        "seed": config.seed,
+        "steps": config.train.steps,
+        **timings,
+        "metrics": metrics,
+    }

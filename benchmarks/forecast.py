@@ -1,0 +1,138 @@
+"""`make bench-forecast`: train, evaluate and export each shipped forecaster, then write
+`benchmarks/results/forecast.json`, the table in `docs/forecast.md` and forecast fans in
+`docs/forecast_fans.png`. Every number comes from this run; the baselines are scored on the
+same windows in the same run (training/forecast_eval.py).
+
+    python -m benchmarks.forecast [--reuse]   # --reuse: skip training when a checkpoint exists
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import environment, run_one
+from training.config import RunConfig, load_config
+
+CONFIGS = ["configs/etth1_ot.toml", "configs/traffic_a5m.toml"]
+RESULTS = Path("benchmarks/results/forecast.json")
+TABLE = Path("docs/forecast.md")
+FANS = Path("docs/forecast_fans.png")
+log = logging.getLogger("rnngan.bench")
+
+
+def fans(configs: list[RunConfig], path: Path, windows: int = 3) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from service.manifest import Calibration
+    from training.data import load_forecast
+    from training.export import build_graph, load_run
+    from training.forecast_eval import gan_paths, rolling_windows
+
+    fig, axes = plt.subplots(
+        len(configs), windows, figsize=(5 * windows, 3.2 * len(configs)), squeeze=False
+    )
+    for row, config in enumerate(configs):
+        cfg, ckpt = load_run(config.run_dir)
+        graph = build_graph(cfg, ckpt)
+        d = cfg.data
+        data = load_forecast(d)
+        origins, hist, truth = rolling_windows(data, d.val_end, d.test_end)
+        picks = np.linspace(0, len(origins) - 1, windows).astype(int)
+        paths = gan_paths(graph, hist[picks], d.horizon, cfg.model.latent_dim, 200, cfg.seed)
+        metrics = json.loads((cfg.run_dir / "metrics.json").read_text())
+        if "calibration" in metrics:
+            paths = Calibration(**metrics["calibration"]).apply(paths)
+        lo, med, hi = np.quantile(paths, [0.1, 0.5, 0.9], axis=1)
+        shown = min(d.context_len, 3 * d.horizon)
+        for col, i in enumerate(picks):
+            ax = axes[row][col]
+            past = np.arange(-shown, 0)
+            future = np.arange(d.horizon)
+            ax.plot(past, hist[i, -shown:], color="black", lw=1, label="history")
+            ax.plot(future, truth[i], color="black", ls="--", lw=1, label="truth")
+            ax.fill_between(future, lo[col], hi[col], color="tab:blue", alpha=0.3, label="10–90 %")
+            ax.plot(future, med[col], color="tab:blue", lw=1.5, label="median")
+            ax.set_title(f"{cfg.name}: test origin row {origins[i]}", fontsize=9)
+            if row == 0 and col == 0:
+                ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def table(results: list[dict[str, Any]], env: dict[str, Any]) -> str:
+    lines = [
+        "# Forecast benchmark",
+        "",
+        "Produced by `make bench-forecast` (`benchmarks/forecast.py`); do not edit by hand.",
+        "Rolling origin over the test split, an origin every `horizon` rows, each seeing only",
+        "the history before it (PROTOCOL.md §3). MASE and CRPS are divided by the in-sample",
+        "MAE of the seasonal naive on the train rows; CRPS = 2 × mean pinball over quantiles",
+        "0.05 … 0.95; coverage is that of [q0.1, q0.9]. `gan` is the shipped model (with its",
+        "validation-fit spread calibration), `gan_uncalibrated` the raw generator; the",
+        "statsforecast baselines are fit once before the first origin and filtered forward.",
+        "",
+    ]
+    for r in results:
+        m = r["metrics"]
+        lines += [
+            f"## {r['model']}",
+            "",
+            f"{m['protocol']}; {m['n_windows']} windows.",
+            "",
+            "| model | MASE | CRPS | 80 % coverage | sMAPE % |",
+            "|---|---|---|---|---|",
+        ]
+        for name, s in m["test"].items():
+            lines.append(
+                f"| {name} | {s['mase']:.3f} | {s['crps']:.3f} | "
+                f"{s['coverage_80']:.3f} | {s['smape']:.2f} |"
+            )
+        best = min(
+            (s for n, s in m["test"].items() if not n.startswith("gan")), key=lambda s: s["crps"]
+        )
+        gan = m["test"]["gan"]
+        lines += [
+            "",
+            f"GAN CRPS / best baseline CRPS = {gan['crps'] / best['crps']:.3f}; "
+            f"calibration: {m.get('calibration', {}).get('spread_scale', 'none')}; "
+            f"seed {r['seed']}, {r['steps']} steps, train "
+            f"{r.get('train_seconds', 'reused')} s, evaluate {r['evaluate_seconds']} s.",
+            "",
+        ]
+    lines += [
+        "Hardware: " + ", ".join(f"{k}={v}" for k, v in env.items()),
+        "",
+        "![forecast fans](forecast_fans.png)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reuse", action="store_true", help="skip training if a run exists")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    configs = [load_config(c) for c in CONFIGS]
+    results = [run_one(c, args.reuse) for c in configs]
+    env = environment(configs[0].train.threads)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"environment": env, "results": results}, indent=2) + "\n")
+    TABLE.parent.mkdir(parents=True, exist_ok=True)
+    TABLE.write_text(table(results, env))
+    fans(configs, FANS)
+    log.info("wrote %s, %s, %s", RESULTS, TABLE, FANS)
+
+
+if __name__ == "__main__":
+    main()

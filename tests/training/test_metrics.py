@@ -1,0 +1,74 @@
+"""The metrics themselves (PROTOCOL.md §3): a floor near 0, noise far from it, and a
+time-shuffled copy clearly worse than the real data. Fewer classifier steps than the benchmark
+(2,000 / 5,000) keep these fast; the direction of each check does not depend on that."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.data import sines
+from training.evaluate import (
+    autocorrelation_error,
+    cross_correlation_error,
+    discriminative_score,
+    predictive_score,
+)
+from training.forecast_eval import LEVELS, pinball, score
+
+
+@pytest.fixture(scope="module")
+def real() -> tuple[np.ndarray, np.ndarray]:
+    return sines(2000, 24, seed=1), sines(2000, 24, seed=2)
+
+
+def test_metrics_real_vs_real_discriminative_is_near_zero(real) -> None:  # type: ignore[no-untyped-def]
+    a, b = real
+    assert discriminative_score(a, b, steps=600, seed=0) < 0.05
+
+
+def test_metrics_real_vs_noise_discriminative_is_high(real) -> None:  # type: ignore[no-untyped-def]
+    a, _ = real
+    noise = np.random.default_rng(0).random(a.shape, dtype=np.float32)
+    assert discriminative_score(a, noise, steps=600, seed=0) > 0.4
+
+
+def test_metrics_time_shuffled_is_clearly_worse_than_real(real) -> None:  # type: ignore[no-untyped-def]
+    a, b = real
+    rng = np.random.default_rng(0)
+    shuffled = b[:, rng.permutation(b.shape[1]), :]
+    floor = discriminative_score(a, b, steps=600, seed=0)
+    assert discriminative_score(a, shuffled, steps=600, seed=0) > floor + 0.2
+    assert autocorrelation_error(a, shuffled) > 5 * autocorrelation_error(a, b)
+
+
+def test_metrics_predictive_real_beats_noise(real) -> None:  # type: ignore[no-untyped-def]
+    a, b = real
+    noise = np.random.default_rng(0).random(a.shape, dtype=np.float32)
+    assert predictive_score(b, a, steps=400, seed=0) < 0.5 * predictive_score(
+        noise, a, steps=400, seed=0
+    )
+
+
+def test_metrics_cross_correlation_error_detects_decorrelation() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(500, 24, 1))
+    correlated = np.concatenate([base, base + 0.1 * rng.normal(size=base.shape)], axis=2)
+    independent = rng.normal(size=correlated.shape)
+    assert cross_correlation_error(correlated, correlated) == pytest.approx(0.0, abs=1e-12)
+    assert cross_correlation_error(correlated, independent) > 0.9
+
+
+def test_metrics_crps_of_point_forecast_is_its_mae() -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(10, 6))
+    point = truth + rng.normal(size=truth.shape)
+    quantiles = np.repeat(point[None], len(LEVELS), axis=0)
+    scores = score(truth, quantiles, point, scale=2.0)
+    assert scores["crps"] == pytest.approx(np.mean(np.abs(truth - point)) / 2.0)
+    assert scores["mase"] == pytest.approx(np.mean(np.abs(truth - point)) / 2.0)
+
+
+def test_metrics_pinball_is_zero_for_perfect_quantiles() -> None:
+    truth = np.ones((3, 4))
+    assert pinball(truth, np.ones((len(LEVELS), 3, 4)), LEVELS) == 0.0

@@ -1,0 +1,253 @@
+"""TimeGAN (Yoon, Jarrett & van der Schaar, NeurIPS 2019) in three phases:
+
+1. embedding: embedder + recovery learn a latent space, reconstruction loss L_R (§4, eq. 7);
+2. supervised: the supervisor learns latent next-step dynamics, supervised loss L_S (eq. 7, 8);
+3. joint: generator + supervisor against the discriminator (unsupervised loss L_U, eq. 8) with
+   L_S and the moment loss; embedder + recovery keep L_R + λ·L_S (eq. 7); the discriminator is
+   updated only while it is not already winning (its loss above `d_threshold`).
+
+An exponential moving average of the generator-side weights is what gets exported when
+`train.ema_decay > 0`. The exported graph is noise → generator → supervisor → recovery → real
+units; every network is an nn.GRU/nn.LSTM stack, so lengths stay dynamic.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from training import losses
+from training.config import RunConfig
+from training.networks import RecurrentNet
+
+
+class TimeGANGenerator(nn.Module):
+    """The generator side that is exported: generator, supervisor, recovery."""
+
+    def __init__(
+        self, *, latent_dim: int, hidden_size: int, num_layers: int, n_features: int, cell: str
+    ) -> None:
+        super().__init__()
+        self.generator = RecurrentNet(
+            input_size=latent_dim,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            output_size=hidden_size,
+            cell=cell,
+            activation="sigmoid",
+        )
+        self.supervisor = RecurrentNet(
+            input_size=hidden_size,
+            hidden_size=hidden_size,
+            num_layers=max(1, num_layers - 1),
+            output_size=hidden_size,
+            cell=cell,
+            activation="sigmoid",
+        )
+        self.recovery = RecurrentNet(
+            input_size=hidden_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            output_size=n_features,
+            cell=cell,
+            activation="sigmoid",
+        )
+
+    def forward(self, noise: torch.Tensor) -> torch.Tensor:
+        """noise (B, T, latent_dim) -> synthetic series (B, T, F) in [0, 1]."""
+        return self.recovery(self.supervisor(self.generator(noise)))
+
+
+class TimeGANCritic(nn.Module):
+    """The embedder and the latent-space discriminator (not exported)."""
+
+    def __init__(
+        self,
+        *,
+        hidden_size: int,
+        num_layers: int,
+        n_features: int,
+        cell: str,
+        disc_hidden_size: int,
+        disc_num_layers: int,
+    ) -> None:
+        super().__init__()
+        self.embedder = RecurrentNet(
+            input_size=n_features,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            output_size=hidden_size,
+            cell=cell,
+            activation="sigmoid",
+        )
+        self.discriminator = RecurrentNet(
+            input_size=hidden_size,
+            hidden_size=disc_hidden_size,
+            num_layers=disc_num_layers,
+            output_size=1,
+            cell=cell,
+        )
+
+
+def build(config: RunConfig, n_features: int) -> tuple[TimeGANGenerator, TimeGANCritic]:
+    m = config.model
+    gen = TimeGANGenerator(
+        latent_dim=m.latent_dim,
+        hidden_size=m.hidden_size,
+        num_layers=m.num_layers,
+        n_features=n_features,
+        cell=m.cell,
+    )
+    critic = TimeGANCritic(
+        hidden_size=m.hidden_size,
+        num_layers=m.num_layers,
+        n_features=n_features,
+        cell=m.cell,
+        disc_hidden_size=m.disc_hidden_size,
+        disc_num_layers=m.disc_num_layers,
+    )
+    return gen, critic
+
+
+class TimeGANTrainer:
+    """Holds the networks, optimisers and EMA; `step()` runs the current phase once and returns
+    its named losses."""
+
+    def __init__(self, config: RunConfig, data: torch.Tensor, rng: torch.Generator) -> None:
+        self.config, self.data, self.rng = config, data, rng
+        self.gen, self.critic = build(config, data.shape[-1])
+        t = config.train
+        betas = (0.5, 0.999)
+        self.opt_embed = torch.optim.Adam(
+            [*self.critic.embedder.parameters(), *self.gen.recovery.parameters()],
+            lr=t.lr_g,
+            betas=betas,
+        )
+        self.opt_sup = torch.optim.Adam(self.gen.supervisor.parameters(), lr=t.lr_g, betas=betas)
+        self.opt_gen = torch.optim.Adam(
+            [*self.gen.generator.parameters(), *self.gen.supervisor.parameters()],
+            lr=t.lr_g,
+            betas=betas,
+        )
+        self.opt_disc = torch.optim.Adam(
+            self.critic.discriminator.parameters(), lr=t.lr_d, betas=betas
+        )
+        self.ema = copy.deepcopy(self.gen).requires_grad_(False) if t.ema_decay > 0 else None
+        self.calls = 0
+
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        t, m = self.config.train, self.config.model
+        idx = torch.randint(0, self.data.shape[0], (t.batch_size,), generator=self.rng)
+        x = self.data[idx]  # (B, T, F)
+        # Standard normal noise, as the service draws it (the paper's code uses U(0, 1)).
+        z = torch.randn(t.batch_size, x.shape[1], m.latent_dim, generator=self.rng)
+        return x, z
+
+    def phase(self) -> str:
+        t = self.config.train
+        if self.calls < t.embed_steps:
+            return "embedding"
+        if self.calls < t.embed_steps + t.supervised_steps:
+            return "supervised"
+        return "joint"
+
+    def step(self) -> dict[str, float]:
+        phase = self.phase()
+        self.calls += 1
+        if phase == "embedding":
+            return self.embedding_step()
+        if phase == "supervised":
+            return self.supervised_step()
+        return self.joint_step()
+
+    def embedding_step(self) -> dict[str, float]:
+        x, _ = self._batch()
+        h = self.critic.embedder(x)
+        recon = losses.reconstruction_loss(x, self.gen.recovery(h))
+        self.opt_embed.zero_grad()
+        (10 * torch.sqrt(recon)).backward()
+        self.opt_embed.step()
+        return {"e_reconstruction": recon.item()}
+
+    def supervised_step(self) -> dict[str, float]:
+        x, _ = self._batch()
+        with torch.no_grad():
+            h = self.critic.embedder(x)
+        sup = losses.supervised_loss(h, self.gen.supervisor(h))
+        self.opt_sup.zero_grad()
+        sup.backward()
+        self.opt_sup.step()
+        return {"s_supervised": sup.item()}
+
+    def joint_step(self) -> dict[str, float]:
+        t = self.config.train
+        out: dict[str, float] = {}
+        for _ in range(t.g_steps):
+            x, z = self._batch()
+            h = self.critic.embedder(x).detach()
+            e_hat = self.gen.generator(z)
+            h_hat = self.gen.supervisor(e_hat)
+            x_hat = self.gen.recovery(h_hat)
+            disc = self.critic.discriminator
+            adversarial = losses.generator_adversarial_loss(disc(h_hat))
+            adversarial_e = losses.generator_adversarial_loss(disc(e_hat))
+            sup = losses.supervised_loss(h, self.gen.supervisor(h))
+            moment = losses.moment_loss(x, x_hat)
+            g_loss = (
+                adversarial
+                + t.gamma * adversarial_e
+                + t.supervised_weight * torch.sqrt(sup)
+                + t.moment_weight * moment
+            )
+            self.opt_gen.zero_grad()
+            g_loss.backward()
+            self.opt_gen.step()
+
+            h = self.critic.embedder(x)
+            recon = losses.reconstruction_loss(x, self.gen.recovery(h))
+            sup_e = losses.supervised_loss(h, self.gen.supervisor(h))
+            self.opt_embed.zero_grad()
+            (10 * torch.sqrt(recon) + 0.1 * sup_e).backward()
+            self.opt_embed.step()
+            out = {
+                "g_adversarial": adversarial.item(),
+                "g_adversarial_e": adversarial_e.item(),
+                "g_supervised": sup.item(),
+                "g_moment": moment.item(),
+                "e_reconstruction": recon.item(),
+            }
+
+        x, z = self._batch()
+        with torch.no_grad():
+            h = self.critic.embedder(x)
+            e_hat = self.gen.generator(z)
+            h_hat = self.gen.supervisor(e_hat)
+        disc = self.critic.discriminator
+        real_logits = disc(h)
+        d_loss = (
+            losses.discriminator_loss(real_logits, disc(h_hat))
+            + t.gamma * losses.discriminator_loss(real_logits, disc(e_hat))
+        ) / (1 + t.gamma)
+        if d_loss.item() > t.d_threshold:  # update only while the discriminator is not winning
+            self.opt_disc.zero_grad()
+            d_loss.backward()
+            self.opt_disc.step()
+        out["d_loss"] = d_loss.item()
+        self._update_ema()
+        return out
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.ema is None:
+            return
+        decay = self.config.train.ema_decay
+        for ema_p, p in zip(self.ema.parameters(), self.gen.parameters(), strict=True):
+            ema_p.mul_(decay).add_(p, alpha=1 - decay)
+
+    def exported(self) -> TimeGANGenerator:
+        """The generator side to export: its EMA when enabled and joint training has run."""
+        if self.ema is not None and self.phase() == "joint":
+            return self.ema
+        return self.gen
