@@ -81,7 +81,7 @@ class EvalConfig:
     num_samples: int = 200  # forecast: sample paths per origin
     baselines: tuple[str, ...] = ("AutoETS",)  # forecast: statsforecast models, same windows
     baseline_input_size: int = 0  # forecast: rows the baselines fit on (0: all history)
-    calibrate: bool = True  # forecast: fit a spread scale on validation CRPS
+    calibrate: bool = True  # forecast: fit a spread scale to nominal coverage on validation
 
 
 @dataclass(frozen=True, kw_only=True)
