@@ -15,6 +15,23 @@ REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "models"
 
 
+def _shipped() -> dict[str, int]:
+    """Each shipped model's highest version, read off the repository on disk."""
+    return {
+        d.name: max(int(v.name) for v in d.iterdir() if v.name.isdigit())
+        for d in sorted(MODELS.iterdir())
+        if d.is_dir()
+    }
+
+
+SHIPPED = _shipped()
+GENERATORS = sorted(
+    n
+    for n in SHIPPED
+    if (MODELS / n / str(SHIPPED[n]) / "manifest.json").read_text().count('"task": "generate"')
+)
+
+
 @pytest.fixture()
 def models_copy(tmp_path: Path) -> Path:
     """A private copy of the shipped model repository that a test may break."""

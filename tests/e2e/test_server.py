@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import MODELS, REPO
+from tests.conftest import MODELS, REPO, SHIPPED
 
 
 def _free_port() -> int:
@@ -73,7 +73,7 @@ def test_e2e_every_route(server: str) -> None:
         assert c.get("/healthz").json() == {"status": "ok"}
         ready = c.get("/readyz").json()
         assert ready["status"] == "ready" and "CPUExecutionProvider" in ready["providers"]
-        assert [m["name"] for m in c.get("/v1/models").json()["models"]] == ["etth1_ot", "sines"]
+        assert [m["name"] for m in c.get("/v1/models").json()["models"]] == sorted(SHIPPED)
         assert c.get("/v1/models/sines").json()["seq_len"] == 24
         assert c.get("/v1/models/nope").status_code == 404
         samples = c.post("/v1/models/sines/samples", json={"n": 2, "length": 24, "seed": 1})

@@ -7,11 +7,11 @@ import pytest
 from pydantic import ValidationError
 
 from service.manifest import Manifest, json_schema
-from tests.conftest import MODELS, REPO
+from tests.conftest import MODELS, REPO, SHIPPED
 
 
 def _shipped(name: str) -> dict:
-    return json.loads((MODELS / name / "1" / "manifest.json").read_text())
+    return json.loads((MODELS / name / str(SHIPPED[name]) / "manifest.json").read_text())
 
 
 def test_manifest_schema_matches_committed_file() -> None:
@@ -19,11 +19,11 @@ def test_manifest_schema_matches_committed_file() -> None:
     assert committed == json_schema(), "run `make schema` and commit service/manifest.schema.json"
 
 
-@pytest.mark.parametrize("name", ["sines", "etth1_ot"])
+@pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_manifest_shipped_models_validate(name: str) -> None:
     manifest = Manifest.model_validate(_shipped(name))
     assert manifest.name == name
-    assert manifest.version == 1
+    assert manifest.version == SHIPPED[name]
     assert manifest.metrics, "shipped models carry their measured metrics"
 
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from service.config import Settings
 from service.main import create_app
-from tests.conftest import MODELS
+from tests.conftest import MODELS, SHIPPED
 
 HISTORY = [float(20 + 5 * np.sin(i / 24 * 2 * np.pi)) for i in range(200)]
 
@@ -29,7 +29,7 @@ def test_readyz_lists_models_and_providers(client: TestClient) -> None:
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ready"
-    assert sorted(m["name"] for m in body["models"]) == ["etth1_ot", "sines"]
+    assert sorted(m["name"] for m in body["models"]) == sorted(SHIPPED)
     assert body["providers"] == ["CPUExecutionProvider"]
     assert all(m["providers"] == ["CPUExecutionProvider"] for m in body["models"])
     assert body["refused"] == {}
@@ -38,17 +38,24 @@ def test_readyz_lists_models_and_providers(client: TestClient) -> None:
 def test_models_list(client: TestClient) -> None:
     r = client.get("/v1/models")
     assert r.status_code == 200
-    assert r.json() == {
-        "models": [
-            {"name": "etth1_ot", "version": 1, "task": "forecast", "features": ["OT"]},
+    expected = []
+    for name, version in SHIPPED.items():
+        manifest = json.loads((MODELS / name / str(version) / "manifest.json").read_text())
+        expected.append(
             {
-                "name": "sines",
-                "version": 1,
-                "task": "generate",
-                "features": ["sine_1", "sine_2", "sine_3", "sine_4", "sine_5"],
-            },
-        ]
-    }
+                "name": name,
+                "version": version,
+                "task": manifest["task"],
+                "features": manifest["features"],
+            }
+        )
+    assert r.json() == {"models": expected}
+    assert {
+        "name": "etth1_ot",
+        "version": SHIPPED["etth1_ot"],
+        "task": "forecast",
+        "features": ["OT"],
+    } in expected
 
 
 def test_model_manifest(client: TestClient) -> None:
@@ -62,7 +69,7 @@ def test_model_manifest(client: TestClient) -> None:
 def test_model_unknown_is_404(client: TestClient) -> None:
     r = client.get("/v1/models/nope")
     assert r.status_code == 404
-    assert r.json() == {"detail": "Model 'nope' not found; served models: etth1_ot, sines."}
+    assert r.json() == {"detail": f"Model 'nope' not found; served models: {', '.join(SHIPPED)}."}
 
 
 def test_samples_shape_and_determinism(client: TestClient) -> None:
@@ -70,7 +77,7 @@ def test_samples_shape_and_determinism(client: TestClient) -> None:
     r = client.post("/v1/models/sines/samples", json=body)
     assert r.status_code == 200
     out = r.json()
-    assert (out["model"], out["version"]) == ("sines", 1)
+    assert (out["model"], out["version"]) == ("sines", SHIPPED["sines"])
     arr = np.asarray(out["samples"])
     assert arr.shape == (3, 30, 5)
     assert 0.0 <= arr.min() and arr.max() <= 1.0  # Sines live in [0, 1]
@@ -238,7 +245,7 @@ def test_forecast_shapes_keys_and_determinism(client: TestClient) -> None:
     r = _forecast(client, **body)
     assert r.status_code == 200
     out = r.json()
-    assert (out["model"], out["version"]) == ("etth1_ot", 1)
+    assert (out["model"], out["version"]) == ("etth1_ot", SHIPPED["etth1_ot"])
     assert [f["id"] for f in out["forecasts"]] == ["a", "b"]
     a = out["forecasts"][0]
     assert list(a["quantiles"]) == ["0.05", "0.5", "0.9"]
