@@ -50,6 +50,27 @@ class Settings(BaseSettings):
     )
     max_quantiles: int = Field(default=99, ge=1)
     max_length: int = Field(default=10_000, ge=1, description="longest generated series")
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1,
+        description="largest request body, checked before it is parsed (413 above)",
+    )
+
+    # Operations.
+    reload_interval_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="seconds between scans of models_dir for new or changed versions; 0 disables",
+    )
+    shutdown_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="on SIGTERM, how long in-flight requests (and streams) may take to finish",
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="json: one object per line; text: for people at a terminal"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info")
 
     @field_validator("api_keys", mode="before")
     @classmethod

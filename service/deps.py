@@ -11,7 +11,7 @@ from fastapi import Request
 from service.config import Settings
 from service.errors import InvalidInput, ModelNotFound, NotReady, Unauthorized
 from service.observability import Metrics
-from service.registry import LoadedModel, Registry
+from service.registry import LoadedModel, Registry, ReloadReport
 
 
 @dataclass
@@ -21,6 +21,14 @@ class AppState:
     metrics: Metrics
     key_digests: list[bytes]
     ready: bool = False
+
+    def reload_models(self) -> ReloadReport:
+        """Rescan the repository (startup, the poller, POST /admin/reload) and count each newly
+        refused version once in `rnngan_model_load_failures_total`."""
+        report = self.registry.reload()
+        for key in report.newly_refused:
+            self.metrics.load_failures.labels(key.split("/")[0]).inc()
+        return report
 
 
 def app_state(request: Request) -> AppState:

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 log = logging.getLogger("rnngan.errors")
 
@@ -50,6 +51,27 @@ class NotReady(ServiceError):
     status_code = 503
 
 
+class ErrorBody(BaseModel):
+    """Every error the service answers: one sentence a user can act on."""
+
+    detail: str
+
+
+_MEANING = {
+    400: "the request cannot be read",
+    401: "missing or wrong API key (when keys are configured)",
+    404: "unknown model",
+    413: "over a configured limit (body size, n × length, series, samples, history …)",
+    422: "invalid input: the detail names the field or series and says why",
+    503: "not ready: models are still loading",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for the error statuses a route can answer, all `{"detail": str}`."""
+    return {code: {"model": ErrorBody, "description": _MEANING[code]} for code in codes}
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path")]
     return ".".join(parts) if parts else "body"
@@ -82,7 +104,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        # This handler runs outside the middlewares, so it takes the request id off the scope.
+        request_id = request.scope.get("state", {}).get("request_id")
+        log.exception(
+            "unexpected error on %s %s",
+            request.method,
+            request.url.path,
+            extra={"request_id": request_id},
+        )
         return JSONResponse(
             {"detail": "Internal server error; the failure was logged."}, status_code=500
         )

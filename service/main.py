@@ -1,4 +1,4 @@
-"""The FastAPI app. Run with `rnngan serve` or
+"""The FastAPI app. Run with `rnngan serve` (graceful SIGTERM, exit 0) or
 `uvicorn service.main:create_app --factory --port 8000`."""
 
 from __future__ import annotations
@@ -11,18 +11,21 @@ from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from service import __version__
+from service.body_limit import BodyLimitMiddleware
 from service.config import Settings
 from service.deps import AppState, digest, require_api_key
 from service.errors import install_error_handlers
+from service.logging_setup import configure_logging
 from service.observability import Metrics, ObservabilityMiddleware
-from service.registry import Registry
-from service.routes import datasets, forecast, health, models, samples
+from service.registry import Registry, ReloadPoller
+from service.routes import admin, datasets, forecast, health, models, samples
 
 log = logging.getLogger("rnngan.service")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    configure_logging(settings.log_format, settings.log_level)
     metrics = Metrics()
     state = AppState(
         settings=settings,
@@ -33,19 +36,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state.registry.reload()
-        for key in state.registry.refused:
-            metrics.load_failures.labels(key.split("/")[0]).inc()
+        state.reload_models()
         state.ready = True
         log.info(
-            "serving %d model(s) from %s; refused: %s; auth: %s",
+            "serving %d model(s) from %s; refused: %s; auth: %s; reload every %s",
             len(state.registry.models),
             settings.models_dir,
             sorted(state.registry.refused) or "none",
             "api keys" if state.key_digests else "open",
+            f"{settings.reload_interval_s:g} s" if settings.reload_interval_s else "(off)",
         )
-        yield
-        state.ready = False
+        poller = None
+        if settings.reload_interval_s > 0:
+            poller = ReloadPoller(state.reload_models, settings.reload_interval_s)
+            poller.start()
+        try:
+            yield
+        finally:
+            state.ready = False
+            if poller is not None:
+                poller.stop()
 
     app = FastAPIOffline(
         title="rnngan",
@@ -55,9 +65,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.rnngan = state
     install_error_handlers(app)
-    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    # Added last = outermost: the request id and metrics cover the body-limit 413s too.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        ObservabilityMiddleware, metrics=metrics, served=lambda: state.registry.models
+    )
     app.include_router(health.router)
     guarded = [Depends(require_api_key)]
-    for module in (models, samples, datasets, forecast):
+    for module in (models, samples, datasets, forecast, admin):
         app.include_router(module.router, dependencies=guarded)
     return app

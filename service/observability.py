@@ -1,16 +1,24 @@
-"""Prometheus metrics and request ids, as one pure ASGI middleware (streaming-safe)."""
+"""Prometheus metrics and request ids, as one pure ASGI middleware (streaming-safe).
+
+Each request gets an id (the client's `X-Request-ID` if it sends one, else a fresh one), echoed
+in the response headers and attached to every log line written while the request runs."""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
+from collections.abc import Callable, Container
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.logging_setup import request_id_var
+
 log = logging.getLogger("rnngan.access")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class Metrics:
@@ -43,26 +51,37 @@ class Metrics:
         )
         self.load_failures = Counter(
             "rnngan_model_load_failures_total",
-            "Model versions refused at load",
+            "Model versions refused at startup or on a reload",
             ["model"],
             registry=self.registry,
         )
 
 
 class ObservabilityMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        served: Callable[[], Container[str]] = lambda: (),
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        # Model labels are limited to served names: a client must not be able to grow the
+        # metric series without bound by asking for made-up models.
+        self.served = served
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        # A client's id is kept only when it is short and plain (no log or header injection).
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status = {"code": 500}
         started = time.perf_counter()
+        token = request_id_var.set(request_id)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -78,16 +97,24 @@ class ObservabilityMiddleware:
             route: Any = scope.get("route")
             route_label = getattr(route, "path", None) or "unmatched"
             model = (scope.get("path_params") or {}).get("name", "")
+            if model and model not in self.served():
+                model = "unknown"
             code = str(status["code"])
             self.metrics.requests.labels(route_label, scope["method"], code, model).inc()
             self.metrics.latency.labels(route_label, model).observe(elapsed)
             if status["code"] >= 400:
                 self.metrics.errors.labels(route_label, code, model).inc()
             log.info(
-                "%s %s %s %.1fms request_id=%s",
+                "%s %s %s %.1fms",
                 scope["method"],
                 scope["path"],
                 code,
                 elapsed * 1000,
-                request_id,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status["code"],
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
             )
+            request_id_var.reset(token)

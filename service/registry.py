@@ -3,13 +3,18 @@ sha256, opens one ONNX Runtime session per model, and serves the highest good ve
 
 A version that fails a check is refused with a log line that says why; the others still load.
 `reload()` builds a fresh table and swaps it in one assignment, so in-flight requests keep the
-`LoadedModel` they already hold.
+`LoadedModel` they already hold. Versions whose files have not changed since the last scan keep
+their session (and a refused one is not re-checked or re-logged), so polling costs a few `stat`
+calls. A new version is written elsewhere and renamed into place (directories whose name starts
+with '.' are skipped, so `models/.staging/` is a safe place to write one).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +22,7 @@ import onnxruntime as ort
 from pydantic import ValidationError
 
 from service.config import Settings
-from service.manifest import MANIFEST_FILE, Manifest, file_sha256
+from service.manifest import MANIFEST_FILE, SCHEMA_VERSION, Manifest, file_sha256
 
 log = logging.getLogger("rnngan.registry")
 
@@ -29,11 +34,25 @@ class ModelRefused(Exception):
     """A model version that must not be served; the message says why."""
 
 
+# What a version directory looked like when it was checked: its inode and, per file, the name,
+# size, mtime and inode. Any write or rename changes it.
+Signature = tuple[int, tuple[tuple[str, int, int, int], ...]]
+
+
+def signature(version_dir: Path) -> Signature:
+    files = []
+    for entry in sorted(version_dir.iterdir()):
+        st = entry.stat()
+        files.append((entry.name, st.st_size, st.st_mtime_ns, st.st_ino))
+    return version_dir.stat().st_ino, tuple(files)
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     manifest: Manifest
     session: ort.InferenceSession
     path: Path
+    signature: Signature | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -44,11 +63,20 @@ class LoadedModel:
         return list(self.session.get_providers())
 
 
+@dataclass(frozen=True)
+class ReloadReport:
+    models: dict[str, int]  # name -> served version
+    refused: dict[str, str]  # "<name>/<version>" -> reason
+    newly_refused: dict[str, str]  # refusals of files not seen before (count these once)
+    reopened: list[str]  # names whose ONNX session was (re)opened by this reload
+
+
 @dataclass
 class Registry:
     settings: Settings
     models: dict[str, LoadedModel] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)  # "<name>/<version>" -> reason
+    _refused_at: dict[str, Signature | None] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def requested_providers(self) -> list[str]:
@@ -77,19 +105,40 @@ class Registry:
         opts.log_severity_level = 3
         return opts
 
-    def load_version(self, version_dir: Path) -> LoadedModel:
-        """Check and open one version directory, or raise ModelRefused saying why."""
+    def read_manifest(self, version_dir: Path) -> Manifest:
         manifest_path = version_dir / MANIFEST_FILE
         if not manifest_path.is_file():
             raise ModelRefused(f"no {MANIFEST_FILE}")
         try:
-            manifest = Manifest.read(manifest_path)
+            text = manifest_path.read_text(encoding="utf-8")
+            raw = json.loads(text)
+        except OSError as exc:
+            raise ModelRefused(f"cannot read {MANIFEST_FILE}: {exc}") from exc
+        except ValueError as exc:
+            raise ModelRefused(f"manifest is not valid JSON: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ModelRefused("manifest is not a JSON object")
+        # Checked before the schema, so a manifest from a newer exporter says what is wrong
+        # instead of failing on whichever field changed first.
+        schema_version = raw.get("schema_version", SCHEMA_VERSION)
+        if isinstance(schema_version, bool) or schema_version != SCHEMA_VERSION:
+            raise ModelRefused(
+                f"unknown schema_version {json.dumps(schema_version)} "
+                f"(this service reads {SCHEMA_VERSION})"
+            )
+        try:
+            return Manifest.model_validate_json(text)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ())) or "manifest"
             raise ModelRefused(f"manifest is invalid at '{where}': {first.get('msg')}") from exc
-        except ValueError as exc:
-            raise ModelRefused(f"manifest is not valid JSON: {exc}") from exc
+
+    def load_version(
+        self, version_dir: Path, reuse: LoadedModel | None = None, sig: Signature | None = None
+    ) -> LoadedModel:
+        """Check and open one version directory, or raise ModelRefused saying why. `reuse`: a
+        loaded model whose session is kept when name, version and ONNX sha256 all match."""
+        manifest = self.read_manifest(version_dir)
         if manifest.name != version_dir.parent.name or str(manifest.version) != version_dir.name:
             raise ModelRefused(
                 f"manifest says {manifest.name}/{manifest.version} but it lives in "
@@ -102,6 +151,16 @@ class Registry:
         if digest != manifest.onnx.sha256:
             raise ModelRefused(
                 f"sha256 of {manifest.onnx.file} is {digest}, manifest says {manifest.onnx.sha256}"
+            )
+        if (
+            reuse is not None
+            and (reuse.manifest.name, reuse.manifest.version, reuse.manifest.onnx.sha256)
+            == (manifest.name, manifest.version, digest)
+            and reuse.manifest.onnx.inputs == manifest.onnx.inputs
+            and reuse.manifest.onnx.outputs == manifest.onnx.outputs
+        ):
+            return LoadedModel(
+                manifest=manifest, session=reuse.session, path=version_dir, signature=sig
             )
         try:
             session = ort.InferenceSession(
@@ -118,48 +177,130 @@ class Registry:
                 f"graph has inputs {inputs} and outputs {outputs}, manifest says "
                 f"{manifest.onnx.inputs} and {manifest.onnx.outputs}"
             )
-        return LoadedModel(manifest=manifest, session=session, path=version_dir)
+        return LoadedModel(manifest=manifest, session=session, path=version_dir, signature=sig)
 
-    def scan(self) -> tuple[dict[str, LoadedModel], dict[str, str]]:
-        models: dict[str, LoadedModel] = {}
-        refused: dict[str, str] = {}
-        root = self.settings.models_dir
-        if not root.is_dir():
-            log.warning("model repository %s does not exist; serving no models", root)
-            return models, refused
-        for name_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-            versions = sorted(
-                (int(p.name), p) for p in name_dir.iterdir() if p.is_dir() and p.name.isdigit()
-            )
-            # Highest version first; the first one that checks out is served.
-            for number, version_dir in reversed(versions):
-                key = f"{name_dir.name}/{number}"
-                if number < 1:
-                    continue
-                try:
-                    loaded = self.load_version(version_dir)
-                except ModelRefused as exc:
-                    refused[key] = str(exc)
-                    log.error("refusing model %s: %s", key, exc)
+    def reload(self) -> ReloadReport:
+        """Rescan the repository and swap in the new table. For each model the highest version
+        that checks out is served, so a bad new version never replaces a good one."""
+        with self._lock:
+            root = self.settings.models_dir
+            if not root.is_dir():
+                if self.models:
+                    log.error(
+                        "model repository %s is gone; keeping the %d loaded model(s)",
+                        root,
+                        len(self.models),
+                    )
+                else:
+                    log.warning("model repository %s does not exist; serving no models", root)
+                return self._report({}, [])
+            models: dict[str, LoadedModel] = {}
+            refused: dict[str, str] = {}
+            refused_at: dict[str, Signature | None] = {}
+            newly: dict[str, str] = {}
+            reopened: list[str] = []
+            for name_dir in sorted(_subdirs(root)):
+                loaded = self._pick_version(name_dir, refused, refused_at, newly)
+                if loaded is None:
                     continue
                 models[name_dir.name] = loaded
-                log.info(
-                    "loaded model %s (task=%s) on %s", key, loaded.manifest.task, loaded.providers
-                )
-                if CUDA in self.requested_providers() and CUDA not in loaded.providers:
-                    log.warning(
-                        "model %s asked for CUDA but ONNX Runtime fell back to %s; check the "
-                        "CUDA and cuDNN libraries",
-                        key,
-                        loaded.providers,
-                    )
-                break
-        return models, refused
+                held = self.models.get(name_dir.name)
+                if held is None or held.session is not loaded.session:
+                    reopened.append(name_dir.name)
+            for name in sorted(set(self.models) - set(models)):
+                log.warning("model %s is no longer in the repository; no longer served", name)
+            # One assignment each: a request that already holds a LoadedModel finishes on it.
+            self.models, self.refused, self._refused_at = models, refused, refused_at
+            return self._report(newly, reopened)
 
-    def reload(self) -> None:
-        with self._lock:
-            models, refused = self.scan()
-            self.models, self.refused = models, refused
+    def _report(self, newly: dict[str, str], reopened: list[str]) -> ReloadReport:
+        return ReloadReport(
+            models={name: m.manifest.version for name, m in sorted(self.models.items())},
+            refused=dict(self.refused),
+            newly_refused=newly,
+            reopened=reopened,
+        )
+
+    def _pick_version(
+        self,
+        name_dir: Path,
+        refused: dict[str, str],
+        refused_at: dict[str, Signature | None],
+        newly: dict[str, str],
+    ) -> LoadedModel | None:
+        """The highest version of one model that checks out (highest first)."""
+        name = name_dir.name
+        held = self.models.get(name)
+        versions = sorted(
+            ((int(p.name), p) for p in _subdirs(name_dir) if p.name.isdigit()), reverse=True
+        )
+        for number, version_dir in versions:
+            key = f"{name}/{number}"
+            if number < 1:
+                continue
+            try:
+                sig: Signature | None = signature(version_dir)
+            except OSError:  # removed or renamed while we looked; check it the long way
+                sig = None
+            if held is not None and held.path == version_dir and sig and held.signature == sig:
+                return held  # unchanged files: keep the open session
+            if sig and key in self._refused_at and self._refused_at[key] == sig:
+                refused[key], refused_at[key] = self.refused[key], sig  # already logged
+                continue
+            try:
+                loaded = self.load_version(version_dir, reuse=held, sig=sig)
+            except ModelRefused as exc:
+                refused[key], refused_at[key], newly[key] = str(exc), sig, str(exc)
+                log.error("refusing model %s: %s", key, exc, extra={"reason": str(exc)})
+                continue
+            except OSError as exc:
+                reason = f"cannot read the version directory: {exc}"
+                refused[key], refused_at[key], newly[key] = reason, None, reason
+                log.error("refusing model %s: %s", key, reason, extra={"reason": reason})
+                continue
+            log.info("loaded model %s (task=%s) on %s", key, loaded.manifest.task, loaded.providers)
+            if CUDA in self.requested_providers() and CUDA not in loaded.providers:
+                log.warning(
+                    "model %s asked for CUDA but ONNX Runtime fell back to %s; check the "
+                    "CUDA and cuDNN libraries",
+                    key,
+                    loaded.providers,
+                )
+            return loaded
+        return None
 
     def get(self, name: str) -> LoadedModel | None:
         return self.models.get(name)
+
+
+def _subdirs(path: Path) -> list[Path]:
+    """Child directories, skipping hidden ones (staging areas for versions being written)."""
+    try:
+        return [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except OSError as exc:
+        log.error("cannot list %s: %s", path, exc)
+        return []
+
+
+class ReloadPoller:
+    """Calls `reload` every `interval_s` seconds on a daemon thread until `stop()`."""
+
+    def __init__(self, reload: Callable[[], object], interval_s: float) -> None:
+        self._reload = reload
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rnngan-reload", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                self._reload()
+            except Exception:  # the poller must outlive any one bad scan
+                log.exception("model reload failed; retrying in %.0f s", self._interval_s)

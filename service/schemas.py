@@ -1,5 +1,5 @@
 """Request and response bodies of the v1 API (PROTOCOL.md §1). Static bounds live here;
-limits that depend on settings or on the model are checked in `service.limits`."""
+limits that depend on settings or on the model are checked in the routes."""
 
 from __future__ import annotations
 
@@ -93,6 +93,12 @@ class ReadyResponse(BaseModel):
     refused: dict[str, str]
     providers: list[str]
     available_providers: list[str]
+
+
+class ReloadResponse(BaseModel):
+    models: dict[str, int] = Field(description="served version of each model after the reload")
+    refused: dict[str, str] = Field(description="'<name>/<version>' -> why it is not served")
+    reopened: list[str] = Field(description="models whose ONNX session this reload (re)opened")
 
 
 def quantile_key(q: float) -> str:
