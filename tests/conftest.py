@@ -17,19 +17,15 @@ MODELS = REPO / "models"
 
 def _shipped() -> dict[str, int]:
     """Each shipped model's highest version, read off the repository on disk."""
-    return {
-        d.name: max(int(v.name) for v in d.iterdir() if v.name.isdigit())
-        for d in sorted(MODELS.iterdir())
-        if d.is_dir()
-    }
+    versions: dict[str, int] = {}
+    for version in sorted(MODELS.glob("*/*/manifest.json")):
+        name, number = version.parent.parent.name, version.parent.name
+        if number.isdigit():
+            versions[name] = max(versions.get(name, 0), int(number))
+    return dict(sorted(versions.items()))
 
 
 SHIPPED = _shipped()
-GENERATORS = sorted(
-    n
-    for n in SHIPPED
-    if (MODELS / n / str(SHIPPED[n]) / "manifest.json").read_text().count('"task": "generate"')
-)
 
 
 @pytest.fixture()
