@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -98,20 +98,49 @@ def serve(
     models_dir: Annotated[Path | None, typer.Option(help="model repository")] = None,
     workers: int = 1,
 ) -> None:
-    """Serve the model repository over HTTP (settings also from RNNGAN_* variables)."""
+    """Serve the model repository over HTTP (settings also from RNNGAN_* variables).
+
+    On SIGTERM (or Ctrl-C) the server stops accepting connections, lets in-flight requests and
+    streams finish for up to RNNGAN_SHUTDOWN_TIMEOUT_S seconds, and exits 0."""
+    import signal
+
     import uvicorn
+
+    from service.config import Settings
+    from service.logging_setup import configure_logging
 
     if models_dir is not None:
         os.environ["RNNGAN_MODELS_DIR"] = str(models_dir)
-    _logging()
-    uvicorn.run(
-        "service.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-    )
+    try:
+        settings = Settings()
+    except ValueError as exc:  # pydantic's ValidationError: a bad RNNGAN_* value
+        _fail(f"invalid setting: {exc}")
+        return
+    configure_logging(settings.log_format, settings.log_level)
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_config": None,  # service.logging_setup formats every line, uvicorn's too
+        "access_log": False,  # the service writes one access line per request, with its id
+        "timeout_graceful_shutdown": settings.shutdown_timeout_s,
+    }
+    if workers > 1:
+        # uvicorn's process manager passes SIGTERM on to each worker, which drains gracefully.
+        uvicorn.run("service.main:create_app", **options)
+        return
+    server = uvicorn.Server(uvicorn.Config("service.main:create_app", **options))
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to run the handler
+    # that was there before it; with the default handler the process would die of SIGTERM
+    # (status -15) after a clean shutdown. A no-op handler makes that last step a clean exit 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # Ctrl-C re-raised the same way: also a clean stop
+        pass
+    if not server.started:
+        raise typer.Exit(code=3)  # could not start (port in use, models_dir unreadable ...)
 
 
 @app.command()

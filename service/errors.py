@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 log = logging.getLogger("rnngan.errors")
 
@@ -72,6 +73,59 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorBody, "description": _MEANING[code]} for code in codes}
 
 
+GUARDED_PREFIXES = ("/v1/", "/admin/")
+
+
+def document_errors(app: FastAPI) -> None:
+    """Make the OpenAPI schema say what the error boundary does, for every operation: statuses
+    that apply across routes (401/503 behind the key check, 413/422 for any body, 404 for a
+    model name) and the `{"detail": str}` body of every error, in place of FastAPI's default
+    422 schema (a list of pydantic errors) that this service never sends."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _add_error_responses(original())
+        assert app.openapi_schema is not None
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_error_responses(schema: dict[str, Any]) -> None:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["ErrorBody"] = ErrorBody.model_json_schema()
+    error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    default_422 = "#/components/schemas/HTTPValidationError"
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            codes: set[int] = set()
+            if path.startswith(GUARDED_PREFIXES):
+                codes |= {401, 503}
+            if "requestBody" in operation:
+                codes |= {400, 413, 422}
+            if operation.get("parameters"):
+                codes.add(422)
+            if "{name}" in path:
+                codes.add(404)
+            responses = operation.setdefault("responses", {})
+            for code in sorted(codes):
+                responses.setdefault(str(code), {"description": _MEANING[code]})
+            for code, response in responses.items():
+                if not (code.isdigit() and int(code) >= 400):
+                    continue
+                content = response.get("content") or {}
+                ref = content.get("application/json", {}).get("schema", {}).get("$ref")
+                if not content or ref == default_422:
+                    response["content"] = error_content
+                if ref == default_422:
+                    response["description"] = _MEANING[422]
+    if default_422.rsplit("/", 1)[-1] in components and default_422 not in str(schema):
+        del components["HTTPValidationError"]
+        if "#/components/schemas/ValidationError" not in str(schema):
+            components.pop("ValidationError", None)
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path")]
     return ".".join(parts) if parts else "body"
@@ -97,6 +151,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        detail = exc.detail
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's words for a body it cannot decode (not UTF-8, for one): say what to send.
+            detail = "The request body could not be read: send JSON encoded as UTF-8."
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -14,7 +14,7 @@ from service import __version__
 from service.body_limit import BodyLimitMiddleware
 from service.config import Settings
 from service.deps import AppState, digest, require_api_key
-from service.errors import install_error_handlers
+from service.errors import document_errors, install_error_handlers
 from service.logging_setup import configure_logging
 from service.observability import Metrics, ObservabilityMiddleware
 from service.registry import Registry, ReloadPoller
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.rnngan = state
     install_error_handlers(app)
+    document_errors(app)
     # Added last = outermost: the request id and metrics cover the body-limit 413s too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(

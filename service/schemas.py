@@ -11,7 +11,9 @@ MAX_SEED = 2**63 - 1
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a body means what its JSON schema says. `"seed": false`, `"n": "5"` or
+    # `"return_samples": 0` are refused (422) rather than quietly coerced.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ModelSummary(BaseModel):
@@ -60,7 +62,15 @@ class SeriesIn(_Body):
 class ForecastRequest(_Body):
     series: list[SeriesIn] = Field(min_length=1)
     horizon: int | None = Field(default=None, ge=1, description="default: the model's horizon")
-    quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9], min_length=1)
+    quantiles: list[float] = Field(
+        default_factory=lambda: [0.1, 0.5, 0.9],
+        min_length=1,
+        description="levels strictly between 0 and 1",
+        # The validator below enforces this with a readable message; the schema says it too.
+        json_schema_extra={
+            "items": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}
+        },
+    )
     num_samples: int = Field(default=200, ge=1)
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
     return_samples: bool = False

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from service.deps import AppState, app_state, lookup
-from service.errors import InvalidInput, TooLarge
+from service.errors import InvalidInput, TooLarge, error_responses
 from service.inference import forecast_samples, summarise
 from service.schemas import ForecastRequest, ForecastResponse, SeriesIn, quantile_key
 
@@ -57,7 +57,7 @@ def _history(series: SeriesIn, context_len: int, max_history: int) -> np.ndarray
 @router.post(
     "/v1/models/{name}/forecast",
     response_model=ForecastResponse,
-    responses={404: {"description": "unknown model"}, 413: {"description": "over a limit"}},
+    responses=error_responses(404, 413, 422),
 )
 def forecast(
     name: str, body: ForecastRequest, state: AppState = Depends(app_state)

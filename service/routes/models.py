@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from service.deps import AppState, app_state, lookup
-from service.errors import NotReady
+from service.errors import NotReady, error_responses
 from service.schemas import ModelList, ModelSummary
 
 router = APIRouter(tags=["models"])
@@ -30,7 +30,7 @@ def list_models(state: AppState = Depends(app_state)) -> ModelList:
     )
 
 
-@router.get("/v1/models/{name}", responses={404: {"description": "unknown model"}})
+@router.get("/v1/models/{name}", responses=error_responses(404))
 def get_model(name: str, state: AppState = Depends(app_state)) -> dict[str, Any]:
     """The model's manifest: shapes, features, scaler, training config and measured metrics."""
     return lookup(state, name).manifest.model_dump(mode="json")

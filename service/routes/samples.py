@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from service.deps import AppState, app_state, lookup
-from service.errors import TooLarge
+from service.errors import TooLarge, error_responses
 from service.inference import generate
 from service.schemas import SamplesRequest, SamplesResponse
 
@@ -16,7 +16,7 @@ router = APIRouter(tags=["generate"])
 @router.post(
     "/v1/models/{name}/samples",
     response_model=SamplesResponse,
-    responses={404: {"description": "unknown model"}, 413: {"description": "over a limit"}},
+    responses=error_responses(404, 413, 422),
 )
 def samples(name: str, body: SamplesRequest, state: AppState = Depends(app_state)) -> JSONResponse:
     model = lookup(state, name, "generate")

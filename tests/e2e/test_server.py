@@ -1,71 +1,27 @@
-"""End to end: a real `uvicorn` process on a free port with the shipped models, every route over
-HTTP, and every curl example of the README run as written against it."""
+"""End to end: a real `rnngan serve` process on a free port with the shipped models, every
+route over HTTP, and every curl example of the README run as written against it."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.conftest import MODELS, REPO, SHIPPED
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.e2e.serving import start_server
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "RNNGAN_MODELS_DIR": str(MODELS), "OMP_WAIT_POLICY": "PASSIVE"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "service.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stdout.read().decode()}")  # type: ignore[union-attr]
-        time.sleep(0.2)
-    else:
-        proc.kill()
-        raise RuntimeError("server did not become ready in 60 s")
-    yield base
-    proc.terminate()
-    # uvicorn re-raises SIGTERM after its graceful shutdown, so -15 is a clean exit too.
-    assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+    served = start_server(MODELS)
+    yield served.base
+    served.proc.terminate()
+    # `rnngan serve` drains in-flight requests on SIGTERM and exits 0.
+    assert served.proc.wait(timeout=30) == 0, served.log_text()[-2000:]
 
 
 def test_e2e_every_route(server: str) -> None:

@@ -97,8 +97,13 @@ def test_samples_default_length_is_seq_len(client: TestClient) -> None:
         ({"n": 0}, "Invalid request: field 'n': Input should be greater than or equal to 1."),
         (
             {"n": "many"},
-            "Invalid request: field 'n': Input should be a valid integer, unable to "
-            "parse string as an integer.",
+            "Invalid request: field 'n': Input should be a valid integer.",
+        ),
+        # Strict bodies: what the JSON schema calls an integer is not a string or a boolean.
+        ({"n": "5"}, "Invalid request: field 'n': Input should be a valid integer."),
+        (
+            {"n": 1, "seed": False},
+            "Invalid request: field 'seed': Input should be a valid integer.",
         ),
         ({"n": 1, "colour": 1}, "Invalid request: field 'colour': Extra inputs are not permitted."),
         (
@@ -121,6 +126,16 @@ def test_samples_invalid_json_is_422(client: TestClient) -> None:
     )
     assert r.status_code == 422
     assert r.json()["detail"].startswith("Invalid request: the body is not valid JSON")
+
+
+def test_samples_undecodable_body_is_400(client: TestClient) -> None:
+    r = client.post(
+        "/v1/models/sines/samples",
+        content=b'{"n": "\xff"}',
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 400
+    assert r.json() == {"detail": "The request body could not be read: send JSON encoded as UTF-8."}
 
 
 def test_samples_over_limit_is_413(client: TestClient) -> None:

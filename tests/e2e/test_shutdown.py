@@ -1,0 +1,76 @@
+"""Graceful shutdown of `rnngan serve`: on SIGTERM it stops accepting connections, lets a
+streaming download in flight finish, and exits 0."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import MODELS
+from tests.e2e.serving import start_server
+
+
+def test_shutdown_sigterm_drains_stream_refuses_new_and_exits_0() -> None:
+    served = start_server(MODELS)
+    n, length = 20_000, 24  # ~28 MB of csv: far more than the loopback socket buffers hold
+    try:
+        with httpx.stream(
+            "POST",
+            f"{served.base}/v1/models/sines/datasets",
+            json={"n": n, "length": length, "seed": 1, "format": "csv"},
+            timeout=60,
+        ) as r:
+            assert r.status_code == 200
+            chunks = r.iter_bytes()
+            received = [next(chunks)]
+            served.proc.send_signal(signal.SIGTERM)
+            time.sleep(1.5)  # the server stops listening while this stream is still open
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", served.port), timeout=5).close()
+            assert served.proc.poll() is None  # still draining: the download is not done
+            received.extend(chunks)
+        body = b"".join(received)
+        assert body.count(b"\n") == 1 + n * length
+        assert body.splitlines()[-1].startswith(f"{n - 1},{length - 1},".encode())
+        assert served.proc.wait(timeout=60) == 0
+        log = served.log_text()
+        assert "Shutting down" in log and "Finished server process" in log
+    finally:
+        if served.proc.poll() is None:
+            served.proc.kill()
+
+
+def test_shutdown_idle_server_exits_0_quickly() -> None:
+    served = start_server(MODELS)
+    started = time.monotonic()
+    served.proc.send_signal(signal.SIGTERM)
+    assert served.proc.wait(timeout=30) == 0
+    assert time.monotonic() - started < 5
+
+
+def test_shutdown_timeout_cuts_a_stalled_stream() -> None:
+    served = start_server(MODELS, RNNGAN_SHUTDOWN_TIMEOUT_S="1")
+    try:
+        with httpx.stream(
+            "POST",
+            f"{served.base}/v1/models/sines/datasets",
+            json={"n": 20_000, "length": 24, "seed": 1, "format": "csv"},
+            timeout=60,
+        ) as r:
+            chunks = r.iter_bytes()
+            next(chunks)
+            started = time.monotonic()
+            served.proc.send_signal(signal.SIGTERM)
+            assert served.proc.wait(timeout=30) == 0  # the client reads nothing meanwhile
+            assert time.monotonic() - started < 10
+            with pytest.raises(httpx.RemoteProtocolError):
+                for _ in chunks:
+                    pass
+        assert "timeout graceful shutdown exceeded" in served.log_text()
+    finally:
+        if served.proc.poll() is None:
+            served.proc.kill()
