@@ -1,0 +1,127 @@
+"""Dynamic micro-batching: concurrent calls to one ONNX Runtime session are gathered and run
+as one call, then split back.
+
+A call that finds no other request in flight runs at once (a lone caller pays nothing); while
+other requests are in flight the batcher waits up to `max_wait_s` for them, up to `max_rows`
+rows. Rows of a GRU graph are independent, so each caller's result is what it would get alone
+(tests/service/test_batching.py checks it bit for bit).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import numpy as np
+
+log = logging.getLogger("rnngan.batching")
+
+RunFn = Callable[[dict[str, np.ndarray]], np.ndarray]
+
+
+@dataclass
+class _Job:
+    inputs: dict[str, np.ndarray]
+    future: Future[np.ndarray] = field(default_factory=Future)
+
+    @property
+    def rows(self) -> int:
+        return int(next(iter(self.inputs.values())).shape[0])
+
+    @property
+    def key(self) -> tuple[tuple[int, ...], ...]:
+        """Jobs can share a call when their inputs agree on every axis but the batch axis."""
+        return tuple(v.shape[1:] for v in self.inputs.values())
+
+
+class MicroBatcher:
+    def __init__(self, run: RunFn, *, max_rows: int, max_wait_s: float, name: str = "") -> None:
+        self._run = run
+        self.max_rows = max_rows
+        self.max_wait_s = max_wait_s
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self.calls = 0  # session calls made (for tests and metrics)
+        self.jobs = 0
+        self._thread = threading.Thread(target=self._loop, name=f"batcher-{name}", daemon=True)
+        self._thread.start()
+
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """Run one request's inputs, batched with whatever else is in flight."""
+        job = _Job(inputs)
+        if job.rows > self.max_rows:  # already a big batch: no reason to wait for company
+            return self._run(inputs)
+        with self._lock:
+            self._in_flight += 1
+        try:
+            self._queue.put(job)
+            return job.future.result()
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+    def _others_pending(self, gathered: int) -> bool:
+        with self._lock:
+            return self._in_flight > gathered
+
+    def _gather(self, first: _Job) -> list[_Job]:
+        batch, rows = [first], first.rows
+        deadline = time.monotonic() + self.max_wait_s
+        while rows < self.max_rows:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._others_pending(len(batch)):
+                    break
+                try:
+                    job = self._queue.get(timeout=min(remaining, 0.0005))
+                except queue.Empty:
+                    continue
+            if job is None:
+                self._queue.put(None)  # let the loop see the stop marker
+                break
+            batch.append(job)
+            rows += job.rows
+        return batch
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = self._gather(first)
+            groups: dict[tuple[tuple[int, ...], ...], list[_Job]] = {}
+            for job in batch:
+                groups.setdefault(job.key, []).append(job)
+            for jobs in groups.values():
+                self._execute(jobs)
+
+    def _execute(self, jobs: list[_Job]) -> None:
+        try:
+            if len(jobs) == 1:
+                results = [self._run(jobs[0].inputs)]
+            else:
+                names = list(jobs[0].inputs)
+                merged = {n: np.concatenate([j.inputs[n] for j in jobs]) for n in names}
+                out = self._run(merged)
+                bounds = np.cumsum([0] + [j.rows for j in jobs])
+                results = [out[bounds[i] : bounds[i + 1]] for i in range(len(jobs))]
+            self.calls += 1
+            self.jobs += len(jobs)
+        except Exception as exc:  # hand the failure to every caller rather than hang them
+            for job in jobs:
+                job.future.set_exception(exc)
+            return
+        for job, result in zip(jobs, results, strict=True):
+            job.future.set_result(result)
