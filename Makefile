@@ -13,7 +13,7 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: serve test lint format schema train clean help bench bench-forecast bench-generation
+.PHONY: serve test lint format schema train clean help bench bench-forecast bench-generation bench-load
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
@@ -69,4 +69,9 @@ bench-forecast: $(VENV)/.dev
 bench-generation: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.generation
 
-bench: bench-generation bench-forecast
+# Serving under load: 60 s of concurrent clients on a copy of models/, a version swapped in
+# half-way, SIGTERM at the end (benchmarks/results/load.json).
+bench-load: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.load --duration 60
+
+bench: bench-generation bench-forecast bench-load
