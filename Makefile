@@ -13,7 +13,7 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: serve test lint format schema train clean help bench bench-forecast bench-generation bench-load
+.PHONY: serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
@@ -73,5 +73,8 @@ bench-generation: $(VENV)/.dev
 # half-way, SIGTERM at the end (benchmarks/results/load.json).
 bench-load: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.load --duration 60
+
+bench-serving: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.serving
 
 bench: bench-generation bench-forecast bench-load
