@@ -77,4 +77,4 @@ bench-load: $(VENV)/.dev
 bench-serving: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.serving
 
-bench: bench-generation bench-forecast bench-load
+bench: bench-generation bench-forecast bench-load bench-serving
