@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 
+import anyio
 import numpy as np
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
@@ -15,6 +17,32 @@ from service.inference import generate_chunks
 from service.schemas import DatasetRequest
 
 router = APIRouter(tags=["generate"])
+log = logging.getLogger("rnngan.datasets")
+
+
+async def _in_threads(stream: Iterator[bytes], model: str) -> AsyncIterator[bytes]:
+    """Iterate the (blocking) stream in the threadpool, as Starlette does for a sync iterator,
+    but close it as soon as the response ends early. When the client disconnects, Starlette
+    cancels the response task: the chunk being encoded finishes, the `finally` below closes the
+    stream, and `encode_stream` stops generating (one chunk in flight at most) instead of
+    leaving the generator suspended until garbage collection."""
+    finished = False
+    try:
+        while True:
+            data = await anyio.to_thread.run_sync(next, stream, None)
+            if data is None:
+                finished = True
+                return
+            yield data
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # cheap: it never waits for the chunk in flight (see datasets.prefetch)
+        if not finished:
+            log.info(
+                "dataset stream ended early (client gone); generation stopped",
+                extra={"model": model},
+            )
 
 
 @router.post(
@@ -67,7 +95,7 @@ def dataset(
         name, body.seed, body.offset, body.n, body.format, body.compression
     )
     return StreamingResponse(
-        stream,
+        _in_threads(stream, name),
         media_type=datasets.media_type(body.format, body.compression),
         headers={"Content-Disposition": f"attachment; filename={filename}"},
     )

@@ -1,0 +1,154 @@
+"""/datasets against a real uvicorn process: a client that disconnects mid-stream stops the
+generation (checked on the rows-generated counter of /metrics), and a big download does not
+block the event loop (/healthz and a small /samples keep answering while it streams)."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import MODELS, REPO
+
+CHUNK_ROWS = 4096 * 24  # rows per streamed chunk: dataset_chunk_series (4096) × length 24
+HUGE = {"n": 4_000_000, "length": 24, "seed": 1, "format": "csv"}  # 96 M rows, under the limit
+ROWS = re.compile(r"^rnngan_rows_generated_total\{(?P<labels>.*)\} (?P<value>\S+)$", re.M)
+CSV_CHUNK_BYTES = 5_000_000  # a chunk of csv is ~6 MB (about 60 bytes per row)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "RNNGAN_MODELS_DIR": str(MODELS), "OMP_WAIT_POLICY": "PASSIVE"}
+    command = [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    # Logs go to a file: a pipe nobody reads fills up and stalls the server.
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"server did not start: {log.read()[-2000:]!r}")
+                time.sleep(0.2)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _dataset_rows(client: httpx.Client) -> float:
+    """rnngan_rows_generated_total for /datasets on the sines model."""
+    for match in ROWS.finditer(client.get("/metrics").text):
+        labels = match["labels"]
+        if 'route="/v1/models/{name}/datasets"' in labels and 'model="sines"' in labels:
+            return float(match["value"])
+    return 0.0
+
+
+def _settled_rows(client: httpx.Client, *, quiet_s: float = 1.5, limit_s: float = 30) -> float:
+    """The counter once it has not moved for `quiet_s` (a running generation adds a chunk every
+    ~0.1-0.3 s here); fails if it keeps moving for `limit_s`."""
+    deadline = time.monotonic() + limit_s
+    last, since = _dataset_rows(client), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = _dataset_rows(client)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return last
+    raise AssertionError(f"rows generated still rising after {limit_s} s: {last:.0f}")
+
+
+def test_datasets_stream_disconnect_stops_generation(server: str) -> None:
+    with httpx.Client(base_url=server, timeout=30) as client:
+        before = _settled_rows(client)
+        received = 0
+        with httpx.Client(base_url=server, timeout=30) as downloader:
+            with downloader.stream("POST", "/v1/models/sines/datasets", json=HUGE) as r:
+                assert r.status_code == 200
+                for data in r.iter_raw():
+                    received += len(data)
+                    if received >= 2_000_000:  # a few hundred thousand rows of csv
+                        break
+        # The connection is closed; the server must stop within a few chunks, not go on to
+        # the 96 M rows asked for.
+        generated = _settled_rows(client) - before
+    assert received >= 2_000_000
+    assert CHUNK_ROWS <= generated <= 12 * CHUNK_ROWS, generated
+
+
+def test_datasets_stream_does_not_block_event_loop(server: str) -> None:
+    received = [0]
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def download() -> None:
+        try:
+            with httpx.Client(base_url=server, timeout=30) as downloader:
+                with downloader.stream("POST", "/v1/models/sines/datasets", json=HUGE) as r:
+                    for data in r.iter_raw():
+                        received[0] += len(data)
+                        if stop.is_set():
+                            return
+        except BaseException as exc:  # reported by the test thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=download, daemon=True)
+    thread.start()
+    latencies: list[float] = []
+    try:
+        with httpx.Client(base_url=server, timeout=30) as client:
+            deadline = time.monotonic() + 30
+            while received[0] < 1_000_000 and time.monotonic() < deadline and not failure:
+                time.sleep(0.05)
+            at_start = received[0]
+            # Probe until the download has moved on by two more chunks (at least 15 rounds).
+            while len(latencies) < 30 or received[0] < at_start + 2 * CSV_CHUNK_BYTES:
+                if time.monotonic() > deadline or not thread.is_alive():
+                    break
+                started = time.perf_counter()
+                assert client.get("/healthz").status_code == 200
+                latencies.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                r = client.post("/v1/models/sines/samples", json={"n": 2, "length": 24})
+                assert r.status_code == 200
+                latencies.append(time.perf_counter() - started)
+            at_end = received[0]
+            still_streaming = thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not failure, failure
+    assert at_start >= 1_000_000  # the download was under way before the first probe
+    assert at_end >= at_start + 2 * CSV_CHUNK_BYTES  # and kept streaming through the probes
+    assert still_streaming
+    assert max(latencies) < 1.0, latencies
+    assert statistics.median(latencies) < 0.1, latencies
