@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from service.config import Settings
 from service.main import create_app
 from tests.conftest import SHIPPED
-from tests.service.versions import add_version
+from tests.service.versions import add_version, write_manifest
 
 V = SHIPPED["sines"]
 
@@ -105,3 +105,25 @@ def test_reload_poller_counts_refusals(models_copy: Path) -> None:
             .json()["refused"][f"sines/{V + 1}"]
             .startswith("manifest is not valid JSON: ")
         )
+
+
+def test_startup_refusal_is_counted(models_copy: Path) -> None:
+    new = add_version(models_copy, "sines")
+    write_manifest(new, schema_version=3)
+    with TestClient(_app(models_copy)) as c:
+        assert _failures(c, "sines") == 1.0
+        assert c.get("/readyz").json()["refused"] == {
+            f"sines/{V + 1}": "unknown schema_version 3 (this service reads 1)"
+        }
+
+
+def test_metrics_unknown_model_names_share_one_label(models_copy: Path) -> None:
+    with TestClient(_app(models_copy)) as c:
+        for name in ("nope", "zzz", "x" * 50):
+            assert c.get(f"/v1/models/{name}").status_code == 404
+        text = c.get("/metrics").text
+    assert (
+        'rnngan_requests_total{method="GET",model="unknown",route="/v1/models/{name}",'
+        'status="404"} 3.0' in text
+    )
+    assert "nope" not in text and "zzz" not in text
