@@ -147,13 +147,14 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(DATASETS), help="comma-separated data sets")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    results: dict[str, dict[str, Any]] = {}
-    if RESULTS.is_file():  # keep data sets measured by an earlier --only run
-        results = json.loads(RESULTS.read_text())["results"]
+    measured: dict[str, dict[str, Any]] = {}
     for name in args.only.split(","):
         config = load_config(f"configs/{name}.toml")
-        results[name] = run_one(config, args.reuse)
+        measured[name] = run_one(config, args.reuse)
         shutil.copyfile(config.run_dir / "projection.png", f"docs/generation_{name}.png")
+    # Keep data sets measured by an earlier (or concurrent) --only run: read them just now.
+    results = json.loads(RESULTS.read_text())["results"] if RESULTS.is_file() else {}
+    results.update(measured)
     env = environment()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"environment": env, "results": results}, indent=2) + "\n")
