@@ -45,11 +45,17 @@ def run_one(config: Any, reuse: bool) -> dict[str, Any]:
     from training.export import export
     from training.train import CHECKPOINT, train
 
-    timings: dict[str, float] = {}
+    timings: dict[str, Any] = {}
     if not (reuse and (config.run_dir / CHECKPOINT).is_file()):
         started = time.perf_counter()
         train(config)
         timings["train_seconds"] = round(time.perf_counter() - started, 1)
+    elif (config.run_dir / "training.json").is_file():  # reused: report when it was trained
+        import json
+
+        recorded = json.loads((config.run_dir / "training.json").read_text())
+        timings["train_seconds"] = recorded["seconds"]
+        timings["train_reused"] = True
     started = time.perf_counter()
     metrics = evaluate_run(config.run_dir)
     timings["evaluate_seconds"] = round(time.perf_counter() - started, 1)

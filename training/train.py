@@ -172,7 +172,7 @@ def _loop(
             if (
                 select is not None
                 and t.select_every
-                and (step % t.select_every == 0 or step == t.steps)
+                and (step % t.select_every == 0 or step == total)
             ):
                 record["val_crps"] = select(step)
             history.append(record)
@@ -180,10 +180,13 @@ def _loop(
                 loss_log.write(json.dumps(record) + "\n")
                 loss_log.flush()
                 log.info("step %d %s", step, {k: round(v, 4) for k, v in record.items()})
-            if step % t.checkpoint_every == 0 or step == t.steps:
+            if step % t.checkpoint_every == 0 or step == total:
                 save(step)
-    log.info(
-        "trained %s for %d steps in %.1fs", config.name, t.steps, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    log.info("trained %s for %d steps in %.1fs", config.name, total, seconds)
+    # How long it took, with the thread setting it took it with (read by the benchmarks).
+    (run_dir / "training.json").write_text(
+        json.dumps({"steps": total, "seconds": round(seconds, 1), "threads": t.threads}) + "\n"
     )
     return history
 
