@@ -67,7 +67,7 @@ def _free_port() -> int:
 
 
 def _served_version(models_dir: Path, name: str) -> int:
-    return max(int(p.name) for p in (models_dir / name).iterdir() if p.name.isdigit())
+    return max((int(p.name) for p in (models_dir / name).iterdir() if p.name.isdigit()), default=0)
 
 
 def _manifest(models_dir: Path, name: str) -> dict[str, Any]:
@@ -199,7 +199,16 @@ def _summary(run: Run, t_swap: float, new_version: int, old_version: int) -> dic
         }
     versioned = [o for o in run.outcomes if o.route == "samples" and o.version is not None]
     new = [o.started for o in versioned if o.version == new_version]
-    old_after = [o for o in versioned if o.version == old_version and new and o.started > min(new)]
+    # Once one response has come back from the new version, a request sent after it must
+    # never see the old one again (the table swap is one step, no flip-flopping).
+    first_new_done = min(
+        (o.started + o.latency_s for o in versioned if o.version == new_version), default=None
+    )
+    old_after = [
+        o
+        for o in versioned
+        if o.version == old_version and first_new_done is not None and o.started > first_new_done
+    ]
     return {
         "per_route": per_route,
         "swap": {
@@ -210,7 +219,7 @@ def _summary(run: Run, t_swap: float, new_version: int, old_version: int) -> dic
                 str(old_version): sum(o.version == old_version for o in versioned),
                 str(new_version): sum(o.version == new_version for o in versioned),
             },
-            "old_version_started_after_first_new": len(old_after),
+            "old_version_after_first_new_response": len(old_after),
         },
     }
 
@@ -312,6 +321,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="rnngan-load-") as tmp:
         copy = Path(tmp) / "models"
         shutil.copytree(models_dir, copy, ignore=shutil.ignore_patterns(".*"))
+        served = {p.name: _served_version(copy, p.name) for p in sorted(copy.iterdir())}
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         log_path = Path(tmp) / "server.log"
@@ -330,6 +340,7 @@ def run(
         "command": f"python -m benchmarks.load --duration {duration_s:g} "
         f"--concurrency {concurrency}",
         "environment": {**env, "loadavg_1m_at_end": round(os.getloadavg()[0], 2)},
+        "models_at_start": served,
         **result,
         "server_errors_logged": [line for line in server_log if '"level": "ERROR"' in line][:10],
     }

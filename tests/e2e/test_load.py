@@ -18,7 +18,7 @@ def test_load_short_run_no_failures_swap_and_clean_shutdown(tmp_path: Path) -> N
     swap = result["swap"]
     v = SHIPPED["sines"]
     assert swap["samples_by_version"][str(v)] > 0 and swap["samples_by_version"][str(v + 1)] > 0
-    assert swap["old_version_started_after_first_new"] == 0
+    assert swap["old_version_after_first_new_response"] == 0
     shutdown = result["shutdown"]
     assert shutdown["in_flight_at_sigterm"] > 0
     assert shutdown["all_in_flight_completed"] is True
