@@ -13,7 +13,7 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load
+.PHONY: serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
@@ -77,4 +77,9 @@ bench-load: $(VENV)/.dev
 bench-serving: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.serving
 
-bench: bench-generation bench-forecast bench-load bench-serving
+# Bulk data sets: generator, writer, in-process and HTTP rows/s per format, server RSS at
+# 1 M and 10 M rows (benchmarks/results/datasets.json, docs/datasets.md).
+bench-datasets: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.datasets
+
+bench: bench-generation bench-forecast bench-load bench-serving bench-datasets
