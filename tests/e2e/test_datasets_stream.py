@@ -87,12 +87,16 @@ def _settled_rows(client: httpx.Client, *, quiet_s: float = 1.5, limit_s: float 
     raise AssertionError(f"rows generated still rising after {limit_s} s: {last:.0f}")
 
 
-def test_datasets_stream_disconnect_stops_generation(server: str) -> None:
+@pytest.mark.parametrize(("fmt", "compression"), [("csv", "none"), ("ndjson", "gzip")])
+def test_datasets_stream_disconnect_stops_generation(
+    server: str, fmt: str, compression: str
+) -> None:
+    body = {**HUGE, "format": fmt, "compression": compression}
     with httpx.Client(base_url=server, timeout=30) as client:
         before = _settled_rows(client)
         received = 0
         with httpx.Client(base_url=server, timeout=30) as downloader:
-            with downloader.stream("POST", "/v1/models/sines/datasets", json=HUGE) as r:
+            with downloader.stream("POST", "/v1/models/sines/datasets", json=body) as r:
                 assert r.status_code == 200
                 for data in r.iter_raw():
                     received += len(data)
