@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -136,12 +137,17 @@ def parity(
 def export(run_dir: Path, models_dir: Path, *, atol: float = 1e-5) -> Path:
     config, ckpt = load_run(run_dir)
     graph = build_graph(config, ckpt)
-    out_dir = models_dir / config.name / str(config.version)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    final_dir = models_dir / config.name / str(config.version)
+    # Written in a staging directory (skipped by the registry: it starts with a dot) and renamed
+    # into place whole, so a running service never sees a half-written version.
+    out_dir = models_dir / f".staging-{config.name}-{config.version}"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
     onnx_path = out_dir / MODEL_FILE
     export_onnx(graph, config, onnx_path)
     worst = parity(graph, config, onnx_path)
     if worst > atol:
+        shutil.rmtree(out_dir, ignore_errors=True)
         raise AssertionError(
             f"ONNX parity failed: max |diff| / (1 + |torch|) = {worst:.2e} > {atol:.0e}"
         )
@@ -184,4 +190,8 @@ def export(run_dir: Path, models_dir: Path, *, atol: float = 1e-5) -> Path:
         created_by=f"rnngan {__version__}",
     )
     manifest.write(out_dir / MANIFEST_FILE)
-    return out_dir
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    if final_dir.exists():  # re-export of the same version: replace it
+        shutil.rmtree(final_dir)
+    out_dir.rename(final_dir)
+    return final_dir
