@@ -57,6 +57,17 @@ class Settings(BaseSettings):
     )
 
     # Operations.
+    batch_max_rows: int = Field(
+        default=8192,
+        ge=0,
+        description="micro-batching: most rows gathered into one ONNX Runtime call (0: off)",
+    )
+    batch_max_wait_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=1000,
+        description="micro-batching: longest wait for company, only while others are in flight",
+    )
     reload_interval_s: float = Field(
         default=10.0,
         ge=0,

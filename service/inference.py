@@ -18,7 +18,7 @@ _SAMPLES_STRIDE = 2**24
 def generate(model: LoadedModel, *, n: int, length: int, seed: int, offset: int = 0) -> np.ndarray:
     """Series `offset … offset+n-1` of `seed`'s stream, shape (n, length, F), float32."""
     noise = series_noise(seed, offset, n, length, model.manifest.latent_dim)
-    (samples,) = model.session.run(["samples"], {"noise": noise})
+    samples = model.run({"noise": noise})
     return np.asarray(samples, dtype=np.float32)
 
 
@@ -44,7 +44,7 @@ def forecast_samples(
         ]
     )
     repeated = np.repeat(histories.astype(np.float32), num_samples, axis=0)
-    (paths,) = model.session.run(["forecast"], {"history": repeated, "noise": noise})
+    paths = model.run({"history": repeated, "noise": noise})
     return np.asarray(paths, dtype=np.float32).reshape(n_series, num_samples, horizon)
 
 

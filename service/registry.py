@@ -18,9 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 from pydantic import ValidationError
 
+from service.batching import MicroBatcher
 from service.config import Settings
 from service.manifest import MANIFEST_FILE, SCHEMA_VERSION, Manifest, file_sha256
 
@@ -53,10 +55,19 @@ class LoadedModel:
     session: ort.InferenceSession
     path: Path
     signature: Signature | None = field(default=None, compare=False, repr=False)
+    batcher: MicroBatcher | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
         return self.manifest.name
+
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The graph's one output for these inputs, micro-batched with concurrent calls when
+        batching is on (results are the same either way)."""
+        if self.batcher is not None:
+            return self.batcher.run(inputs)
+        (out,) = self.session.run(self.manifest.onnx.outputs, inputs)
+        return np.asarray(out)
 
     @property
     def providers(self) -> list[str]:
@@ -160,7 +171,11 @@ class Registry:
             and reuse.manifest.onnx.outputs == manifest.onnx.outputs
         ):
             return LoadedModel(
-                manifest=manifest, session=reuse.session, path=version_dir, signature=sig
+                manifest=manifest,
+                session=reuse.session,
+                path=version_dir,
+                signature=sig,
+                batcher=reuse.batcher,
             )
         try:
             session = ort.InferenceSession(
@@ -177,7 +192,28 @@ class Registry:
                 f"graph has inputs {inputs} and outputs {outputs}, manifest says "
                 f"{manifest.onnx.inputs} and {manifest.onnx.outputs}"
             )
-        return LoadedModel(manifest=manifest, session=session, path=version_dir, signature=sig)
+        return LoadedModel(
+            manifest=manifest,
+            session=session,
+            path=version_dir,
+            signature=sig,
+            batcher=self._batcher(session, manifest),
+        )
+
+    def _batcher(self, session: ort.InferenceSession, manifest: Manifest) -> MicroBatcher | None:
+        if self.settings.batch_max_rows <= 0:
+            return None
+        outputs = list(manifest.onnx.outputs)
+
+        def run(inputs: dict[str, np.ndarray]) -> np.ndarray:
+            return np.asarray(session.run(outputs, inputs)[0])
+
+        return MicroBatcher(
+            run,
+            max_rows=self.settings.batch_max_rows,
+            max_wait_s=self.settings.batch_max_wait_ms / 1000.0,
+            name=f"{manifest.name}/{manifest.version}",
+        )
 
     def reload(self) -> ReloadReport:
         """Rescan the repository and swap in the new table. For each model the highest version

@@ -81,3 +81,25 @@ def test_batching_error_reaches_the_caller() -> None:
     with pytest.raises(RuntimeError, match="session failed"):
         batcher.run({"x": np.zeros((1, 2), np.float32)})
     batcher.close()
+
+
+def test_batching_concurrent_forecasts_equal_sequential(client) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    history = [float(20 + 5 * np.sin(i / 24 * 2 * np.pi)) for i in range(200)]
+    bodies = [
+        {
+            "series": [{"id": str(k), "values": [v + k for v in history]}],
+            "num_samples": 50,
+            "seed": k,
+        }
+        for k in range(16)
+    ]
+    alone = [client.post("/v1/models/etth1_ot/forecast", json=b).json() for b in bodies]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        together = list(
+            pool.map(lambda b: client.post("/v1/models/etth1_ot/forecast", json=b).json(), bodies)
+        )
+    assert together == alone
+    model = client.app.state.rnngan.registry.get("etth1_ot")
+    assert model.batcher is not None and model.batcher.jobs >= 32
