@@ -56,10 +56,9 @@ def forecast(name: str, body: ForecastBody) -> dict[str, object]:
     out = []
     with torch.no_grad():
         for s in body.series:
-            history = torch.tensor(s.values[-context:], dtype=torch.float32)
-            history = history.unsqueeze(0).repeat(body.num_samples, 1)
-            noise = torch.randn(body.num_samples, body.horizon, latent, generator=g)
-            paths = graph(history, noise).numpy()
+            history = torch.tensor(s.values[-context:], dtype=torch.float32).unsqueeze(0)
+            noise = torch.randn(1, body.num_samples, body.horizon, latent, generator=g)
+            paths = graph(history, noise)[0].numpy()  # (num_samples, horizon)
             qs = np.quantile(paths, body.quantiles, axis=0)
             out.append(
                 {

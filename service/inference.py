@@ -37,15 +37,14 @@ def forecast_samples(
     """Sample paths of shape (S, num_samples, horizon) for histories of shape (S, context_len)."""
     n_series, _ = histories.shape
     latent = model.manifest.latent_dim
-    noise = np.concatenate(
+    noise = np.stack(
         [
             series_noise(seed, j * _SAMPLES_STRIDE, num_samples, horizon, latent)
             for j in range(n_series)
         ]
-    )
-    repeated = np.repeat(histories.astype(np.float32), num_samples, axis=0)
-    paths = model.run({"history": repeated, "noise": noise})
-    return np.asarray(paths, dtype=np.float32).reshape(n_series, num_samples, horizon)
+    )  # (S, N, H, L)
+    paths = model.run({"history": histories.astype(np.float32), "noise": noise})
+    return np.asarray(paths, dtype=np.float32)
 
 
 def summarise(paths: np.ndarray, quantiles: list[float]) -> tuple[np.ndarray, np.ndarray]:

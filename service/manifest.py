@@ -23,7 +23,8 @@ Task = Literal["generate", "forecast"]
 
 # The ONNX graph contract for each task (names are fixed; axes marked -1 are dynamic).
 #   generate: noise (B, T, latent_dim) -> samples (B, T, F) in the data's original units
-#   forecast: history (B, C) + noise (B, H, latent_dim) -> forecast (B, H) in the history's units
+#   forecast: history (S, C) + noise (S, N, H, latent_dim) -> forecast (S, N, H): N sample
+#             paths per series, in each history's units
 GRAPH_IO: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "generate": (("noise",), ("samples",)),
     "forecast": (("history", "noise"), ("forecast",)),

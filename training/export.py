@@ -77,13 +77,13 @@ def build_graph(config: RunConfig, ckpt: dict[str, Any]) -> nn.Module:
 
 
 def example_inputs(config: RunConfig, batch: int, length: int) -> dict[str, torch.Tensor]:
-    """Inputs by graph input name; `length` is T (generate) or H (forecast)."""
+    """Inputs by graph input name; `length` is T (generate) or H (forecast, with 3 samples)."""
     g = torch.Generator().manual_seed(1234)
-    noise = torch.randn(batch, length, config.model.latent_dim, generator=g)
+    latent = config.model.latent_dim
     if config.task == "generate":
-        return {"noise": noise}
+        return {"noise": torch.randn(batch, length, latent, generator=g)}
     history = 20.0 + 5.0 * torch.randn(batch, config.data.context_len, generator=g)
-    return {"history": history, "noise": noise}
+    return {"history": history, "noise": torch.randn(batch, 3, length, latent, generator=g)}
 
 
 def export_onnx(graph: nn.Module, config: RunConfig, path: Path) -> None:
@@ -93,11 +93,12 @@ def export_onnx(graph: nn.Module, config: RunConfig, path: Path) -> None:
         batch=4,
         length=config.data.seq_len if config.task == "generate" else config.data.horizon,
     )
+    sample_axes = {0: "batch", 1: "samples", 2: "length"}
     axes = {
-        "noise": {0: "batch", 1: "length"},
+        "noise": {0: "batch", 1: "length"} if config.task == "generate" else sample_axes,
         "history": {0: "batch", 1: "context"},
         "samples": {0: "batch", 1: "length"},
-        "forecast": {0: "batch", 1: "length"},
+        "forecast": sample_axes,
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

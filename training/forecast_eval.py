@@ -67,11 +67,9 @@ def gan_paths(
 ) -> np.ndarray:
     """(N, num_samples, H) sample paths from the exportable graph."""
     g = torch.Generator().manual_seed(seed)
-    hist = torch.from_numpy(np.repeat(histories, num_samples, axis=0))
-    noise = torch.randn(hist.shape[0], horizon, latent, generator=g)
+    noise = torch.randn(len(histories), num_samples, horizon, latent, generator=g)
     with torch.no_grad():
-        out = graph(hist, noise).numpy()
-    return out.reshape(len(histories), num_samples, horizon)
+        return graph(torch.from_numpy(np.asarray(histories)), noise).numpy()
 
 
 def score_paths(paths: np.ndarray, truth: np.ndarray, scale: float) -> dict[str, float]:

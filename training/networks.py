@@ -108,14 +108,20 @@ def standardise(history: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class ForecastGraph(nn.Module):
-    """What is exported for `forecast`: history (B, C) and noise (B, H, L) in, the future (B, H)
-    out, all in the history's own units (per-series scaling happens inside the graph)."""
+    """What is exported for `forecast`: history (S, C) and noise (S, N, H, L) in, N sample
+    futures per series (S, N, H) out, all in each history's own units (per-series scaling
+    happens inside the graph). The history is read once per series, not once per sample."""
 
     def __init__(self, generator: ForecastGenerator) -> None:
         super().__init__()
         self.generator = generator
 
     def forward(self, history: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        mean, std = standardise(history)
-        future = self.generator((history - mean) / std, noise)
-        return future * std + mean
+        mean, std = standardise(history)  # (S, 1) each
+        scaled = (history - mean) / std
+        state = self.generator.encode(scaled)  # (S, 1, hidden)
+        s, n, h, latent = noise.shape[0], noise.shape[1], noise.shape[2], noise.shape[3]
+        state = state.unsqueeze(1).expand(-1, n, -1, -1).reshape(s * n, 1, state.shape[-1])
+        last = scaled[:, -1:].unsqueeze(1).expand(-1, n, -1).reshape(s * n, 1)
+        future = self.generator.decode(state, last, noise.reshape(s * n, h, latent))
+        return future.reshape(s, n, h) * std.unsqueeze(1) + mean.unsqueeze(1)

@@ -96,10 +96,10 @@ def test_export_service_matches_torch_graph(exported: dict[str, Path]) -> None:
     paths = forecast_samples(fc, history, horizon=7, num_samples=4, seed=2)
     with torch.no_grad():
         expected = fgraph(
-            torch.from_numpy(np.repeat(history, 4, axis=0)),
-            torch.from_numpy(series_noise(2, 0, 4, 7, 2)),
+            torch.from_numpy(history), torch.from_numpy(series_noise(2, 0, 4, 7, 2)[None])
         ).numpy()
-    np.testing.assert_allclose(paths[0], expected, atol=1e-4)
+    assert paths.shape == (1, 4, 7)
+    np.testing.assert_allclose(paths, expected, atol=1e-4)
 
 
 def test_export_is_byte_reproducible(exported: dict[str, Path], tmp_path: Path) -> None:
