@@ -95,7 +95,9 @@ def start(app: str, env: dict[str, str], factory: bool) -> tuple[subprocess.Pope
     ]
     if factory:
         cmd.append("--factory")
-    proc = subprocess.Popen(cmd, env={**os.environ, **env})
+    proc = subprocess.Popen(
+        cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
