@@ -15,20 +15,30 @@ from service.registry import LoadedModel
 _SAMPLES_STRIDE = 2**24
 
 
-def generate(model: LoadedModel, *, n: int, length: int, seed: int, offset: int = 0) -> np.ndarray:
-    """Series `offset … offset+n-1` of `seed`'s stream, shape (n, length, F), float32."""
+def generate(
+    model: LoadedModel, *, n: int, length: int, seed: int, offset: int = 0, batched: bool = True
+) -> np.ndarray:
+    """Series `offset … offset+n-1` of `seed`'s stream, shape (n, length, F), float32.
+    `batched=False` calls the session directly instead of through the micro-batcher."""
     noise = series_noise(seed, offset, n, length, model.manifest.latent_dim)
-    samples = model.run({"noise": noise})
+    if batched:
+        samples = model.run({"noise": noise})
+    else:
+        (samples,) = model.session.run(model.manifest.onnx.outputs, {"noise": noise})
     return np.asarray(samples, dtype=np.float32)
 
 
 def generate_chunks(
     model: LoadedModel, *, n: int, length: int, seed: int, offset: int, chunk_series: int
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (first series id, (k, length, F) block) in bounded chunks."""
+    """Yield (first series id, (k, length, F) block) in bounded chunks.
+
+    A chunk is a full batch already, so it goes to the session directly, not through the
+    micro-batcher: queued there, a small /samples call would wait behind a whole chunk (p90
+    0.2-0.7 s instead of ~11 ms while a download ran, measured on 2 busy cores)."""
     for start in range(offset, offset + n, chunk_series):
         count = min(chunk_series, offset + n - start)
-        yield start, generate(model, n=count, length=length, seed=seed, offset=start)
+        yield start, generate(model, n=count, length=length, seed=seed, offset=start, batched=False)
 
 
 def forecast_samples(

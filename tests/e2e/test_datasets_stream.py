@@ -127,24 +127,25 @@ def test_datasets_stream_does_not_block_event_loop(server: str) -> None:
 
     thread = threading.Thread(target=download, daemon=True)
     thread.start()
-    latencies: list[float] = []
+    health: list[float] = []
+    samples: list[float] = []
     try:
         with httpx.Client(base_url=server, timeout=30) as client:
             deadline = time.monotonic() + 30
             while received[0] < 1_000_000 and time.monotonic() < deadline and not failure:
                 time.sleep(0.05)
             at_start = received[0]
-            # Probe until the download has moved on by two more chunks (at least 15 rounds).
-            while len(latencies) < 30 or received[0] < at_start + 2 * CSV_CHUNK_BYTES:
+            # Probe until the download has moved on by two more chunks (at least 20 rounds).
+            while len(samples) < 20 or received[0] < at_start + 2 * CSV_CHUNK_BYTES:
                 if time.monotonic() > deadline or not thread.is_alive():
                     break
                 started = time.perf_counter()
                 assert client.get("/healthz").status_code == 200
-                latencies.append(time.perf_counter() - started)
+                health.append(time.perf_counter() - started)
                 started = time.perf_counter()
                 r = client.post("/v1/models/sines/samples", json={"n": 2, "length": 24})
                 assert r.status_code == 200
-                latencies.append(time.perf_counter() - started)
+                samples.append(time.perf_counter() - started)
             at_end = received[0]
             still_streaming = thread.is_alive()
     finally:
@@ -154,5 +155,10 @@ def test_datasets_stream_does_not_block_event_loop(server: str) -> None:
     assert at_start >= 1_000_000  # the download was under way before the first probe
     assert at_end >= at_start + 2 * CSV_CHUNK_BYTES  # and kept streaming through the probes
     assert still_streaming
-    assert max(latencies) < 1.0, latencies
-    assert statistics.median(latencies) < 0.1, latencies
+    # Percentiles, not the maximum: on shared cores the OS now and then stalls the whole
+    # process for a moment, whatever the code does; a blocked event loop shows in every probe.
+    assert statistics.median(health) < 0.05, health
+    assert statistics.quantiles(health, n=10)[-1] < 0.1, health
+    # A small /samples call runs beside the download's chunks, never queued behind one (a
+    # chunk takes 0.1-0.3 s here; sharing the micro-batcher with them put p90 at 0.2-0.7 s).
+    assert statistics.quantiles(samples, n=10)[-1] < 0.1, samples

@@ -3,6 +3,7 @@ and the prefetch pipeline (order, errors, and that closing it stops the work beh
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import threading
@@ -13,7 +14,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from service.config import Settings
 from service.datasets import encode_stream, long_table, prefetch
+from service.inference import generate, generate_chunks
+from service.registry import Registry
+from tests.conftest import MODELS
 
 FEATURES = ["a", "b"]
 # Two series × two steps × two features, values chosen to show float32 round-trip formatting.
@@ -142,3 +147,28 @@ def test_encode_stream_close_stops_generation() -> None:
     stream.close()  # what the /datasets route does when the client disconnects
     assert source.closed.wait(10)
     assert source.produced <= 3
+
+
+class _CountingBatcher:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        self.calls += 1
+        raise AssertionError("bulk chunks must not queue behind the micro-batcher")
+
+
+def test_generate_chunks_bypass_micro_batcher() -> None:
+    registry = Registry(Settings(models_dir=MODELS, _env_file=None))  # type: ignore[call-arg]
+    registry.reload()
+    model = registry.get("sines")
+    assert model is not None
+    batcher = _CountingBatcher()
+    model = dataclasses.replace(model, batcher=batcher)  # type: ignore[arg-type]
+    chunks = list(generate_chunks(model, n=10, length=6, seed=3, offset=2, chunk_series=4))
+    assert [start for start, _ in chunks] == [2, 6, 10]
+    assert [block.shape for _, block in chunks] == [(4, 6, 5), (4, 6, 5), (2, 6, 5)]
+    assert batcher.calls == 0
+    unbatched = dataclasses.replace(model, batcher=None)
+    whole = generate(unbatched, n=10, length=6, seed=3, offset=2)
+    np.testing.assert_array_equal(np.concatenate([b for _, b in chunks]), whole)
