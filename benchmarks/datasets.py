@@ -452,6 +452,9 @@ def main() -> None:
             "ort_inter_op_threads": settings.ort_inter_op_threads,
             "ort_allow_spinning": settings.ort_allow_spinning,
             "uvicorn_workers": 1,
+            # Dataset chunks bypass the micro-batcher (service/inference.generate_chunks).
+            "batch_max_rows": getattr(settings, "batch_max_rows", None),
+            "batch_max_wait_ms": getattr(settings, "batch_max_wait_ms", None),
             "pipeline": "generation one chunk ahead in a prefetch thread; gzip: encoding one "
             "chunk ahead of compression in another",
         },
