@@ -6,13 +6,13 @@ Forecast data are one univariate column split by time into train / validation / 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from service.manifest import file_sha256
 from training.config import DataConfig
 
 # Columns and orientation of the public files in shared/data (see its README).
@@ -56,10 +56,6 @@ class GenerationData:
     scaler: MinMax
     source: str
     sha256: str | None
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def sines(n: int, seq_len: int, n_features: int = 5, seed: int = 0) -> np.ndarray:
