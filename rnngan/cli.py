@@ -29,23 +29,124 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
+
+
+def _table_config(
+    data: Path,
+    *,
+    id_col: str,
+    time_col: str | None,
+    name: str | None,
+    static: str | None,
+    types: str | None,
+    bounds: str | None,
+    columns: str | None,
+    seq_len: int,
+    out_dir: str | None,
+) -> Any:
+    """A run config for the user's own table, with defaults that fit a 2-core CPU."""
+    import re
+
+    from training.config import RunConfig, from_dict
+
+    slug = re.sub(r"[^a-z0-9_\-]+", "_", (name or data.stem).lower()).strip("_-") or "table"
+    raw: dict[str, Any] = {
+        "name": slug[:64],
+        "task": "generate",
+        "description": f"Trained on {data.name} (id column {id_col}).",
+        "data": {
+            "dataset": "table",
+            "path": str(data),
+            "id_col": id_col,
+            "time_col": time_col,
+            "types": list(_split(types)),
+            "bounds": list(_split(bounds)),
+            "columns": list(_split(columns)),
+            "seq_len": seq_len,
+        },
+        "model": {"latent_dim": 8, "hidden_size": 48, "num_layers": 2, "disc_hidden_size": 48},
+        "train": {"steps": 3000, "batch_size": 128, "moment_weight": 1.0, "threads": 1},
+        "eval": {"runs": 3, "disc_steps": 1000, "pred_steps": 2000},
+    }
+    if static is not None:
+        raw["data"]["static"] = list(_split(static))
+    if out_dir is not None:
+        raw["out_dir"] = out_dir
+    return from_dict(RunConfig, raw)
+
+
 @app.command()
 def train(
-    config: Annotated[Path, typer.Option(help="TOML run config, e.g. configs/sines.toml")],
-    steps: Annotated[int | None, typer.Option(help="override train.steps (smoke runs)")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML run config, e.g. configs/sines.toml")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="your own long table (.csv or .parquet) instead of --config")
+    ] = None,
+    id_col: Annotated[str | None, typer.Option(help="--data: the entity id column")] = None,
+    time_col: Annotated[str | None, typer.Option(help="--data: the timestamp column")] = None,
+    task: Annotated[str, typer.Option(help="--data: generate")] = "generate",
+    name: Annotated[
+        str | None, typer.Option(help="--data: model name (default: file name)")
+    ] = None,
+    static: Annotated[
+        str | None,
+        typer.Option(help="--data: static columns, comma-separated (default: inferred)"),
+    ] = None,
+    types: Annotated[
+        str | None, typer.Option(help="--data: type overrides, e.g. units=count,flag=boolean")
+    ] = None,
+    bounds: Annotated[
+        str | None, typer.Option(help="--data: declared bounds, e.g. humidity=0:100")
+    ] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="--data: columns to model (default: all others)")
+    ] = None,
+    seq_len: Annotated[int, typer.Option(help="--data: training window length")] = 24,
+    steps: Annotated[int | None, typer.Option(help="override train.steps")] = None,
     out_dir: Annotated[str | None, typer.Option(help="override out_dir")] = None,
 ) -> None:
-    """Train a model; writes <out_dir>/<name>/{checkpoint.pt, losses.jsonl}."""
+    """Train a model; writes <out_dir>/<name>/{checkpoint.pt, losses.jsonl}.
+
+    Either a TOML config (--config), or your own long table (--data with --id-col): one row per
+    entity and time; column types are inferred and printed for you to check."""
     _logging()
     import dataclasses
 
     from training.config import ConfigError, load_config
     from training.train import train as run_training
 
+    if (config is None) == (data is None):
+        _fail("give either --config or --data (with --id-col)")
+        return
     try:
-        cfg = load_config(config)
-    except (ConfigError, OSError) as exc:
-        _fail(f"{config}: {exc}")
+        if data is not None:
+            if not id_col:
+                _fail("--data needs --id-col, the column that names each entity")
+                return
+            if task != "generate":
+                _fail("--data trains generate models for now (--task generate)")
+                return
+            cfg = _table_config(
+                data,
+                id_col=id_col,
+                time_col=time_col,
+                name=name,
+                static=static,
+                types=types,
+                bounds=bounds,
+                columns=columns,
+                seq_len=seq_len,
+                out_dir=out_dir,
+            )
+            _show_table(cfg)
+        else:
+            assert config is not None
+            cfg = load_config(config)
+    except (ConfigError, OSError, ValueError) as exc:
+        _fail(f"{config or data}: {exc}")
         return
     if steps is not None:
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps))
@@ -56,6 +157,45 @@ def train(
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     typer.echo(f"checkpoint: {cfg.run_dir / 'checkpoint.pt'}")
+    typer.echo(f"next: rnngan evaluate --run {cfg.run_dir} && rnngan export --run {cfg.run_dir}")
+
+
+def _show_table(cfg: Any) -> None:
+    """Print what was inferred from the user's table (raises TableError on a bad table)."""
+    from service.table import describe
+    from training.table import spec_from_config
+
+    spec, _ = spec_from_config(cfg.data)
+    typer.echo(describe(spec))
+
+
+@app.command()
+def inspect(
+    data: Annotated[Path, typer.Option(help="your long table (.csv or .parquet)")],
+    id_col: Annotated[str, typer.Option(help="the entity id column")],
+    time_col: Annotated[str | None, typer.Option(help="the timestamp column")] = None,
+    static: Annotated[str | None, typer.Option(help="static columns (default: inferred)")] = None,
+    types: Annotated[str | None, typer.Option(help="type overrides, col=kind,...")] = None,
+    bounds: Annotated[str | None, typer.Option(help="declared bounds, col=low:high,...")] = None,
+    columns: Annotated[str | None, typer.Option(help="columns to model")] = None,
+) -> None:
+    """Print the column types, roles, gaps and spacing inferred from a table, without training."""
+    try:
+        cfg = _table_config(
+            data,
+            id_col=id_col,
+            time_col=time_col,
+            name=None,
+            static=static,
+            types=types,
+            bounds=bounds,
+            columns=columns,
+            seq_len=24,
+            out_dir=None,
+        )
+        _show_table(cfg)
+    except (OSError, ValueError) as exc:
+        _fail(f"{data}: {exc}")
 
 
 @app.command()
@@ -143,16 +283,41 @@ def serve(
         raise typer.Exit(code=3)  # could not start (port in use, models_dir unreadable ...)
 
 
+def _conditions(items: list[str] | None) -> dict[str, Any] | None:
+    """--condition region=north --condition size=2 -> {"region": "north", "size": 2}."""
+    import json
+
+    if not items:
+        return None
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _fail(f"--condition {item!r}: expected column=value")
+        try:
+            out[key] = json.loads(value)  # numbers and true/false
+        except ValueError:
+            out[key] = value  # a category label
+    return out
+
+
 @app.command()
 def generate(
     model: Annotated[str, typer.Option(help="model name in the repository")],
     out: Annotated[Path, typer.Option(help="output file ('-' for stdout)")],
     n: int = 1000,
-    length: Annotated[int | None, typer.Option(help="default: the model's seq_len")] = None,
+    length: Annotated[
+        int | None, typer.Option(help="default: the model's seq_len (tables: drawn lengths)")
+    ] = None,
     seed: int = 0,
     offset: int = 0,
     format: Annotated[str, typer.Option(help="csv, parquet or ndjson")] = "csv",
     compression: Annotated[str, typer.Option(help="none or gzip (csv, ndjson)")] = "none",
+    condition: Annotated[
+        list[str] | None, typer.Option(help="table models: static column=value (repeatable)")
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="table models: first timestamp")] = None,
+    impute: Annotated[bool, typer.Option(help="table models: fill the gaps")] = False,
     models_dir: Annotated[Path, typer.Option(help="model repository")] = Path("models"),
     chunk_series: int = 4096,
 ) -> None:
@@ -162,24 +327,37 @@ def generate(
     from tqdm import tqdm
 
     from service.config import Settings
-    from service.datasets import encode_stream
-    from service.inference import generate_chunks
+    from service.errors import ServiceError
+    from service.inference import dataset_stream
     from service.registry import Registry
     from service.schemas import DatasetRequest
 
+    start_value: str | float | None = start
+    if start is not None:
+        try:
+            start_value = float(start)  # numeric time columns
+        except ValueError:
+            pass
     try:
-        req = DatasetRequest(
-            n=n,
-            length=length,
-            seed=seed,
-            offset=offset,
-            format=format,  # type: ignore[arg-type]
-            compression=compression,
-        )  # type: ignore[arg-type]
+        req = DatasetRequest.model_validate(
+            {
+                "n": n,
+                "length": length,
+                "seed": seed,
+                "offset": offset,
+                "format": format,
+                "compression": compression,
+                "condition": _conditions(condition),
+                "start": start_value,
+                "impute": impute,
+            }
+        )
     except ValidationError as exc:
         _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
         return
-    registry = Registry(Settings(models_dir=models_dir))
+    # Offline there is no server to protect: no row or length limits.
+    settings = Settings(models_dir=models_dir, max_dataset_rows=2**62, max_length=2**31)
+    registry = Registry(settings)
     registry.reload()
     loaded = registry.get(model)
     if loaded is None:
@@ -188,30 +366,15 @@ def generate(
     if loaded.manifest.task != "generate":
         _fail(f"model '{model}' is a {loaded.manifest.task} model, not a generate model")
         return
-    if req.format == "parquet" and req.compression != "none":
-        _fail("compression applies to csv and ndjson; parquet is compressed inside")
-    steps = req.length or loaded.manifest.seq_len or 1
-    bar = tqdm(total=req.n, unit="series", disable=str(out) == "-", file=sys.stderr)
-
-    def chunks():  # type: ignore[no-untyped-def]
-        for start, block in generate_chunks(
-            loaded,
-            n=req.n,
-            length=steps,
-            seed=req.seed,
-            offset=req.offset,
-            chunk_series=chunk_series,
-        ):
-            bar.update(block.shape[0])
-            yield start, block
-
-    stream = encode_stream(
-        chunks(),
-        features=loaded.manifest.features,
-        fmt=req.format,
-        header=req.offset == 0,
-        compression=req.compression,
-    )
+    bar = tqdm(total=None, unit="rows", disable=str(out) == "-", file=sys.stderr)
+    try:
+        stream = dataset_stream(
+            loaded, req, settings, on_rows=bar.update, chunk_series=chunk_series
+        )
+    except ServiceError as exc:
+        bar.close()
+        _fail(exc.detail)
+        return
     sink = sys.stdout.buffer if str(out) == "-" else out.open("wb")
     try:
         for data in stream:

@@ -115,7 +115,13 @@ def _ndjson_encode(table: pa.Table) -> bytes:
     return lines.buffers()[2].slice(start, end - start).to_pybytes()
 
 
-Blocks = Generator[tuple[int, np.ndarray], None, None]
+Blocks = Generator[tuple[int, np.ndarray | pa.Table], None, None]
+
+
+def _as_table(start: int, block: np.ndarray | pa.Table, features: list[str]) -> pa.Table:
+    """A block as a long table: Arrow tables (models trained on a user's table, already in the
+    user's layout) pass through; (k, T, F) arrays become `series_id, step, <features>`."""
+    return block if isinstance(block, pa.Table) else long_table(start, block, features)
 
 
 def _text_chunks(
@@ -123,7 +129,7 @@ def _text_chunks(
 ) -> Generator[bytes, None, None]:
     with closing(blocks) as source:
         for start, block in source:
-            table = long_table(start, block, features)
+            table = _as_table(start, block, features)
             data = _csv_encode(table, header) if fmt == "csv" else _ndjson_encode(table)
             header = False
             if data:
@@ -148,31 +154,36 @@ class _Drain(io.RawIOBase):
         return out
 
 
-def _parquet_chunks(blocks: Blocks, features: list[str]) -> Iterator[bytes]:
+def _parquet_chunks(
+    blocks: Blocks, features: list[str], table_schema: pa.Schema | None
+) -> Iterator[bytes]:
     sink = _Drain()
     with closing(blocks) as source:
-        with pq.ParquetWriter(sink, schema(features), compression="snappy") as writer:
+        layout = table_schema if table_schema is not None else schema(features)
+        with pq.ParquetWriter(sink, layout, compression="snappy") as writer:
             for start, block in source:
-                writer.write_table(long_table(start, block, features))
+                writer.write_table(_as_table(start, block, features))
                 yield sink.take()
     yield sink.take()
 
 
 def encode_stream(
-    chunks: Iterable[tuple[int, np.ndarray]],
+    chunks: Iterable[tuple[int, np.ndarray | pa.Table]],
     *,
     features: list[str],
     fmt: Format,
     header: bool,
     compression: Literal["none", "gzip"] = "none",
+    table_schema: pa.Schema | None = None,
 ) -> Iterator[bytes]:
-    """Encode (first series id, (k, T, F) block) chunks to bytes as they arrive; the next chunk
-    is drawn from `chunks` in a worker thread while this one is encoded."""
+    """Encode (first series id, (k, T, F) block or Arrow table) chunks to bytes as they arrive;
+    the next chunk is drawn from `chunks` in a worker thread while this one is encoded.
+    `table_schema`: the Arrow schema of table blocks (needed up front for parquet)."""
     if fmt == "parquet" and compression != "none":
         raise ValueError("gzip applies to csv and ndjson; parquet is compressed inside")
     blocks = prefetch(chunks)
     if fmt == "parquet":
-        yield from _parquet_chunks(blocks, features)
+        yield from _parquet_chunks(blocks, features, table_schema)
         return
     text = _text_chunks(blocks, features, fmt, header)
     if compression != "gzip":

@@ -3,12 +3,28 @@ routes and the benchmarks share it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
+from service.config import Settings
+from service.datasets import encode_stream
+from service.errors import InvalidInput, TooLarge
 from service.noise import series_noise
 from service.registry import LoadedModel
+from service.schemas import DatasetRequest
+from service.table import (
+    Decoded,
+    TableError,
+    TableSpec,
+    arrow_schema,
+    plan_lengths,
+    resolve_condition,
+    synthesize,
+)
 
 # Sample k of forecast series j uses noise stream position j * _SAMPLES_STRIDE + k, so a
 # series' samples do not depend on the other series in the request or on num_samples.
@@ -62,3 +78,196 @@ def summarise(paths: np.ndarray, quantiles: list[float]) -> tuple[np.ndarray, np
     mean = paths.mean(axis=1)
     qs = np.quantile(paths, np.asarray(quantiles, dtype=np.float64), axis=1)
     return mean, qs
+
+
+# --- models trained on a user's table ---
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """A checked table request: the resolved condition and start, and each series' length."""
+
+    spec: TableSpec
+    condition: dict[str, Any]
+    start: float | None
+    length: int | None  # as requested (None: drawn per series)
+    lengths: np.ndarray  # (n,) each series' length
+    impute: bool
+
+    @property
+    def rows(self) -> int:
+        return int(self.lengths.sum())
+
+
+def table_spec(model: LoadedModel) -> TableSpec | None:
+    return model.manifest.table
+
+
+def check_plain_request(model: LoadedModel, condition: Any, start: Any, impute: bool) -> None:
+    """`condition`, `start` and `impute` only mean something for table models."""
+    if condition is not None or start is not None or impute:
+        raise InvalidInput(
+            f"'condition', 'start' and 'impute' apply to models trained on a table; "
+            f"model '{model.name}' is not one."
+        )
+
+
+def plan_table(
+    model: LoadedModel,
+    spec: TableSpec,
+    *,
+    n: int,
+    length: int | None,
+    seed: int,
+    offset: int,
+    condition: Mapping[str, Any] | None,
+    start: str | float | None,
+    impute: bool,
+    max_length: int,
+    max_rows: int,
+) -> TablePlan:
+    """Check a table request (422 naming the bad column or value, 413 over a limit)."""
+    if n * (length or min(spec.length_values)) > max_rows:  # before drawing n lengths
+        raise TooLarge(
+            f"{n} series of at least {length or min(spec.length_values)} steps are over this "
+            f"service's limit of {max_rows} rows per request; fetch them in shards with 'offset' "
+            "(bulk: /datasets)."
+        )
+    try:
+        resolved = resolve_condition(spec, condition or {})
+        first = spec.time.parse(start) if start is not None and spec.time is not None else None
+    except TableError as exc:
+        raise InvalidInput(str(exc)) from None
+    if start is not None and spec.time is None:
+        raise InvalidInput(f"model '{model.name}' has no time column, so 'start' does not apply.")
+    lengths = plan_lengths(spec, seed=seed, offset=offset, n=n, length=length)
+    longest = int(lengths.max())
+    rows = int(lengths.sum())
+    if rows > max_rows:
+        raise TooLarge(
+            f"{rows} rows is over this service's limit of {max_rows} rows per request; "
+            "fetch them in shards with 'offset' (bulk: /datasets)."
+        )
+    if longest > max_length:
+        raise TooLarge(
+            f"series of {longest} steps are over this service's limit of {max_length}; "
+            "ask for a shorter 'length'."
+        )
+    return TablePlan(spec, resolved, first, length, lengths, impute)
+
+
+def table_series(model: LoadedModel, plan: TablePlan, *, seed: int, offset: int, n: int) -> Decoded:
+    """Series `offset … offset+n-1` decoded to the user's layout (the session is called
+    directly: rows of different requests differ in length and condition)."""
+    outputs = model.manifest.onnx.outputs
+
+    def run(noise: np.ndarray, condition: np.ndarray) -> np.ndarray:
+        (out,) = model.session.run(outputs, {"noise": noise, "condition": condition})
+        return np.asarray(out)
+
+    return synthesize(
+        plan.spec,
+        run,
+        latent_dim=model.manifest.latent_dim,
+        n=n,
+        seed=seed,
+        offset=offset,
+        length=plan.length,
+        condition=plan.condition,
+        start=plan.start,
+        impute=plan.impute,
+    )
+
+
+def table_chunks(
+    model: LoadedModel, plan: TablePlan, *, seed: int, offset: int, n: int, chunk_rows: int
+) -> Iterator[tuple[int, pa.Table]]:
+    """(first series id, Arrow table in the user's layout) in chunks of about `chunk_rows`."""
+    first = 0
+    while first < n:
+        # As many series as fit in chunk_rows (at least one).
+        cum = np.cumsum(plan.lengths[first:])
+        count = max(1, int(np.searchsorted(cum, chunk_rows, side="right")))
+        decoded = table_series(model, plan, seed=seed, offset=offset + first, n=count)
+        yield offset + first, decoded.to_arrow(plan.spec)
+        first += count
+
+
+def dataset_stream(
+    model: LoadedModel,
+    body: DatasetRequest,
+    settings: Settings,
+    *,
+    on_rows: Callable[[int], object] = lambda rows: None,
+    chunk_series: int | None = None,
+) -> Iterator[bytes]:
+    """The bytes of a /datasets request (also `rnngan generate`), checked up front: raises
+    InvalidInput or TooLarge before the first byte. `on_rows` is told each chunk's row count."""
+    if body.format == "parquet" and body.compression != "none":
+        raise InvalidInput("compression applies to csv and ndjson; parquet is compressed inside.")
+    manifest = model.manifest
+    chunks: Iterator[tuple[int, np.ndarray | pa.Table]]
+    spec = manifest.table
+    table_schema = None
+    if spec is not None:
+        plan = plan_table(
+            model,
+            spec,
+            n=body.n,
+            length=body.length,
+            seed=body.seed,
+            offset=body.offset,
+            condition=body.condition,
+            start=body.start,
+            impute=body.impute,
+            max_length=settings.max_length,
+            max_rows=settings.max_dataset_rows,
+        )
+        chunk_rows = max(1, settings.max_sample_values // spec.channels)
+
+        def table_blocks() -> Iterator[tuple[int, np.ndarray | pa.Table]]:
+            for first, table in table_chunks(
+                model, plan, seed=body.seed, offset=body.offset, n=body.n, chunk_rows=chunk_rows
+            ):
+                on_rows(table.num_rows)
+                yield first, table
+
+        chunks, table_schema = table_blocks(), arrow_schema(spec)
+    else:
+        check_plain_request(model, body.condition, body.start, body.impute)
+        length = body.length or manifest.seq_len or 1
+        if length > settings.max_length:
+            raise TooLarge(
+                f"length {length} is over this service's limit of {settings.max_length}."
+            )
+        rows = body.n * length
+        if rows > settings.max_dataset_rows:
+            raise TooLarge(
+                f"n × length = {rows} rows is over this service's limit of "
+                f"{settings.max_dataset_rows}; fetch the set in shards with 'offset'."
+            )
+        chunk = chunk_series or max(
+            1, min(settings.dataset_chunk_series, settings.max_sample_values // length)
+        )
+
+        def array_blocks() -> Iterator[tuple[int, np.ndarray | pa.Table]]:
+            for first, block in generate_chunks(
+                model,
+                n=body.n,
+                length=length,
+                seed=body.seed,
+                offset=body.offset,
+                chunk_series=chunk,
+            ):
+                on_rows(block.shape[0] * length)
+                yield first, block
+
+        chunks = array_blocks()
+    return encode_stream(
+        chunks,
+        features=manifest.features,
+        fmt=body.format,
+        header=body.offset == 0,
+        compression=body.compression,
+        table_schema=table_schema,
+    )

@@ -15,6 +15,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from service.table import TableSpec
+
 SCHEMA_VERSION = 1
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
@@ -29,6 +31,10 @@ GRAPH_IO: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "generate": (("noise",), ("samples",)),
     "forecast": (("history", "noise"), ("forecast",)),
 }
+# A generate model trained on the user's own table (`Manifest.table`) also takes the static
+# condition: noise (B, T, latent_dim) + condition (B, C) -> samples (B, T, D), D model channels
+# in [0, 1] that the service decodes to the user's columns (service/table.py).
+TABLE_GRAPH_IO: tuple[tuple[str, ...], tuple[str, ...]] = (("noise", "condition"), ("samples",))
 
 
 class _Frozen(BaseModel):
@@ -38,9 +44,10 @@ class _Frozen(BaseModel):
 class Scaler(_Frozen):
     """How model space maps to real units: `real = scaled * (data_max - data_min) + data_min`."""
 
-    kind: Literal["minmax", "per_series_standard"] = Field(
+    kind: Literal["minmax", "per_series_standard", "table"] = Field(
         description="minmax: one range per feature, fit on the training split; "
-        "per_series_standard: each request's history is standardised by its own mean and std"
+        "per_series_standard: each request's history is standardised by its own mean and std; "
+        "table: per column, as the manifest's `table` says"
     )
     data_min: list[float] | None = Field(default=None, description="per-feature minimum (minmax)")
     data_max: list[float] | None = Field(default=None, description="per-feature maximum (minmax)")
@@ -117,6 +124,9 @@ class Manifest(_Frozen):
     metrics: dict[str, Any] = Field(
         default_factory=dict, description="quality measured on held-out data"
     )
+    table: TableSpec | None = Field(
+        default=None, description="generate models trained on a user's own long table"
+    )
     created_by: str = Field(default="", description="rnngan version that exported the model")
 
     @model_validator(mode="after")
@@ -129,6 +139,14 @@ class Manifest(_Frozen):
             if len(self.features) != 1:
                 raise ValueError("a forecast model is univariate: exactly one feature")
         expected_in, expected_out = GRAPH_IO[self.task]
+        if self.table is not None:
+            if self.task != "generate":
+                raise ValueError("a table section is for generate models")
+            expected_in, expected_out = TABLE_GRAPH_IO
+            if self.features != [c.name for c in self.table.dynamic]:
+                raise ValueError("features must be the table's time-varying columns, in order")
+            if self.scaler.kind != "table":
+                raise ValueError("a table model's scaler kind is 'table'")
         if tuple(self.onnx.inputs) != expected_in or tuple(self.onnx.outputs) != expected_out:
             raise ValueError(
                 f"a {self.task} model's graph must have inputs {list(expected_in)} "
@@ -146,7 +164,10 @@ class Manifest(_Frozen):
         path.write_text(self.to_json(), encoding="utf-8")
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+        data = self.model_dump(mode="json")
+        if data["table"] is None:  # only models trained on a user's table carry one
+            del data["table"]
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:

@@ -33,13 +33,10 @@ def _seed_key(seed: int) -> np.uint64:
     return _mix64(np.array([seed], dtype=np.uint64) + _GAMMA)[0]
 
 
-def series_noise(seed: int, start: int, count: int, length: int, latent_dim: int) -> np.ndarray:
-    """Standard normal noise of shape (count, length, latent_dim), float32, for series
-    `start … start+count-1` of the stream keyed by `seed`."""
-    per_series = length * latent_dim
+def _counter_bits(key: np.uint64, start: int, count: int, per_series: int) -> np.ndarray:
+    """SplitMix64 of the counters `i * 2**32 + j` keyed by `key`: (count, per_series) uint64."""
     if per_series >= _SERIES_STRIDE:
-        raise ValueError("length × latent_dim must stay below 2**32")
-    key = _seed_key(seed)
+        raise ValueError("values per series must stay below 2**32")
     # In place on one (count, per_series) uint64 array, ~2.5× faster than the same arithmetic
     # with a temporary per step; the values are identical (tests/service/test_noise.py).
     with np.errstate(over="ignore"):
@@ -48,6 +45,14 @@ def series_noise(seed: int, start: int, count: int, length: int, latent_dim: int
         bits *= _GAMMA  # the counter i * 2**32 + j, spread by the golden gamma
         bits += key
         _mix64(bits)
+    return bits
+
+
+def series_noise(seed: int, start: int, count: int, length: int, latent_dim: int) -> np.ndarray:
+    """Standard normal noise of shape (count, length, latent_dim), float32, for series
+    `start … start+count-1` of the stream keyed by `seed`."""
+    per_series = length * latent_dim
+    bits = _counter_bits(_seed_key(seed), start, count, per_series)
     # Two 32-bit uniforms in (0, 1) from each 64-bit word, then Box–Muller (cosine branch).
     # float32 throughout: numpy's float32 log/cos are correctly rounded enough and twice as fast.
     halves = bits.view(np.uint32).reshape(count, per_series, 2)
@@ -64,3 +69,17 @@ def series_noise(seed: int, start: int, count: int, length: int, latent_dim: int
     np.cos(angle, out=angle)
     radius *= angle
     return radius.reshape(count, length, latent_dim)
+
+
+def series_uniforms(
+    seed: int, stream: int, start: int, count: int, length: int, width: int
+) -> np.ndarray:
+    """Uniforms in (0, 1) of shape (count, length, width), float64, for series `start …` of a
+    side stream (`stream` ≥ 1) keyed by `seed`: independent of the Gaussian noise and of each
+    other stream, and, like it, the same for series `i` whatever the request's `n`/`offset`."""
+    if stream < 1:
+        raise ValueError("side streams are numbered from 1 (0 is the Gaussian noise)")
+    key = _mix64(np.array([_seed_key(seed) ^ np.uint64(stream)], dtype=np.uint64))[0]
+    bits = _counter_bits(key, start, count, max(1, length * width))
+    u = ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 2**53)
+    return u[:, : length * width].reshape(count, length, width)

@@ -30,16 +30,44 @@ class ModelList(BaseModel):
 class SamplesRequest(_Body):
     n: int = Field(default=1, ge=1, description="number of series")
     length: int | None = Field(
-        default=None, ge=1, description="steps per series (default: the model's seq_len)"
+        default=None,
+        ge=1,
+        description="steps per series (default: the model's seq_len; for a model trained on "
+        "a table, each series' length is drawn from the training entities' lengths)",
     )
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    condition: dict[str, str | bool | int | float] | None = Field(
+        default=None,
+        description='table models: static attributes to hold fixed, e.g. {"region": '
+        '"north"}; the others are drawn from their learned distribution',
+    )
+    start: str | int | float | None = Field(
+        default=None,
+        description="table models: first timestamp of every series (ISO-8601, or a number for "
+        "numeric time columns); default: drawn over the training data's span",
+    )
+    impute: bool = Field(
+        default=False,
+        description="table models: return generated values where the model places gaps, "
+        "instead of leaving them empty",
+    )
 
 
 class SamplesResponse(BaseModel):
     model: str
     version: int
     features: list[str]
-    samples: list[list[list[float]]] = Field(description="n × length × features")
+    samples: list[list[list[float | int | str | bool | None]]] = Field(
+        description="n × length × features; numbers, except for table models, whose values "
+        "follow each column's type (labels for categories, null for gaps)"
+    )
+    ids: list[int] | list[str] | None = Field(default=None, description="table models: ids")
+    timestamps: list[list[str]] | list[list[float]] | None = Field(
+        default=None, description="table models: each series' timestamps"
+    )
+    static: list[dict[str, Any]] | None = Field(
+        default=None, description="table models: each series' static attributes"
+    )
 
 
 class DatasetRequest(SamplesRequest):

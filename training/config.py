@@ -21,8 +21,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class DataConfig:
-    dataset: Literal["sines", "stocks", "energy", "etth1", "etth1_ot", "traffic_a5m"]
-    path: str | None = None  # CSV file, relative to the working directory
+    dataset: Literal["sines", "stocks", "energy", "etth1", "etth1_ot", "traffic_a5m", "table"]
+    path: str | None = None  # CSV (or, for `table`, Parquet) file, relative to the working dir
     seq_len: int = 24  # generate: window length
     n_series: int = 10_000  # sines: how many series to draw
     target: str = "OT"  # forecast: column to forecast
@@ -33,6 +33,14 @@ class DataConfig:
     val_end: int = 11520  # [train_end, val_end) validation
     test_end: int = 14400  # [val_end, test_end) test
     freq: str | None = None
+    # dataset = "table": the user's own long table, one row per (entity, time)
+    id_col: str | None = None  # entity id column
+    time_col: str | None = None  # timestamp column (none: rows in file order)
+    static: tuple[str, ...] | None = None  # static columns (None: every per-entity constant)
+    types: tuple[str, ...] = ()  # type overrides, "column=kind"
+    bounds: tuple[str, ...] = ()  # declared bounds, "column=low:high"
+    columns: tuple[str, ...] = ()  # columns to model (empty: all but id and time)
+    stride: int = 1  # window stride over each entity
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +106,13 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self) -> None:
+        if self.data.dataset == "table":
+            if not self.data.path or not self.data.id_col:
+                raise ConfigError("a table data set needs data.path and data.id_col")
+            if self.task != "generate":
+                raise ConfigError('tables train generate models (task = "generate")')
+            if self.data.stride < 1:
+                raise ConfigError("data.stride must be at least 1")
         if self.task == "forecast" and self.data.context_len % self.model.patch_len:
             raise ConfigError(
                 f"model.patch_len={self.model.patch_len} must divide "

@@ -225,7 +225,11 @@ def evaluate_run(run_dir: Path) -> dict[str, Any]:
     seed_everything(config.seed, config.train.threads)
     graph = build_graph(config, ckpt)
     started = time.perf_counter()
-    if config.task == "generate":
+    if config.data.dataset == "table":
+        from training.table_eval import evaluate_table
+
+        metrics = evaluate_table(config, graph)  # type: ignore[arg-type]
+    elif config.task == "generate":
         metrics = evaluate_generation(config, graph)
     else:
         metrics = evaluate_forecast(config, graph)

@@ -24,12 +24,14 @@ from service.manifest import (
     GRAPH_IO,
     MANIFEST_FILE,
     MODEL_FILE,
+    TABLE_GRAPH_IO,
     DatasetInfo,
     Manifest,
     OnnxInfo,
     Scaler,
     file_sha256,
 )
+from service.table import TableSpec
 from training import timegan
 from training.config import RunConfig, from_dict
 from training.networks import ForecastGenerator, ForecastGraph, GenerateGraph
@@ -52,7 +54,13 @@ def build_graph(config: RunConfig, ckpt: dict[str, Any]) -> nn.Module:
     """The module that is exported: noise (and history) in, real units out."""
     m = config.model
     graph: nn.Module
-    if config.task == "generate":
+    if config.data.dataset == "table":
+        from training.table import TableGraph, build
+
+        tgen = build(config, TableSpec.model_validate(ckpt["table"]))[0]
+        tgen.load_state_dict(ckpt["generator"])
+        graph = TableGraph(tgen)
+    elif config.task == "generate":
         generator: nn.Module
         if m.kind == "timegan":
             generator = timegan.build(config, len(ckpt["features"]))[0]
@@ -76,27 +84,40 @@ def build_graph(config: RunConfig, ckpt: dict[str, Any]) -> nn.Module:
     return graph.eval()
 
 
-def example_inputs(config: RunConfig, batch: int, length: int) -> dict[str, torch.Tensor]:
+def graph_io(config: RunConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return TABLE_GRAPH_IO if config.data.dataset == "table" else GRAPH_IO[config.task]
+
+
+def example_inputs(
+    config: RunConfig, batch: int, length: int, condition_dim: int = 0
+) -> dict[str, torch.Tensor]:
     """Inputs by graph input name; `length` is T (generate) or H (forecast, with 3 samples)."""
     g = torch.Generator().manual_seed(1234)
     latent = config.model.latent_dim
+    if condition_dim:
+        return {
+            "noise": torch.randn(batch, length, latent, generator=g),
+            "condition": torch.rand(batch, condition_dim, generator=g),
+        }
     if config.task == "generate":
         return {"noise": torch.randn(batch, length, latent, generator=g)}
     history = 20.0 + 5.0 * torch.randn(batch, config.data.context_len, generator=g)
     return {"history": history, "noise": torch.randn(batch, 3, length, latent, generator=g)}
 
 
-def export_onnx(graph: nn.Module, config: RunConfig, path: Path) -> None:
-    inputs, outputs = GRAPH_IO[config.task]
+def export_onnx(graph: nn.Module, config: RunConfig, path: Path, condition_dim: int = 0) -> None:
+    inputs, outputs = graph_io(config)
     example = example_inputs(
         config,
         batch=4,
         length=config.data.seq_len if config.task == "generate" else config.data.horizon,
+        condition_dim=condition_dim,
     )
     sample_axes = {0: "batch", 1: "samples", 2: "length"}
     axes = {
         "noise": {0: "batch", 1: "length"} if config.task == "generate" else sample_axes,
         "history": {0: "batch", 1: "context"},
+        "condition": {0: "batch"},
         "samples": {0: "batch", 1: "length"},
         "forecast": sample_axes,
     }
@@ -119,13 +140,14 @@ def parity(
     config: RunConfig,
     path: Path,
     shapes: tuple[tuple[int, int], ...] = ((1, 7), (3, 37), (17, 61)),
+    condition_dim: int = 0,
 ) -> float:
     """Largest |torch - ONNX Runtime| / (1 + |torch|) over batch sizes and lengths unlike the
     export's: an absolute error for outputs of order one, a relative one for large outputs."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     worst = 0.0
     for batch, length in shapes:
-        example = example_inputs(config, batch, length)
+        example = example_inputs(config, batch, length, condition_dim)
         with torch.no_grad():
             expected = graph(*example.values()).numpy()
         (got,) = session.run(None, {k: v.numpy() for k, v in example.items()})
@@ -145,8 +167,10 @@ def export(run_dir: Path, models_dir: Path, *, atol: float = 1e-5) -> Path:
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     onnx_path = out_dir / MODEL_FILE
-    export_onnx(graph, config, onnx_path)
-    worst = parity(graph, config, onnx_path)
+    table = TableSpec.model_validate(ckpt["table"]) if "table" in ckpt else None
+    condition_dim = table.condition_dim if table is not None else 0
+    export_onnx(graph, config, onnx_path, condition_dim)
+    worst = parity(graph, config, onnx_path, condition_dim=condition_dim)
     if worst > atol:
         shutil.rmtree(out_dir, ignore_errors=True)
         raise AssertionError(
@@ -157,20 +181,21 @@ def export(run_dir: Path, models_dir: Path, *, atol: float = 1e-5) -> Path:
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     if not metrics:
         log.warning("no metrics.json in %s: run `rnngan evaluate` first", run_dir)
-    inputs, outputs = GRAPH_IO[config.task]
+    inputs, outputs = graph_io(config)
     d = config.data
-    scaler = (
-        Scaler(kind="minmax", data_min=ckpt["data_min"], data_max=ckpt["data_max"])
-        if config.task == "generate"
-        else Scaler(kind="per_series_standard")
-    )
+    if table is not None:
+        scaler = Scaler(kind="table", applied_in_graph=False)
+    elif config.task == "generate":
+        scaler = Scaler(kind="minmax", data_min=ckpt["data_min"], data_max=ckpt["data_max"])
+    else:
+        scaler = Scaler(kind="per_series_standard")
     manifest = Manifest(
         name=config.name,
         version=config.version,
         task=config.task,
         description=config.description,
         features=ckpt["features"],
-        freq=d.freq,
+        freq=table.time.freq if table is not None and table.time is not None else d.freq,
         seq_len=d.seq_len if config.task == "generate" else None,
         context_len=d.context_len if config.task == "forecast" else None,
         horizon=d.horizon if config.task == "forecast" else None,
@@ -189,6 +214,7 @@ def export(run_dir: Path, models_dir: Path, *, atol: float = 1e-5) -> Path:
         calibration=metrics.pop("calibration", None),
         metrics={**metrics, "onnx_parity_max_scaled_diff": worst},
         created_by=f"rnngan {__version__}",
+        table=table,
     )
     manifest.write(out_dir / MANIFEST_FILE)
     final_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,9 @@ def projection_figure(
     r2, f2 = r.mean(axis=2), f.mean(axis=2)
     both = np.concatenate([r2, f2])
     pca = PCA(n_components=2, random_state=seed).fit(r2)
-    tsne = TSNE(n_components=2, perplexity=40, init="pca", random_state=seed).fit_transform(both)
+    tsne = TSNE(
+        n_components=2, perplexity=min(40.0, (len(both) - 1) / 3), init="pca", random_state=seed
+    ).fit_transform(both)
 
     fig, axes = plt.subplots(1, 4, figsize=(20, 4.5))
     for ax, (name, pts_r, pts_f) in zip(

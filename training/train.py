@@ -195,6 +195,22 @@ def train(config: RunConfig, *, progress: bool = True) -> list[dict[str, float]]
     """Train the model a config describes; returns the per-step losses."""
     rng = seed_everything(config.seed, config.train.threads)
     t = config.train
+    if config.data.dataset == "table":
+        from service.table import describe
+        from training.table import TableTrainer, load_table, table_extra
+
+        tdata = load_table(config.data)
+        log.info("table %s:\n%s", tdata.source, describe(tdata.spec))
+        trainer_t = TableTrainer(config, tdata, rng)
+        textra = table_extra(tdata)
+        return _loop(
+            config,
+            trainer_t.step,
+            lambda step: save_checkpoint(
+                config, (trainer_t.generator, trainer_t.discriminator), step, textra
+            ),
+            progress,
+        )
     if config.task == "generate":
         gdata = load_generation(config.data, config.seed)
         data = torch.from_numpy(gdata.windows)

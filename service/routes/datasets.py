@@ -6,14 +6,12 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 
 import anyio
-import numpy as np
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
 from service import datasets
 from service.deps import AppState, app_state, lookup
-from service.errors import InvalidInput, TooLarge
-from service.inference import generate_chunks
+from service.inference import dataset_stream
 from service.schemas import DatasetRequest
 
 router = APIRouter(tags=["generate"])
@@ -57,40 +55,13 @@ async def _in_threads(stream: Iterator[bytes], model: str) -> AsyncIterator[byte
 def dataset(
     name: str, body: DatasetRequest, state: AppState = Depends(app_state)
 ) -> StreamingResponse:
-    """Long format, one row per (series, step): `series_id, step, <features>`. The same body gives
+    """Long format, one row per (series, step): `series_id, step, <features>`; for a model trained
+    on a table, the table's own layout (id, time, static and other columns). The same body gives
     the same bytes; series `i` is the same whatever `n`/`offset` a request uses, and csv/ndjson
     carry a header only when `offset` is 0, so shards concatenate to one big file."""
     model = lookup(state, name, "generate")
-    manifest = model.manifest
-    settings = state.settings
-    length = body.length or manifest.seq_len or 1
-    if length > settings.max_length:
-        raise TooLarge(f"length {length} is over this service's limit of {settings.max_length}.")
-    rows = body.n * length
-    if rows > settings.max_dataset_rows:
-        raise TooLarge(
-            f"n × length = {rows} rows is over this service's limit of "
-            f"{settings.max_dataset_rows}; fetch the set in shards with 'offset'."
-        )
-    if body.format == "parquet" and body.compression != "none":
-        raise InvalidInput("compression applies to csv and ndjson; parquet is compressed inside.")
-    chunk = max(1, min(settings.dataset_chunk_series, settings.max_sample_values // (length or 1)))
     rows_counter = state.metrics.rows.labels("/v1/models/{name}/datasets", name)
-
-    def chunks() -> Iterator[tuple[int, np.ndarray]]:
-        for start, block in generate_chunks(
-            model, n=body.n, length=length, seed=body.seed, offset=body.offset, chunk_series=chunk
-        ):
-            rows_counter.inc(block.shape[0] * length)
-            yield start, block
-
-    stream = datasets.encode_stream(
-        chunks(),
-        features=manifest.features,
-        fmt=body.format,
-        header=body.offset == 0,
-        compression=body.compression,
-    )
+    stream = dataset_stream(model, body, state.settings, on_rows=rows_counter.inc)
     filename = datasets.file_name(
         name, body.seed, body.offset, body.n, body.format, body.compression
     )

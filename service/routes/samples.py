@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from service.deps import AppState, app_state, lookup
 from service.errors import TooLarge, error_responses
-from service.inference import generate
+from service.inference import check_plain_request, generate, plan_table, table_series
 from service.schemas import SamplesRequest, SamplesResponse
 
 router = APIRouter(tags=["generate"])
@@ -21,8 +21,35 @@ router = APIRouter(tags=["generate"])
 def samples(name: str, body: SamplesRequest, state: AppState = Depends(app_state)) -> JSONResponse:
     model = lookup(state, name, "generate")
     manifest = model.manifest
-    length = body.length or manifest.seq_len or 1
     settings = state.settings
+    spec = manifest.table
+    if spec is not None:
+        plan = plan_table(
+            model,
+            spec,
+            n=body.n,
+            length=body.length,
+            seed=body.seed,
+            offset=0,
+            condition=body.condition,
+            start=body.start,
+            impute=body.impute,
+            max_length=settings.max_length,
+            # The /samples limit is on values: rows × the model's channels.
+            max_rows=settings.max_sample_values // spec.channels,
+        )
+        decoded = table_series(model, plan, seed=body.seed, offset=0, n=body.n)
+        state.metrics.rows.labels("/v1/models/{name}/samples", name).inc(plan.rows)
+        return JSONResponse(
+            {
+                "model": manifest.name,
+                "version": manifest.version,
+                "features": manifest.features,
+                **decoded.to_json(spec),
+            }
+        )
+    check_plain_request(model, body.condition, body.start, body.impute)
+    length = body.length or manifest.seq_len or 1
     if length > settings.max_length:
         raise TooLarge(f"length {length} is over this service's limit of {settings.max_length}.")
     values = body.n * length * len(manifest.features)

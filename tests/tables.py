@@ -1,0 +1,65 @@
+"""Test tables for own-data training, built from public data and from a seeded generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tests.conftest import REPO
+
+ETTH1 = REPO.parent / "shared" / "data" / "ETTh1.csv"
+
+
+def mixed_table(seed: int = 0, entities: int = 12) -> pd.DataFrame:
+    """Stores with a static region and size, hourly rows with gaps: a categorical (weather),
+    a count (visitors), a boolean (open), a bounded column (humidity, 0-100), entities of
+    different lengths."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for e in range(entities):
+        region = ["north", "south", "east"][e % 3]
+        size = int(rng.integers(1, 4))
+        length = int(rng.integers(30, 80))
+        start = pd.Timestamp("2024-01-01") + pd.Timedelta(hours=int(rng.integers(0, 200)))
+        t = np.arange(length)
+        level = {"north": 20.0, "south": 60.0, "east": 40.0}[region] * size
+        for k in range(length):
+            weather = rng.choice(["sun", "cloud", "rain"], p=[0.5, 0.3, 0.2])
+            is_open = bool((k % 24) >= 6)
+            visitors = int(rng.poisson(level * (1.5 if is_open else 0.2)))
+            humidity = float(np.clip(50 + 30 * np.sin(t[k] / 6.0) + rng.normal(0, 5), 0, 100))
+            rows.append(
+                {
+                    "store": f"store-{e}",
+                    "date": start + pd.Timedelta(hours=k),
+                    "region": region,
+                    "size": size,
+                    "weather": weather,
+                    "visitors": visitors,
+                    "open": is_open,
+                    "humidity": humidity if rng.random() > 0.1 else np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def etth1_entities(rows: int = 2000) -> pd.DataFrame:
+    """ETTh1's seven columns as seven entities of different lengths (long format), with an
+    invented static attribute: `group` is 'load' for the six load columns and 'oil' for OT."""
+    frame = pd.read_csv(ETTH1, nrows=rows)
+    if rows <= 6 * 150:
+        raise ValueError("rows must exceed 900 so that every entity keeps some rows")
+    parts = []
+    for k, column in enumerate([c for c in frame.columns if c != "date"]):
+        length = rows - 150 * k
+        parts.append(
+            pd.DataFrame(
+                {
+                    "sensor": column,
+                    "date": frame["date"].iloc[:length],
+                    "group": "oil" if column == "OT" else "load",
+                    "value": frame[column].iloc[:length],
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)

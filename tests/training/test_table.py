@@ -1,0 +1,377 @@
+"""Own tables: type inference, encoding, and the round trip table -> train -> export -> serve ->
+table (samples, datasets, conditioning, gaps)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from service.manifest import Manifest
+from service.table import (
+    TableError,
+    channel_layout,
+    decode,
+    encode_entities,
+    infer_kind,
+    infer_spec,
+    resolve_condition,
+)
+from tests.tables import etth1_entities, mixed_table
+from training.config import ConfigError, RunConfig, from_dict
+
+
+def test_type_inference_on_a_mixed_table() -> None:
+    spec, frame = infer_spec(
+        mixed_table(), id_column="store", time_column="date", bounds=["humidity=0:100"]
+    )
+    kinds = {c.name: (c.kind, c.static) for c in spec.columns}
+    assert kinds == {
+        "region": ("categorical", True),
+        "size": ("count", True),
+        "weather": ("categorical", False),
+        "visitors": ("count", False),
+        "open": ("boolean", False),
+        "humidity": ("bounded", False),
+    }
+    humidity = next(c for c in spec.columns if c.name == "humidity")
+    assert (humidity.low, humidity.high) == (0.0, 100.0)
+    assert humidity.masked and 0.05 < humidity.missing_share < 0.2
+    assert spec.time is not None and spec.time.regular and spec.time.freq == "h"
+    assert sum(spec.length_counts) == 12 and min(spec.length_values) >= 30
+    # Sorted by entity then time; the parsed time kept for encoding.
+    assert frame.groupby("store")["__t"].apply(lambda t: t.is_monotonic_increasing).all()
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [
+        ([1.5, -2.0, 3.0], "continuous"),
+        ([1.5, 2.0, None], "nonnegative"),
+        ([0, 3, 7, None], "count"),
+        ([-1, 3, 7], "integer"),
+        ([0, 1, 1, 0], "boolean"),
+        (["yes", "no", None], "boolean"),
+        ([True, False], "boolean"),
+        (["a", "b", "c"], "categorical"),
+        (["1.5", "2", "3"], "nonnegative"),  # numbers stored as text
+    ],
+)
+def test_infer_kind(values: list[object], kind: str) -> None:
+    assert infer_kind(pd.Series(values)) == kind
+
+
+def test_overrides_and_clear_errors() -> None:
+    table = mixed_table(entities=4)
+    spec, _ = infer_spec(table, id_column="store", time_column="date", types=["size=categorical"])
+    assert next(c for c in spec.columns if c.name == "size").kind == "categorical"
+    spec, _ = infer_spec(table, id_column="store", time_column="date", static=[])
+    assert not spec.static  # nothing static when the user says so
+    bad = [
+        ({"id_column": "shop"}, "column 'shop' is not in the table"),
+        ({"id_column": "store", "types": ["visitors=money"]}, "must be one of"),
+        ({"id_column": "store", "types": ["nope=count"]}, "'nope', which is not a column"),
+        ({"id_column": "store", "bounds": ["humidity=0:50"]}, "outside its bounds"),
+        ({"id_column": "store", "bounds": ["humidity=9"]}, "low:high"),
+        ({"id_column": "store", "static": ["visitors"]}, "changes within an entity"),
+        ({"id_column": "store", "types": ["weather=count"]}, "declared count but holds"),
+    ]
+    for kwargs, message in bad:
+        with pytest.raises(TableError, match=message):
+            infer_spec(table, time_column="date", **kwargs)  # type: ignore[arg-type]
+    dup = pd.concat([table, table.iloc[:1]])
+    with pytest.raises(TableError, match="has two rows at date"):
+        infer_spec(dup, id_column="store", time_column="date")
+
+
+def test_etth1_columns_as_entities_of_different_lengths() -> None:
+    spec, _ = infer_spec(etth1_entities(rows=1200), id_column="sensor", time_column="date")
+    assert [c.name for c in spec.static] == ["group"]
+    assert [c.kind for c in spec.dynamic] in (["continuous"], ["nonnegative"])
+    assert len(spec.length_values) == 7 and spec.length_values[0] == 1200 - 6 * 150
+    assert {tuple(c.values): c.count for c in spec.static_combos} == {("load",): 6, ("oil",): 1}
+
+
+def test_encode_then_decode_gives_the_table_back() -> None:
+    """Exact channels decode to the original values, gaps, categories and stamps."""
+    table = mixed_table(entities=3)
+    spec, frame = infer_spec(table, id_column="store", time_column="date")
+    layout = channel_layout(spec)
+    for (x, _), (_, entity) in zip(
+        encode_entities(spec, frame), frame.groupby("store", sort=False), strict=True
+    ):
+        length = len(x)
+        raw = x[None].copy()
+        # Discrete channels are exact 0/1 here, so any uniform in (0, 1) samples them back.
+        uniforms = np.full((1, length, layout.uniforms_per_step(spec)), 0.5)
+        static = [[entity["region"].iloc[0], float(entity["size"].iloc[0])]]
+        start = entity["__t"].iloc[0]
+        out = decode(
+            spec,
+            raw,
+            uniforms=uniforms,
+            lengths=np.array([length]),
+            static=static,
+            starts=np.array([start]),
+            ids=["store-x"],
+        )
+        back = out.to_arrow(spec).to_pandas()
+        assert list(back["weather"]) == list(entity["weather"])
+        assert list(back["visitors"]) == list(entity["visitors"])
+        assert list(back["open"]) == list(entity["open"])
+        assert back["humidity"].isna().tolist() == entity["humidity"].isna().tolist()
+        np.testing.assert_allclose(
+            back["humidity"].dropna(), entity["humidity"].dropna(), rtol=1e-5
+        )
+        assert list(back["date"]) == list(entity["date"])
+
+
+def test_nan_everywhere_does_not_crash_encoding() -> None:
+    table = mixed_table(entities=3)
+    table.loc[table["store"] == "store-1", "humidity"] = np.nan  # a whole entity's column
+    table.loc[::7, "weather"] = None
+    spec, frame = infer_spec(table, id_column="store", time_column="date")
+    for x, cond in encode_entities(spec, frame):
+        assert np.isfinite(x).all() and np.isfinite(cond).all()
+        assert x.min() >= 0 and x.max() <= 1
+
+
+def test_config_rules_for_tables() -> None:
+    with pytest.raises(ConfigError, match="needs data.path and data.id_col"):
+        from_dict(RunConfig, {"name": "x", "task": "generate", "data": {"dataset": "table"}})
+
+
+# --- round trip: table -> train -> evaluate -> export -> serve -> table ---
+
+
+def _irregular_table(seed: int = 1) -> pd.DataFrame:
+    """Sensors read at irregular times (gaps of 1 to 30 minutes), numeric ids."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for e in range(6):
+        t = pd.Timestamp("2024-05-01") + pd.to_timedelta(np.cumsum(rng.integers(1, 31, 40)), "min")
+        for k, stamp in enumerate(t):
+            rows.append({"sensor": e, "time": stamp, "reading": float(np.sin(k / 5) + e)})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, pd.DataFrame]]:
+    """A small model trained on the mixed table, evaluated, exported and served."""
+    from fastapi.testclient import TestClient
+
+    from service.config import Settings
+    from service.main import create_app
+    from training.evaluate import evaluate_run
+    from training.export import export
+    from training.train import train
+
+    root = tmp_path_factory.mktemp("table")
+    table = mixed_table(seed=3, entities=24)
+    table.to_csv(root / "stores.csv", index=False)
+    config: RunConfig = from_dict(
+        RunConfig,
+        {
+            "name": "stores",
+            "task": "generate",
+            "out_dir": str(root / "runs"),
+            "data": {
+                "dataset": "table",
+                "path": str(root / "stores.csv"),
+                "id_col": "store",
+                "time_col": "date",
+                "bounds": ["humidity=0:100"],
+                "seq_len": 24,
+                "stride": 4,
+            },
+            "model": {
+                "latent_dim": 4,
+                "hidden_size": 16,
+                "num_layers": 1,
+                "disc_hidden_size": 16,
+                "disc_num_layers": 1,
+            },
+            "train": {
+                "steps": 300,
+                "batch_size": 32,
+                "lr_g": 0.005,
+                "moment_weight": 5.0,
+                "log_every": 100,
+                "threads": 1,
+            },
+            "eval": {"runs": 1, "disc_steps": 30, "pred_steps": 30, "batch_size": 32},
+        },
+    )
+    train(config, progress=False)
+    metrics = evaluate_run(config.run_dir)
+    assert set(metrics["columns"]) == {c for c in table.columns if c not in ("store", "date")}
+    export(config.run_dir, root / "models")
+    app = create_app(Settings(models_dir=root / "models", _env_file=None))  # type: ignore[call-arg]
+    with TestClient(app) as client:
+        yield client, table
+
+
+def test_manifest_carries_the_table(served: tuple[object, pd.DataFrame]) -> None:
+    client, _ = served
+    body = client.get("/v1/models/stores").json()  # type: ignore[attr-defined]
+    manifest = Manifest.model_validate(body)
+    assert manifest.table is not None and manifest.table.id_column == "store"
+    assert manifest.onnx.inputs == ["noise", "condition"]
+    assert manifest.features == ["weather", "visitors", "open", "humidity"]
+    assert "columns" in manifest.metrics and "lengths" in manifest.metrics
+
+
+def test_dataset_round_trip_keeps_the_layout(served: tuple[object, pd.DataFrame]) -> None:
+    client, table = served
+    r = client.post(  # type: ignore[attr-defined]
+        "/v1/models/stores/datasets", json={"n": 40, "seed": 5, "format": "parquet"}
+    )
+    assert r.status_code == 200, r.text
+    out = pd.read_parquet(io.BytesIO(r.content))
+    assert list(out.columns) == list(table.columns)
+    assert pd.api.types.is_datetime64_any_dtype(out["date"])
+    assert out["visitors"].dtype == np.int64 and (out["visitors"] >= 0).all()
+    assert out["size"].dtype == np.int64 and set(out["size"]) <= set(table["size"])
+    assert out["open"].dtype == bool
+    assert set(out["weather"].dropna()) <= {"sun", "cloud", "rain"}
+    assert set(out["region"]) <= {"north", "south", "east"}
+    assert out["humidity"].dropna().between(0, 100).all()
+    # One static value per entity, hourly stamps inside each entity, drawn lengths.
+    per = out.groupby("store")
+    assert (per["region"].nunique() == 1).all() and out["store"].nunique() == 40
+    assert (per["date"].apply(lambda d: d.diff().dropna().eq(pd.Timedelta("1h")).all())).all()
+    lengths = per.size()
+    lo, hi = table.groupby("store").size().agg(["min", "max"])
+    assert lengths.between(lo, hi).all() and lengths.nunique() > 1
+    # Same body, same bytes; csv reads back with the same columns.
+    csv = client.post("/v1/models/stores/datasets", json={"n": 3, "seed": 5})  # type: ignore[attr-defined]
+    again = client.post("/v1/models/stores/datasets", json={"n": 3, "seed": 5})  # type: ignore[attr-defined]
+    assert csv.content == again.content
+    assert list(pd.read_csv(io.StringIO(csv.text)).columns) == list(table.columns)
+
+
+def test_shards_concatenate_to_the_whole(served: tuple[object, pd.DataFrame]) -> None:
+    client, _ = served
+    whole = client.post("/v1/models/stores/datasets", json={"n": 6, "seed": 2}).content  # type: ignore[attr-defined]
+    first = client.post("/v1/models/stores/datasets", json={"n": 4, "seed": 2}).content  # type: ignore[attr-defined]
+    rest = client.post(  # type: ignore[attr-defined]
+        "/v1/models/stores/datasets", json={"n": 2, "seed": 2, "offset": 4}
+    ).content
+    assert first + rest == whole
+
+
+def test_missing_share_is_reproduced(served: tuple[object, pd.DataFrame]) -> None:
+    client, table = served
+    r = client.post("/v1/models/stores/datasets", json={"n": 300, "seed": 1, "format": "parquet"})  # type: ignore[attr-defined]
+    out = pd.read_parquet(io.BytesIO(r.content))
+    real, synthetic = table["humidity"].isna().mean(), out["humidity"].isna().mean()
+    assert abs(real - synthetic) < 0.05, (real, synthetic)
+    assert out["visitors"].notna().all()  # a column without gaps gets none
+    imputed = client.post(  # type: ignore[attr-defined]
+        "/v1/models/stores/datasets",
+        json={"n": 300, "seed": 1, "format": "parquet", "impute": True},
+    )
+    assert pd.read_parquet(io.BytesIO(imputed.content))["humidity"].notna().all()
+
+
+def test_conditioning(served: tuple[object, pd.DataFrame]) -> None:
+    client, table = served
+    post = client.post  # type: ignore[attr-defined]
+    r = post("/v1/models/stores/samples", json={"n": 30, "condition": {"region": "east"}})
+    assert r.status_code == 200
+    body = r.json()
+    assert {s["region"] for s in body["static"]} == {"east"}
+    east_sizes = set(table.loc[table["region"] == "east", "size"])
+    assert {s["size"] for s in body["static"]} <= east_sizes  # partial: size from east's own
+    both = post(
+        "/v1/models/stores/samples",
+        json={"n": 5, "condition": {"region": "east", "size": min(east_sizes)}},
+    ).json()
+    assert {(s["region"], s["size"]) for s in both["static"]} == {("east", min(east_sizes))}
+    # Samples come back typed, with stamps and ids.
+    row = body["samples"][0][0]
+    assert isinstance(row[0], str) and isinstance(row[1], int) and isinstance(row[2], bool)
+    assert len(body["timestamps"][0]) == len(body["samples"][0])
+    assert body["ids"][0] == "synthetic-0"
+    start = post(
+        "/v1/models/stores/samples", json={"n": 1, "length": 3, "start": "2030-02-01T06:00:00"}
+    ).json()
+    assert start["timestamps"] == [
+        ["2030-02-01T06:00:00", "2030-02-01T07:00:00", "2030-02-01T08:00:00"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ({"condition": {"region": "west"}}, 422, "region='west' is not a known category"),
+        ({"condition": {"colour": "red"}}, 422, "'colour' is not a column"),
+        ({"condition": {"weather": "sun"}}, 422, "'weather' varies in time"),
+        ({"condition": {"size": 1.5}}, 422, "whole number"),
+        ({"condition": {"region": 3}}, 422, "region=3"),
+        ({"start": "not a date"}, 422, "'start'"),
+        ({"start": 12}, 422, "ISO-8601"),
+        ({"n": 10**9}, 413, "limit"),
+        ({"length": 10**6}, 413, "limit"),
+    ],
+)
+def test_bad_table_requests(
+    served: tuple[object, pd.DataFrame], body: dict[str, object], status: int, says: str
+) -> None:
+    client, _ = served
+    r = client.post("/v1/models/stores/samples", json=body)  # type: ignore[attr-defined]
+    assert r.status_code == status, r.text
+    assert says in r.json()["detail"]
+    r = client.post("/v1/models/stores/datasets", json=body)  # type: ignore[attr-defined]
+    assert r.status_code == status, r.text
+
+
+def test_table_options_refused_by_plain_models(client: object) -> None:
+    r = client.post("/v1/models/sines/samples", json={"condition": {"a": "b"}})  # type: ignore[attr-defined]
+    assert r.status_code == 422 and "trained on a table" in r.json()["detail"]
+    r = client.post("/v1/models/sines/datasets", json={"impute": True})  # type: ignore[attr-defined]
+    assert r.status_code == 422
+
+
+def test_irregular_timestamps_round_trip(tmp_path: Path) -> None:
+    """Numeric ids and irregular stamps: the gap is learned, stamps come back increasing."""
+    from service.table import synthesize
+    from training.table import TableGraph, build
+
+    table = _irregular_table()
+    spec, _ = infer_spec(table, id_column="sensor", time_column="time")
+    assert spec.time is not None and not spec.time.regular and spec.id_integer
+    config: RunConfig = from_dict(
+        RunConfig,
+        {
+            "name": "sensors",
+            "task": "generate",
+            "data": {"dataset": "table", "path": "unused.csv", "id_col": "sensor"},
+            "model": {"latent_dim": 2, "hidden_size": 8, "num_layers": 1},
+        },
+    )
+    graph = TableGraph(build(config, spec)[0]).eval()
+
+    def run(noise: np.ndarray, condition: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            return graph(torch.from_numpy(noise), torch.from_numpy(condition)).numpy()
+
+    out = synthesize(spec, run, latent_dim=2, n=4, seed=0).to_arrow(spec).to_pandas()
+    assert list(out.columns) == ["sensor", "time", "reading"]
+    assert out["sensor"].tolist()[0] == 0 and out["sensor"].dtype == np.int64
+    gaps = out.groupby("sensor")["time"].apply(lambda t: t.diff().dropna())
+    assert (gaps >= pd.Timedelta("1min")).all() and (gaps <= pd.Timedelta("30min")).all()
+    json.dumps(synthesize(spec, run, latent_dim=2, n=2, seed=0).to_json(spec))  # serialisable
+
+
+def test_unknown_condition_is_named() -> None:
+    spec, _ = infer_spec(mixed_table(entities=4), id_column="store", time_column="date")
+    with pytest.raises(TableError, match="'north2' is not a known category; known: east"):
+        resolve_condition(spec, {"region": "north2"})
