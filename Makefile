@@ -13,12 +13,13 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets
+.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
 	@echo "make test    install everything, run the test suite"
 	@echo "make lint    ruff + mypy"
+	@echo "make dev     create $(VENV) with the training and dev extras (rnngan train --data ...)"
 	@echo "make train-sines | train-etth1-ot   reproduce the shipped models"
 
 $(BIN)/python:
@@ -32,6 +33,8 @@ $(VENV)/.serve-$(SERVE_EXTRA): pyproject.toml | $(BIN)/python
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[serve,train,dev]'
 	touch $@
+
+dev: $(VENV)/.dev
 
 serve: $(VENV)/.serve-$(SERVE_EXTRA)
 	$(BIN)/rnngan serve --host $(HOST) --port $(PORT) --models-dir models

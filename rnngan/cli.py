@@ -29,52 +29,10 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
-def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
+def _table_config(data: Path, **options: Any) -> Any:
+    from training.table import default_config
 
-
-def _table_config(
-    data: Path,
-    *,
-    id_col: str,
-    time_col: str | None,
-    name: str | None,
-    static: str | None,
-    types: str | None,
-    bounds: str | None,
-    columns: str | None,
-    seq_len: int,
-    out_dir: str | None,
-) -> Any:
-    """A run config for the user's own table, with defaults that fit a 2-core CPU."""
-    import re
-
-    from training.config import RunConfig, from_dict
-
-    slug = re.sub(r"[^a-z0-9_\-]+", "_", (name or data.stem).lower()).strip("_-") or "table"
-    raw: dict[str, Any] = {
-        "name": slug[:64],
-        "task": "generate",
-        "description": f"Trained on {data.name} (id column {id_col}).",
-        "data": {
-            "dataset": "table",
-            "path": str(data),
-            "id_col": id_col,
-            "time_col": time_col,
-            "types": list(_split(types)),
-            "bounds": list(_split(bounds)),
-            "columns": list(_split(columns)),
-            "seq_len": seq_len,
-        },
-        "model": {"latent_dim": 8, "hidden_size": 48, "num_layers": 2, "disc_hidden_size": 48},
-        "train": {"steps": 3000, "batch_size": 128, "moment_weight": 1.0, "threads": 1},
-        "eval": {"runs": 3, "disc_steps": 1000, "pred_steps": 2000},
-    }
-    if static is not None:
-        raw["data"]["static"] = list(_split(static))
-    if out_dir is not None:
-        raw["out_dir"] = out_dir
-    return from_dict(RunConfig, raw)
+    return default_config(data, **options)
 
 
 @app.command()
@@ -87,7 +45,11 @@ def train(
     ] = None,
     id_col: Annotated[str | None, typer.Option(help="--data: the entity id column")] = None,
     time_col: Annotated[str | None, typer.Option(help="--data: the timestamp column")] = None,
-    task: Annotated[str, typer.Option(help="--data: generate")] = "generate",
+    task: Annotated[str, typer.Option(help="--data: generate or forecast")] = "generate",
+    target: Annotated[str | None, typer.Option(help="--data, forecast: column to forecast")] = None,
+    horizon: Annotated[int, typer.Option(help="--data, forecast: steps ahead")] = 24,
+    context_len: Annotated[int, typer.Option(help="--data, forecast: history read")] = 168,
+    season: Annotated[int, typer.Option(help="--data, forecast: seasonal period")] = 24,
     name: Annotated[
         str | None, typer.Option(help="--data: model name (default: file name)")
     ] = None,
@@ -104,7 +66,9 @@ def train(
     columns: Annotated[
         str | None, typer.Option(help="--data: columns to model (default: all others)")
     ] = None,
-    seq_len: Annotated[int, typer.Option(help="--data: training window length")] = 24,
+    seq_len: Annotated[
+        int, typer.Option(help="--data: training window length (0: the longest entity, ≤ 96)")
+    ] = 0,
     steps: Annotated[int | None, typer.Option(help="override train.steps")] = None,
     out_dir: Annotated[str | None, typer.Option(help="override out_dir")] = None,
 ) -> None:
@@ -126,8 +90,8 @@ def train(
             if not id_col:
                 _fail("--data needs --id-col, the column that names each entity")
                 return
-            if task != "generate":
-                _fail("--data trains generate models for now (--task generate)")
+            if task not in ("generate", "forecast"):
+                _fail("--task must be generate or forecast")
                 return
             cfg = _table_config(
                 data,
@@ -140,8 +104,14 @@ def train(
                 columns=columns,
                 seq_len=seq_len,
                 out_dir=out_dir,
+                task=task,
+                target=target,
+                horizon=horizon,
+                context_len=context_len,
+                season=season,
             )
-            _show_table(cfg)
+            if task == "generate":
+                _show_table(cfg)
         else:
             assert config is not None
             cfg = load_config(config)
@@ -190,7 +160,7 @@ def inspect(
             types=types,
             bounds=bounds,
             columns=columns,
-            seq_len=24,
+            seq_len=0,
             out_dir=None,
         )
         _show_table(cfg)

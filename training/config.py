@@ -23,7 +23,7 @@ class ConfigError(ValueError):
 class DataConfig:
     dataset: Literal["sines", "stocks", "energy", "etth1", "etth1_ot", "traffic_a5m", "table"]
     path: str | None = None  # CSV (or, for `table`, Parquet) file, relative to the working dir
-    seq_len: int = 24  # generate: window length
+    seq_len: int = 24  # generate: window length (table: 0 picks it from the entity lengths)
     n_series: int = 10_000  # sines: how many series to draw
     target: str = "OT"  # forecast: column to forecast
     context_len: int = 168  # forecast: history the model reads
@@ -41,6 +41,8 @@ class DataConfig:
     bounds: tuple[str, ...] = ()  # declared bounds, "column=low:high"
     columns: tuple[str, ...] = ()  # columns to model (empty: all but id and time)
     stride: int = 1  # window stride over each entity
+    val_share: float = 0.15  # table forecast: share of each entity's rows for validation
+    test_share: float = 0.15  # table forecast: share of each entity's last rows for test
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,11 +108,17 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self) -> None:
+        if self.data.dataset != "table" and self.data.seq_len < 1:
+            raise ConfigError("data.seq_len must be at least 1")
         if self.data.dataset == "table":
             if not self.data.path or not self.data.id_col:
                 raise ConfigError("a table data set needs data.path and data.id_col")
-            if self.task != "generate":
-                raise ConfigError('tables train generate models (task = "generate")')
+            if not (0 < self.data.val_share and 0 < self.data.test_share) or (
+                self.data.val_share + self.data.test_share >= 0.9
+            ):
+                raise ConfigError("data.val_share and data.test_share: each > 0, together < 0.9")
+            if self.data.seq_len < 0:
+                raise ConfigError("data.seq_len must be 0 (automatic) or more")
             if self.data.stride < 1:
                 raise ConfigError("data.stride must be at least 1")
         if self.task == "forecast" and self.data.context_len % self.model.patch_len:

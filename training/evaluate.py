@@ -79,10 +79,13 @@ def predictive_score(
     seed: int = 0,
 ) -> float:
     """MAE on `test_on` of a GRU trained on `train_on` to predict the last feature one step ahead
-    from the other features (TimeGAN's train-on-synthetic, test-on-real)."""
+    from the other features (TimeGAN's train-on-synthetic, test-on-real); from its own past when
+    there is only one feature."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    x_train = torch.from_numpy(train_on[:, :-1, :-1].astype(np.float32))
+    # Univariate data have no other features: the inputs are the feature's own past.
+    inputs = slice(None) if train_on.shape[-1] == 1 else slice(None, -1)
+    x_train = torch.from_numpy(train_on[:, :-1, inputs].astype(np.float32))
     y_train = torch.from_numpy(train_on[:, 1:, -1:].astype(np.float32))
     n_in = x_train.shape[-1]
     model = _PostHocGRU(n_in, _hidden(train_on.shape[-1]), 1)
@@ -95,7 +98,7 @@ def predictive_score(
         loss.backward()
         opt.step()
     with torch.no_grad():
-        x_test = torch.from_numpy(test_on[:, :-1, :-1].astype(np.float32))
+        x_test = torch.from_numpy(test_on[:, :-1, inputs].astype(np.float32))
         y_test = torch.from_numpy(test_on[:, 1:, -1:].astype(np.float32))
         pred, _ = model(x_test)
         return (torch.sigmoid(pred) - y_test).abs().mean().item()
@@ -225,7 +228,11 @@ def evaluate_run(run_dir: Path) -> dict[str, Any]:
     seed_everything(config.seed, config.train.threads)
     graph = build_graph(config, ckpt)
     started = time.perf_counter()
-    if config.data.dataset == "table":
+    if config.data.dataset == "table" and config.task == "forecast":
+        from training.table_forecast import evaluate_table_forecast
+
+        metrics = evaluate_table_forecast(config, graph)
+    elif config.data.dataset == "table":
         from training.table_eval import evaluate_table
 
         metrics = evaluate_table(config, graph)  # type: ignore[arg-type]

@@ -54,7 +54,7 @@ def build_graph(config: RunConfig, ckpt: dict[str, Any]) -> nn.Module:
     """The module that is exported: noise (and history) in, real units out."""
     m = config.model
     graph: nn.Module
-    if config.data.dataset == "table":
+    if config.data.dataset == "table" and config.task == "generate":
         from training.table import TableGraph, build
 
         tgen = build(config, TableSpec.model_validate(ckpt["table"]))[0]
@@ -85,7 +85,8 @@ def build_graph(config: RunConfig, ckpt: dict[str, Any]) -> nn.Module:
 
 
 def graph_io(config: RunConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    return TABLE_GRAPH_IO if config.data.dataset == "table" else GRAPH_IO[config.task]
+    table = config.data.dataset == "table" and config.task == "generate"
+    return TABLE_GRAPH_IO if table else GRAPH_IO[config.task]
 
 
 def example_inputs(
@@ -110,7 +111,7 @@ def export_onnx(graph: nn.Module, config: RunConfig, path: Path, condition_dim: 
     example = example_inputs(
         config,
         batch=4,
-        length=config.data.seq_len if config.task == "generate" else config.data.horizon,
+        length=(config.data.seq_len or 24) if config.task == "generate" else config.data.horizon,
         condition_dim=condition_dim,
     )
     sample_axes = {0: "batch", 1: "samples", 2: "length"}
@@ -195,8 +196,10 @@ def export(run_dir: Path, models_dir: Path, *, atol: float = 1e-5) -> Path:
         task=config.task,
         description=config.description,
         features=ckpt["features"],
-        freq=table.time.freq if table is not None and table.time is not None else d.freq,
-        seq_len=d.seq_len if config.task == "generate" else None,
+        freq=table.time.freq
+        if table is not None and table.time is not None
+        else ckpt.get("freq", d.freq),
+        seq_len=ckpt.get("seq_len", d.seq_len) if config.task == "generate" else None,
         context_len=d.context_len if config.task == "forecast" else None,
         horizon=d.horizon if config.task == "forecast" else None,
         season=d.season if config.task == "forecast" else None,

@@ -4,6 +4,9 @@
   condition vector. Training windows are `seq_len` steps at `stride` from every entity; an entity
   shorter than `seq_len` is one window, zero-padded, with its padded steps masked out of every
   loss. The GRUs are causal, so padding never changes what the real steps look like to them.
+  `seq_len = 0` (the default of `rnngan train --data`) picks the longest entity's length up to
+  AUTO_SEQ_LEN: short entities are then learned whole, from their first row, which is how the
+  service generates them.
 - Generator: a GRU reads [noise_t, condition] at each step; its head emits logits, turned into
   sigmoids (numbers, flags, masks, gaps) and a softmax per categorical column. That is what
   is exported; the service samples the discrete channels.
@@ -18,6 +21,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +34,10 @@ from torch import nn
 
 from service.manifest import file_sha256
 from service.table import TableError, TableSpec, channel_layout, encode_entities, infer_spec
-from training.config import DataConfig, RunConfig
+from training.config import DataConfig, RunConfig, from_dict
 from training.networks import RecurrentNet
+
+AUTO_SEQ_LEN = 96
 
 
 def read_user_table(path: str | Path) -> pd.DataFrame:
@@ -60,11 +66,90 @@ def spec_from_config(config: DataConfig) -> tuple[TableSpec, pd.DataFrame]:
     )
 
 
+def default_config(
+    data: Path,
+    *,
+    id_col: str,
+    time_col: str | None = None,
+    name: str | None = None,
+    static: str | None = None,
+    types: str | None = None,
+    bounds: str | None = None,
+    columns: str | None = None,
+    seq_len: int = 0,
+    out_dir: str | None = None,
+    task: str = "generate",
+    target: str | None = None,
+    horizon: int = 24,
+    context_len: int = 168,
+    season: int = 24,
+) -> RunConfig:
+    """The run config `rnngan train --data` uses: defaults sized for a 2-core CPU (minutes),
+    comma-separated options as the command line takes them. `task="forecast"` forecasts the
+    `target` column (ForGAN-class, the settings of the shipped ETTh1 forecaster)."""
+
+    def split(value: str | None) -> list[str]:
+        return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+    slug = re.sub(r"[^a-z0-9_\-]+", "_", (name or data.stem).lower()).strip("_-") or "table"
+    raw: dict[str, Any] = {
+        "name": slug[:64],
+        "task": "generate",
+        "description": f"Trained on {data.name} (id column {id_col}).",
+        "data": {
+            "dataset": "table",
+            "path": str(data),
+            "id_col": id_col,
+            "time_col": time_col,
+            "types": split(types),
+            "bounds": split(bounds),
+            "columns": split(columns),
+            "seq_len": seq_len,
+        },
+        "model": {"latent_dim": 8, "hidden_size": 48, "num_layers": 2, "disc_hidden_size": 48},
+        "train": {"steps": 3000, "batch_size": 128, "moment_weight": 10.0, "threads": 1},
+        "eval": {"runs": 3, "disc_steps": 1000, "pred_steps": 2000},
+    }
+    if task == "forecast":
+        if not target:
+            raise TableError("forecasting needs --target, the column to forecast")
+        if context_len % 4:
+            raise TableError("--context-len must be a multiple of 4 (the history patch length)")
+        raw["task"] = "forecast"
+        raw["data"].update(
+            target=target, horizon=horizon, context_len=context_len, season=season, seq_len=24
+        )
+        raw["model"] = {
+            "latent_dim": 8,
+            "hidden_size": 48,
+            "num_layers": 1,
+            "disc_hidden_size": 32,
+            "disc_num_layers": 1,
+            "patch_len": 4,
+            "disc_context": min(24, context_len),
+        }
+        raw["train"] = {
+            "steps": 3000,
+            "adv_weight": 0.1,
+            "crps_weight": 1.0,
+            "select_every": 250,
+            "threads": 1,
+        }
+        raw["eval"] = {"num_samples": 200}
+    if static is not None:
+        raw["data"]["static"] = split(static)
+    if out_dir is not None:
+        raw["out_dir"] = out_dir
+    config: RunConfig = from_dict(RunConfig, raw)
+    return config
+
+
 @dataclass(frozen=True)
 class TableData:
     spec: TableSpec
     frame: pd.DataFrame  # sorted by (entity, time), with the parsed time in `__t`
     entities: list[tuple[np.ndarray, np.ndarray]]  # per entity: (T, D) channels, (C,) condition
+    seq_len: int  # the window length trained on (resolved when the config says 0)
     windows: np.ndarray  # (N, seq_len, D), zero-padded
     valid: np.ndarray  # (N, seq_len) 1 on real steps
     conditions: np.ndarray  # (N, C)
@@ -101,10 +186,11 @@ def make_windows(
 def load_table(config: DataConfig) -> TableData:
     spec, frame = spec_from_config(config)
     entities = encode_entities(spec, frame)
-    windows, valid, conditions = make_windows(entities, config.seq_len, config.stride)
+    seq_len = config.seq_len or min(max(spec.length_values), AUTO_SEQ_LEN)
+    windows, valid, conditions = make_windows(entities, seq_len, config.stride)
     path = Path(str(config.path))
     return TableData(
-        spec, frame, entities, windows, valid, conditions, path.name, file_sha256(path)
+        spec, frame, entities, seq_len, windows, valid, conditions, path.name, file_sha256(path)
     )
 
 
@@ -292,6 +378,7 @@ def table_extra(data: TableData) -> dict[str, Any]:
     return {
         "features": [c.name for c in spec.dynamic],
         "table": spec.model_dump(mode="json"),
+        "seq_len": data.seq_len,
         "dataset": {
             "name": Path(data.source).stem,
             "source": data.source,

@@ -152,7 +152,7 @@ def evaluate_table(config: RunConfig, graph: TableGraph) -> dict[str, Any]:
     spec = data.spec
     e = config.eval
     shortest = min(len(x) for x, _ in data.entities)
-    length = max(2, min(config.data.seq_len, shortest))
+    length = max(2, min(data.seq_len, shortest))
     windows, conditions = real_windows(data, length, config.seed)
     half = len(windows) // 2
     real, real_other = windows[:half], windows[half:]

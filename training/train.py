@@ -195,6 +195,8 @@ def train(config: RunConfig, *, progress: bool = True) -> list[dict[str, float]]
     """Train the model a config describes; returns the per-step losses."""
     rng = seed_everything(config.seed, config.train.threads)
     t = config.train
+    if config.data.dataset == "table" and config.task == "forecast":
+        return _train_table_forecast(config, rng, progress)
     if config.data.dataset == "table":
         from service.table import describe
         from training.table import TableTrainer, load_table, table_extra
@@ -243,19 +245,7 @@ def train(config: RunConfig, *, progress: bool = True) -> list[dict[str, float]]
         )
     fdata = load_forecast(config.data)
     windows = torch.from_numpy(fdata.windows(0, config.data.train_end))
-    m = config.model
-    fc_nets = (
-        ForecastGenerator(
-            latent_dim=m.latent_dim,
-            hidden_size=m.hidden_size,
-            num_layers=m.num_layers,
-            cell=m.cell,
-            patch_len=m.patch_len,
-        ),
-        ForecastDiscriminator(
-            hidden_size=m.disc_hidden_size, num_layers=m.disc_num_layers, cell=m.cell
-        ),
-    )
+    fc_nets = build_forecast_nets(config)
     fc_opts = (
         torch.optim.Adam(fc_nets[0].parameters(), lr=t.lr_g, betas=(0.5, 0.999)),
         torch.optim.Adam(fc_nets[1].parameters(), lr=t.lr_d, betas=(0.5, 0.999)),
@@ -272,6 +262,51 @@ def train(config: RunConfig, *, progress: bool = True) -> list[dict[str, float]]
         save,
         progress,
         selector,
+    )
+
+
+def _train_table_forecast(
+    config: RunConfig, rng: torch.Generator, progress: bool
+) -> list[dict[str, float]]:
+    from training.table_forecast import (
+        TableValidationSelector,
+        load_table_forecast,
+        table_forecast_extra,
+    )
+
+    data = load_table_forecast(config)
+    windows = torch.from_numpy(data.train_windows(config.data.context_len + config.data.horizon))
+    log.info("%d entities, %d training windows", len(data.entities), windows.shape[0])
+    nets = build_forecast_nets(config)
+    t = config.train
+    opts = (
+        torch.optim.Adam(nets[0].parameters(), lr=t.lr_g, betas=(0.5, 0.999)),
+        torch.optim.Adam(nets[1].parameters(), lr=t.lr_d, betas=(0.5, 0.999)),
+    )
+    selector = TableValidationSelector(config, data, nets[0])
+    extra = table_forecast_extra(data, windows.shape[0])
+    return _loop(
+        config,
+        lambda: forecast_step(config, windows, nets, opts, rng),
+        lambda step: save_checkpoint(config, nets, step, {**extra, **selector.selected()}),
+        progress,
+        selector,
+    )
+
+
+def build_forecast_nets(config: RunConfig) -> tuple[ForecastGenerator, ForecastDiscriminator]:
+    m = config.model
+    return (
+        ForecastGenerator(
+            latent_dim=m.latent_dim,
+            hidden_size=m.hidden_size,
+            num_layers=m.num_layers,
+            cell=m.cell,
+            patch_len=m.patch_len,
+        ),
+        ForecastDiscriminator(
+            hidden_size=m.disc_hidden_size, num_layers=m.disc_num_layers, cell=m.cell
+        ),
     )
 
 

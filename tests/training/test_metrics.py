@@ -50,6 +50,16 @@ def test_metrics_predictive_real_beats_noise(real) -> None:  # type: ignore[no-u
     )
 
 
+def test_metrics_predictive_score_works_on_one_feature(real) -> None:  # type: ignore[no-untyped-def]
+    """Univariate data: the feature's own past predicts its next value."""
+    a, b = real
+    one, other = a[..., :1], b[..., :1]
+    noise = np.random.default_rng(0).random(one.shape, dtype=np.float32)
+    assert predictive_score(other, one, steps=2000, seed=0) < 0.5 * predictive_score(
+        noise, one, steps=2000, seed=0
+    )
+
+
 def test_metrics_cross_correlation_error_detects_decorrelation() -> None:
     rng = np.random.default_rng(0)
     base = rng.normal(size=(500, 24, 1))

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from examples.tables import etth1_entities, mixed_table
 from service.manifest import Manifest
 from service.table import (
     TableError,
@@ -22,7 +23,6 @@ from service.table import (
     infer_spec,
     resolve_condition,
 )
-from tests.tables import etth1_entities, mixed_table
 from training.config import ConfigError, RunConfig, from_dict
 
 
@@ -375,3 +375,61 @@ def test_unknown_condition_is_named() -> None:
     spec, _ = infer_spec(mixed_table(entities=4), id_column="store", time_column="date")
     with pytest.raises(TableError, match="'north2' is not a known category; known: east"):
         resolve_condition(spec, {"region": "north2"})
+
+
+def test_forecast_a_target_column_of_a_table(tmp_path: Path) -> None:
+    """Forecasting on an own table: one model over every entity, scored per entity split,
+    exported and served by the forecast route."""
+    from fastapi.testclient import TestClient
+
+    from service.config import Settings
+    from service.main import create_app
+    from training.evaluate import evaluate_run
+    from training.export import export
+    from training.train import train
+
+    etth1_entities(rows=1200).to_csv(tmp_path / "sensors.csv", index=False)
+    config: RunConfig = from_dict(
+        RunConfig,
+        {
+            "name": "sensors_fc",
+            "task": "forecast",
+            "out_dir": str(tmp_path / "runs"),
+            "data": {
+                "dataset": "table",
+                "path": str(tmp_path / "sensors.csv"),
+                "id_col": "sensor",
+                "time_col": "date",
+                "target": "value",
+                "context_len": 48,
+                "horizon": 12,
+                "season": 24,
+            },
+            "model": {"latent_dim": 2, "hidden_size": 8, "num_layers": 1, "patch_len": 4},
+            "train": {"steps": 20, "batch_size": 16, "select_every": 10, "threads": 1},
+            "eval": {"num_samples": 20},
+        },
+    )
+    train(config, progress=False)
+    metrics = evaluate_run(config.run_dir)
+    assert metrics["entities"] == 7 and metrics["n_windows"] > 7
+    assert set(metrics["test"]) == {"gan", "gan_uncalibrated", "seasonal_naive"}
+    export(config.run_dir, tmp_path / "models")
+    manifest = Manifest.read(tmp_path / "models" / "sensors_fc" / "1" / "manifest.json")
+    assert manifest.task == "forecast" and manifest.freq == "h" and manifest.context_len == 48
+    app = create_app(Settings(models_dir=tmp_path / "models", _env_file=None))  # type: ignore[call-arg]
+    with TestClient(app) as client:
+        r = client.post(
+            "/v1/models/sensors_fc/forecast",
+            json={"series": [{"id": "a", "values": [float(v) for v in range(60)]}]},
+        )
+        assert r.status_code == 200 and len(r.json()["forecasts"][0]["mean"]) == 12
+    with pytest.raises(TableError, match="is not in the table"):
+        from training.table_forecast import load_table_forecast
+
+        load_table_forecast(
+            from_dict(
+                RunConfig,
+                {**config.to_dict(), "data": {**config.to_dict()["data"], "target": "nope"}},
+            )
+        )

@@ -1,13 +1,22 @@
-"""Test tables for own-data training, built from public data and from a seeded generator."""
+"""Example long tables for own-data training, built from public data and a seeded generator.
+
+`python -m examples.tables --out examples/data` writes them as CSV:
+- stores.csv: 60 stores (static region and size) with hourly rows: a categorical (weather), a
+  count (visitors), a boolean (open), a bounded column with gaps (humidity, 0-100), entities
+  of 30-80 rows. Generated, seeded.
+- etth1_long.csv: ETTh1's seven columns (../shared/data/ETTh1.csv) as seven entities of
+  different lengths, with an invented static attribute `group`.
+"""
 
 from __future__ import annotations
+
+import argparse
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tests.conftest import REPO
-
-ETTH1 = REPO.parent / "shared" / "data" / "ETTh1.csv"
+ETTH1 = Path(__file__).resolve().parents[2] / "shared" / "data" / "ETTh1.csv"
 
 
 def mixed_table(seed: int = 0, entities: int = 12) -> pd.DataFrame:
@@ -43,10 +52,10 @@ def mixed_table(seed: int = 0, entities: int = 12) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def etth1_entities(rows: int = 2000) -> pd.DataFrame:
+def etth1_entities(rows: int = 2000, path: Path = ETTH1) -> pd.DataFrame:
     """ETTh1's seven columns as seven entities of different lengths (long format), with an
     invented static attribute: `group` is 'load' for the six load columns and 'oil' for OT."""
-    frame = pd.read_csv(ETTH1, nrows=rows)
+    frame = pd.read_csv(path, nrows=rows)
     if rows <= 6 * 150:
         raise ValueError("rows must exceed 900 so that every entity keeps some rows")
     parts = []
@@ -63,3 +72,18 @@ def etth1_entities(rows: int = 2000) -> pd.DataFrame:
             )
         )
     return pd.concat(parts, ignore_index=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("examples/data"))
+    parser.add_argument("--etth1", type=Path, default=ETTH1, help="path to ETTh1.csv")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    mixed_table(seed=0, entities=60).to_csv(args.out / "stores.csv", index=False)
+    etth1_entities(rows=17420, path=args.etth1).to_csv(args.out / "etth1_long.csv", index=False)
+    print(f"wrote {args.out / 'stores.csv'} and {args.out / 'etth1_long.csv'}")
+
+
+if __name__ == "__main__":
+    main()
