@@ -433,3 +433,51 @@ def test_forecast_a_target_column_of_a_table(tmp_path: Path) -> None:
                 {**config.to_dict(), "data": {**config.to_dict()["data"], "target": "nope"}},
             )
         )
+
+
+def test_cli_inspect_and_clear_cli_errors(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from rnngan.cli import app
+
+    mixed_table(entities=4).to_csv(tmp_path / "stores.csv", index=False)
+    runner = CliRunner()
+    data = str(tmp_path / "stores.csv")
+    out = runner.invoke(app, ["inspect", "--data", data, "--id-col", "store", "--time-col", "date"])
+    assert out.exit_code == 0, out.output
+    assert "visitors" in out.output and "count" in out.output and "static" in out.output
+    bad = runner.invoke(app, ["train", "--data", data])
+    assert bad.exit_code == 2 and "--id-col" in bad.output
+    bad = runner.invoke(app, ["train", "--data", data, "--id-col", "shop"])
+    assert bad.exit_code == 2 and "column 'shop' is not in the table" in bad.output
+    bad = runner.invoke(app, ["train", "--data", data, "--id-col", "store", "--task", "forecast"])
+    assert bad.exit_code == 2 and "--target" in bad.output
+
+
+def test_cli_generate_for_a_table_model(
+    served: tuple[object, pd.DataFrame], tmp_path: Path
+) -> None:
+    """`rnngan generate` writes the bytes of the /datasets route, options included."""
+    from typer.testing import CliRunner
+
+    from rnngan.cli import app
+
+    client, _ = served
+    models_dir = Path(client.app.state.rnngan.settings.models_dir)  # type: ignore[attr-defined]
+    out = tmp_path / "out.csv"
+    args = ["generate", "--model", "stores", "--n", "7", "--seed", "3", "--out", str(out)]
+    args += [
+        "--condition",
+        "region=north",
+        "--start",
+        "2031-01-01",
+        "--models-dir",
+        str(models_dir),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    body = {"n": 7, "seed": 3, "condition": {"region": "north"}, "start": "2031-01-01"}
+    http = client.post("/v1/models/stores/datasets", json=body)  # type: ignore[attr-defined]
+    assert out.read_bytes() == http.content
+    bad = CliRunner().invoke(app, [*args, "--condition", "region=west"])
+    assert bad.exit_code == 2 and "not a known category" in bad.output
