@@ -13,7 +13,7 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets
+.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
@@ -72,6 +72,10 @@ bench-forecast: $(VENV)/.dev
 bench-generation: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.generation
 
+# Own tables end to end with the `rnngan train --data` defaults (docs/tables.md).
+bench-tables: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.tables
+
 # Serving under load: 60 s of concurrent clients on a copy of models/, a version swapped in
 # half-way, SIGTERM at the end (benchmarks/results/load.json).
 bench-load: $(VENV)/.dev
@@ -85,4 +89,4 @@ bench-serving: $(VENV)/.dev
 bench-datasets: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.datasets
 
-bench: bench-generation bench-forecast bench-load bench-serving bench-datasets
+bench: bench-generation bench-forecast bench-tables bench-load bench-serving bench-datasets

@@ -33,6 +33,7 @@ import httpx
 import numpy as np
 
 from benchmarks.common import environment
+from service.config import Settings
 
 RESULTS = Path("benchmarks/results/serving.json")
 TABLE = Path("docs/serving.md")
@@ -189,7 +190,9 @@ def main() -> None:
         "RNNGAN_ORT_INTRA_OP_THREADS": "1",
         "RNNGAN_ORT_INTER_OP_THREADS": "1",
         "RNNGAN_LOG_LEVEL": "warning",
-        "micro_batching": "batch_max_rows 8192, max wait 2 ms",
+        "micro_batching": "batch_max_rows {} generator rows, max wait {} ms".format(
+            Settings().batch_max_rows, Settings().batch_max_wait_ms
+        ),
         "uvicorn_workers": 1,
         "torch_threads": "torch default (all cores)",
         "seconds_per_point": args.seconds,

@@ -2,9 +2,15 @@
 as one call, then split back.
 
 A call that finds no other request in flight runs at once (a lone caller pays nothing); while
-other requests are in flight the batcher waits up to `max_wait_s` for them, up to `max_rows`
-rows. Rows of a GRU graph are independent, so each caller's result is what it would get alone
-(tests/service/test_batching.py checks it bit for bit).
+other requests are in flight the batcher waits up to `max_wait_s` for them, until the batch
+holds `max_rows` generator rows (series × sample paths). Rows of a GRU graph are independent, so
+each caller's result is what it would get alone (tests/service/test_batching.py checks it bit
+for bit).
+
+Why a small `max_rows` (default 256): a GRU call is compute-bound, and past a few hundred rows
+its cost per row grows (the working set leaves the cache). Measured on the shipped etth1_ot
+forecaster, one thread, per 100-path request: 2.2 ms alone, 2.0 ms two per call, 2.6 ms eight
+per call, 3.2 ms 32 per call. Small generate requests (4 rows) still gather 64 per call.
 """
 
 from __future__ import annotations
@@ -31,7 +37,17 @@ class _Job:
 
     @property
     def rows(self) -> int:
+        """Entries on the batch axis (what the output is split by)."""
         return int(next(iter(self.inputs.values())).shape[0])
+
+    @property
+    def work(self) -> int:
+        """Generator rows the call runs: series × sample paths for a forecast (noise
+        (S, N, H, L)), series for generation (noise (B, T, L)). What `max_rows` limits."""
+        noise = self.inputs.get("noise")
+        if noise is None or noise.ndim < 3:
+            return self.rows
+        return int(np.prod(noise.shape[:-2]))
 
     @property
     def key(self) -> tuple[tuple[int, ...], ...]:
@@ -55,7 +71,7 @@ class MicroBatcher:
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """Run one request's inputs, batched with whatever else is in flight."""
         job = _Job(inputs)
-        if job.rows > self.max_rows:  # already a big batch: no reason to wait for company
+        if job.work >= self.max_rows:  # already a full batch: no reason to wait for company
             return self._run(inputs)
         with self._lock:
             self._in_flight += 1
@@ -75,9 +91,9 @@ class MicroBatcher:
             return self._in_flight > gathered
 
     def _gather(self, first: _Job) -> list[_Job]:
-        batch, rows = [first], first.rows
+        batch, work = [first], first.work
         deadline = time.monotonic() + self.max_wait_s
-        while rows < self.max_rows:
+        while work < self.max_rows:
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
@@ -92,7 +108,7 @@ class MicroBatcher:
                 self._queue.put(None)  # let the loop see the stop marker
                 break
             batch.append(job)
-            rows += job.rows
+            work += job.work
         return batch
 
     def _loop(self) -> None:

@@ -58,9 +58,10 @@ class Settings(BaseSettings):
 
     # Operations.
     batch_max_rows: int = Field(
-        default=8192,
+        default=256,
         ge=0,
-        description="micro-batching: most rows gathered into one ONNX Runtime call (0: off)",
+        description="micro-batching: generator rows (series × sample paths) gathered into one "
+        "ONNX Runtime call (0: off)",
     )
     batch_max_wait_ms: float = Field(
         default=2.0,
