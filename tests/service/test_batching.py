@@ -6,7 +6,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from service.batching import MicroBatcher
+from service.batching import MicroBatcher, _Job
 from service.noise import series_noise
 from tests.conftest import MODELS, SHIPPED
 
@@ -103,3 +103,13 @@ def test_batching_concurrent_forecasts_equal_sequential(client) -> None:  # type
     assert together == alone
     model = client.app.state.rnngan.registry.get("etth1_ot")
     assert model.batcher is not None and model.batcher.jobs >= 32
+
+
+def test_batch_size_counts_generator_rows() -> None:
+    """A forecast job's size is series × sample paths, a generate job's its series."""
+    forecast = _Job({"history": np.zeros((2, 168)), "noise": np.zeros((2, 100, 24, 8))})
+    generate = _Job({"noise": np.zeros((4, 24, 5))})
+    table = _Job({"noise": np.zeros((3, 24, 5)), "condition": np.zeros((3, 2))})
+    assert (forecast.rows, forecast.work) == (2, 200)
+    assert (generate.rows, generate.work) == (4, 4)
+    assert (table.rows, table.work) == (3, 3)
