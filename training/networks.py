@@ -7,6 +7,13 @@ import torch
 from torch import nn
 
 
+@torch.no_grad()
+def ema_update(average: nn.Module, model: nn.Module, decay: float) -> None:
+    """Exponential moving average of weights: average ← decay · average + (1 − decay) · model."""
+    for avg_p, p in zip(average.parameters(), model.parameters(), strict=True):
+        avg_p.mul_(decay).add_(p, alpha=1 - decay)
+
+
 class RecurrentNet(nn.Module):
     """A GRU/LSTM stack with a per-step linear head: (B, T, input_size) -> (B, T, output_size)."""
 

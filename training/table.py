@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ from torch import nn
 from service.manifest import file_sha256
 from service.table import TableError, TableSpec, channel_layout, encode_entities, infer_spec
 from training.config import DataConfig, RunConfig, from_dict
-from training.networks import RecurrentNet
+from training.networks import RecurrentNet, ema_update
 
 AUTO_SEQ_LEN = 96
 
@@ -107,7 +108,13 @@ def default_config(
             "seq_len": seq_len,
         },
         "model": {"latent_dim": 8, "hidden_size": 48, "num_layers": 2, "disc_hidden_size": 48},
-        "train": {"steps": 3000, "batch_size": 128, "moment_weight": 10.0, "threads": 1},
+        "train": {
+            "steps": 3000,
+            "batch_size": 128,
+            "moment_weight": 10.0,
+            "ema_decay": 0.998,
+            "threads": 1,
+        },
         "eval": {"runs": 3, "disc_steps": 1000, "pred_steps": 2000},
     }
     if task == "forecast":
@@ -327,6 +334,9 @@ class TableTrainer:
         self.conditions = torch.from_numpy(data.conditions)
         self.generator, self.discriminator = build(config, data.spec)
         t = config.train
+        # An exponential moving average of the generator's weights is what gets exported
+        # (`train.ema_decay` > 0), as for the TimeGAN-class generators.
+        self.ema = copy.deepcopy(self.generator).requires_grad_(False) if t.ema_decay > 0 else None
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=t.lr_g, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(
             self.discriminator.parameters(), lr=t.lr_d, betas=(0.5, 0.999)
@@ -366,11 +376,16 @@ class TableTrainer:
         self.opt_g.zero_grad()
         g_loss.backward()
         self.opt_g.step()
+        if self.ema is not None:
+            ema_update(self.ema, self.generator, t.ema_decay)
         return {
             "d_loss": d_loss.item(),
             "g_adversarial": adversarial.item(),
             "g_moment": moment.item(),
         }
+
+    def exported(self) -> TableGenerator:
+        return self.ema if self.ema is not None else self.generator
 
 
 def table_extra(data: TableData) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from torch import nn
 
 from training import losses
 from training.config import RunConfig
-from training.networks import RecurrentNet
+from training.networks import RecurrentNet, ema_update
 
 
 class TimeGANGenerator(nn.Module):
@@ -238,13 +238,9 @@ class TimeGANTrainer:
         self._update_ema()
         return out
 
-    @torch.no_grad()
     def _update_ema(self) -> None:
-        if self.ema is None:
-            return
-        decay = self.config.train.ema_decay
-        for ema_p, p in zip(self.ema.parameters(), self.gen.parameters(), strict=True):
-            ema_p.mul_(decay).add_(p, alpha=1 - decay)
+        if self.ema is not None:
+            ema_update(self.ema, self.gen, self.config.train.ema_decay)
 
     def exported(self) -> TimeGANGenerator:
         """The generator side to export: its EMA when enabled and joint training has run."""

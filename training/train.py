@@ -209,7 +209,7 @@ def train(config: RunConfig, *, progress: bool = True) -> list[dict[str, float]]
             config,
             trainer_t.step,
             lambda step: save_checkpoint(
-                config, (trainer_t.generator, trainer_t.discriminator), step, textra
+                config, (trainer_t.exported(), trainer_t.discriminator), step, textra
             ),
             progress,
         )
