@@ -109,6 +109,50 @@ def score_seasonal_naive(
     return score(truth, np.repeat(point[None], len(LEVELS), axis=0), point, scale)
 
 
+def statsforecast_quantiles(
+    series: np.ndarray,
+    origins: np.ndarray,
+    horizon: int,
+    season: int,
+    name: str,
+    input_size: int,
+    truth: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One statsforecast model's quantiles (Q, N, H) at LEVELS and point forecasts (N, H) for
+    origins spaced `horizon` apart: fit once on the history before the first origin (its last
+    `input_size` rows when set), then filtered forward through each later window without
+    refitting. `truth`, when given, is checked against statsforecast's own windows."""
+    import statsforecast.models as sfm
+    from statsforecast import StatsForecast
+
+    y = series[: origins[-1] + horizon].astype(np.float64)
+    frame = pd.DataFrame({"unique_id": "y", "ds": np.arange(len(y)), "y": y})
+    pcts = sorted({round(abs(1 - 2 * q) * 100) for q in LEVELS if q != 0.5})
+    model = getattr(sfm, name)(season_length=season)
+    sf = StatsForecast(models=[model], freq=1, n_jobs=1)
+    cv = sf.cross_validation(
+        df=frame,
+        h=horizon,
+        step_size=horizon,
+        n_windows=len(origins),
+        level=pcts,
+        refit=False,
+        input_size=input_size or None,
+    )
+    if truth is not None and not np.allclose(
+        cv["y"].to_numpy().reshape(len(origins), horizon), truth
+    ):
+        raise AssertionError("statsforecast windows differ from the GAN's")
+    cols = [
+        cv[name]
+        if q == 0.5
+        else cv[f"{name}-{'lo' if q < 0.5 else 'hi'}-{round(abs(1 - 2 * q) * 100)}"]
+        for q in LEVELS
+    ]
+    quantiles = np.stack([c.to_numpy() for c in cols]).reshape(len(LEVELS), len(origins), horizon)
+    return quantiles, cv[name].to_numpy().reshape(len(origins), horizon)
+
+
 def score_statsforecast(
     data: ForecastData,
     start: int,
@@ -117,41 +161,15 @@ def score_statsforecast(
     models: tuple[str, ...],
     input_size: int,
 ) -> dict[str, dict[str, float]]:
-    """statsforecast models on the same windows: each is fit once on the history before the first
-    origin (the last `input_size` rows when set), then filtered forward through each later
-    window without refitting."""
-    import statsforecast.models as sfm
-    from statsforecast import StatsForecast
-
+    """statsforecast models on the same windows as the GAN (see `statsforecast_quantiles`)."""
     origins, _, truth = rolling_windows(data, start, end)
     h = data.config.horizon
-    y = data.series[: origins[-1] + h].astype(np.float64)
-    frame = pd.DataFrame({"unique_id": "y", "ds": np.arange(len(y)), "y": y})
-    pcts = sorted({round(abs(1 - 2 * q) * 100) for q in LEVELS if q != 0.5})
     out = {}
     for name in models:
         started = time.perf_counter()
-        model = getattr(sfm, name)(season_length=data.config.season)
-        sf = StatsForecast(models=[model], freq=1, n_jobs=1)
-        cv = sf.cross_validation(
-            df=frame,
-            h=h,
-            step_size=h,
-            n_windows=len(origins),
-            level=pcts,
-            refit=False,
-            input_size=input_size or None,
+        quantiles, point = statsforecast_quantiles(
+            data.series, origins, h, data.config.season, name, input_size, truth
         )
-        if not np.allclose(cv["y"].to_numpy().reshape(len(origins), h), truth):
-            raise AssertionError("statsforecast windows differ from the GAN's")
-        cols = [
-            cv[name]
-            if q == 0.5
-            else cv[f"{name}-{'lo' if q < 0.5 else 'hi'}-{round(abs(1 - 2 * q) * 100)}"]
-            for q in LEVELS
-        ]
-        quantiles = np.stack([c.to_numpy() for c in cols]).reshape(len(LEVELS), len(origins), h)
-        point = cv[name].to_numpy().reshape(len(origins), h)
         out[name] = score(truth, quantiles, point, scale)
         log.info("%s on %d windows in %.1fs", name, len(origins), time.perf_counter() - started)
     return out

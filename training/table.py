@@ -142,7 +142,7 @@ def default_config(
             "select_every": 250,
             "threads": 1,
         }
-        raw["eval"] = {"num_samples": 200}
+        raw["eval"] = {"num_samples": 200, "baselines": ["AutoETS"], "baseline_input_size": 2000}
     if static is not None:
         raw["data"]["static"] = split(static)
     if out_dir is not None:

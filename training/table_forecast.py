@@ -9,7 +9,8 @@ Forecast origins are every `horizon` rows inside the validation and test parts (
 its own entity's history before it). Gaps in the target are filled by linear interpolation
 inside the entity before windows are cut. Scores are per window relative to that entity's
 seasonal-naive scale (MASE, CRPS), so entities of different size weigh the same.
-Other columns are not used as covariates (not built yet).
+statsforecast baselines (`eval.baselines`, AutoETS by default) are fit per entity on the same
+windows. Other columns are not used as covariates (not built yet).
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ from torch import nn
 from service.manifest import Calibration, file_sha256
 from service.table import NUMERIC, TableError
 from training.config import RunConfig
-from training.forecast_eval import LEVELS, fit_spread_scale, gan_paths, score, score_paths
+from training.forecast_eval import (
+    LEVELS,
+    fit_spread_scale,
+    gan_paths,
+    score,
+    score_paths,
+    statsforecast_quantiles,
+)
 from training.networks import ForecastGenerator, ForecastGraph
 from training.table import read_user_table
 
@@ -63,30 +71,37 @@ class TableForecastData:
             )
         return np.ascontiguousarray(np.concatenate(parts)).astype(np.float32)
 
-    def origins(
+    def entity_origins(
         self, part: str, context: int, horizon: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(histories (N, context), truths (N, horizon), scales (N,)) over the validation or test
-        part of every entity, an origin every `horizon` rows."""
-        hist, truth, scales = [], [], []
+    ) -> list[tuple[EntitySplit, np.ndarray]]:
+        """Each entity with its forecast origins in the validation or test part, one every
+        `horizon` rows, each with `context` rows of history before it."""
+        out = []
         for e in self.entities:
-            start, end = (
-                (e.train_end, e.val_end)
-                if part == "validation"
-                else (
-                    e.val_end,
-                    len(e.values),
-                )
-            )
-            for origin in range(max(start, context), end - horizon + 1, horizon):
-                hist.append(e.values[origin - context : origin])
-                truth.append(e.values[origin : origin + horizon])
-                scales.append(e.scale)
-        if not hist:
+            if part == "validation":
+                start, end = e.train_end, e.val_end
+            else:
+                start, end = e.val_end, len(e.values)
+            origins = np.arange(max(start, context), end - horizon + 1, horizon)
+            if len(origins):
+                out.append((e, origins))
+        if not out:
             raise TableError(
                 f"no {part} window: the {part} part of each entity is shorter than the horizon "
                 "or has too little history before it"
             )
+        return out
+
+    def origins(
+        self, part: str, context: int, horizon: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(histories (N, context), truths (N, horizon), scales (N,)) over every entity."""
+        hist, truth, scales = [], [], []
+        for e, origins in self.entity_origins(part, context, horizon):
+            for origin in origins:
+                hist.append(e.values[origin - context : origin])
+                truth.append(e.values[origin : origin + horizon])
+                scales.append(e.scale)
         return (
             np.stack(hist).astype(np.float32),
             np.stack(truth).astype(np.float32),
@@ -144,6 +159,28 @@ def _scaled_scores(paths: np.ndarray, truth: np.ndarray, scales: np.ndarray) -> 
     """Scores with each window divided by its entity's scale (MASE and CRPS in scale units)."""
     s = scales[:, None]
     return score_paths(paths / s[:, None], truth / s, 1.0)
+
+
+def statsforecast_scores(
+    data: TableForecastData, part: str, config: RunConfig
+) -> dict[str, dict[str, float]]:
+    """statsforecast baselines on the same windows, one fit per entity (refit=False)."""
+    d, e = config.data, config.eval
+    out: dict[str, dict[str, float]] = {}
+    for name in e.baselines:
+        qs, truths, points = [], [], []
+        for entity, origins in data.entity_origins(part, d.context_len, d.horizon):
+            truth = np.stack([entity.values[o : o + d.horizon] for o in origins])
+            quantiles, point = statsforecast_quantiles(
+                entity.values, origins, d.horizon, d.season, name, e.baseline_input_size, truth
+            )
+            qs.append(quantiles / entity.scale)
+            points.append(point / entity.scale)
+            truths.append(truth / entity.scale)
+        out[name] = score(
+            np.concatenate(truths), np.concatenate(qs, axis=1), np.concatenate(points), 1.0
+        )
+    return out
 
 
 def seasonal_naive_scores(
@@ -229,6 +266,7 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
         "gan": gan,
         "gan_uncalibrated": raw,
         "seasonal_naive": seasonal_naive_scores(data, "test", d.context_len, d.horizon, d.season),
+        **statsforecast_scores(data, "test", config),
     }
     return {
         **metrics,

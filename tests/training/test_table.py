@@ -413,7 +413,7 @@ def test_forecast_a_target_column_of_a_table(tmp_path: Path) -> None:
     train(config, progress=False)
     metrics = evaluate_run(config.run_dir)
     assert metrics["entities"] == 7 and metrics["n_windows"] > 7
-    assert set(metrics["test"]) == {"gan", "gan_uncalibrated", "seasonal_naive"}
+    assert set(metrics["test"]) == {"gan", "gan_uncalibrated", "seasonal_naive", "AutoETS"}
     export(config.run_dir, tmp_path / "models")
     manifest = Manifest.read(tmp_path / "models" / "sensors_fc" / "1" / "manifest.json")
     assert manifest.task == "forecast" and manifest.freq == "h" and manifest.context_len == 48
