@@ -7,6 +7,16 @@ import platform
 from typing import Any
 
 
+def setup_logging() -> None:
+    """INFO for the benchmark's own lines; the HTTP client's per-request lines are silenced,
+    as they would cost the load generator CPU that the servers under test share."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def environment(torch_threads: int | None = None) -> dict[str, Any]:
     import numpy as np
 

@@ -36,7 +36,7 @@ import httpx
 import numpy as np
 import psutil
 
-from benchmarks.common import environment
+from benchmarks.common import environment, setup_logging
 from service import datasets
 from service.config import Settings
 from service.inference import generate_chunks
@@ -330,7 +330,7 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    setup_logging()
     rows = args.rows - args.rows % LENGTH
     http_rows = sorted({rows, *(int(x) - int(x) % LENGTH for x in args.http_rows.split(","))})
     loadavg_before = [round(x, 2) for x in os.getloadavg()]

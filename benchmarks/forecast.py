@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import environment, run_one
+from benchmarks.common import environment, run_one, setup_logging
 from training.config import RunConfig, load_config
 
 CONFIGS = ["configs/etth1_ot.toml", "configs/traffic_a5m.toml"]
@@ -122,7 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reuse", action="store_true", help="skip training if a run exists")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    setup_logging()
     configs = [load_config(c) for c in CONFIGS]
     results = [run_one(c, args.reuse) for c in configs]
     env = environment(configs[0].train.threads)

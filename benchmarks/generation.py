@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import environment, run_one
+from benchmarks.common import environment, run_one, setup_logging
 from training.config import load_config
 
 DATASETS = ["sines", "stocks", "energy", "etth1"]
@@ -152,7 +152,7 @@ def main() -> None:
         help="rewrite docs/generation.md from the results file, measure nothing",
     )
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    setup_logging()
     if args.table_only:
         data = json.loads(RESULTS.read_text())
         TABLE.write_text(table(data["results"], data["environment"]))

@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from benchmarks.common import environment
+from benchmarks.common import environment, setup_logging
 from service.config import Settings
 
 RESULTS = Path("benchmarks/results/serving.json")
@@ -184,7 +184,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per measured point")
     parser.add_argument("--clients", default="1,8,32,64")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    setup_logging()
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
     settings = {
         "OMP_WAIT_POLICY": "PASSIVE",

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import environment
+from benchmarks.common import environment, setup_logging
 from examples.tables import ETTH1, etth1_entities, mixed_table
 
 ROOT = Path("runs/tables")
@@ -182,7 +182,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="evaluate existing checkpoints")
     parser.add_argument("--only", default=",".join(CASES), help="comma-separated cases")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    setup_logging()
     write_tables(ROOT / "data")
     previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     results = dict(previous.get("results", {}))

@@ -21,7 +21,16 @@ import pandas as pd
 import torch
 from scipy.stats import ks_2samp
 
-from service.table import NUMERIC, TableSpec, channel_layout, synthesize
+from service.noise import series_noise, series_uniforms
+from service.table import (
+    NUMERIC,
+    TableSpec,
+    channel_layout,
+    condition_vector,
+    draw_static,
+    plan_lengths,
+    synthesize,
+)
 from training.config import RunConfig
 from training.evaluate import generation_report
 from training.plots import projection_figure
@@ -31,26 +40,50 @@ MAX_EVAL_WINDOWS = 4000
 
 
 def _torch_runner(graph: TableGraph):  # type: ignore[no-untyped-def]
-    def run(noise: np.ndarray, condition: np.ndarray) -> np.ndarray:
+    def run(noise: np.ndarray, condition: np.ndarray, chunk: int = 128) -> np.ndarray:
+        """The graph over `chunk` series at a time (rows are independent), to bound memory."""
         with torch.no_grad():
-            return graph(torch.from_numpy(noise), torch.from_numpy(condition)).numpy()
+            parts = [
+                graph(
+                    torch.from_numpy(noise[i : i + chunk]),
+                    torch.from_numpy(condition[i : i + chunk]),
+                ).numpy()
+                for i in range(0, len(noise), chunk)
+            ]
+        return np.concatenate(parts)
 
     return run
 
 
-def real_windows(data: TableData, length: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Full windows of `length` steps (stride 1) from every entity long enough, up to
-    MAX_EVAL_WINDOWS drawn at random: (N, length, D) channels and (N, C) conditions."""
-    xs, cs = [], []
-    for x, cond in data.entities:
-        if len(x) >= length:
-            view = np.lib.stride_tricks.sliding_window_view(x, length, axis=0)
-            xs.append(view.transpose(0, 2, 1))
-            cs.append(np.repeat(cond[None], view.shape[0], axis=0))
-    windows, conditions = np.concatenate(xs), np.concatenate(cs)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(windows))[:MAX_EVAL_WINDOWS]
-    return windows[order].astype(np.float32), conditions[order].astype(np.float32)
+def _windows(entities: list[np.ndarray], length: int, count: int, seed: int) -> np.ndarray:
+    """`count` windows of `length` steps drawn at random (without replacement) from all
+    sliding windows (stride 1) of the entities long enough."""
+    views = [
+        np.lib.stride_tricks.sliding_window_view(x, length, axis=0).transpose(0, 2, 1)
+        for x in entities
+        if len(x) >= length
+    ]
+    windows = np.concatenate(views)
+    order = np.random.default_rng(seed).permutation(len(windows))[:count]
+    return windows[order].astype(np.float32)
+
+
+def real_windows(data: TableData, length: int, seed: int) -> np.ndarray:
+    """Up to MAX_EVAL_WINDOWS windows of `length` steps of the training entities' channels."""
+    return _windows([x for x, _ in data.entities], length, MAX_EVAL_WINDOWS, seed)
+
+
+def synthetic_windows(
+    spec: TableSpec, run: Any, latent_dim: int, *, n: int, length: int, seed: int, count: int
+) -> np.ndarray:
+    """Windows of synthetic entities in channel space, discrete channels sampled."""
+    meta = series_uniforms(seed, 1, 0, n, 1, 3 + len(spec.static))[:, 0, :]
+    lengths = np.maximum(plan_lengths(spec, seed=seed, offset=0, n=n, length=None), length)
+    static = draw_static(spec, {}, meta[:, 2:])
+    cond = np.stack([condition_vector(spec, row) for row in static]).astype(np.float32)
+    raw = run(series_noise(seed, 0, n, int(lengths.max()), latent_dim), cond)
+    hard = hard_channels(spec, raw, np.random.default_rng(seed))
+    return _windows([hard[i, : lengths[i]] for i in range(n)], length, count, seed)
 
 
 def hard_channels(spec: TableSpec, raw: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -153,15 +186,22 @@ def evaluate_table(config: RunConfig, graph: TableGraph) -> dict[str, Any]:
     e = config.eval
     shortest = min(len(x) for x, _ in data.entities)
     length = max(2, min(data.seq_len, shortest))
-    windows, conditions = real_windows(data, length, config.seed)
+    windows = real_windows(data, length, config.seed)
     half = len(windows) // 2
     real, real_other = windows[:half], windows[half:]
     run = _torch_runner(graph)
-    g = torch.Generator().manual_seed(config.seed + 7)
-    noise = torch.randn(half, length, config.model.latent_dim, generator=g).numpy()
-    # Synthetic windows under the real windows' own static conditions.
-    raw = run(noise, conditions[:half])
-    fake = hard_channels(spec, raw, np.random.default_rng(config.seed + 11))
+    # Synthetic windows cut the same way from synthetic entities (lengths, static attributes
+    # and noise drawn as the service draws them), so window position within an entity is
+    # distributed alike in both.
+    fake = synthetic_windows(
+        spec,
+        run,
+        config.model.latent_dim,
+        n=max(len(data.entities), 200),
+        length=length,
+        seed=config.seed + 7,
+        count=half,
+    )
     layout = channel_layout(spec)
     names = [
         f"{c.name}={k}" if c.kind == "categorical" else c.name
