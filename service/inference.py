@@ -3,7 +3,7 @@ routes and the benchmarks share it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ from service.datasets import encode_stream
 from service.errors import InvalidInput, TooLarge
 from service.noise import series_noise
 from service.registry import LoadedModel
-from service.schemas import DatasetRequest
+from service.schemas import DatasetRequest, SamplesRequest
 from service.table import (
     Decoded,
     TableError,
@@ -113,20 +113,12 @@ def check_plain_request(model: LoadedModel, condition: Any, start: Any, impute: 
 
 
 def plan_table(
-    model: LoadedModel,
-    spec: TableSpec,
-    *,
-    n: int,
-    length: int | None,
-    seed: int,
-    offset: int,
-    condition: Mapping[str, Any] | None,
-    start: str | float | None,
-    impute: bool,
-    max_length: int,
-    max_rows: int,
+    model: LoadedModel, spec: TableSpec, body: SamplesRequest, *, max_length: int, max_rows: int
 ) -> TablePlan:
-    """Check a table request (422 naming the bad column or value, 413 over a limit)."""
+    """Check a table request (422 naming the bad column or value, 413 over a limit); /datasets
+    bodies carry an `offset`, /samples bodies start at series 0."""
+    n, length, seed, start = body.n, body.length, body.seed, body.start
+    offset = body.offset if isinstance(body, DatasetRequest) else 0
     if n * (length or min(spec.length_values)) > max_rows:  # before drawing n lengths
         raise TooLarge(
             f"{n} series of at least {length or min(spec.length_values)} steps are over this "
@@ -134,7 +126,7 @@ def plan_table(
             "(bulk: /datasets)."
         )
     try:
-        resolved = resolve_condition(spec, condition or {})
+        resolved = resolve_condition(spec, body.condition or {})
         first = spec.time.parse(start) if start is not None and spec.time is not None else None
     except TableError as exc:
         raise InvalidInput(str(exc)) from None
@@ -153,7 +145,7 @@ def plan_table(
             f"series of {longest} steps are over this service's limit of {max_length}; "
             "ask for a shorter 'length'."
         )
-    return TablePlan(spec, resolved, first, length, lengths, impute)
+    return TablePlan(spec, resolved, first, length, lengths, body.impute)
 
 
 def table_series(model: LoadedModel, plan: TablePlan, *, seed: int, offset: int, n: int) -> Decoded:
@@ -213,13 +205,7 @@ def dataset_stream(
         plan = plan_table(
             model,
             spec,
-            n=body.n,
-            length=body.length,
-            seed=body.seed,
-            offset=body.offset,
-            condition=body.condition,
-            start=body.start,
-            impute=body.impute,
+            body,
             max_length=settings.max_length,
             max_rows=settings.max_dataset_rows,
         )

@@ -77,6 +77,15 @@ def score_paths(paths: np.ndarray, truth: np.ndarray, scale: float) -> dict[str,
     return score(truth, quantiles, quantiles[list(LEVELS).index(0.5)], scale)
 
 
+def score_paths_scaled(
+    paths: np.ndarray, truth: np.ndarray, scales: np.ndarray
+) -> dict[str, float]:
+    """`score_paths` with a scale per window (N,): each window is divided by its own scale, so
+    MASE and CRPS are in those units (series of different size weigh the same)."""
+    s = np.asarray(scales, dtype=np.float64)[:, None]
+    return score_paths(paths / s[:, None], truth / s, 1.0)
+
+
 def fit_spread_scale(
     paths: np.ndarray, truth: np.ndarray, scale: float, target: float = 0.8
 ) -> float:

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from torch import nn
 
 from service.manifest import Calibration, file_sha256
@@ -33,10 +32,9 @@ from training.forecast_eval import (
     fit_spread_scale,
     gan_paths,
     score,
-    score_paths,
+    score_paths_scaled,
     statsforecast_quantiles,
 )
-from training.networks import ForecastGenerator, ForecastGraph
 from training.table import read_user_table
 
 log = logging.getLogger("rnngan.train")
@@ -155,12 +153,6 @@ def load_table_forecast(config: RunConfig) -> TableForecastData:
     )
 
 
-def _scaled_scores(paths: np.ndarray, truth: np.ndarray, scales: np.ndarray) -> dict[str, float]:
-    """Scores with each window divided by its entity's scale (MASE and CRPS in scale units)."""
-    s = scales[:, None]
-    return score_paths(paths / s[:, None], truth / s, 1.0)
-
-
 def statsforecast_scores(
     data: TableForecastData, part: str, config: RunConfig
 ) -> dict[str, dict[str, float]]:
@@ -196,38 +188,6 @@ def seasonal_naive_scores(
     return score(truth / s, quantiles, point / s, 1.0)
 
 
-class TableValidationSelector:
-    """Keeps the generator weights with the best validation CRPS (fixed noise)."""
-
-    def __init__(self, config: RunConfig, data: TableForecastData, generator: ForecastGenerator):
-        d = config.data
-        self.config, self.generator = config, generator
-        self.hist, self.truth, self.scales = data.origins("validation", d.context_len, d.horizon)
-        self.best: tuple[float, int, dict[str, torch.Tensor]] | None = None
-
-    def __call__(self, step: int) -> float:
-        d, t = self.config.data, self.config.train
-        paths = gan_paths(
-            ForecastGraph(self.generator),
-            self.hist,
-            d.horizon,
-            self.config.model.latent_dim,
-            t.select_samples,
-            self.config.seed,
-        )
-        crps = _scaled_scores(paths, self.truth, self.scales)["crps"]
-        if self.best is None or crps < self.best[0]:
-            state = {k: v.detach().clone() for k, v in self.generator.state_dict().items()}
-            self.best = (crps, step, state)
-        return crps
-
-    def selected(self) -> dict[str, Any]:
-        if self.best is None:
-            return {}
-        crps, step, state = self.best
-        return {"generator": state, "selected_step": step, "selected_val_crps": crps}
-
-
 def table_forecast_extra(data: TableForecastData, n_windows: int) -> dict[str, Any]:
     return {
         "features": [data.target],
@@ -251,7 +211,7 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
     val_paths = gan_paths(graph, val_hist, d.horizon, latent, e.num_samples, config.seed)
     test_paths = gan_paths(graph, test_hist, d.horizon, latent, e.num_samples, config.seed + 1)
     metrics: dict[str, Any] = {}
-    raw = _scaled_scores(test_paths, test_truth, test_scales)
+    raw = score_paths_scaled(test_paths, test_truth, test_scales)
     gan = raw
     if e.calibrate:
         s = val_scales[:, None]
@@ -261,7 +221,7 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
             fit_on=f"the validation part ({d.val_share:.0%}) of every entity, rolling origin",
         )
         metrics["calibration"] = calibration.model_dump()
-        gan = _scaled_scores(calibration.apply(test_paths), test_truth, test_scales)
+        gan = score_paths_scaled(calibration.apply(test_paths), test_truth, test_scales)
     test = {
         "gan": gan,
         "gan_uncalibrated": raw,
@@ -278,6 +238,6 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
         "entities": len(data.entities),
         "n_windows": len(test_hist),
         "test": test,
-        "validation": {"gan_uncalibrated": _scaled_scores(val_paths, val_truth, val_scales)},
+        "validation": {"gan_uncalibrated": score_paths_scaled(val_paths, val_truth, val_scales)},
         **{f"test_{k}": v for k, v in gan.items()},
     }

@@ -250,7 +250,7 @@ def train(config: RunConfig, *, progress: bool = True) -> list[dict[str, float]]
         torch.optim.Adam(fc_nets[0].parameters(), lr=t.lr_g, betas=(0.5, 0.999)),
         torch.optim.Adam(fc_nets[1].parameters(), lr=t.lr_d, betas=(0.5, 0.999)),
     )
-    selector = ValidationSelector(config, fdata, fc_nets[0])
+    selector = ValidationSelector.on_series(config, fdata, fc_nets[0])
     extra = forecast_extra(fdata, windows.shape[0])
 
     def save(step: int) -> None:
@@ -268,11 +268,7 @@ def train(config: RunConfig, *, progress: bool = True) -> list[dict[str, float]]
 def _train_table_forecast(
     config: RunConfig, rng: torch.Generator, progress: bool
 ) -> list[dict[str, float]]:
-    from training.table_forecast import (
-        TableValidationSelector,
-        load_table_forecast,
-        table_forecast_extra,
-    )
+    from training.table_forecast import load_table_forecast, table_forecast_extra
 
     data = load_table_forecast(config)
     windows = torch.from_numpy(data.train_windows(config.data.context_len + config.data.horizon))
@@ -283,7 +279,10 @@ def _train_table_forecast(
         torch.optim.Adam(nets[0].parameters(), lr=t.lr_g, betas=(0.5, 0.999)),
         torch.optim.Adam(nets[1].parameters(), lr=t.lr_d, betas=(0.5, 0.999)),
     )
-    selector = TableValidationSelector(config, data, nets[0])
+    d = config.data
+    selector = ValidationSelector(
+        config, nets[0], *data.origins("validation", d.context_len, d.horizon)
+    )
     extra = table_forecast_extra(data, windows.shape[0])
     return _loop(
         config,
@@ -311,20 +310,36 @@ def build_forecast_nets(config: RunConfig) -> tuple[ForecastGenerator, ForecastD
 
 
 class ValidationSelector:
-    """Checkpoint selection by validation CRPS: scores the generator on the validation windows
-    (fixed noise) and keeps a copy of the best weights seen so far."""
+    """Checkpoint selection by validation CRPS: scores the generator on fixed validation windows
+    (fixed noise) and keeps a copy of the best weights seen so far. `scales` (N,): each window's
+    MASE/CRPS scale (one value repeated for a single series)."""
 
-    def __init__(self, config: RunConfig, data: ForecastData, generator: ForecastGenerator):
-        from training.forecast_eval import rolling_windows, seasonal_scale
-
+    def __init__(
+        self,
+        config: RunConfig,
+        generator: ForecastGenerator,
+        histories: np.ndarray,
+        truth: np.ndarray,
+        scales: np.ndarray,
+    ):
         self.config, self.generator = config, generator
-        d = config.data
-        _, self.histories, self.truth = rolling_windows(data, d.train_end, d.val_end)
-        self.scale = seasonal_scale(data.train, d.season)
+        self.histories, self.truth, self.scales = histories, truth, scales
         self.best: tuple[float, int, dict[str, torch.Tensor]] | None = None
 
+    @classmethod
+    def on_series(
+        cls, config: RunConfig, data: ForecastData, generator: ForecastGenerator
+    ) -> ValidationSelector:
+        """The validation rows of one series (PROTOCOL.md §3's split)."""
+        from training.forecast_eval import rolling_windows, seasonal_scale
+
+        d = config.data
+        _, histories, truth = rolling_windows(data, d.train_end, d.val_end)
+        scales = np.full(len(histories), seasonal_scale(data.train, d.season))
+        return cls(config, generator, histories, truth, scales)
+
     def __call__(self, step: int) -> float:
-        from training.forecast_eval import gan_paths, score_paths
+        from training.forecast_eval import gan_paths, score_paths_scaled
         from training.networks import ForecastGraph
 
         d, t = self.config.data, self.config.train
@@ -336,7 +351,7 @@ class ValidationSelector:
             t.select_samples,
             self.config.seed,
         )
-        crps = score_paths(paths, self.truth, self.scale)["crps"]
+        crps = score_paths_scaled(paths, self.truth, self.scales)["crps"]
         if self.best is None or crps < self.best[0]:
             state = {k: v.detach().clone() for k, v in self.generator.state_dict().items()}
             self.best = (crps, step, state)

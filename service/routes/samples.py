@@ -27,13 +27,7 @@ def samples(name: str, body: SamplesRequest, state: AppState = Depends(app_state
         plan = plan_table(
             model,
             spec,
-            n=body.n,
-            length=body.length,
-            seed=body.seed,
-            offset=0,
-            condition=body.condition,
-            start=body.start,
-            impute=body.impute,
+            body,
             max_length=settings.max_length,
             # The /samples limit is on values: rows × the model's channels.
             max_rows=settings.max_sample_values // spec.channels,
