@@ -204,9 +204,20 @@ def evaluate_generation(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
     noise = torch.randn(len(real), config.data.seq_len, config.model.latent_dim, generator=g)
     with torch.no_grad():
         fake = graph.generator(noise).numpy()  # scaled space, as the protocol measures
+    return report_and_picture(config, real, fake, real_other, data.features)
+
+
+def report_and_picture(
+    config: RunConfig,
+    real: np.ndarray,
+    fake: np.ndarray,
+    real_other: np.ndarray,
+    features: list[str],
+) -> dict[str, Any]:
+    """`generation_report` with the config's eval settings, and the run's projection.png."""
     e = config.eval
     projection_figure(
-        real, fake, data.features, config.name, config.run_dir / "projection.png", seed=config.seed
+        real, fake, features, config.name, config.run_dir / "projection.png", seed=config.seed
     )
     return generation_report(
         real,

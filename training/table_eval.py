@@ -32,8 +32,7 @@ from service.table import (
     synthesize,
 )
 from training.config import RunConfig
-from training.evaluate import generation_report
-from training.plots import projection_figure
+from training.evaluate import report_and_picture
 from training.table import TableData, TableGraph, load_table
 
 MAX_EVAL_WINDOWS = 4000
@@ -183,7 +182,6 @@ def length_checks(spec: TableSpec, real: pd.DataFrame, fake: pd.DataFrame) -> di
 def evaluate_table(config: RunConfig, graph: TableGraph) -> dict[str, Any]:
     data = load_table(config.data)
     spec = data.spec
-    e = config.eval
     shortest = min(len(x) for x, _ in data.entities)
     length = max(2, min(data.seq_len, shortest))
     windows = real_windows(data, length, config.seed)
@@ -209,19 +207,7 @@ def evaluate_table(config: RunConfig, graph: TableGraph) -> dict[str, Any]:
         for k in (c.categories if c.kind == "categorical" else [None])  # type: ignore[union-attr]
     ]
     names += [f"{name} observed" for name in layout.masks] + (["gap"] if layout.gap else [])
-    projection_figure(
-        real, fake, names, config.name, config.run_dir / "projection.png", seed=config.seed
-    )
-    report = generation_report(
-        real,
-        fake,
-        real_other,
-        runs=e.runs,
-        disc_steps=e.disc_steps,
-        pred_steps=e.pred_steps,
-        batch_size=e.batch_size,
-        seed=config.seed,
-    )
+    report = report_and_picture(config, real, fake, real_other, names)
     report["eval_window_length"] = length
     n_entities = max(len(data.entities), 200)
     decoded = synthesize(
