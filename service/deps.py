@@ -31,7 +31,9 @@ class AppState:
         return report
 
 
-def app_state(request: Request) -> AppState:
+# The dependencies are `async def` on purpose: they do no blocking work, and a sync dependency
+# costs every request a hop through the threadpool.
+async def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.rnngan
     return state
 
@@ -54,9 +56,9 @@ def digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 
-def require_api_key(request: Request) -> None:
+async def require_api_key(request: Request) -> None:
     """When keys are configured, every /v1 route needs `Authorization: Bearer <key>`."""
-    digests = app_state(request).key_digests
+    digests = (await app_state(request)).key_digests
     if not digests:
         return
     header = request.headers.get("authorization", "")

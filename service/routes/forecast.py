@@ -6,11 +6,11 @@ from datetime import datetime
 
 import numpy as np
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
 
 from service.deps import AppState, app_state, lookup
 from service.errors import InvalidInput, TooLarge, error_responses
 from service.inference import forecast_samples, summarise
+from service.responses import FastJSONResponse
 from service.schemas import ForecastRequest, ForecastResponse, SeriesIn, quantile_key
 
 router = APIRouter(tags=["forecast"])
@@ -61,7 +61,7 @@ def _history(series: SeriesIn, context_len: int, max_history: int) -> np.ndarray
 )
 def forecast(
     name: str, body: ForecastRequest, state: AppState = Depends(app_state)
-) -> JSONResponse:
+) -> FastJSONResponse:
     model = lookup(state, name, "forecast")
     manifest = model.manifest
     settings = state.settings
@@ -114,6 +114,6 @@ def forecast(
     state.metrics.rows.labels("/v1/models/{name}/forecast", name).inc(
         len(body.series) * body.num_samples * horizon
     )
-    return JSONResponse(
+    return FastJSONResponse(
         {"model": manifest.name, "version": manifest.version, "forecasts": forecasts}
     )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
 
 from service.deps import AppState, app_state, lookup
 from service.errors import TooLarge, error_responses
 from service.inference import check_plain_request, generate, plan_table, table_series
+from service.responses import FastJSONResponse
 from service.schemas import SamplesRequest, SamplesResponse
 
 router = APIRouter(tags=["generate"])
@@ -18,7 +18,9 @@ router = APIRouter(tags=["generate"])
     response_model=SamplesResponse,
     responses=error_responses(404, 413, 422),
 )
-def samples(name: str, body: SamplesRequest, state: AppState = Depends(app_state)) -> JSONResponse:
+def samples(
+    name: str, body: SamplesRequest, state: AppState = Depends(app_state)
+) -> FastJSONResponse:
     model = lookup(state, name, "generate")
     manifest = model.manifest
     settings = state.settings
@@ -34,7 +36,7 @@ def samples(name: str, body: SamplesRequest, state: AppState = Depends(app_state
         )
         decoded = table_series(model, plan, seed=body.seed, offset=0, n=body.n)
         state.metrics.rows.labels("/v1/models/{name}/samples", name).inc(plan.rows)
-        return JSONResponse(
+        return FastJSONResponse(
             {
                 "model": manifest.name,
                 "version": manifest.version,
@@ -54,7 +56,7 @@ def samples(name: str, body: SamplesRequest, state: AppState = Depends(app_state
         )
     out = generate(model, n=body.n, length=length, seed=body.seed)
     state.metrics.rows.labels("/v1/models/{name}/samples", name).inc(body.n * length)
-    return JSONResponse(
+    return FastJSONResponse(
         {
             "model": manifest.name,
             "version": manifest.version,
