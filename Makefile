@@ -13,7 +13,7 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables
+.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
@@ -71,6 +71,10 @@ bench-forecast: $(VENV)/.dev
 
 bench-generation: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.generation
+
+# ONNX Runtime cost per request by requests per call (sets RNNGAN_BATCH_MAX_ROWS).
+bench-batch-cost: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.batch_cost
 
 # Own tables end to end with the `rnngan train --data` defaults (docs/tables.md).
 bench-tables: $(VENV)/.dev

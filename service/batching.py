@@ -8,9 +8,10 @@ each caller's result is what it would get alone (tests/service/test_batching.py 
 for bit).
 
 Why a small `max_rows` (default 256): a GRU call is compute-bound, and past a few hundred rows
-its cost per row grows (the working set leaves the cache). Measured on the shipped etth1_ot
-forecaster, one thread, per 100-path request: 2.2 ms alone, 2.0 ms two per call, 2.6 ms eight
-per call, 3.2 ms 32 per call. Small generate requests (4 rows) still gather 64 per call.
+its cost per row grows (the working set leaves the cache). `make bench-batch-cost`, shipped
+etth1_ot forecaster, one thread, per 100-path request: 1.95 ms alone, 2.05 ms two per call,
+2.45 ms eight per call, 2.78 ms 32 per call; a small Sines request (4 rows) falls from 0.25 ms
+alone to 0.18 ms 32 per call, so small requests still gather (64 per call at the default).
 """
 
 from __future__ import annotations
