@@ -62,6 +62,38 @@ def per_request_ms(
     return best * 1000.0
 
 
+def torch_forecast_ms(inputs: dict[str, np.ndarray], threads: int, repeats: int) -> float:
+    """The same forecast request through the torch generator of configs/etth1_ot.toml (what
+    the serving benchmark's torch baseline runs; speed does not depend on the weights)."""
+    import torch
+
+    from training.config import load_config
+    from training.networks import ForecastGenerator, ForecastGraph
+
+    torch.set_num_threads(threads)
+    m = load_config("configs/etth1_ot.toml").model
+    graph = ForecastGraph(
+        ForecastGenerator(
+            latent_dim=m.latent_dim,
+            hidden_size=m.hidden_size,
+            num_layers=m.num_layers,
+            cell=m.cell,
+            patch_len=m.patch_len,
+        )
+    ).eval()
+    history, noise = torch.from_numpy(inputs["history"]), torch.from_numpy(inputs["noise"])
+    best = float("inf")
+    with torch.no_grad():
+        for _ in range(3):
+            graph(history, noise)
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for _ in range(60):
+                graph(history, noise)
+            best = min(best, (time.perf_counter() - started) / 60)
+    return best * 1000.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -81,6 +113,10 @@ def main() -> None:
                 for k in (1, 2, 4, 8, 16, 32)
             },
         }
+        if manifest.task == "forecast":  # the compute the torch baseline does per request
+            results[name]["torch_ms_per_request"] = {
+                f"{t} threads": round(torch_forecast_ms(inputs, t, args.repeats), 3) for t in (1, 2)
+            }
         print(name, results[name])
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
