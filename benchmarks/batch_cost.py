@@ -68,19 +68,12 @@ def torch_forecast_ms(inputs: dict[str, np.ndarray], threads: int, repeats: int)
     import torch
 
     from training.config import load_config
-    from training.networks import ForecastGenerator, ForecastGraph
+    from training.networks import ForecastGraph
+    from training.train import build_forecast_nets
 
     torch.set_num_threads(threads)
-    m = load_config("configs/etth1_ot.toml").model
-    graph = ForecastGraph(
-        ForecastGenerator(
-            latent_dim=m.latent_dim,
-            hidden_size=m.hidden_size,
-            num_layers=m.num_layers,
-            cell=m.cell,
-            patch_len=m.patch_len,
-        )
-    ).eval()
+    generator = build_forecast_nets(load_config("configs/etth1_ot.toml"))[0]
+    graph = ForecastGraph(generator).eval()
     history, noise = torch.from_numpy(inputs["history"]), torch.from_numpy(inputs["noise"])
     best = float("inf")
     with torch.no_grad():

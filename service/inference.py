@@ -99,10 +99,6 @@ class TablePlan:
         return int(self.lengths.sum())
 
 
-def table_spec(model: LoadedModel) -> TableSpec | None:
-    return model.manifest.table
-
-
 def check_plain_request(model: LoadedModel, condition: Any, start: Any, impute: bool) -> None:
     """`condition`, `start` and `impute` only mean something for table models."""
     if condition is not None or start is not None or impute:

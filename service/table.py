@@ -261,10 +261,6 @@ def _parse_pairs(items: Sequence[str], what: str) -> dict[str, str]:
     return out
 
 
-def _entity_lengths(frame: pd.DataFrame, id_column: str) -> pd.Series:
-    return frame.groupby(id_column, sort=False).size()
-
-
 def _as_numbers(series: pd.Series, kind: str, name: str) -> np.ndarray:
     if kind == "boolean":
         flags = _bool_values(series)
@@ -842,6 +838,14 @@ def _json_static(column: ColumnSpec, value: Any) -> Any:
     return value
 
 
+def sample_categories(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Category indices (...) drawn from probabilities (..., K) by inverse CDF, one uniform in
+    (0, 1) each."""
+    cdf = np.cumsum(probs.astype(np.float64), axis=-1)
+    cdf /= np.maximum(cdf[..., -1:], 1e-12)
+    return np.minimum((u[..., None] > cdf).sum(axis=-1), probs.shape[-1] - 1)
+
+
 def decode(
     spec: TableSpec,
     raw: np.ndarray,
@@ -866,11 +870,7 @@ def decode(
     for column in spec.dynamic:
         block = raw[:, :, layout.values[column.name]]
         if column.kind == "categorical":
-            u = uniforms[:, :, discrete.index(column.name)][..., None]
-            probs = block.astype(np.float64)
-            cdf = np.cumsum(probs, axis=-1)
-            cdf /= np.maximum(cdf[..., -1:], 1e-12)
-            idx = np.minimum((u > cdf).sum(axis=-1), column.width - 1)
+            idx = sample_categories(block, uniforms[:, :, discrete.index(column.name)])
             labels = np.asarray(column.categories, dtype=object)
             values = labels[idx]
         elif column.kind == "boolean":
@@ -932,6 +932,33 @@ def plan_lengths(
     return draw_lengths(spec, u)
 
 
+def draw_series(
+    spec: TableSpec,
+    run: RunGraph,
+    *,
+    latent_dim: int,
+    n: int,
+    seed: int,
+    offset: int = 0,
+    length: int | None = None,
+    condition: Mapping[str, Any] | None = None,
+    min_steps: int = 0,
+) -> tuple[np.ndarray, np.ndarray, list[list[Any]], np.ndarray]:
+    """The undecoded part of `synthesize`: model output (n, T, D) for series `offset …`, their
+    lengths, static values and the per-series uniforms of the meta stream (length, start,
+    static draws). T is the longest length, at least `min_steps`."""
+    meta = series_uniforms(seed, _META_STREAM, offset, n, 1, 3 + len(spec.static))[:, 0, :]
+    # meta[:, 0] is the uniform `plan_lengths` draws: the same lengths, without a second draw.
+    lengths = (
+        np.full(n, length, dtype=np.int64) if length is not None else draw_lengths(spec, meta[:, 0])
+    )
+    static = draw_static(spec, condition or {}, meta[:, 2:])
+    cond = np.stack([condition_vector(spec, row) for row in static]).astype(np.float32)
+    noise = series_noise(seed, offset, n, max(int(lengths.max()), min_steps), latent_dim)
+    raw = np.asarray(run(noise, cond), dtype=np.float32)
+    return raw, lengths, static, meta
+
+
 def synthesize(
     spec: TableSpec,
     run: RunGraph,
@@ -949,17 +976,19 @@ def synthesize(
     `n` and `offset` are: its length, start, static values, noise and discrete draws all come
     from counter-based streams keyed by (seed, i). `condition` must come from
     `resolve_condition`."""
-    n_static = len(spec.static)
-    meta = series_uniforms(seed, _META_STREAM, offset, n, 1, 3 + n_static)[:, 0, :]
-    lengths = plan_lengths(spec, seed=seed, offset=offset, n=n, length=length)
+    raw, lengths, static, meta = draw_series(
+        spec,
+        run,
+        latent_dim=latent_dim,
+        n=n,
+        seed=seed,
+        offset=offset,
+        length=length,
+        condition=condition,
+    )
     starts = draw_starts(spec, meta[:, 1], start)
-    static = draw_static(spec, condition or {}, meta[:, 2:])
-    cond = np.stack([condition_vector(spec, row) for row in static]).astype(np.float32)
-    steps = int(lengths.max())
-    noise = series_noise(seed, offset, n, steps, latent_dim)
-    raw = np.asarray(run(noise, cond), dtype=np.float32)
     per_step = max(1, channel_layout(spec).uniforms_per_step(spec))
-    uniforms = series_uniforms(seed, _DISCRETE_STREAM, offset, n, steps, per_step)
+    uniforms = series_uniforms(seed, _DISCRETE_STREAM, offset, n, raw.shape[1], per_step)
     return decode(
         spec,
         raw,

@@ -34,8 +34,8 @@ from service.manifest import (
 from service.table import TableSpec
 from training import timegan
 from training.config import RunConfig, from_dict
-from training.networks import ForecastGenerator, ForecastGraph, GenerateGraph
-from training.train import CHECKPOINT, build_generation_nets
+from training.networks import ForecastGraph, GenerateGraph
+from training.train import CHECKPOINT, build_forecast_nets, build_generation_nets
 
 log = logging.getLogger("rnngan.export")
 OPSET = 17
@@ -72,13 +72,7 @@ def build_graph(config: RunConfig, ckpt: dict[str, Any]) -> nn.Module:
         span = torch.where(span > 0, span, torch.ones_like(span))
         graph = GenerateGraph(generator, data_min, span)
     else:
-        fgen = ForecastGenerator(
-            latent_dim=m.latent_dim,
-            hidden_size=m.hidden_size,
-            num_layers=m.num_layers,
-            cell=m.cell,
-            patch_len=m.patch_len,
-        )
+        fgen = build_forecast_nets(config)[0]
         fgen.load_state_dict(ckpt["generator"])
         graph = ForecastGraph(fgen)
     return graph.eval()

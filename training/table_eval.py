@@ -21,14 +21,12 @@ import pandas as pd
 import torch
 from scipy.stats import ks_2samp
 
-from service.noise import series_noise, series_uniforms
 from service.table import (
     NUMERIC,
     TableSpec,
     channel_layout,
-    condition_vector,
-    draw_static,
-    plan_lengths,
+    draw_series,
+    sample_categories,
     synthesize,
 )
 from training.config import RunConfig
@@ -76,11 +74,10 @@ def synthetic_windows(
     spec: TableSpec, run: Any, latent_dim: int, *, n: int, length: int, seed: int, count: int
 ) -> np.ndarray:
     """Windows of synthetic entities in channel space, discrete channels sampled."""
-    meta = series_uniforms(seed, 1, 0, n, 1, 3 + len(spec.static))[:, 0, :]
-    lengths = np.maximum(plan_lengths(spec, seed=seed, offset=0, n=n, length=None), length)
-    static = draw_static(spec, {}, meta[:, 2:])
-    cond = np.stack([condition_vector(spec, row) for row in static]).astype(np.float32)
-    raw = run(series_noise(seed, 0, n, int(lengths.max()), latent_dim), cond)
+    raw, lengths, _, _ = draw_series(
+        spec, run, latent_dim=latent_dim, n=n, seed=seed, min_steps=length
+    )
+    lengths = np.maximum(lengths, length)
     hard = hard_channels(spec, raw, np.random.default_rng(seed))
     return _windows([hard[i, : lengths[i]] for i in range(n)], length, count, seed)
 
@@ -93,12 +90,7 @@ def hard_channels(spec: TableSpec, raw: np.ndarray, rng: np.random.Generator) ->
     for column in spec.dynamic:
         where = layout.values[column.name]
         if column.kind == "categorical":
-            probs = raw[..., where].astype(np.float64)
-            cdf = np.cumsum(probs, axis=-1)
-            cdf /= np.maximum(cdf[..., -1:], 1e-12)
-            idx = np.minimum(
-                (rng.random(cdf.shape[:-1])[..., None] > cdf).sum(-1), column.width - 1
-            )
+            idx = sample_categories(raw[..., where], rng.random(raw.shape[:-1]))
             out[..., where] = np.eye(column.width, dtype=np.float32)[idx]
         elif column.kind == "boolean":
             out[..., where.start] = rng.random(raw.shape[:-1]) < raw[..., where.start]

@@ -25,7 +25,7 @@ import pandas as pd
 from torch import nn
 
 from service.manifest import Calibration, file_sha256
-from service.table import NUMERIC, TableError
+from service.table import NUMERIC, TableError, infer_kind, prepare_frame
 from training.config import RunConfig
 from training.forecast_eval import (
     LEVELS,
@@ -115,8 +115,6 @@ def load_table_forecast(config: RunConfig) -> TableForecastData:
             raise TableError(
                 f"column '{column}' is not in the table; columns: {list(frame.columns)}"
             )
-    from service.table import infer_kind, prepare_frame
-
     if infer_kind(frame[d.target]) not in NUMERIC:
         raise TableError(f"the target '{d.target}' must be numeric to be forecast")
     frame, time_spec = prepare_frame(frame, str(d.id_col), d.time_col)
