@@ -481,3 +481,8 @@ def test_cli_generate_for_a_table_model(
     assert out.read_bytes() == http.content
     bad = CliRunner().invoke(app, [*args, "--condition", "region=west"])
     assert bad.exit_code == 2 and "not a known category" in bad.output
+    bad = CliRunner().invoke(app, [*args, "--condition", "region"])
+    assert bad.exit_code == 2 and "expected column=value" in bad.output
+    bad = CliRunner().invoke(app, [*args, "--start", "soon"])
+    assert bad.exit_code == 2 and "'start'" in bad.output
+    assert out.read_bytes() == http.content  # a refused request leaves the earlier file alone
