@@ -45,14 +45,14 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy service
+	$(BIN)/mypy service rnngan/core
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 schema: $(VENV)/.dev
-	$(BIN)/python -m service.manifest > service/manifest.schema.json
+	$(BIN)/python -m rnngan.core.manifest > rnngan/core/manifest.schema.json
 
 # Each shipped model: train, measure on held-out data, export with the metrics in the manifest.
 train-%: $(VENV)/.dev

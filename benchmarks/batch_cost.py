@@ -18,7 +18,7 @@ import numpy as np
 import onnxruntime as ort
 
 from benchmarks.common import environment
-from service.manifest import Manifest
+from rnngan.core.manifest import Manifest
 
 RESULTS = Path("benchmarks/results/batch_cost.json")
 MODELS = Path("models")

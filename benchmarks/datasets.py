@@ -37,10 +37,10 @@ import numpy as np
 import psutil
 
 from benchmarks.common import environment, setup_logging
+from rnngan.core.noise import series_noise
 from service import datasets
 from service.config import Settings
 from service.inference import generate_chunks
-from service.noise import series_noise
 from service.registry import LoadedModel, Registry
 
 RESULTS = Path("benchmarks/results/datasets.json")

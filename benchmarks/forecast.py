@@ -32,7 +32,7 @@ def fans(configs: list[RunConfig], path: Path, windows: int = 3) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from service.manifest import Calibration
+    from rnngan.core.manifest import Calibration
     from training.data import load_forecast
     from training.export import build_graph, load_run
     from training.forecast_eval import gan_paths, rolling_windows

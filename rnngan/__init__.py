@@ -1,2 +1,4 @@
-"""The `rnngan` command line: train, evaluate, export (need the `train` extra), serve and
-generate (need only the serving set)."""
+"""rnngan: recurrent GANs for time series. `rnngan.core` is shared by training and the service;
+`rnngan.cli` is the command line."""
+
+__version__ = "0.1.0"

@@ -1,3 +1,2 @@
-"""rnngan serving package: ONNX Runtime inference behind FastAPI. Never imports torch."""
-
-__version__ = "0.1.0"
+"""rnngan serving package: ONNX Runtime inference behind FastAPI. Never imports torch or
+training; the manifest and own-table decoding come from `rnngan.core`."""

@@ -10,21 +10,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from rnngan.core.noise import series_noise
+from rnngan.core.tables.codec import Decoded, arrow_schema
+from rnngan.core.tables.sample import plan_lengths, resolve_condition, synthesize
+from rnngan.core.tables.spec import TableError, TableSpec
 from service.config import Settings
 from service.datasets import encode_stream
 from service.errors import InvalidInput, TooLarge
-from service.noise import series_noise
 from service.registry import LoadedModel
 from service.schemas import DatasetRequest, SamplesRequest
-from service.table import (
-    Decoded,
-    TableError,
-    TableSpec,
-    arrow_schema,
-    plan_lengths,
-    resolve_condition,
-    synthesize,
-)
 
 # Sample k of forecast series j uses noise stream position j * _SAMPLES_STRIDE + k, so a
 # series' samples do not depend on the other series in the request or on num_samples.

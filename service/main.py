@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from service import __version__
+from rnngan import __version__
 from service.body_limit import BodyLimitMiddleware
 from service.config import Settings
 from service.deps import AppState, digest, require_api_key

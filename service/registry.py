@@ -22,9 +22,9 @@ import numpy as np
 import onnxruntime as ort
 from pydantic import ValidationError
 
+from rnngan.core.manifest import MANIFEST_FILE, SCHEMA_VERSION, Manifest, file_sha256
 from service.batching import MicroBatcher
 from service.config import Settings
-from service.manifest import MANIFEST_FILE, SCHEMA_VERSION, Manifest, file_sha256
 
 log = logging.getLogger("rnngan.registry")
 

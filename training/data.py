@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from service.manifest import file_sha256
+from rnngan.core.manifest import file_sha256
 from training.config import DataConfig
 
 # Columns and orientation of the public files in shared/data (see its README).

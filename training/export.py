@@ -19,8 +19,8 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from service import __version__
-from service.manifest import (
+from rnngan import __version__
+from rnngan.core.manifest import (
     GRAPH_IO,
     MANIFEST_FILE,
     MODEL_FILE,
@@ -31,7 +31,7 @@ from service.manifest import (
     Scaler,
     file_sha256,
 )
-from service.table import TableSpec
+from rnngan.core.tables.spec import TableSpec
 from training import timegan
 from training.config import RunConfig, from_dict
 from training.networks import ForecastGraph, GenerateGraph

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from service.manifest import Calibration
+from rnngan.core.manifest import Calibration
 from training.config import RunConfig
 from training.data import ForecastData, load_forecast
 

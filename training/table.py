@@ -33,8 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from service.manifest import file_sha256
-from service.table import TableError, TableSpec, channel_layout, encode_entities, infer_spec
+from rnngan.core.manifest import file_sha256
+from rnngan.core.tables.codec import encode_entities
+from rnngan.core.tables.infer import infer_spec
+from rnngan.core.tables.spec import TableError, TableSpec, channel_layout
 from training.config import DataConfig, RunConfig, from_dict
 from training.networks import RecurrentNet, ema_update
 

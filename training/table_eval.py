@@ -21,14 +21,9 @@ import pandas as pd
 import torch
 from scipy.stats import ks_2samp
 
-from service.table import (
-    NUMERIC,
-    TableSpec,
-    channel_layout,
-    draw_series,
-    sample_categories,
-    synthesize,
-)
+from rnngan.core.tables.codec import sample_categories
+from rnngan.core.tables.sample import draw_series, synthesize
+from rnngan.core.tables.spec import NUMERIC, TableSpec, channel_layout
 from training.config import RunConfig
 from training.evaluate import report_and_picture
 from training.table import TableData, TableGraph, load_table

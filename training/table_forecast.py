@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from service.manifest import Calibration, file_sha256
-from service.table import NUMERIC, TableError, infer_kind, prepare_frame
+from rnngan.core.manifest import Calibration, file_sha256
+from rnngan.core.tables.infer import infer_kind, prepare_frame
+from rnngan.core.tables.spec import NUMERIC, TableError
 from training.config import RunConfig
 from training.forecast_eval import (
     LEVELS,

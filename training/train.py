@@ -198,7 +198,7 @@ def train(config: RunConfig, *, progress: bool = True) -> list[dict[str, float]]
     if config.data.dataset == "table" and config.task == "forecast":
         return _train_table_forecast(config, rng, progress)
     if config.data.dataset == "table":
-        from service.table import describe
+        from rnngan.core.tables.infer import describe
         from training.table import TableTrainer, load_table, table_extra
 
         tdata = load_table(config.data)

@@ -6,8 +6,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from rnngan.core.noise import series_noise
 from service.batching import MicroBatcher, _Job
-from service.noise import series_noise
 from tests.conftest import MODELS, SHIPPED
 
 

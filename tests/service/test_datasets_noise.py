@@ -7,7 +7,7 @@ import hashlib
 
 import numpy as np
 
-from service.noise import series_noise
+from rnngan.core.noise import series_noise
 
 
 def test_series_noise_first_values_are_pinned() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from service.manifest import Manifest, json_schema
+from rnngan.core.manifest import Manifest, json_schema
 from tests.conftest import MODELS, REPO, SHIPPED
 
 
@@ -15,8 +15,8 @@ def _shipped(name: str) -> dict:
 
 
 def test_manifest_schema_matches_committed_file() -> None:
-    committed = (REPO / "service" / "manifest.schema.json").read_text()
-    assert committed == json_schema(), "run `make schema` and commit service/manifest.schema.json"
+    committed = (REPO / "rnngan" / "core" / "manifest.schema.json").read_text()
+    assert committed == json_schema(), "run `make schema`, commit rnngan/core/manifest.schema.json"
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))

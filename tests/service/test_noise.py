@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.noise import series_noise
+from rnngan.core.noise import series_noise
 
 
 def test_noise_series_is_independent_of_offset_and_count() -> None:

@@ -75,7 +75,7 @@ def test_registry_corrupt_onnx_is_refused(models_copy: Path) -> None:
     version = models_copy / "sines" / str(SHIPPED["sines"])
     (version / "model.onnx").write_bytes(b"not an onnx file")
     raw = json.loads((version / "manifest.json").read_text())
-    from service.manifest import file_sha256
+    from rnngan.core.manifest import file_sha256
 
     raw["onnx"]["sha256"] = file_sha256(version / "model.onnx")
     (version / "manifest.json").write_text(json.dumps(raw))

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from rnngan.core.manifest import Manifest
+from rnngan.core.noise import series_noise
 from service.config import Settings
 from service.inference import forecast_samples, generate
-from service.manifest import Manifest
-from service.noise import series_noise
 from service.registry import Registry
 from tests.training.helpers import tiny_forecast, tiny_generate, tiny_timegan
 from training.evaluate import evaluate_run

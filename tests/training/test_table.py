@@ -13,16 +13,11 @@ import pandas as pd
 import pytest
 
 from examples.tables import etth1_entities, mixed_table
-from service.manifest import Manifest
-from service.table import (
-    TableError,
-    channel_layout,
-    decode,
-    encode_entities,
-    infer_kind,
-    infer_spec,
-    resolve_condition,
-)
+from rnngan.core.manifest import Manifest
+from rnngan.core.tables.codec import decode, encode_entities
+from rnngan.core.tables.infer import infer_kind, infer_spec
+from rnngan.core.tables.sample import resolve_condition
+from rnngan.core.tables.spec import TableError, channel_layout
 from training.config import ConfigError, RunConfig, from_dict
 
 
@@ -340,7 +335,7 @@ def test_table_options_refused_by_plain_models(client: object) -> None:
 
 def test_irregular_timestamps_round_trip(tmp_path: Path) -> None:
     """Numeric ids and irregular stamps: the gap is learned, stamps come back increasing."""
-    from service.table import synthesize
+    from rnngan.core.tables.sample import synthesize
     from training.table import TableGraph, build
 
     table = _irregular_table()

@@ -2,7 +2,7 @@
 (which reads it). Pydantic only, so the service needs no torch.
 
 `models/<name>/<version>/manifest.json` is validated through `Manifest`; its JSON schema is
-committed as `service/manifest.schema.json` (regenerate with `make schema`).
+committed as `rnngan/core/manifest.schema.json` (regenerate with `make schema`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from service.table import TableSpec
+from rnngan.core.tables.spec import TableSpec
 
 SCHEMA_VERSION = 1
 MODEL_FILE = "model.onnx"
@@ -33,7 +33,7 @@ GRAPH_IO: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 # A generate model trained on the user's own table (`Manifest.table`) also takes the static
 # condition: noise (B, T, latent_dim) + condition (B, C) -> samples (B, T, D), D model channels
-# in [0, 1] that the service decodes to the user's columns (service/table.py).
+# in [0, 1] that the service decodes to the user's columns (rnngan/core/tables/codec.py).
 TABLE_GRAPH_IO: tuple[tuple[str, ...], tuple[str, ...]] = (("noise", "condition"), ("samples",))
 
 
@@ -179,9 +179,9 @@ def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
 
 
 def json_schema() -> str:
-    """The manifest's JSON schema as committed in service/manifest.schema.json."""
+    """The manifest's JSON schema as committed in rnngan/core/manifest.schema.json."""
     return json.dumps(Manifest.model_json_schema(), indent=2, sort_keys=True) + "\n"
 
 
-if __name__ == "__main__":  # `python -m service.manifest > service/manifest.schema.json`
+if __name__ == "__main__":  # `python -m rnngan.core.manifest > rnngan/core/manifest.schema.json`
     print(json_schema(), end="")

@@ -1,0 +1,348 @@
+"""Own tables, inference (trainer side): read a pandas frame, check the id and time columns,
+infer each column's type, range and role, and build the `TableSpec`. The user may override types,
+bounds and the static columns; every error names the column and says why.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from rnngan.core.tables.spec import (
+    KINDS,
+    MAX_CATEGORIES,
+    NUMERIC,
+    ColumnSpec,
+    Kind,
+    StaticCombo,
+    TableError,
+    TableSpec,
+    TimeSpec,
+)
+
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+
+def _bool_values(series: pd.Series) -> pd.Series | None:
+    """The column as booleans (NaN kept), or None when it is not boolean-like."""
+    present = series.dropna()
+    if present.empty:
+        return None
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.astype("boolean")
+    words = present.astype(str).str.strip().str.lower()
+    uniq = set(words.unique())
+    numeric = pd.api.types.is_numeric_dtype(series.dtype)
+    if numeric and not uniq <= {"0", "1", "0.0", "1.0"}:
+        return None
+    if not numeric and not uniq <= _TRUE | _FALSE:
+        return None
+    if len(uniq) < 2 and numeric:
+        return None  # a constant 0 or 1 is more likely a count than a flag
+    mapped = series.astype(str).str.strip().str.lower().map(lambda v: v in _TRUE)
+    return mapped.where(series.notna()).astype("boolean")
+
+
+def infer_kind(series: pd.Series) -> Kind:
+    """boolean, categorical (text), count (non-negative integers), integer, nonnegative or
+    continuous, from the values present."""
+    if _bool_values(series) is not None:
+        return "boolean"
+    if not pd.api.types.is_numeric_dtype(series.dtype):
+        numbers = pd.to_numeric(series, errors="coerce")
+        if numbers.notna().sum() == series.notna().sum() and series.notna().any():
+            series = numbers  # numbers stored as text
+        else:
+            return "categorical"
+    present = series.dropna().to_numpy(dtype=np.float64)
+    if present.size == 0:
+        return "continuous"
+    integral = bool(np.all(np.isfinite(present)) and np.all(np.floor(present) == present))
+    if integral:
+        return "count" if present.min() >= 0 else "integer"
+    return "nonnegative" if present.min() >= 0 else "continuous"
+
+
+def _parse_pairs(items: Sequence[str], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise TableError(f"{what} entry {item!r} must look like column=value")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def as_numbers(series: pd.Series, kind: str, name: str) -> np.ndarray:
+    if kind == "boolean":
+        flags = _bool_values(series)
+        if flags is None:
+            raise TableError(f"column '{name}' is declared boolean but holds other values")
+        return flags.astype("float64").to_numpy(na_value=np.nan)
+    numbers = pd.to_numeric(series, errors="coerce")
+    bad = numbers.isna() & series.notna()
+    if bad.any():
+        example = series[bad].iloc[0]
+        raise TableError(f"column '{name}' is declared {kind} but holds {example!r}")
+    values = numbers.to_numpy(dtype=np.float64)
+    if np.isinf(values).any():
+        raise TableError(f"column '{name}' holds infinite values")
+    return values
+
+
+def prepare_frame(
+    frame: pd.DataFrame, id_column: str, time_column: str | None
+) -> tuple[pd.DataFrame, TimeSpec | None]:
+    """Check the id and time columns, sort rows by (entity, time), parse the time column."""
+    for col in [id_column] + ([time_column] if time_column else []):
+        if col not in frame.columns:
+            raise TableError(f"column '{col}' is not in the table; columns: {list(frame.columns)}")
+    if frame[id_column].isna().any():
+        raise TableError(f"the id column '{id_column}' has empty values")
+    frame = frame.copy()
+    if time_column is None:
+        frame = frame.reset_index(drop=True)
+        return frame, None
+    raw = frame[time_column]
+    if raw.isna().any():
+        raise TableError(f"the time column '{time_column}' has empty values")
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        kind: Literal["datetime", "numeric"] = "numeric"
+        stamps = raw.to_numpy(dtype=np.float64)
+    else:
+        kind = "datetime"
+        try:
+            parsed = pd.to_datetime(raw, utc=True, format="mixed")
+        except (ValueError, TypeError) as exc:
+            raise TableError(f"the time column '{time_column}' is not date-times: {exc}") from None
+        stamps = parsed.dt.tz_localize(None).astype("int64").to_numpy() / 1e9
+    frame["__t"] = stamps
+    frame = frame.sort_values([id_column, "__t"], kind="stable").reset_index(drop=True)
+    if frame.duplicated([id_column, "__t"]).any():
+        dup = frame[frame.duplicated([id_column, "__t"])].iloc[0]
+        raise TableError(
+            f"entity {dup[id_column]!r} has two rows at {time_column}={dup[time_column]!r}"
+        )
+    t = frame["__t"].to_numpy()
+    same = frame[id_column].to_numpy()[1:] == frame[id_column].to_numpy()[:-1]
+    gaps = (t[1:] - t[:-1])[same]
+    starts = frame.groupby(id_column, sort=False)["__t"].first().to_numpy()
+    integer = kind == "numeric" and bool(np.all(np.floor(t) == t))
+    if gaps.size == 0:
+        step, regular = 1.0, True
+    else:
+        step = float(np.median(gaps))
+        regular = bool(np.allclose(gaps, step, rtol=1e-9, atol=1e-9))
+    spec = TimeSpec(
+        column=time_column,
+        kind=kind,
+        integer=integer,
+        regular=regular,
+        step=step,
+        freq=_freq_alias(step) if kind == "datetime" and regular else None,
+        log_gap_low=float(np.log(gaps.min())) if not regular else None,
+        log_gap_high=float(np.log(gaps.max())) if not regular else None,
+        start_low=float(starts.min()),
+        start_high=float(starts.max()),
+    )
+    return frame, spec
+
+
+def _freq_alias(seconds: float) -> str | None:
+    for unit, size in (("D", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}" if seconds != size else unit
+    return None
+
+
+def infer_spec(
+    frame: pd.DataFrame,
+    *,
+    id_column: str,
+    time_column: str | None = None,
+    static: Sequence[str] | None = None,
+    types: Sequence[str] = (),
+    bounds: Sequence[str] = (),
+    columns: Sequence[str] = (),
+) -> tuple[TableSpec, pd.DataFrame]:
+    """Infer the spec of a long table; returns it with the frame sorted by (entity, time).
+
+    `static=None` treats every column that is constant within each entity (and not numeric
+    continuous) as static; `types` ("col=kind") and `bounds` ("col=low:high") override."""
+    frame, time_spec = prepare_frame(frame, id_column, time_column)
+    keys = {id_column, "__t"} | ({time_column} if time_column else set())
+    names = list(columns) if columns else [c for c in frame.columns if c not in keys]
+    unknown = [c for c in names if c not in frame.columns]
+    if unknown:
+        raise TableError(f"column(s) {unknown} not in the table; columns: {list(frame.columns)}")
+    if not names:
+        raise TableError("the table has no columns besides the id and time columns")
+    forced = _parse_pairs(types, "--types")
+    for name, kind in forced.items():
+        if name not in names:
+            raise TableError(f"--types names '{name}', which is not a column; columns: {names}")
+        if kind not in KINDS:
+            raise TableError(f"--types {name}={kind}: the type must be one of {list(KINDS)}")
+    limits: dict[str, tuple[float, float]] = {}
+    for name, value in _parse_pairs(bounds, "--bounds").items():
+        if name not in names:
+            raise TableError(f"--bounds names '{name}', which is not a column; columns: {names}")
+        low_s, sep, high_s = value.partition(":")
+        try:
+            low, high = float(low_s), float(high_s)
+        except ValueError:
+            raise TableError(f"--bounds {name}={value}: expected low:high numbers") from None
+        if not sep or not low < high:
+            raise TableError(f"--bounds {name}={value}: expected low:high with low < high")
+        limits[name] = (low, high)
+        forced.setdefault(name, "bounded")
+    groups = frame.groupby(id_column, sort=False)
+    constant = {
+        name
+        for name in names
+        if frame[name].notna().all() and bool((groups[name].nunique(dropna=False) <= 1).all())
+    }
+    kinds = {name: forced.get(name) or infer_kind(frame[name]) for name in names}
+    n_entities = frame[id_column].nunique()
+    if static is None:
+        static_set = {
+            n
+            for n in constant
+            if n_entities > 1 and kinds[n] in ("categorical", "boolean", "integer", "count")
+        }
+    else:
+        static_set = set(static)
+        for name in static_set:
+            if name not in names:
+                raise TableError(
+                    f"--static names '{name}', which is not a column; columns: {names}"
+                )
+            if name not in constant:
+                raise TableError(
+                    f"--static column '{name}' changes within an entity (or has gaps); "
+                    "a static column holds one value per entity"
+                )
+    specs: list[ColumnSpec] = []
+    for name in names:
+        kind = kinds[name]
+        series = frame[name]
+        missing = float(series.isna().mean())
+        if series.notna().sum() == 0:
+            raise TableError(f"column '{name}' has no values at all; drop it")
+        fields: dict[str, Any] = {"name": name, "kind": kind, "static": name in static_set}
+        if kind == "categorical":
+            labels = sorted(series.dropna().astype(str).unique())
+            if len(labels) > MAX_CATEGORIES:
+                raise TableError(
+                    f"column '{name}' has {len(labels)} distinct text values (more than "
+                    f"{MAX_CATEGORIES}): an id or free text? Leave it out with --columns, or "
+                    f"declare its type with --types {name}=..."
+                )
+            fields["categories"] = labels
+        elif kind in NUMERIC:
+            values = as_numbers(series, kind, name)
+            present = values[~np.isnan(values)]
+            if kind == "count" and (present < 0).any():
+                raise TableError(f"column '{name}' is declared count but has negative values")
+            if kind in ("integer", "count") and np.any(np.floor(present) != present):
+                raise TableError(f"column '{name}' is declared {kind} but has fractions")
+            if name in limits:
+                low, high = limits[name]
+                if present.min() < low or present.max() > high:
+                    raise TableError(
+                        f"column '{name}' has values in [{present.min()}, {present.max()}], "
+                        f"outside its bounds [{low}, {high}]"
+                    )
+            elif kind == "bounded":
+                raise TableError(f"column '{name}' is bounded: give --bounds {name}=low:high")
+            else:
+                low, high = float(present.min()), float(present.max())
+            if kind == "count":
+                fields["log_scale"] = True
+                low, high = float(np.log1p(low)), float(np.log1p(high))
+            fields["low"], fields["high"] = low, high
+        else:  # boolean: checked here so a bad declared type fails now
+            as_numbers(series, kind, name)
+        fields["missing_share"] = missing
+        fields["masked"] = missing > 0 and name not in static_set
+        specs.append(ColumnSpec(**fields))
+    static_specs = [c for c in specs if c.static]
+    combos: list[StaticCombo] = []
+    if static_specs:
+        first = groups[[c.name for c in static_specs]].first()
+        decoded = [
+            tuple(static_label(c, v) for c, v in zip(static_specs, row, strict=True))
+            for row in first.itertuples(index=False)
+        ]
+        counts: dict[tuple[Any, ...], int] = {}
+        for row in decoded:
+            counts[row] = counts.get(row, 0) + 1
+        combos = [StaticCombo(values=list(k), count=v) for k, v in sorted(counts.items(), key=str)]
+    lengths = groups.size()
+    values, counts_ = np.unique(lengths.to_numpy(), return_counts=True)
+    ids = frame[id_column]
+    id_integer = pd.api.types.is_integer_dtype(ids.dtype)
+    spec = TableSpec(
+        id_column=id_column,
+        id_integer=bool(id_integer),
+        time=time_spec,
+        columns=specs,
+        static_combos=combos,
+        length_values=[int(v) for v in values],
+        length_counts=[int(c) for c in counts_],
+    )
+    return spec, frame
+
+
+def static_label(column: ColumnSpec, value: Any) -> str | bool | float:
+    if column.kind == "categorical":
+        return str(value)
+    if column.kind == "boolean":
+        return str(value).strip().lower() in _TRUE
+    return float(value)
+
+
+def describe(spec: TableSpec) -> str:
+    """A plain-text summary for the user to check before training."""
+    lines = [f"id column: {spec.id_column} ({'integer' if spec.id_integer else 'text'})"]
+    counts = np.asarray(spec.length_counts)
+    lengths = np.repeat(spec.length_values, counts)
+    lines.append(
+        f"entities: {int(counts.sum())}, rows per entity: min {lengths.min()}, "
+        f"median {int(np.median(lengths))}, max {lengths.max()}"
+    )
+    if spec.time is None:
+        lines.append("time column: none (rows in file order, steps 0, 1, ...)")
+    else:
+        t = spec.time
+        spacing = f"regular every {t.freq or t.step}" if t.regular else "irregular (gap learned)"
+        lines.append(f"time column: {t.column} ({t.kind}, {spacing})")
+    lines.append(f"{'column':<24} {'type':<12} {'role':<8} {'missing':>8}  details")
+    for c in spec.columns:
+        if c.kind == "categorical":
+            cats = c.categories or []
+            detail = (
+                f"{len(cats)} categories: " + ", ".join(cats[:6]) + (" …" if len(cats) > 6 else "")
+            )
+        elif c.kind == "boolean":
+            detail = ""
+        else:
+            low, high = (
+                (math.expm1(c.low or 0), math.expm1(c.high or 0))
+                if c.log_scale
+                else (
+                    c.low,
+                    c.high,
+                )
+            )
+            detail = f"range [{low:g}, {high:g}]" + (" log-scaled" if c.log_scale else "")
+        role = "static" if c.static else "dynamic"
+        lines.append(f"{c.name:<24} {c.kind:<12} {role:<8} {c.missing_share:>8.1%}  {detail}")
+    if spec.static:
+        lines.append(f"static combinations seen: {len(spec.static_combos)}")
+    return "\n".join(lines)

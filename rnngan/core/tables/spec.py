@@ -1,0 +1,208 @@
+"""Own tables, the spec: how a model maps to and from a user's long table (one row per entity
+and time). Saved in the manifest as `table`; pydantic and numpy only, so reading a manifest pulls
+in neither pandas nor pyarrow.
+
+Channels, in this order (see `channel_layout`):
+  one per numeric or boolean dynamic column, one per category of a categorical one (probabilities
+  from a softmax); then one mask channel per dynamic column that had gaps (probability that the
+  value is observed); then, for irregular timestamps, the log of the gap to the previous row.
+Discrete channels (categories, booleans, masks) are sampled from seeded uniforms, so the same
+seed gives the same table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Kind = Literal["continuous", "integer", "count", "nonnegative", "bounded", "categorical", "boolean"]
+KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
+NUMERIC = ("continuous", "integer", "count", "nonnegative", "bounded")
+MAX_CATEGORIES = 256
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+
+class TableError(ValueError):
+    """A table or an option the trainer cannot use; the message says which column and why."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSpec(_Frozen):
+    name: str
+    kind: Kind
+    static: bool = Field(default=False, description="constant within each entity")
+    categories: list[str] | None = Field(default=None, description="categorical: the labels")
+    low: float | None = Field(default=None, description="numeric: low end of the scaled range")
+    high: float | None = Field(default=None, description="numeric: high end of the scaled range")
+    log_scale: bool = Field(default=False, description="count: scaled as log1p(value)")
+    missing_share: float = Field(default=0.0, ge=0, le=1, description="share missing in training")
+    masked: bool = Field(default=False, description="dynamic: a mask channel models the gaps")
+
+    @model_validator(mode="after")
+    def _check(self) -> ColumnSpec:
+        if self.kind == "categorical" and not self.categories:
+            raise ValueError(f"categorical column '{self.name}' needs its categories")
+        if self.kind in NUMERIC and (self.low is None or self.high is None):
+            raise ValueError(f"numeric column '{self.name}' needs low and high")
+        return self
+
+    @property
+    def width(self) -> int:
+        return len(self.categories or []) if self.kind == "categorical" else 1
+
+    def scale(self, values: np.ndarray) -> np.ndarray:
+        """Real units -> [0, 1] (numeric columns)."""
+        x = np.log1p(np.maximum(values, 0.0)) if self.log_scale else values
+        low, high = float(self.low or 0.0), float(self.high or 0.0)
+        span = high - low if high > low else 1.0
+        return np.clip((x - low) / span, 0.0, 1.0)
+
+    def unscale(self, scaled: np.ndarray) -> np.ndarray:
+        """[0, 1] -> real units, rounded and clipped as the column's type requires."""
+        low, high = float(self.low or 0.0), float(self.high or 0.0)
+        span = high - low if high > low else 1.0
+        x = scaled.astype(np.float64) * span + low
+        if self.log_scale:
+            x = np.expm1(x)
+        if self.kind in ("integer", "count"):
+            x = np.rint(x)
+        if self.kind in ("count", "nonnegative"):
+            x = np.maximum(x, 0.0)
+        return x
+
+
+class TimeSpec(_Frozen):
+    column: str
+    kind: Literal["datetime", "numeric"]
+    integer: bool = Field(default=False, description="numeric stamps that are all integers")
+    regular: bool = Field(description="every entity's rows are evenly spaced by `step`")
+    step: float = Field(gt=0, description="spacing (seconds for datetimes); median if irregular")
+    freq: str | None = Field(default=None, description="pandas alias of `step` when regular")
+    log_gap_low: float | None = Field(default=None, description="irregular: min log(gap)")
+    log_gap_high: float | None = Field(default=None, description="irregular: max log(gap)")
+    start_low: float = Field(description="earliest entity start (epoch seconds for datetimes)")
+    start_high: float = Field(description="latest entity start")
+
+    def parse(self, value: str | float | int) -> float:
+        """A requested `start` (ISO-8601 string, or a number for numeric stamps) -> float."""
+        if self.kind == "numeric":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TableError(f"'start' must be a number for the numeric column '{self.column}'")
+            return float(value)
+        if not isinstance(value, str):
+            raise TableError(f"'start' must be an ISO-8601 date-time string, got {value!r}")
+        import pandas as pd  # only for a requested datetime `start`; keeps the spec pandas-free
+
+        try:
+            stamp = pd.Timestamp(value)
+        except (ValueError, TypeError) as exc:
+            raise TableError(f"'start' {value!r} is not an ISO-8601 date-time: {exc}") from None
+        if stamp is pd.NaT:
+            raise TableError(f"'start' {value!r} is not a date-time")
+        if stamp.tzinfo is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        return float(stamp.value) / 1e9
+
+
+class StaticCombo(_Frozen):
+    values: list[str | bool | float]
+    count: int = Field(ge=1)
+
+
+class TableSpec(_Frozen):
+    """How a model maps to and from the user's table (saved in the manifest as `table`)."""
+
+    id_column: str
+    id_integer: bool = Field(description="entity ids come back as integers (else strings)")
+    time: TimeSpec | None = None
+    columns: list[ColumnSpec] = Field(min_length=1)
+    static_combos: list[StaticCombo] = Field(
+        default_factory=list, description="static attribute combinations and their entity counts"
+    )
+    length_values: list[int] = Field(min_length=1, description="entity lengths seen")
+    length_counts: list[int] = Field(min_length=1, description="entities with each length")
+
+    @model_validator(mode="after")
+    def _check(self) -> TableSpec:
+        if not self.dynamic:
+            raise ValueError("a table model needs at least one column that varies in time")
+        if len(self.length_values) != len(self.length_counts):
+            raise ValueError("length_values and length_counts must have the same length")
+        n_static = len(self.static)
+        if any(len(c.values) != n_static for c in self.static_combos):
+            raise ValueError("each static combination needs one value per static column")
+        return self
+
+    @property
+    def static(self) -> list[ColumnSpec]:
+        return [c for c in self.columns if c.static]
+
+    @property
+    def dynamic(self) -> list[ColumnSpec]:
+        return [c for c in self.columns if not c.static]
+
+    @property
+    def time_column(self) -> str:
+        return self.time.column if self.time is not None else "step"
+
+    @property
+    def condition_dim(self) -> int:
+        """Width of the static condition vector (one-hots, scaled numbers, a constant 1)."""
+        return sum(c.width for c in self.static) + 1
+
+    @property
+    def channels(self) -> int:
+        return channel_layout(self).width
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each column's channels sit in the model's (T, D) output."""
+
+    values: dict[str, slice]
+    masks: dict[str, int]
+    gap: int | None
+    width: int
+
+    def discrete(self, spec: TableSpec) -> list[str]:
+        """Columns sampled from uniforms, one uniform per step each, in a fixed order."""
+        return [c.name for c in spec.dynamic if c.kind in ("categorical", "boolean")]
+
+    def uniforms_per_step(self, spec: TableSpec) -> int:
+        return len(self.discrete(spec)) + len(self.masks)
+
+
+def channel_layout(spec: TableSpec) -> Layout:
+    values: dict[str, slice] = {}
+    at = 0
+    for column in spec.dynamic:
+        values[column.name] = slice(at, at + column.width)
+        at += column.width
+    masks: dict[str, int] = {}
+    for column in spec.dynamic:
+        if column.masked:
+            masks[column.name] = at
+            at += 1
+    gap = None
+    if spec.time is not None and not spec.time.regular:
+        gap, at = at, at + 1
+    return Layout(values, masks, gap, at)
+
+
+def scale_gap(time: TimeSpec, gaps: np.ndarray) -> np.ndarray:
+    low, high = float(time.log_gap_low or 0.0), float(time.log_gap_high or 0.0)
+    span = high - low if high > low else 1.0
+    return np.clip((np.log(np.maximum(gaps, 1e-12)) - low) / span, 0.0, 1.0)
+
+
+def unscale_gap(time: TimeSpec, scaled: np.ndarray) -> np.ndarray:
+    low, high = float(time.log_gap_low or 0.0), float(time.log_gap_high or 0.0)
+    span = high - low if high > low else 1.0
+    return np.exp(scaled.astype(np.float64) * span + low)
