@@ -176,12 +176,44 @@ def infer_spec(
     continuous) as static; `types` ("col=kind") and `bounds` ("col=low:high") override."""
     frame, time_spec = prepare_frame(frame, id_column, time_column)
     keys = {id_column, "__t"} | ({time_column} if time_column else set())
+    names = _value_columns(frame, keys, columns)
+    forced, limits = _overrides(names, types, bounds)
+    groups = frame.groupby(id_column, sort=False)
+    kinds = {name: forced.get(name) or infer_kind(frame[name]) for name in names}
+    static_set = _static_columns(frame, groups, names, kinds, static, id_column)
+    specs = [
+        _column_spec(name, kinds[name], frame[name], name in static_set, limits.get(name))
+        for name in names
+    ]
+    lengths = groups.size()
+    values, counts = np.unique(lengths.to_numpy(), return_counts=True)
+    spec = TableSpec(
+        id_column=id_column,
+        id_integer=bool(pd.api.types.is_integer_dtype(frame[id_column].dtype)),
+        time=time_spec,
+        columns=specs,
+        static_combos=_static_combos(groups, [c for c in specs if c.static]),
+        length_values=[int(v) for v in values],
+        length_counts=[int(c) for c in counts],
+    )
+    return spec, frame
+
+
+def _value_columns(frame: pd.DataFrame, keys: set[str], columns: Sequence[str]) -> list[str]:
+    """The columns to model: `columns` when given (checked), else all but the id and time."""
     names = list(columns) if columns else [c for c in frame.columns if c not in keys]
     unknown = [c for c in names if c not in frame.columns]
     if unknown:
         raise TableError(f"column(s) {unknown} not in the table; columns: {list(frame.columns)}")
     if not names:
         raise TableError("the table has no columns besides the id and time columns")
+    return names
+
+
+def _overrides(
+    names: list[str], types: Sequence[str], bounds: Sequence[str]
+) -> tuple[dict[str, str], dict[str, tuple[float, float]]]:
+    """`--types col=kind` and `--bounds col=low:high`, checked; a bound implies `bounded`."""
     forced = _parse_pairs(types, "--types")
     for name, kind in forced.items():
         if name not in names:
@@ -201,102 +233,120 @@ def infer_spec(
             raise TableError(f"--bounds {name}={value}: expected low:high with low < high")
         limits[name] = (low, high)
         forced.setdefault(name, "bounded")
-    groups = frame.groupby(id_column, sort=False)
+    return forced, limits
+
+
+def _static_columns(
+    frame: pd.DataFrame,
+    groups: Any,
+    names: list[str],
+    kinds: dict[str, str],
+    static: Sequence[str] | None,
+    id_column: str,
+) -> set[str]:
+    """The columns constant within each entity: inferred (discrete kinds only, more than one
+    entity) when `static` is None, else the user's list, checked."""
     constant = {
         name
         for name in names
         if frame[name].notna().all() and bool((groups[name].nunique(dropna=False) <= 1).all())
     }
-    kinds = {name: forced.get(name) or infer_kind(frame[name]) for name in names}
-    n_entities = frame[id_column].nunique()
     if static is None:
-        static_set = {
+        n_entities = frame[id_column].nunique()
+        return {
             n
             for n in constant
             if n_entities > 1 and kinds[n] in ("categorical", "boolean", "integer", "count")
         }
+    chosen = set(static)
+    for name in chosen:
+        if name not in names:
+            raise TableError(f"--static names '{name}', which is not a column; columns: {names}")
+        if name not in constant:
+            raise TableError(
+                f"--static column '{name}' changes within an entity (or has gaps); "
+                "a static column holds one value per entity"
+            )
+    return chosen
+
+
+def _column_spec(
+    name: str,
+    kind: str,
+    series: pd.Series,
+    is_static: bool,
+    limits: tuple[float, float] | None,
+) -> ColumnSpec:
+    """One column's spec: its categories or scaled range, its share missing and its mask."""
+    missing = float(series.isna().mean())
+    if series.notna().sum() == 0:
+        raise TableError(f"column '{name}' has no values at all; drop it")
+    fields: dict[str, Any] = {"name": name, "kind": kind, "static": is_static}
+    if kind == "categorical":
+        fields["categories"] = _categories(name, series)
+    elif kind in NUMERIC:
+        fields.update(_numeric_range(name, kind, series, limits))
+    else:  # boolean: checked here so a bad declared type fails now
+        as_numbers(series, kind, name)
+    fields["missing_share"] = missing
+    fields["masked"] = missing > 0 and not is_static
+    return ColumnSpec(**fields)
+
+
+def _categories(name: str, series: pd.Series) -> list[str]:
+    labels = sorted(series.dropna().astype(str).unique())
+    if len(labels) > MAX_CATEGORIES:
+        raise TableError(
+            f"column '{name}' has {len(labels)} distinct text values (more than "
+            f"{MAX_CATEGORIES}): an id or free text? Leave it out with --columns, or "
+            f"declare its type with --types {name}=..."
+        )
+    return labels
+
+
+def _numeric_range(
+    name: str, kind: str, series: pd.Series, limits: tuple[float, float] | None
+) -> dict[str, Any]:
+    """`low`/`high` of the scaled range (log1p for counts), checked against the kind and the
+    declared bounds."""
+    values = as_numbers(series, kind, name)
+    present = values[~np.isnan(values)]
+    if kind == "count" and (present < 0).any():
+        raise TableError(f"column '{name}' is declared count but has negative values")
+    if kind in ("integer", "count") and np.any(np.floor(present) != present):
+        raise TableError(f"column '{name}' is declared {kind} but has fractions")
+    if limits is not None:
+        low, high = limits
+        if present.min() < low or present.max() > high:
+            raise TableError(
+                f"column '{name}' has values in [{present.min()}, {present.max()}], "
+                f"outside its bounds [{low}, {high}]"
+            )
+    elif kind == "bounded":
+        raise TableError(f"column '{name}' is bounded: give --bounds {name}=low:high")
     else:
-        static_set = set(static)
-        for name in static_set:
-            if name not in names:
-                raise TableError(
-                    f"--static names '{name}', which is not a column; columns: {names}"
-                )
-            if name not in constant:
-                raise TableError(
-                    f"--static column '{name}' changes within an entity (or has gaps); "
-                    "a static column holds one value per entity"
-                )
-    specs: list[ColumnSpec] = []
-    for name in names:
-        kind = kinds[name]
-        series = frame[name]
-        missing = float(series.isna().mean())
-        if series.notna().sum() == 0:
-            raise TableError(f"column '{name}' has no values at all; drop it")
-        fields: dict[str, Any] = {"name": name, "kind": kind, "static": name in static_set}
-        if kind == "categorical":
-            labels = sorted(series.dropna().astype(str).unique())
-            if len(labels) > MAX_CATEGORIES:
-                raise TableError(
-                    f"column '{name}' has {len(labels)} distinct text values (more than "
-                    f"{MAX_CATEGORIES}): an id or free text? Leave it out with --columns, or "
-                    f"declare its type with --types {name}=..."
-                )
-            fields["categories"] = labels
-        elif kind in NUMERIC:
-            values = as_numbers(series, kind, name)
-            present = values[~np.isnan(values)]
-            if kind == "count" and (present < 0).any():
-                raise TableError(f"column '{name}' is declared count but has negative values")
-            if kind in ("integer", "count") and np.any(np.floor(present) != present):
-                raise TableError(f"column '{name}' is declared {kind} but has fractions")
-            if name in limits:
-                low, high = limits[name]
-                if present.min() < low or present.max() > high:
-                    raise TableError(
-                        f"column '{name}' has values in [{present.min()}, {present.max()}], "
-                        f"outside its bounds [{low}, {high}]"
-                    )
-            elif kind == "bounded":
-                raise TableError(f"column '{name}' is bounded: give --bounds {name}=low:high")
-            else:
-                low, high = float(present.min()), float(present.max())
-            if kind == "count":
-                fields["log_scale"] = True
-                low, high = float(np.log1p(low)), float(np.log1p(high))
-            fields["low"], fields["high"] = low, high
-        else:  # boolean: checked here so a bad declared type fails now
-            as_numbers(series, kind, name)
-        fields["missing_share"] = missing
-        fields["masked"] = missing > 0 and name not in static_set
-        specs.append(ColumnSpec(**fields))
-    static_specs = [c for c in specs if c.static]
-    combos: list[StaticCombo] = []
-    if static_specs:
-        first = groups[[c.name for c in static_specs]].first()
-        decoded = [
-            tuple(static_label(c, v) for c, v in zip(static_specs, row, strict=True))
-            for row in first.itertuples(index=False)
-        ]
-        counts: dict[tuple[Any, ...], int] = {}
-        for row in decoded:
-            counts[row] = counts.get(row, 0) + 1
-        combos = [StaticCombo(values=list(k), count=v) for k, v in sorted(counts.items(), key=str)]
-    lengths = groups.size()
-    values, counts_ = np.unique(lengths.to_numpy(), return_counts=True)
-    ids = frame[id_column]
-    id_integer = pd.api.types.is_integer_dtype(ids.dtype)
-    spec = TableSpec(
-        id_column=id_column,
-        id_integer=bool(id_integer),
-        time=time_spec,
-        columns=specs,
-        static_combos=combos,
-        length_values=[int(v) for v in values],
-        length_counts=[int(c) for c in counts_],
-    )
-    return spec, frame
+        low, high = float(present.min()), float(present.max())
+    fields: dict[str, Any] = {}
+    if kind == "count":
+        fields["log_scale"] = True
+        low, high = float(np.log1p(low)), float(np.log1p(high))
+    fields["low"], fields["high"] = low, high
+    return fields
+
+
+def _static_combos(groups: Any, static_specs: list[ColumnSpec]) -> list[StaticCombo]:
+    """The static attribute combinations seen, with their entity counts."""
+    if not static_specs:
+        return []
+    first = groups[[c.name for c in static_specs]].first()
+    decoded = [
+        tuple(static_label(c, v) for c, v in zip(static_specs, row, strict=True))
+        for row in first.itertuples(index=False)
+    ]
+    counts: dict[tuple[Any, ...], int] = {}
+    for row in decoded:
+        counts[row] = counts.get(row, 0) + 1
+    return [StaticCombo(values=list(k), count=v) for k, v in sorted(counts.items(), key=str)]
 
 
 def static_label(column: ColumnSpec, value: Any) -> str | bool | float:
