@@ -1,7 +1,9 @@
 """Counter-based Gaussian noise: value `j` of series `i` depends only on `(seed, i, j)`.
 
 A SplitMix64 hash (Steele et al., "Fast splittable pseudorandom number generators", OOPSLA 2014)
-of the counter `i * 2**32 + j`, keyed by the seed, feeds a Box–Muller transform. Being
+of the counter `(i mod 2**32) * 2**32 + j`, keyed by the seed, feeds a Box–Muller transform. Series
+at or past 2**32 (`i >> 32 = b > 0`) use the key of block `b`, a SplitMix64 of the seed's key and
+`b`, so series `i` and `i + 2**32` differ while every series below 2**32 keeps the bytes it had. Being
 counter-based, it is vectorised over any block of series, and series `i` is the same whatever
 `n`/`offset` a request used; a longer series extends a shorter one (value `j = t * latent_dim + k`).
 """
@@ -15,6 +17,8 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _MAX_SEED = 2**63 - 1
 _SERIES_STRIDE = 2**32
+_MAX_SERIES = 2**63  # series ids: blocks of 2**32 series, each with its own key
+_BLOCK_SALT = np.uint64(0xD1B54A32D192ED03)
 
 
 def _mix64(z: np.ndarray) -> np.ndarray:
@@ -33,17 +37,32 @@ def _seed_key(seed: int) -> np.uint64:
     return _mix64(np.array([seed], dtype=np.uint64) + _GAMMA)[0]
 
 
+def _block_keys(key: np.uint64, series: np.ndarray) -> np.ndarray | np.uint64:
+    """The key for each series: `key` below 2**32, else a SplitMix64 of `key` and the block
+    `i >> 32`, so that the counter's wrap at 2**32 series cannot repeat a stream."""
+    block = series >> np.uint64(32)
+    if not block.any():
+        return key  # the common case, and every series id before this scheme: unchanged
+    with np.errstate(over="ignore"):
+        mixed = _mix64((key ^ _BLOCK_SALT) + block * _GAMMA)
+    return np.where(block == 0, key, mixed)
+
+
 def _counter_bits(key: np.uint64, start: int, count: int, per_series: int) -> np.ndarray:
-    """SplitMix64 of the counters `i * 2**32 + j` keyed by `key`: (count, per_series) uint64."""
+    """SplitMix64 of the counters `(i mod 2**32) * 2**32 + j` keyed by the block key of each
+    series `i`: (count, per_series) uint64."""
     if per_series >= _SERIES_STRIDE:
         raise ValueError("values per series must stay below 2**32")
+    if start < 0 or start + count > _MAX_SERIES:
+        raise ValueError(f"series ids must be in [0, {_MAX_SERIES})")
     # In place on one (count, per_series) uint64 array, ~2.5× faster than the same arithmetic
-    # with a temporary per step; the values are identical (tests/service/test_noise.py).
+    # with a temporary per step; the values are identical (tests/core/test_noise.py).
     with np.errstate(over="ignore"):
         series = np.arange(start, start + count, dtype=np.uint64)[:, None]
+        keys = _block_keys(key, series)
         bits = series * np.uint64(_SERIES_STRIDE) + np.arange(per_series, dtype=np.uint64)
-        bits *= _GAMMA  # the counter i * 2**32 + j, spread by the golden gamma
-        bits += key
+        bits *= _GAMMA  # the counter (i mod 2**32) * 2**32 + j, spread by the golden gamma
+        bits += keys
         _mix64(bits)
     return bits
 
