@@ -4,8 +4,9 @@ A SplitMix64 hash (Steele et al., "Fast splittable pseudorandom number generator
 of the counter `(i mod 2**32) * 2**32 + j`, keyed by the seed, feeds a Box–Muller transform.
 Series at or past 2**32 (`i >> 32 = b > 0`) use the key of block `b`, a SplitMix64 of the seed's
 key and `b`, so series `i` and `i + 2**32` differ while every series below 2**32 keeps the bytes
-it had. Being counter-based, it is vectorised over any block of series, and series `i` is the same whatever
-`n`/`offset` a request used; a longer series extends a shorter one (value `j = t * latent_dim + k`).
+it had. Being counter-based, it is vectorised over any block of series, and series `i` is the
+same whatever `n`/`offset` a request used; a longer series extends a shorter one (value
+`j = t * latent_dim + k`).
 """
 
 from __future__ import annotations
