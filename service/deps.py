@@ -1,15 +1,13 @@
-"""Shared route dependencies: the app state, model lookup by task, API-key check."""
+"""Shared route dependencies: the app state and model lookup by task (API keys: service/auth.py)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 
 from fastapi import Request
 
 from service.config import Settings
-from service.errors import InvalidInput, ModelNotFound, NotReady, Unauthorized
+from service.errors import InvalidInput, ModelNotFound, NotReady
 from service.observability import Metrics
 from service.registry import LoadedModel, Registry, ReloadReport
 
@@ -50,25 +48,3 @@ def lookup(state: AppState, name: str, task: str | None = None) -> LoadedModel:
             f"Model '{name}' is a {model.manifest.task} model; this route needs a {task} model."
         )
     return model
-
-
-def digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode("utf-8")).digest()
-
-
-async def require_api_key(request: Request) -> None:
-    """When keys are configured, every /v1 route needs `Authorization: Bearer <key>`."""
-    digests = (await app_state(request)).key_digests
-    if not digests:
-        return
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("This route needs an API key: send 'Authorization: Bearer <key>'.")
-    candidate = digest(token.strip())
-    # Compare against every key, in constant time, without stopping at the first match.
-    ok = False
-    for known in digests:
-        ok |= hmac.compare_digest(candidate, known)
-    if not ok:
-        raise Unauthorized("The API key is not valid.")

@@ -11,9 +11,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 log = logging.getLogger("rnngan.errors")
 
@@ -146,6 +147,24 @@ def validation_detail(exc: RequestValidationError) -> str:
     return "Invalid request: " + "; ".join(messages) + "."
 
 
+# nginx's code for "the client closed the connection": recorded for aborted uploads, never a 5xx.
+CLIENT_CLOSED = 499
+
+
+def unreadable_body(cause: BaseException | None) -> str:
+    """What was wrong with a request body that could not be read as JSON."""
+    if isinstance(cause, RecursionError):
+        return "The request body nests JSON too deeply (over about 1,000 levels): flatten it."
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return (
+            "The request body holds an integer with more than 4,300 digits: send a number of "
+            "sensible size."
+        )
+    if isinstance(cause, UnicodeDecodeError):
+        return "The request body could not be read: send JSON encoded as UTF-8."
+    return f"The request body could not be read as JSON ({type(cause).__name__})."
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
@@ -153,11 +172,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(HTTPException)
-    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
         detail = exc.detail
         if exc.status_code == 400 and detail == "There was an error parsing the body":
-            # FastAPI's words for a body it cannot decode (not UTF-8, for one): say what to send.
-            detail = "The request body could not be read: send JSON encoded as UTF-8."
+            # FastAPI's words for any failure while reading the body: say which one it was.
+            if isinstance(exc.__cause__, ClientDisconnect):
+                return Response(status_code=CLIENT_CLOSED)  # nobody is left to read it
+            detail = unreadable_body(exc.__cause__)
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)

@@ -7,13 +7,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from rnngan import __version__
+from service.auth import ApiKeyMiddleware, digest
 from service.body_limit import BodyLimitMiddleware
 from service.config import Settings
-from service.deps import AppState, digest, require_api_key
+from service.deps import AppState
 from service.errors import document_errors, install_error_handlers
 from service.logging_setup import configure_logging
 from service.observability import Metrics, ObservabilityMiddleware
@@ -66,13 +67,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rnngan = state
     install_error_handlers(app)
     document_errors(app)
-    # Added last = outermost: the request id and metrics cover the body-limit 413s too.
+    # Added last = outermost: the request id and metrics cover the 401s and 413s too, and the
+    # key is checked before the body is read.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ApiKeyMiddleware, digests=lambda: state.key_digests)
     app.add_middleware(
         ObservabilityMiddleware, metrics=metrics, served=lambda: state.registry.models
     )
     app.include_router(health.router)
-    guarded = [Depends(require_api_key)]
     for module in (models, samples, datasets, forecast, admin):
-        app.include_router(module.router, dependencies=guarded)
+        app.include_router(module.router)
     return app

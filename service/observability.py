@@ -15,6 +15,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.errors import CLIENT_CLOSED
 from service.logging_setup import request_id_var
 
 log = logging.getLogger("rnngan.access")
@@ -80,19 +81,29 @@ class ObservabilityMiddleware:
         request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status = {"code": 500}
+        seen = {"response": False, "disconnect": False}
         started = time.perf_counter()
         token = request_id_var.set(request_id)
+
+        async def receive_wrapper() -> Message:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                seen["disconnect"] = True
+            return message
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                seen["response"] = True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive_wrapper, send_wrapper)
         finally:
+            if seen["disconnect"] and not seen["response"]:
+                status["code"] = CLIENT_CLOSED  # the client left before an answer: not a 5xx
             elapsed = time.perf_counter() - started
             route: Any = scope.get("route")
             route_label = getattr(route, "path", None) or "unmatched"

@@ -1,4 +1,7 @@
-"""Probes and metrics: /healthz (liveness), /readyz (models + providers), /metrics."""
+"""Probes and metrics: /healthz (liveness), /readyz (models + providers), /metrics.
+
+All three are `async def` and do no blocking work: they answer on the event loop, never queued
+behind inference in the thread pool, so they stay fast under any load."""
 
 from __future__ import annotations
 
@@ -14,12 +17,12 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get("/readyz", response_model=ReadyResponse, responses={503: {"model": ReadyResponse}})
-def readyz(state: AppState = Depends(app_state)) -> JSONResponse:
+async def readyz(state: AppState = Depends(app_state)) -> JSONResponse:
     models = [
         {
             "name": m.name,
@@ -46,5 +49,5 @@ def readyz(state: AppState = Depends(app_state)) -> JSONResponse:
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-def metrics(state: AppState = Depends(app_state)) -> Response:
+async def metrics(state: AppState = Depends(app_state)) -> Response:
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
