@@ -37,7 +37,7 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 dev: $(VENV)/.dev
 
 serve: $(VENV)/.serve-$(SERVE_EXTRA)
-	$(BIN)/rnngan serve --host $(HOST) --port $(PORT) --models-dir models
+	$(BIN)/rnngan serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest
