@@ -30,9 +30,9 @@ def _fail(message: str) -> None:
 
 
 def _table_config(data: Path, **options: Any) -> Any:
-    from training.table import default_config
+    from training.config import table_config
 
-    return default_config(data, **options)
+    return table_config(data, **options)
 
 
 @app.command()
@@ -133,7 +133,7 @@ def train(
 def _show_table(cfg: Any) -> None:
     """Print what was inferred from the user's table (raises TableError on a bad table)."""
     from rnngan.core.tables.infer import describe
-    from training.table import spec_from_config
+    from training.data.tables import spec_from_config
 
     spec, _ = spec_from_config(cfg.data)
     typer.echo(describe(spec))
@@ -172,7 +172,7 @@ def inspect(
 def evaluate(run: Annotated[Path, typer.Option(help="run directory, e.g. runs/sines")]) -> None:
     """Measure a trained model's quality on held-out data; writes <run>/metrics.json."""
     _logging()
-    from training.evaluate import evaluate_run
+    from training.evaluate.run import evaluate_run
 
     try:
         metrics = evaluate_run(run)
@@ -298,9 +298,10 @@ def generate(
 
     from service.config import Settings
     from service.errors import ServiceError
-    from service.inference import dataset_stream
+    from service.plans import plan_dataset
     from service.registry import Registry
     from service.schemas import DatasetRequest
+    from service.streaming import dataset_stream
 
     start_value: str | float | None = start
     if start is not None:
@@ -338,9 +339,8 @@ def generate(
         return
     bar = tqdm(total=None, unit="rows", disable=str(out) == "-", file=sys.stderr)
     try:
-        stream = dataset_stream(
-            loaded, req, settings, on_rows=bar.update, chunk_series=chunk_series
-        )
+        plan = plan_dataset(loaded, req, settings, chunk_series=chunk_series)
+        stream = dataset_stream(loaded, plan, on_rows=bar.update)
     except ServiceError as exc:
         bar.close()
         _fail(exc.detail)

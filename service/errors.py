@@ -27,10 +27,6 @@ class ServiceError(Exception):
         self.detail = detail
 
 
-class BadRequest(ServiceError):
-    status_code = 400
-
-
 class InvalidInput(ServiceError):
     """Well-formed JSON whose values the model cannot use (too short a history, NaN ...)."""
 

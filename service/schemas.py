@@ -1,5 +1,5 @@
 """Request and response bodies of the v1 API (PROTOCOL.md §1). Static bounds live here;
-limits that depend on settings or on the model are checked in the routes."""
+limits that depend on settings or on the model are checked in service/plans.py."""
 
 from __future__ import annotations
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from service.deps import AppState, app_state, lookup
-from service.errors import TooLarge, error_responses
-from service.inference import check_plain_request, generate, plan_table, table_series
+from service.errors import error_responses
+from service.inference import generate, table_series
+from service.plans import TablePlan, plan_samples
 from service.responses import FastJSONResponse
 from service.schemas import SamplesRequest, SamplesResponse
 
@@ -23,44 +24,20 @@ def samples(
 ) -> FastJSONResponse:
     model = lookup(state, name, "generate")
     manifest = model.manifest
-    settings = state.settings
-    spec = manifest.table
-    if spec is not None:
-        plan = plan_table(
-            model,
-            spec,
-            body,
-            max_length=settings.max_length,
-            # The /samples limit is on values: rows × the model's channels.
-            max_rows=settings.max_sample_values // spec.channels,
-        )
+    plan = plan_samples(model, body, state.settings)
+    values: dict[str, object]
+    if isinstance(plan, TablePlan):
         decoded = table_series(model, plan, seed=body.seed, offset=0, n=body.n)
-        state.metrics.rows.labels("/v1/models/{name}/samples", name).inc(plan.rows)
-        return FastJSONResponse(
-            {
-                "model": manifest.name,
-                "version": manifest.version,
-                "features": manifest.features,
-                **decoded.to_json(spec),
-            }
-        )
-    check_plain_request(model, body.condition, body.start, body.impute)
-    length = body.length or manifest.seq_len or 1
-    if length > settings.max_length:
-        raise TooLarge(f"length {length} is over this service's limit of {settings.max_length}.")
-    values = body.n * length * len(manifest.features)
-    if values > settings.max_sample_values:
-        raise TooLarge(
-            f"n × length × features = {values} is over this service's limit of "
-            f"{settings.max_sample_values} values per /samples request; use /datasets for bulk."
-        )
-    out = generate(model, n=body.n, length=length, seed=body.seed)
-    state.metrics.rows.labels("/v1/models/{name}/samples", name).inc(body.n * length)
+        values = decoded.to_json(plan.spec)
+    else:
+        out = generate(model, n=plan.n, length=plan.length, seed=plan.seed)
+        values = {"samples": out.tolist()}
+    state.metrics.rows.labels("/v1/models/{name}/samples", name).inc(plan.rows)
     return FastJSONResponse(
         {
             "model": manifest.name,
             "version": manifest.version,
             "features": manifest.features,
-            "samples": out.tolist(),
+            **values,
         }
     )

@@ -1,6 +1,8 @@
-"""Bulk synthetic data sets in long format (`series_id, step, <features>`), encoded chunk by
-chunk so memory stays flat whatever `n` is. Used by the `/datasets` route and `rnngan generate`,
-so both produce the same bytes for the same parameters.
+"""Series → chunks → encoded bytes: the bulk data sets of the `/datasets` route and
+`rnngan generate`, which both call `dataset_stream` on a checked plan (service/plans.py), so
+both produce the same bytes for the same parameters. Long format (`series_id, step,
+<features>`), or a table model's own layout; generated and encoded chunk by chunk so memory
+stays flat whatever `n` is.
 
 - csv: header only when `offset == 0`, so shards concatenate to the bytes of one big request.
 - ndjson: one JSON object per row; shards concatenate the same way.
@@ -18,17 +20,24 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import zlib
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from typing import Literal, TypeVar
 
+import anyio
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+from rnngan.core.tables.codec import arrow_schema
+from service.inference import generate, table_series
+from service.plans import DatasetPlan, TablePlan
+from service.registry import LoadedModel
 
 Format = Literal["csv", "parquet", "ndjson"]
 MEDIA_TYPES = {
@@ -45,6 +54,7 @@ GZIP_SETTINGS = {"csv": (6, zlib.Z_HUFFMAN_ONLY), "ndjson": (1, zlib.Z_DEFAULT_S
 
 T = TypeVar("T")
 _END = object()
+log = logging.getLogger("rnngan.datasets")
 
 
 def file_name(model: str, seed: int, offset: int, n: int, fmt: str, compression: str) -> str:
@@ -197,3 +207,99 @@ def encode_stream(
             if packed:
                 yield packed
     yield compressor.flush()
+
+
+# --- series → chunks ---
+
+
+def generate_chunks(
+    model: LoadedModel, *, n: int, length: int, seed: int, offset: int, chunk_series: int
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (first series id, (k, length, F) block) in bounded chunks.
+
+    A chunk is a full batch already, so it goes to the session directly, not through the
+    micro-batcher: queued there, a small /samples call would wait behind a whole chunk (p90
+    0.2-0.7 s instead of ~11 ms while a download ran, measured on 2 busy cores)."""
+    for start in range(offset, offset + n, chunk_series):
+        count = min(chunk_series, offset + n - start)
+        yield start, generate(model, n=count, length=length, seed=seed, offset=start, batched=False)
+
+
+def table_chunks(
+    model: LoadedModel, plan: TablePlan, *, seed: int, offset: int, n: int, chunk_rows: int
+) -> Iterator[tuple[int, pa.Table]]:
+    """(first series id, Arrow table in the user's layout) in chunks of about `chunk_rows`."""
+    first = 0
+    while first < n:
+        # As many series as fit in chunk_rows (at least one).
+        cum = np.cumsum(plan.lengths[first:])
+        count = max(1, int(np.searchsorted(cum, chunk_rows, side="right")))
+        decoded = table_series(model, plan, seed=seed, offset=offset + first, n=count)
+        yield offset + first, decoded.to_arrow(plan.spec)
+        first += count
+
+
+# --- chunks → bytes ---
+
+
+def dataset_stream(
+    model: LoadedModel, plan: DatasetPlan, *, on_rows: Callable[[int], object] = lambda rows: None
+) -> Iterator[bytes]:
+    """The bytes of a checked /datasets request (also `rnngan generate`). `on_rows` is told each
+    chunk's row count as it is generated."""
+    table, table_schema = plan.table, None
+
+    def blocks() -> Iterator[tuple[int, np.ndarray | pa.Table]]:
+        if table is not None:
+            for first, arrow in table_chunks(
+                model, table, seed=plan.seed, offset=plan.offset, n=plan.n, chunk_rows=plan.chunk
+            ):
+                on_rows(arrow.num_rows)
+                yield first, arrow
+            return
+        for first, block in generate_chunks(
+            model,
+            n=plan.n,
+            length=plan.length,
+            seed=plan.seed,
+            offset=plan.offset,
+            chunk_series=plan.chunk,
+        ):
+            on_rows(block.shape[0] * plan.length)
+            yield first, block
+
+    if table is not None:
+        table_schema = arrow_schema(table.spec)
+    return encode_stream(
+        blocks(),
+        features=model.manifest.features,
+        fmt=plan.format,
+        header=plan.header,
+        compression=plan.compression,
+        table_schema=table_schema,
+    )
+
+
+async def in_threads(stream: Iterator[bytes], model: str) -> AsyncIterator[bytes]:
+    """Iterate the (blocking) stream in the threadpool, as Starlette does for a sync iterator,
+    but close it as soon as the response ends early. When the client disconnects, Starlette
+    cancels the response task: the chunk being encoded finishes, the `finally` below closes the
+    stream, and `encode_stream` stops generating (one chunk in flight at most) instead of
+    leaving the generator suspended until garbage collection."""
+    finished = False
+    try:
+        while True:
+            data = await anyio.to_thread.run_sync(next, stream, None)
+            if data is None:
+                finished = True
+                return
+            yield data
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # cheap: it never waits for the chunk in flight (see prefetch)
+        if not finished:
+            log.info(
+                "dataset stream ended early (client gone); generation stopped",
+                extra={"model": model},
+            )

@@ -1,4 +1,4 @@
-"""service.datasets without HTTP: exact bytes of each format on fixed values, the gzip stream,
+"""service.streaming without HTTP: exact bytes of each format on fixed values, the gzip stream,
 and the prefetch pipeline (order, errors, and that closing it stops the work behind it)."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from service.config import Settings
-from service.datasets import encode_stream, long_table, prefetch
-from service.inference import generate, generate_chunks
+from service.inference import generate
 from service.registry import Registry
+from service.streaming import encode_stream, generate_chunks, long_table, prefetch
 from tests.conftest import MODELS
 
 FEATURES = ["a", "b"]
