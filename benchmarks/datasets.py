@@ -21,10 +21,6 @@ import json
 import logging
 import os
 import pstats
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import zlib
@@ -38,10 +34,11 @@ import psutil
 
 from benchmarks.common import environment, setup_logging
 from rnngan.core.noise import series_noise
-from service import datasets
+from service import streaming as datasets
 from service.config import Settings
-from service.inference import generate_chunks
 from service.registry import LoadedModel, Registry
+from service.streaming import generate_chunks
+from tests.helpers.server import start_server, uvicorn
 
 RESULTS = Path("benchmarks/results/datasets.json")
 TABLE = Path("docs/datasets.md")
@@ -136,36 +133,14 @@ def _profile(model: LoadedModel, rows: int, chunk: int) -> list[dict[str, Any]]:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Server:
     """`uvicorn service.main:create_app --factory`, one worker, on a free loopback port."""
 
     def __init__(self, models_dir: Path) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "RNNGAN_MODELS_DIR": str(models_dir), "OMP_WAIT_POLICY": "PASSIVE"}
-        command = [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
-        command += ["--log-level", "warning"]
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.process = psutil.Process(self.proc.pid)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.log.seek(0)
-                raise RuntimeError(f"server did not start: {self.log.read()[-2000:]!r}")
-            time.sleep(0.2)
+        command = uvicorn("service.main:create_app", "--workers", "1", "--log-level", "warning")
+        self.live = start_server(models_dir, command=command, reload_interval_s=None)
+        self.base = self.live.base
+        self.process = psutil.Process(self.live.proc.pid)
 
     def warm_up(self) -> None:
         """One small download per format: Arrow's compute kernels and memory pool, zlib and
@@ -214,12 +189,7 @@ class Server:
         }
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+        self.live.close()
 
 
 def _rate(value: float) -> str:
@@ -452,7 +422,7 @@ def main() -> None:
             "ort_inter_op_threads": settings.ort_inter_op_threads,
             "ort_allow_spinning": settings.ort_allow_spinning,
             "uvicorn_workers": 1,
-            # Dataset chunks bypass the micro-batcher (service/inference.generate_chunks).
+            # Dataset chunks bypass the micro-batcher (service/streaming.generate_chunks).
             "batch_max_rows": getattr(settings, "batch_max_rows", None),
             "batch_max_wait_ms": getattr(settings, "batch_max_wait_ms", None),
             "pipeline": "generation one chunk ahead in a prefetch thread; gzip: encoding one "

@@ -26,7 +26,6 @@ import random
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +35,8 @@ from typing import Any
 
 import httpx
 import numpy as np
+
+from tests.helpers.server import start_server
 
 REPO = Path(__file__).resolve().parents[1]
 ROUTES = ("forecast", "samples", "datasets")
@@ -58,12 +59,6 @@ class Run:
     outcomes: list[Outcome] = field(default_factory=list)
     in_flight: int = 0
     stop: bool = False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _served_version(models_dir: Path, name: str) -> int:
@@ -144,40 +139,6 @@ async def _client(
             run.in_flight -= 1
             outcome.latency_s = time.perf_counter() - started
             run.outcomes.append(outcome)
-
-
-def _start_server(models_dir: Path, port: int, reload_interval_s: float, log: Any) -> Any:
-    env = {
-        **os.environ,
-        "RNNGAN_MODELS_DIR": str(models_dir),
-        "RNNGAN_RELOAD_INTERVAL_S": str(reload_interval_s),
-        "RNNGAN_LOG_LEVEL": "warning",
-        "PYTHONPATH": str(REPO),
-    }
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    for name in ("RNNGAN_API_KEYS", "RNNGAN_API_KEYS_FILE"):  # the clients send no key
-        env.pop(name, None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "rnngan.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=models_dir.parent,  # not the repository: a developer's .env must not apply
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def _wait_ready(base: str, proc: Any, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before it was ready")
-        time.sleep(0.2)
-    raise RuntimeError(f"server not ready after {timeout_s} s")
 
 
 def _summary(run: Run, t_swap: float, new_version: int, old_version: int) -> dict[str, Any]:
@@ -322,18 +283,19 @@ def run(
         copy = Path(tmp) / "models"
         shutil.copytree(models_dir, copy, ignore=shutil.ignore_patterns(".*"))
         served = {p.name: _served_version(copy, p.name) for p in sorted(copy.iterdir())}
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
         log_path = Path(tmp) / "server.log"
-        with log_path.open("wb") as log:
-            proc = _start_server(copy, port, reload_interval_s, log)
-            try:
-                _wait_ready(base, proc)
-                result = asyncio.run(_drive(base, proc, copy, duration_s, concurrency))
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
+        base_env = {**os.environ}
+        for name in ("RNNGAN_API_KEYS", "RNNGAN_API_KEYS_FILE"):  # the clients send no key
+            base_env.pop(name, None)
+        with start_server(
+            copy,
+            env={"RNNGAN_LOG_LEVEL": "warning", "PYTHONPATH": str(REPO)},
+            base_env=base_env,
+            cwd=copy.parent,  # not the repository: a developer's .env must not apply
+            log_path=log_path,
+            reload_interval_s=reload_interval_s,
+        ) as server:
+            result = asyncio.run(_drive(server.base, server.proc, copy, duration_s, concurrency))
         server_log = log_path.read_text(errors="replace").splitlines()
     result = {
         "benchmark": "load",

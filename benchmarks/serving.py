@@ -20,12 +20,10 @@ import dataclasses
 import json
 import logging
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,7 @@ import numpy as np
 
 from benchmarks.common import environment, setup_logging
 from service.config import Settings
+from tests.helpers.server import Server, start_server, uvicorn
 
 RESULTS = Path("benchmarks/results/serving.json")
 TABLE = Path("docs/serving.md")
@@ -71,43 +70,15 @@ def prepare(root: Path) -> Path:
     return root / "runs"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(app: str, env: dict[str, str], factory: bool) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        app,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    if factory:
-        cmd.append("--factory")
-    proc = subprocess.Popen(
-        cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+def start(app: str, env: dict[str, str], factory: bool) -> Server:
+    options = ("--workers", "1", "--log-level", "warning", "--no-access-log")
+    return start_server(
+        command=uvicorn(app, *options, factory=factory),
+        env=env,
+        ready_path="/healthz",  # the torch baseline has no /readyz
+        timeout_s=120,
+        reload_interval_s=None,
     )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"{app} did not start")
 
 
 async def closed_loop(base: str, kind: str, clients: int, seconds: float) -> dict[str, Any]:
@@ -208,23 +179,21 @@ def main() -> None:
             "TORCH_FORECAST_RUN": str(runs / "etth1_ot"),
             "TORCH_GENERATE_RUN": str(runs / "sines"),
         }
-        servers = {
-            "rnngan": start("service.main:create_app", env, factory=True),
-            "torch": start("benchmarks.torch_server:app", env, factory=False),
-        }
-        try:
+        with ExitStack() as stack:
+            servers = {
+                "rnngan": stack.enter_context(start("service.main:create_app", env, True)),
+                "torch": stack.enter_context(start("benchmarks.torch_server:app", env, False)),
+            }
             results: dict[str, list[dict[str, Any]]] = {k: [] for k in REQUESTS}
             for kind in REQUESTS:
                 for clients in (int(c) for c in args.clients.split(",")):
                     row: dict[str, Any] = {"clients": clients}
-                    for name, (_, base) in servers.items():
-                        row[name] = asyncio.run(closed_loop(base, kind, clients, args.seconds))
+                    for name, server in servers.items():
+                        row[name] = asyncio.run(
+                            closed_loop(server.base, kind, clients, args.seconds)
+                        )
                         log.info("%s %s c=%d %s", kind, name, clients, row[name])
                     results[kind].append(row)
-        finally:
-            for proc, _ in servers.values():
-                proc.terminate()
-                proc.wait(timeout=30)
     data = {
         "environment": environment(),
         "settings": settings,

@@ -12,10 +12,8 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.request
 from pathlib import Path
@@ -25,6 +23,7 @@ import pytest
 
 from service.config import Settings
 from tests.conftest import MODELS, REPO, SHIPPED
+from tests.helpers.server import start_server
 
 COMPOSE_FILES = {"docker-compose.yml": "serve", "docker-compose.cpu.yml": "serve-cpu"}
 MIN_COMPOSE = (2, 24)  # env_file `required: false` and the `!reset` tag
@@ -284,12 +283,6 @@ def test_deploy_env_example_documents_every_compose_and_image_variable() -> None
 # --- the CPU image's install, replayed -------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _get_json(url: str) -> tuple[int, dict[str, Any]]:
     with urllib.request.urlopen(url, timeout=5) as response:
         return response.status, json.loads(response.read())
@@ -332,37 +325,22 @@ def test_deploy_serve_cpu_install_replayed_in_clean_venv_serves_shipped_models(
     assert "onnxruntime==" in freeze
     assert "torch" not in freeze and "onnxruntime-gpu" not in freeze and "httpx" not in freeze
 
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RNNGAN_")}
     env.update(_stage_env("serve-cpu"))
-    env["RNNGAN_MODELS_DIR"] = str(MODELS)
-    log = (tmp_path / "server.log").open("w")
     # The image's command (`rnngan serve`), on loopback.
-    proc = subprocess.Popen(
-        [str(venv / "bin" / "rnngan"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+    with start_server(
+        MODELS,
+        command=[str(venv / "bin" / "rnngan"), "serve"],
+        base_env=env,
         cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        ready = None
-        deadline = time.monotonic() + 90
-        while ready is None and time.monotonic() < deadline and proc.poll() is None:
-            try:
-                ready = _get_json(f"http://127.0.0.1:{port}/readyz")
-            except OSError:
-                time.sleep(0.25)
-        server_log = (tmp_path / "server.log").read_text()[-3000:]
-        assert ready is not None, f"the app did not become ready:\n{server_log}"
-        status, body = ready
+        log_path=tmp_path / "server.log",
+        timeout_s=90,
+        reload_interval_s=None,
+    ) as served:
+        status, body = _get_json(f"{served.base}/readyz")
         assert status == 200 and body["status"] == "ready"
         assert {m["name"]: m["version"] for m in body["models"]} == SHIPPED
         assert body["providers"] == ["CPUExecutionProvider"]
         assert body["refused"] == {}
-        assert _get_json(f"http://127.0.0.1:{port}/healthz") == (200, {"status": "ok"})
-    finally:
-        proc.terminate()
-        code = proc.wait(timeout=40)
-        log.close()
-    assert code == 0
+        assert _get_json(f"{served.base}/healthz") == (200, {"status": "ok"})
+    assert served.returncode == 0

@@ -4,13 +4,8 @@ block the event loop (/healthz and a small /samples keep answering while it stre
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +13,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import MODELS, REPO
+from tests.conftest import MODELS
+from tests.helpers.server import start_server, uvicorn
 
 CHUNK_ROWS = 4096 * 24  # rows per streamed chunk: dataset_chunk_series (4096) × length 24
 HUGE = {"n": 4_000_000, "length": 24, "seed": 1, "format": "csv"}  # 96 M rows, under the limit
@@ -26,41 +22,11 @@ ROWS = re.compile(r"^rnngan_rows_generated_total\{(?P<labels>.*)\} (?P<value>\S+
 CSV_CHUNK_BYTES = 5_000_000  # a chunk of csv is ~6 MB (about 60 bytes per row)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "RNNGAN_MODELS_DIR": str(MODELS), "OMP_WAIT_POLICY": "PASSIVE"}
-    command = [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    # Logs go to a file: a pipe nobody reads fills up and stalls the server.
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"server did not start: {log.read()[-2000:]!r}")
-                time.sleep(0.2)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    command = uvicorn("service.main:create_app", "--log-level", "warning")
+    with start_server(MODELS, command=command) as served:
+        yield served.base
 
 
 def _dataset_rows(client: httpx.Client) -> float:

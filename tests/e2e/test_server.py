@@ -12,16 +12,16 @@ import httpx
 import pytest
 
 from tests.conftest import MODELS, REPO, SHIPPED
-from tests.e2e.serving import start_server
+from tests.helpers.server import start_server
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    served = start_server(MODELS)
-    yield served.base
-    served.proc.terminate()
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with start_server(MODELS, log_path=log) as served:
+        yield served.base
     # `rnngan serve` drains in-flight requests on SIGTERM and exits 0.
-    assert served.proc.wait(timeout=30) == 0, served.log_text()[-2000:]
+    assert served.returncode == 0, log.read_text()[-2000:]
 
 
 def test_e2e_every_route(server: str) -> None:

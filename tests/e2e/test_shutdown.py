@@ -11,13 +11,12 @@ import httpx
 import pytest
 
 from tests.conftest import MODELS
-from tests.e2e.serving import start_server
+from tests.helpers.server import start_server
 
 
 def test_shutdown_sigterm_drains_stream_refuses_new_and_exits_0() -> None:
-    served = start_server(MODELS)
     n, length = 20_000, 24  # ~28 MB of csv: far more than the loopback socket buffers hold
-    try:
+    with start_server(MODELS) as served:
         with httpx.stream(
             "POST",
             f"{served.base}/v1/models/sines/datasets",
@@ -39,22 +38,18 @@ def test_shutdown_sigterm_drains_stream_refuses_new_and_exits_0() -> None:
         assert served.proc.wait(timeout=60) == 0
         log = served.log_text()
         assert "Shutting down" in log and "Finished server process" in log
-    finally:
-        if served.proc.poll() is None:
-            served.proc.kill()
 
 
 def test_shutdown_idle_server_exits_0_quickly() -> None:
-    served = start_server(MODELS)
-    started = time.monotonic()
-    served.proc.send_signal(signal.SIGTERM)
-    assert served.proc.wait(timeout=30) == 0
-    assert time.monotonic() - started < 5
+    with start_server(MODELS) as served:
+        started = time.monotonic()
+        served.proc.send_signal(signal.SIGTERM)
+        assert served.proc.wait(timeout=30) == 0
+        assert time.monotonic() - started < 5
 
 
 def test_shutdown_timeout_cuts_a_stalled_stream() -> None:
-    served = start_server(MODELS, RNNGAN_SHUTDOWN_TIMEOUT_S="1")
-    try:
+    with start_server(MODELS, env={"RNNGAN_SHUTDOWN_TIMEOUT_S": "1"}) as served:
         with httpx.stream(
             "POST",
             f"{served.base}/v1/models/sines/datasets",
@@ -71,6 +66,3 @@ def test_shutdown_timeout_cuts_a_stalled_stream() -> None:
                 for _ in chunks:
                     pass
         assert "timeout graceful shutdown exceeded" in served.log_text()
-    finally:
-        if served.proc.poll() is None:
-            served.proc.kill()
