@@ -68,11 +68,11 @@ def torch_forecast_ms(inputs: dict[str, np.ndarray], threads: int, repeats: int)
     import torch
 
     from training.config import load_config
+    from training.families.forgan import build_nets
     from training.networks import ForecastGraph
-    from training.train import build_forecast_nets
 
     torch.set_num_threads(threads)
-    generator = build_forecast_nets(load_config("configs/etth1_ot.toml"))[0]
+    generator = build_nets(load_config("configs/etth1_ot.toml"))[0]
     graph = ForecastGraph(generator).eval()
     history, noise = torch.from_numpy(inputs["history"]), torch.from_numpy(inputs["noise"])
     best = float("inf")

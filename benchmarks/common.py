@@ -51,9 +51,10 @@ def run_one(config: Any, reuse: bool) -> dict[str, Any]:
     import time
     from pathlib import Path
 
-    from training.evaluate import evaluate_run
+    from training.checkpoint import CHECKPOINT
+    from training.evaluate.run import evaluate_run
     from training.export import export
-    from training.train import CHECKPOINT, train
+    from training.train import train
 
     timings: dict[str, Any] = {}
     if not (reuse and (config.run_dir / CHECKPOINT).is_file()):

@@ -1,7 +1,7 @@
 """`make bench-forecast`: train, evaluate and export each shipped forecaster, then write
 `benchmarks/results/forecast.json`, the table in `docs/forecast.md` and forecast fans in
 `docs/forecast_fans.png`. Every number comes from this run; the baselines are scored on the
-same windows in the same run (training/forecast_eval.py).
+same windows in the same run (training/evaluate/forecast.py).
 
     python -m benchmarks.forecast [--reuse]   # --reuse: skip training when a checkpoint exists
 """
@@ -33,16 +33,18 @@ def fans(configs: list[RunConfig], path: Path, windows: int = 3) -> None:
     import matplotlib.pyplot as plt
 
     from rnngan.core.manifest import Calibration
-    from training.data import load_forecast
-    from training.export import build_graph, load_run
-    from training.forecast_eval import gan_paths, rolling_windows
+    from training.checkpoint import load_run
+    from training.data.series import load_forecast
+    from training.evaluate.forecast import rolling_windows
+    from training.evaluate.scores import gan_paths
+    from training.families import build_graph
 
     fig, axes = plt.subplots(
         len(configs), windows, figsize=(5 * windows, 3.2 * len(configs)), squeeze=False
     )
     for row, config in enumerate(configs):
-        cfg, ckpt = load_run(config.run_dir)
-        graph = build_graph(cfg, ckpt)
+        ckpt = load_run(config.run_dir)
+        cfg, graph = ckpt.config, build_graph(ckpt)
         d = cfg.data
         data = load_forecast(d)
         origins, hist, truth = rolling_windows(data, d.val_end, d.test_end)

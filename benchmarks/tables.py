@@ -1,6 +1,6 @@
 """`make bench-tables`: the own-table path end to end, as a user runs it. Writes the example
 tables (`examples/tables.py`), trains each case with the defaults of `rnngan train --data`
-(training/table.py `default_config`), evaluates, exports into `runs/tables/models`, and writes
+(training/config.py `table_config`), evaluates, exports into `runs/tables/models`, and writes
 `benchmarks/results/tables.json` and `docs/tables.md`. Every number comes from this run.
 
     python -m benchmarks.tables [--reuse] [--only stores,etth1_long_fc]
@@ -46,13 +46,14 @@ def write_tables(where: Path) -> None:
 
 
 def run_case(name: str, reuse: bool) -> dict[str, Any]:
-    from training.evaluate import evaluate_run
+    from training.checkpoint import CHECKPOINT
+    from training.config import table_config
+    from training.evaluate.run import evaluate_run
     from training.export import export
-    from training.table import default_config
-    from training.train import CHECKPOINT, train
+    from training.train import train
 
     file, options = CASES[name]
-    config = default_config(ROOT / "data" / file, name=name, out_dir=str(ROOT / "runs"), **options)
+    config = table_config(ROOT / "data" / file, name=name, out_dir=str(ROOT / "runs"), **options)
     out: dict[str, Any] = {"command": _command(file, name, options), "steps": config.train.steps}
     if not (reuse and (config.run_dir / CHECKPOINT).is_file()):
         started = time.perf_counter()

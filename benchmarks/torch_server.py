@@ -15,7 +15,8 @@ import torch
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from training.export import build_graph, load_run
+from training.checkpoint import load_run
+from training.families import build_graph
 
 app = FastAPI(title="torch baseline")
 _models: dict[str, tuple[object, torch.nn.Module]] = {}
@@ -23,8 +24,8 @@ _models: dict[str, tuple[object, torch.nn.Module]] = {}
 
 def _load(kind: str) -> tuple[object, torch.nn.Module]:
     if kind not in _models:
-        config, ckpt = load_run(Path(os.environ[f"TORCH_{kind.upper()}_RUN"]))
-        _models[kind] = (config, build_graph(config, ckpt))
+        ckpt = load_run(Path(os.environ[f"TORCH_{kind.upper()}_RUN"]))
+        _models[kind] = (ckpt.config, build_graph(ckpt))
     return _models[kind]
 
 

@@ -12,8 +12,10 @@ from service.config import Settings
 from service.inference import forecast_samples, generate
 from service.registry import Registry
 from tests.training.helpers import tiny_forecast, tiny_generate, tiny_timegan
-from training.evaluate import evaluate_run
-from training.export import build_graph, export, load_run, parity
+from training.checkpoint import load_run
+from training.evaluate.run import evaluate_run
+from training.export import export, parity
+from training.families import build_graph, family_for
 from training.train import train
 
 
@@ -43,22 +45,20 @@ def test_export_parity_at_other_batch_sizes_and_lengths(
 ) -> None:
     import onnxruntime as ort
 
-    from training.export import example_inputs
-
     run_dir = exported["root"] / "runs" / RUNS[task]
-    config, ckpt = load_run(run_dir)
-    graph = build_graph(config, ckpt)
+    ckpt = load_run(run_dir)
+    graph = build_graph(ckpt)
     onnx_path = exported[task] / "model.onnx"
     # Export used batch 4 and the training length; check quite different shapes (atol 1e-5).
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     for batch, length in ((1, 1), (2, 5), (33, 100)):
-        example = example_inputs(config, batch, length)
+        example = family_for(ckpt.config).example_inputs(ckpt, batch, length)
         with torch.no_grad():
             expected = graph(*example.values()).numpy()
         (got,) = session.run(None, {k: v.numpy() for k, v in example.items()})
         assert got.shape == expected.shape
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
-    assert parity(graph, config, onnx_path) < 1e-5
+    assert parity(graph, ckpt, onnx_path) < 1e-5
 
 
 def test_export_manifest_loads_in_registry_with_metrics(exported: dict[str, Path]) -> None:
@@ -81,8 +81,7 @@ def test_export_service_matches_torch_graph(exported: dict[str, Path]) -> None:
     registry.reload()
     gen = registry.get("tiny_sines")
     assert gen is not None
-    config, ckpt = load_run(exported["root"] / "runs" / "tiny_sines")
-    graph = build_graph(config, ckpt)
+    graph = build_graph(load_run(exported["root"] / "runs" / "tiny_sines"))
     served = generate(gen, n=5, length=9, seed=3)
     with torch.no_grad():
         expected = graph(torch.from_numpy(series_noise(3, 0, 5, 9, 3))).numpy()
@@ -90,8 +89,7 @@ def test_export_service_matches_torch_graph(exported: dict[str, Path]) -> None:
 
     fc = registry.get("tiny_ot")
     assert fc is not None
-    config, ckpt = load_run(exported["root"] / "runs" / "tiny_ot")
-    fgraph = build_graph(config, ckpt)
+    fgraph = build_graph(load_run(exported["root"] / "runs" / "tiny_ot"))
     history = np.linspace(10, 20, 48, dtype=np.float32)[None]
     paths = forecast_samples(fc, history, horizon=7, num_samples=4, seed=2)
     with torch.no_grad():

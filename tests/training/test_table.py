@@ -162,7 +162,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, p
 
     from service.config import Settings
     from service.main import create_app
-    from training.evaluate import evaluate_run
+    from training.evaluate.run import evaluate_run
     from training.export import export
     from training.train import train
 
@@ -336,7 +336,7 @@ def test_table_options_refused_by_plain_models(client: object) -> None:
 def test_irregular_timestamps_round_trip(tmp_path: Path) -> None:
     """Numeric ids and irregular stamps: the gap is learned, stamps come back increasing."""
     from rnngan.core.tables.sample import synthesize
-    from training.table import TableGraph, build
+    from training.families.table_gan import TableGraph, build
 
     table = _irregular_table()
     spec, _ = infer_spec(table, id_column="sensor", time_column="time")
@@ -379,7 +379,7 @@ def test_forecast_a_target_column_of_a_table(tmp_path: Path) -> None:
 
     from service.config import Settings
     from service.main import create_app
-    from training.evaluate import evaluate_run
+    from training.evaluate.run import evaluate_run
     from training.export import export
     from training.train import train
 
@@ -420,13 +420,13 @@ def test_forecast_a_target_column_of_a_table(tmp_path: Path) -> None:
         )
         assert r.status_code == 200 and len(r.json()["forecasts"][0]["mean"]) == 12
     with pytest.raises(TableError, match="is not in the table"):
-        from training.table_forecast import load_table_forecast
+        from training.data.tables import load_table_forecast
 
         load_table_forecast(
             from_dict(
                 RunConfig,
                 {**config.to_dict(), "data": {**config.to_dict()["data"], "target": "nope"}},
-            )
+            ).data
         )
 
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from tests.training.helpers import tiny_forecast, tiny_generate, tiny_timegan
-from training.train import CHECKPOINT, train
+from training.checkpoint import CHECKPOINT
+from training.train import train
 
 
 @pytest.mark.parametrize(

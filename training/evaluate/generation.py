@@ -1,5 +1,6 @@
 """Quality metrics for generators (PROTOCOL.md §3, after TimeGAN's metrics code, kept apart from
-the models). `rnngan evaluate --run runs/sines` writes `<run_dir>/metrics.json`.
+the models); `rnngan evaluate --run runs/sines` (training/evaluate/run.py) writes them to
+`<run_dir>/metrics.json`.
 
 - discriminative score: a post-hoc 1-layer GRU (hidden F/2) learns real vs synthetic on 80 % of
   an equal mix for 2,000 steps; score = |test accuracy - 0.5| (lower is better).
@@ -9,10 +10,7 @@ the models). `rnngan evaluate --run runs/sines` writes `<run_dir>/metrics.json`.
 
 from __future__ import annotations
 
-import json
 import logging
-import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,9 +18,8 @@ import torch
 from torch import nn
 
 from training.config import RunConfig
-from training.data import load_generation, sines
-from training.plots import projection_figure
-from training.train import seed_everything
+from training.data.series import load_generation, sines
+from training.evaluate.plots import projection_figure
 
 log = logging.getLogger("rnngan.evaluate")
 
@@ -229,33 +226,3 @@ def report_and_picture(
         batch_size=e.batch_size,
         seed=config.seed,
     )
-
-
-def evaluate_run(run_dir: Path) -> dict[str, Any]:
-    from training.export import build_graph, load_run
-    from training.forecast_eval import evaluate_forecast
-
-    config, ckpt = load_run(run_dir)
-    seed_everything(config.seed, config.train.threads)
-    graph = build_graph(config, ckpt)
-    started = time.perf_counter()
-    if config.data.dataset == "table" and config.task == "forecast":
-        from training.table_forecast import evaluate_table_forecast
-
-        metrics = evaluate_table_forecast(config, graph)
-    elif config.data.dataset == "table":
-        from training.table_eval import evaluate_table
-
-        metrics = evaluate_table(config, graph)  # type: ignore[arg-type]
-    elif config.task == "generate":
-        metrics = evaluate_generation(config, graph)
-    else:
-        metrics = evaluate_forecast(config, graph)
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    log.info(
-        "evaluated %s in %.1fs: %s",
-        config.name,
-        time.perf_counter() - started,
-        json.dumps(metrics)[:2000],
-    )
-    return metrics

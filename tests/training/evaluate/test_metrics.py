@@ -7,14 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.data import sines
-from training.evaluate import (
+from training.data.series import sines
+from training.evaluate.generation import (
     autocorrelation_error,
     cross_correlation_error,
     discriminative_score,
     predictive_score,
 )
-from training.forecast_eval import LEVELS, pinball, score
+from training.evaluate.scores import LEVELS, pinball, score
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ def projection_figure(
     n: int = 1000,
     seed: int = 0,
 ) -> None:
+    # Imported here, not at the top: matplotlib and scikit-learn are heavy and only the picture
+    # needs them.
     import matplotlib
 
     matplotlib.use("Agg")

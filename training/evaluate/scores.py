@@ -1,17 +1,11 @@
-"""Forecast evaluation (PROTOCOL.md §3): rolling origin over the test rows, a forecast every
-`horizon` rows, each seeing only the history before it. The GAN, seasonal naive and
-statsforecast's AutoETS are scored on the same windows in the same run.
-
-Metrics: MASE (scale = in-sample MAE of the seasonal naive on the train rows), CRPS as
-2 × mean pinball loss over quantiles 0.05 … 0.95 divided by the same scale, 80 % interval
-coverage ([q0.1, q0.9]) and sMAPE (in %).
+"""Forecast scores (PROTOCOL.md §3), shared by evaluation and by checkpoint selection during
+training: quantiles at LEVELS from sample paths, MASE (scale = in-sample MAE of the seasonal
+naive on the train rows), CRPS as 2 × mean pinball loss over quantiles 0.05 … 0.95 divided by
+the same scale, 80 % interval coverage ([q0.1, q0.9]) and sMAPE (in %); the spread calibration
+fit on validation windows, and statsforecast baselines on the same windows.
 """
 
 from __future__ import annotations
-
-import logging
-import time
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,10 +13,7 @@ import torch
 from torch import nn
 
 from rnngan.core.manifest import Calibration
-from training.config import RunConfig
-from training.data import ForecastData, load_forecast
 
-log = logging.getLogger("rnngan.evaluate")
 LEVELS = np.round(np.arange(0.05, 0.96, 0.05), 2)  # 0.05 … 0.95
 
 
@@ -50,16 +41,6 @@ def score(
         "coverage_80": float(np.mean((truth >= lo) & (truth <= hi))),
         "smape": float(100.0 * np.mean(smape)),
     }
-
-
-def rolling_windows(
-    data: ForecastData, start: int, end: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    c, h = data.config.context_len, data.config.horizon
-    origins = data.origins(start, end)
-    histories = np.stack([data.series[o - c : o] for o in origins])
-    truth = np.stack([data.series[o : o + h] for o in origins])
-    return origins, histories, truth
 
 
 def gan_paths(
@@ -101,21 +82,6 @@ def fit_spread_scale(
         key=lambda i: (round(abs(scores[i]["coverage_80"] - target), 3), scores[i]["crps"]),
     )
     return float(grid[best])
-
-
-def score_seasonal_naive(
-    data: ForecastData, start: int, end: int, scale: float
-) -> dict[str, float]:
-    """A point forecast: every quantile is the value one season earlier."""
-    origins, _, truth = rolling_windows(data, start, end)
-    s, h = data.config.season, data.config.horizon
-    point = np.stack(
-        [
-            np.resize(data.series[o - s : o], h) if s < h else data.series[o - s : o - s + h]
-            for o in origins
-        ]
-    )
-    return score(truth, np.repeat(point[None], len(LEVELS), axis=0), point, scale)
 
 
 def statsforecast_quantiles(
@@ -160,69 +126,3 @@ def statsforecast_quantiles(
     ]
     quantiles = np.stack([c.to_numpy() for c in cols]).reshape(len(LEVELS), len(origins), horizon)
     return quantiles, cv[name].to_numpy().reshape(len(origins), horizon)
-
-
-def score_statsforecast(
-    data: ForecastData,
-    start: int,
-    end: int,
-    scale: float,
-    models: tuple[str, ...],
-    input_size: int,
-) -> dict[str, dict[str, float]]:
-    """statsforecast models on the same windows as the GAN (see `statsforecast_quantiles`)."""
-    origins, _, truth = rolling_windows(data, start, end)
-    h = data.config.horizon
-    out = {}
-    for name in models:
-        started = time.perf_counter()
-        quantiles, point = statsforecast_quantiles(
-            data.series, origins, h, data.config.season, name, input_size, truth
-        )
-        out[name] = score(truth, quantiles, point, scale)
-        log.info("%s on %d windows in %.1fs", name, len(origins), time.perf_counter() - started)
-    return out
-
-
-def evaluate_forecast(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
-    """Validation fits the calibration; the test split is scored once, beside the baselines."""
-    data = load_forecast(config.data)
-    d, e = config.data, config.eval
-    scale = seasonal_scale(data.train, d.season)
-    latent = config.model.latent_dim
-
-    _, val_hist, val_truth = rolling_windows(data, d.train_end, d.val_end)
-    val_paths = gan_paths(graph, val_hist, d.horizon, latent, e.num_samples, config.seed)
-    _, test_hist, test_truth = rolling_windows(data, d.val_end, d.test_end)
-    test_paths = gan_paths(graph, test_hist, d.horizon, latent, e.num_samples, config.seed + 1)
-
-    metrics: dict[str, Any] = {}
-    raw = score_paths(test_paths, test_truth, scale)
-    gan = raw
-    if e.calibrate:
-        calibration = Calibration(
-            spread_scale=fit_spread_scale(val_paths, val_truth, scale),
-            fit_on=f"validation rows [{d.train_end}, {d.val_end}), rolling origin: the factor "
-            f"in 0.5 … 2.0 whose 80 % interval coverage is closest to 0.80",
-        )
-        metrics["calibration"] = calibration.model_dump()
-        gan = score_paths(calibration.apply(test_paths), test_truth, scale)
-    test = {
-        "gan": gan,
-        "gan_uncalibrated": raw,
-        "seasonal_naive": score_seasonal_naive(data, d.val_end, d.test_end, scale),
-        **score_statsforecast(
-            data, d.val_end, d.test_end, scale, e.baselines, e.baseline_input_size
-        ),
-    }
-    return {
-        **metrics,
-        "protocol": f"rolling origin every {d.horizon} rows over test rows [{d.val_end}, "
-        f"{d.test_end}), horizon {d.horizon}, context {d.context_len}, "
-        f"season {d.season}, {e.num_samples} sample paths",
-        "n_windows": len(test_hist),
-        "scale": scale,
-        "test": test,
-        "validation": {"gan_uncalibrated": score_paths(val_paths, val_truth, scale)},
-        **{f"test_{k}": v for k, v in gan.items()},
-    }

@@ -19,7 +19,10 @@ import torch
 from torch import nn
 
 from training import losses
+from training.checkpoint import Checkpoint
 from training.config import RunConfig
+from training.data.series import load_generation
+from training.families.base import SeriesGenerator, series_checkpoint
 from training.networks import RecurrentNet, ema_update
 
 
@@ -115,10 +118,13 @@ class TimeGANTrainer:
     """Holds the networks, optimisers and EMA; `step()` runs the current phase once and returns
     its named losses."""
 
-    def __init__(self, config: RunConfig, data: torch.Tensor, rng: torch.Generator) -> None:
-        self.config, self.data, self.rng = config, data, rng
-        self.gen, self.critic = build(config, data.shape[-1])
+    def __init__(self, config: RunConfig, rng: torch.Generator) -> None:
+        self.config, self.rng = config, rng
+        self.source = load_generation(config.data, config.seed)
+        self.data = torch.from_numpy(self.source.windows)  # (N, T, F)
+        self.gen, self.critic = build(config, self.data.shape[-1])
         t = config.train
+        self.total_steps = t.embed_steps + t.supervised_steps + t.steps
         betas = (0.5, 0.999)
         self.opt_embed = torch.optim.Adam(
             [*self.critic.embedder.parameters(), *self.gen.recovery.parameters()],
@@ -247,3 +253,21 @@ class TimeGANTrainer:
         if self.ema is not None and self.phase() == "joint":
             return self.ema
         return self.gen
+
+    def validate(self, step: int) -> float | None:
+        return None
+
+    def checkpoint(self, step: int) -> Checkpoint:
+        nets = (self.exported(), self.critic)
+        return series_checkpoint(self.config, self.source, nets, step, phase=self.phase())
+
+
+class TimeGAN(SeriesGenerator):
+    name = "timegan"
+    kind = "timegan"
+
+    def trainer(self, config: RunConfig, rng: torch.Generator) -> TimeGANTrainer:
+        return TimeGANTrainer(config, rng)
+
+    def generator(self, config: RunConfig, n_features: int) -> nn.Module:
+        return build(config, n_features)[0]

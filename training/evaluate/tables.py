@@ -1,6 +1,6 @@
 """Quality of a model trained on an own table: the benchmark report (discriminative, predictive,
 ACF and cross-correlation errors on the model's channels) plus per-column checks on synthetic
-tables decoded exactly as the service decodes them (service/table.py `synthesize`).
+tables decoded exactly as the service decodes them (rnngan/core/tables/sample.py `synthesize`).
 
 Per-column checks, real (the training table) vs synthetic (as many entities, lengths drawn):
 - categorical columns: total variation distance between category frequencies;
@@ -20,18 +20,19 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy.stats import ks_2samp
+from torch import nn
 
 from rnngan.core.tables.codec import sample_categories
 from rnngan.core.tables.sample import draw_series, synthesize
 from rnngan.core.tables.spec import NUMERIC, TableSpec, channel_layout
 from training.config import RunConfig
-from training.evaluate import report_and_picture
-from training.table import TableData, TableGraph, load_table
+from training.data.tables import TableData, load_table
+from training.evaluate.generation import report_and_picture
 
 MAX_EVAL_WINDOWS = 4000
 
 
-def _torch_runner(graph: TableGraph):  # type: ignore[no-untyped-def]
+def _torch_runner(graph: nn.Module):  # type: ignore[no-untyped-def]
     def run(noise: np.ndarray, condition: np.ndarray, chunk: int = 128) -> np.ndarray:
         """The graph over `chunk` series at a time (rows are independent), to bound memory."""
         with torch.no_grad():
@@ -166,7 +167,7 @@ def length_checks(spec: TableSpec, real: pd.DataFrame, fake: pd.DataFrame) -> di
     return out
 
 
-def evaluate_table(config: RunConfig, graph: TableGraph) -> dict[str, Any]:
+def evaluate_table(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
     data = load_table(config.data)
     spec = data.spec
     shortest = min(len(x) for x, _ in data.entities)

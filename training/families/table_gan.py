@@ -1,20 +1,16 @@
-"""A conditional recurrent GAN for the user's own long table (`data.dataset = "table"`).
+"""A conditional recurrent GAN for the user's own long table (`data.dataset = "table"`,
+`task = "generate"`); its data are cut in training/data/tables.py.
 
-- Data: each entity becomes a (T, D) array of model channels (service/table.py) and a static
-  condition vector. Training windows are `seq_len` steps at `stride` from every entity; an entity
-  shorter than `seq_len` is one window, zero-padded, with its padded steps masked out of every
-  loss. The GRUs are causal, so padding never changes what the real steps look like to them.
-  `seq_len = 0` (the default of `rnngan train --data`) picks the longest entity's length up to
-  AUTO_SEQ_LEN: short entities are then learned whole, from their first row, which is how the
-  service generates them.
 - Generator: a GRU reads [noise_t, condition] at each step; its head emits logits, turned into
   sigmoids (numbers, flags, masks, gaps) and a softmax per categorical column. That is what
-  is exported; the service samples the discrete channels.
+  is exported; the service samples the discrete channels (rnngan/core/tables/sample.py).
 - Training sees hard discrete samples: straight-through Gumbel-softmax for categories and a
   straight-through Bernoulli for flags and masks, so the discriminator cannot tell real from
   synthetic by soft probabilities.
 - Discriminator: a per-step GRU (RCGAN-style) reading [channels_t, condition]; losses are
-  averaged over real steps only. A moment term matches each channel's mean and std.
+  averaged over real steps only (padded steps of short entities are masked out; the GRUs are
+  causal, so padding never changes what the real steps look like to them). A moment term
+  matches each channel's mean and std.
 - Series lengths come from the training entities' lengths (saved in the manifest); the
   generator is recurrent, so any length can be generated.
 """
@@ -22,185 +18,25 @@
 from __future__ import annotations
 
 import copy
-import re
-from dataclasses import dataclass
+import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnngan.core.manifest import file_sha256
-from rnngan.core.tables.codec import encode_entities
-from rnngan.core.tables.infer import infer_spec
-from rnngan.core.tables.spec import TableError, TableSpec, channel_layout
-from training.config import DataConfig, RunConfig, from_dict
+from rnngan.core.manifest import TABLE_GRAPH_IO, DatasetInfo, Scaler
+from rnngan.core.tables.infer import describe
+from rnngan.core.tables.spec import TableSpec, channel_layout
+from training.checkpoint import Checkpoint
+from training.config import RunConfig
+from training.data.tables import TableData, load_table
+from training.evaluate.tables import evaluate_table
+from training.families.base import Family
 from training.networks import RecurrentNet, ema_update
 
-AUTO_SEQ_LEN = 96
-
-
-def read_user_table(path: str | Path) -> pd.DataFrame:
-    """A CSV or Parquet file as a frame."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"data file {path} not found")
-    suffix = "".join(path.suffixes[-2:]).lower()
-    if suffix.endswith((".parquet", ".pq")):
-        return pd.read_parquet(path)
-    if suffix.endswith((".csv", ".csv.gz", ".txt")):
-        return pd.read_csv(path)
-    raise TableError(f"{path.name}: expected a .csv, .csv.gz or .parquet file")
-
-
-def spec_from_config(config: DataConfig) -> tuple[TableSpec, pd.DataFrame]:
-    frame = read_user_table(str(config.path))
-    return infer_spec(
-        frame,
-        id_column=str(config.id_col),
-        time_column=config.time_col,
-        static=config.static,
-        types=config.types,
-        bounds=config.bounds,
-        columns=config.columns,
-    )
-
-
-def default_config(
-    data: Path,
-    *,
-    id_col: str,
-    time_col: str | None = None,
-    name: str | None = None,
-    static: str | None = None,
-    types: str | None = None,
-    bounds: str | None = None,
-    columns: str | None = None,
-    seq_len: int = 0,
-    out_dir: str | None = None,
-    task: str = "generate",
-    target: str | None = None,
-    horizon: int = 24,
-    context_len: int = 168,
-    season: int = 24,
-) -> RunConfig:
-    """The run config `rnngan train --data` uses: defaults sized for a 2-core CPU (minutes),
-    comma-separated options as the command line takes them. `task="forecast"` forecasts the
-    `target` column (ForGAN-class, the settings of the shipped ETTh1 forecaster)."""
-
-    def split(value: str | None) -> list[str]:
-        return [v.strip() for v in value.split(",") if v.strip()] if value else []
-
-    slug = re.sub(r"[^a-z0-9_\-]+", "_", (name or data.stem).lower()).strip("_-") or "table"
-    raw: dict[str, Any] = {
-        "name": slug[:64],
-        "task": "generate",
-        "description": f"Trained on {data.name} (id column {id_col}).",
-        "data": {
-            "dataset": "table",
-            "path": str(data),
-            "id_col": id_col,
-            "time_col": time_col,
-            "types": split(types),
-            "bounds": split(bounds),
-            "columns": split(columns),
-            "seq_len": seq_len,
-        },
-        "model": {"latent_dim": 8, "hidden_size": 48, "num_layers": 2, "disc_hidden_size": 48},
-        "train": {
-            "steps": 3000,
-            "batch_size": 128,
-            "moment_weight": 10.0,
-            "ema_decay": 0.998,
-            "threads": 1,
-        },
-        "eval": {"runs": 3, "disc_steps": 1000, "pred_steps": 2000},
-    }
-    if task == "forecast":
-        if not target:
-            raise TableError("forecasting needs --target, the column to forecast")
-        if context_len % 4:
-            raise TableError("--context-len must be a multiple of 4 (the history patch length)")
-        raw["task"] = "forecast"
-        raw["data"].update(
-            target=target, horizon=horizon, context_len=context_len, season=season, seq_len=24
-        )
-        raw["model"] = {
-            "latent_dim": 8,
-            "hidden_size": 48,
-            "num_layers": 1,
-            "disc_hidden_size": 32,
-            "disc_num_layers": 1,
-            "patch_len": 4,
-            "disc_context": min(24, context_len),
-        }
-        raw["train"] = {
-            "steps": 3000,
-            "adv_weight": 0.1,
-            "crps_weight": 1.0,
-            "select_every": 250,
-            "threads": 1,
-        }
-        raw["eval"] = {"num_samples": 200, "baselines": ["AutoETS"], "baseline_input_size": 2000}
-    if static is not None:
-        raw["data"]["static"] = split(static)
-    if out_dir is not None:
-        raw["out_dir"] = out_dir
-    config: RunConfig = from_dict(RunConfig, raw)
-    return config
-
-
-@dataclass(frozen=True)
-class TableData:
-    spec: TableSpec
-    frame: pd.DataFrame  # sorted by (entity, time), with the parsed time in `__t`
-    entities: list[tuple[np.ndarray, np.ndarray]]  # per entity: (T, D) channels, (C,) condition
-    seq_len: int  # the window length trained on (resolved when the config says 0)
-    windows: np.ndarray  # (N, seq_len, D), zero-padded
-    valid: np.ndarray  # (N, seq_len) 1 on real steps
-    conditions: np.ndarray  # (N, C)
-    source: str
-    sha256: str
-
-
-def make_windows(
-    entities: list[tuple[np.ndarray, np.ndarray]], seq_len: int, stride: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    windows, valid, conditions = [], [], []
-    for x, cond in entities:
-        length, width = x.shape
-        if length >= seq_len:
-            for start in range(0, length - seq_len + 1, stride):
-                windows.append(x[start : start + seq_len])
-                valid.append(np.ones(seq_len, dtype=np.float32))
-                conditions.append(cond)
-        else:
-            padded = np.zeros((seq_len, width), dtype=np.float32)
-            padded[:length] = x
-            mask = np.zeros(seq_len, dtype=np.float32)
-            mask[:length] = 1.0
-            windows.append(padded)
-            valid.append(mask)
-            conditions.append(cond)
-    return (
-        np.stack(windows).astype(np.float32),
-        np.stack(valid).astype(np.float32),
-        np.stack(conditions).astype(np.float32),
-    )
-
-
-def load_table(config: DataConfig) -> TableData:
-    spec, frame = spec_from_config(config)
-    entities = encode_entities(spec, frame)
-    seq_len = config.seq_len or min(max(spec.length_values), AUTO_SEQ_LEN)
-    windows, valid, conditions = make_windows(entities, seq_len, config.stride)
-    path = Path(str(config.path))
-    return TableData(
-        spec, frame, entities, seq_len, windows, valid, conditions, path.name, file_sha256(path)
-    )
+log = logging.getLogger("rnngan.train")
 
 
 class TableGenerator(nn.Module):
@@ -330,7 +166,7 @@ def masked_moment_loss(real: torch.Tensor, fake: torch.Tensor, valid: torch.Tens
 
 class TableTrainer:
     def __init__(self, config: RunConfig, data: TableData, rng: torch.Generator) -> None:
-        self.config, self.rng = config, rng
+        self.config, self.rng, self.data = config, rng, data
         self.windows = torch.from_numpy(data.windows)
         self.valid = torch.from_numpy(data.valid)
         self.conditions = torch.from_numpy(data.conditions)
@@ -343,6 +179,7 @@ class TableTrainer:
         self.opt_d = torch.optim.Adam(
             self.discriminator.parameters(), lr=t.lr_d, betas=(0.5, 0.999)
         )
+        self.total_steps = t.steps
 
     def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         t = self.config.train
@@ -389,18 +226,72 @@ class TableTrainer:
     def exported(self) -> TableGenerator:
         return self.ema if self.ema is not None else self.generator
 
+    def validate(self, step: int) -> float | None:
+        return None
 
-def table_extra(data: TableData) -> dict[str, Any]:
-    spec = data.spec
-    return {
-        "features": [c.name for c in spec.dynamic],
-        "table": spec.model_dump(mode="json"),
-        "seq_len": data.seq_len,
-        "dataset": {
-            "name": Path(data.source).stem,
-            "source": data.source,
-            "sha256": data.sha256,
-            "columns": [c.name for c in spec.columns],
-            "n_windows": int(data.windows.shape[0]),
-        },
+    def checkpoint(self, step: int) -> Checkpoint:
+        spec = self.data.spec
+        return Checkpoint(
+            config=self.config,
+            step=step,
+            generator=self.exported().state_dict(),
+            discriminator=self.discriminator.state_dict(),
+            features=[c.name for c in spec.dynamic],
+            dataset=DatasetInfo(
+                name=Path(self.data.source).stem,
+                source=self.data.source,
+                sha256=self.data.sha256,
+                columns=[c.name for c in spec.columns],
+                n_windows=int(self.data.windows.shape[0]),
+            ),
+            seq_len=self.data.seq_len,
+            freq=self.config.data.freq,
+            table=spec,
+        )
+
+
+class TableGAN(Family):
+    name = "table_gan"
+    task = "generate"
+    datasets = frozenset({"table"})
+    graph_io = TABLE_GRAPH_IO
+    dynamic_axes = {
+        "noise": {0: "batch", 1: "length"},
+        "condition": {0: "batch"},
+        "samples": {0: "batch", 1: "length"},
     }
+
+    def trainer(self, config: RunConfig, rng: torch.Generator) -> TableTrainer:
+        data = load_table(config.data)
+        log.info("table %s:\n%s", data.source, describe(data.spec))
+        return TableTrainer(config, data, rng)
+
+    def graph(self, ckpt: Checkpoint) -> nn.Module:
+        assert ckpt.table is not None, "an own-table checkpoint carries its table spec"
+        generator = build(ckpt.config, ckpt.table)[0]
+        generator.load_state_dict(ckpt.generator)
+        return TableGraph(generator)
+
+    def evaluate(self, config: RunConfig, graph: nn.Module) -> dict[str, Any]:
+        return evaluate_table(config, graph)
+
+    def example_inputs(self, ckpt: Checkpoint, batch: int, length: int) -> dict[str, torch.Tensor]:
+        assert ckpt.table is not None
+        g = torch.Generator().manual_seed(1234)
+        return {
+            "noise": torch.randn(batch, length, ckpt.config.model.latent_dim, generator=g),
+            "condition": torch.rand(batch, ckpt.table.condition_dim, generator=g),
+        }
+
+    def export_length(self, config: RunConfig) -> int:
+        return config.data.seq_len or 24
+
+    def manifest_fields(self, ckpt: Checkpoint) -> dict[str, Any]:
+        table = ckpt.table
+        assert table is not None
+        return {
+            "freq": table.time.freq if table.time is not None else ckpt.freq,
+            "seq_len": ckpt.seq_len,
+            "scaler": Scaler(kind="table", applied_in_graph=False),
+            "table": table,
+        }

@@ -1,0 +1,222 @@
+"""The user's own long table (`data.dataset = "table"`), one row per (entity, time): reading it,
+and cutting it into what each own-table family trains on.
+
+- Generation (training/families/table_gan.py): each entity becomes a (T, D) array of model
+  channels (rnngan/core/tables/codec.py) and a static condition vector. Training windows are
+  `seq_len` steps at `stride` from every entity; an entity shorter than `seq_len` is one window,
+  zero-padded, with a mask of its real steps. `seq_len = 0` (the default of `rnngan train
+  --data`) picks the longest entity's length up to AUTO_SEQ_LEN.
+- Forecasting (training/families/table_forecast.py): the target column of each entity, gaps
+  filled by linear interpolation inside the entity, split by time: the first
+  (1 − val_share − test_share) rows train, the next val_share choose the checkpoint and fit the
+  calibration, the last test_share are reported. Forecast origins are every `horizon` rows inside
+  the validation and test parts (each sees only its own entity's history before it).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnngan.core.manifest import file_sha256
+from rnngan.core.tables.codec import encode_entities
+from rnngan.core.tables.infer import infer_kind, infer_spec, prepare_frame
+from rnngan.core.tables.spec import NUMERIC, TableError, TableSpec
+from training.config import DataConfig
+
+log = logging.getLogger("rnngan.train")
+
+AUTO_SEQ_LEN = 96
+
+
+def read_user_table(path: str | Path) -> pd.DataFrame:
+    """A CSV or Parquet file as a frame."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file {path} not found")
+    suffix = "".join(path.suffixes[-2:]).lower()
+    if suffix.endswith((".parquet", ".pq")):
+        return pd.read_parquet(path)
+    if suffix.endswith((".csv", ".csv.gz", ".txt")):
+        return pd.read_csv(path)
+    raise TableError(f"{path.name}: expected a .csv, .csv.gz or .parquet file")
+
+
+def spec_from_config(config: DataConfig) -> tuple[TableSpec, pd.DataFrame]:
+    frame = read_user_table(str(config.path))
+    return infer_spec(
+        frame,
+        id_column=str(config.id_col),
+        time_column=config.time_col,
+        static=config.static,
+        types=config.types,
+        bounds=config.bounds,
+        columns=config.columns,
+    )
+
+
+@dataclass(frozen=True)
+class TableData:
+    spec: TableSpec
+    frame: pd.DataFrame  # sorted by (entity, time), with the parsed time in `__t`
+    entities: list[tuple[np.ndarray, np.ndarray]]  # per entity: (T, D) channels, (C,) condition
+    seq_len: int  # the window length trained on (resolved when the config says 0)
+    windows: np.ndarray  # (N, seq_len, D), zero-padded
+    valid: np.ndarray  # (N, seq_len) 1 on real steps
+    conditions: np.ndarray  # (N, C)
+    source: str
+    sha256: str
+
+
+def make_windows(
+    entities: list[tuple[np.ndarray, np.ndarray]], seq_len: int, stride: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    windows, valid, conditions = [], [], []
+    for x, cond in entities:
+        length, width = x.shape
+        if length >= seq_len:
+            for start in range(0, length - seq_len + 1, stride):
+                windows.append(x[start : start + seq_len])
+                valid.append(np.ones(seq_len, dtype=np.float32))
+                conditions.append(cond)
+        else:
+            padded = np.zeros((seq_len, width), dtype=np.float32)
+            padded[:length] = x
+            mask = np.zeros(seq_len, dtype=np.float32)
+            mask[:length] = 1.0
+            windows.append(padded)
+            valid.append(mask)
+            conditions.append(cond)
+    return (
+        np.stack(windows).astype(np.float32),
+        np.stack(valid).astype(np.float32),
+        np.stack(conditions).astype(np.float32),
+    )
+
+
+def load_table(config: DataConfig) -> TableData:
+    spec, frame = spec_from_config(config)
+    entities = encode_entities(spec, frame)
+    seq_len = config.seq_len or min(max(spec.length_values), AUTO_SEQ_LEN)
+    windows, valid, conditions = make_windows(entities, seq_len, config.stride)
+    path = Path(str(config.path))
+    return TableData(
+        spec, frame, entities, seq_len, windows, valid, conditions, path.name, file_sha256(path)
+    )
+
+
+# --- forecasting a target column of the table ---
+
+
+@dataclass(frozen=True)
+class EntitySplit:
+    values: np.ndarray  # (rows,) float32, gaps filled
+    train_end: int
+    val_end: int
+    scale: float  # in-sample MAE of the seasonal naive on the train part
+
+
+@dataclass(frozen=True)
+class TableForecastData:
+    entities: list[EntitySplit]
+    target: str
+    freq: str | None
+    source: str
+    sha256: str
+
+    def train_windows(self, span: int) -> np.ndarray:
+        parts = []
+        for e in self.entities:
+            train = e.values[: e.train_end]
+            if len(train) >= span:
+                view = np.lib.stride_tricks.sliding_window_view(train, span)
+                parts.append(view)
+        if not parts:
+            raise TableError(
+                f"no entity has {span} training rows (context_len + horizon); lower them"
+            )
+        return np.ascontiguousarray(np.concatenate(parts)).astype(np.float32)
+
+    def entity_origins(
+        self, part: str, context: int, horizon: int
+    ) -> list[tuple[EntitySplit, np.ndarray]]:
+        """Each entity with its forecast origins in the validation or test part, one every
+        `horizon` rows, each with `context` rows of history before it."""
+        out = []
+        for e in self.entities:
+            if part == "validation":
+                start, end = e.train_end, e.val_end
+            else:
+                start, end = e.val_end, len(e.values)
+            origins = np.arange(max(start, context), end - horizon + 1, horizon)
+            if len(origins):
+                out.append((e, origins))
+        if not out:
+            raise TableError(
+                f"no {part} window: the {part} part of each entity is shorter than the horizon "
+                "or has too little history before it"
+            )
+        return out
+
+    def origins(
+        self, part: str, context: int, horizon: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(histories (N, context), truths (N, horizon), scales (N,)) over every entity."""
+        hist, truth, scales = [], [], []
+        for e, origins in self.entity_origins(part, context, horizon):
+            for origin in origins:
+                hist.append(e.values[origin - context : origin])
+                truth.append(e.values[origin : origin + horizon])
+                scales.append(e.scale)
+        return (
+            np.stack(hist).astype(np.float32),
+            np.stack(truth).astype(np.float32),
+            np.asarray(scales, dtype=np.float64),
+        )
+
+
+def load_table_forecast(d: DataConfig) -> TableForecastData:
+    frame = read_user_table(str(d.path))
+    for column in [d.id_col, d.target] + ([d.time_col] if d.time_col else []):
+        if column not in frame.columns:
+            raise TableError(
+                f"column '{column}' is not in the table; columns: {list(frame.columns)}"
+            )
+    if infer_kind(frame[d.target]) not in NUMERIC:
+        raise TableError(f"the target '{d.target}' must be numeric to be forecast")
+    frame, time_spec = prepare_frame(frame, str(d.id_col), d.time_col)
+    entities = []
+    skipped = 0
+    for _, entity in frame.groupby(str(d.id_col), sort=False):
+        values = pd.to_numeric(entity[d.target], errors="coerce").to_numpy(dtype=np.float64)
+        if np.isnan(values).all():
+            skipped += 1
+            continue
+        values = pd.Series(values).interpolate(limit_direction="both").to_numpy()
+        rows = len(values)
+        train_end = int(round(rows * (1 - d.val_share - d.test_share)))
+        val_end = int(round(rows * (1 - d.test_share)))
+        train = values[:train_end]
+        if len(train) <= d.season:
+            skipped += 1
+            continue
+        scale = float(np.mean(np.abs(train[d.season :] - train[: -d.season])))
+        entities.append(EntitySplit(values.astype(np.float32), train_end, val_end, scale or 1.0))
+    if not entities:
+        raise TableError("no entity is long enough for its train part to span one season")
+    if skipped:
+        log.warning(
+            "%d entities skipped: empty target or train part shorter than a season", skipped
+        )
+    path = Path(str(d.path))
+    return TableForecastData(
+        entities,
+        d.target,
+        time_spec.freq if time_spec is not None else d.freq,
+        path.name,
+        file_sha256(path),
+    )

@@ -1,0 +1,36 @@
+"""The evaluate stage: `rnngan evaluate --run runs/sines` measures a trained model on held-out
+data (the evaluation its family names) and writes `<run_dir>/metrics.json` (and, for
+generators, `projection.png`), which export copies into the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from training.checkpoint import load_run
+from training.families import family_for
+from training.loop import seed_everything
+
+log = logging.getLogger("rnngan.evaluate")
+
+
+def evaluate_run(run_dir: Path) -> dict[str, Any]:
+    ckpt = load_run(run_dir)
+    config = ckpt.config
+    seed_everything(config.seed, config.train.threads)
+    family = family_for(config)
+    graph = family.graph(ckpt).eval()
+    started = time.perf_counter()
+    metrics = family.evaluate(config, graph)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    log.info(
+        "evaluated %s in %.1fs: %s",
+        config.name,
+        time.perf_counter() - started,
+        json.dumps(metrics)[:2000],
+    )
+    return metrics

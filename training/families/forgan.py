@@ -1,0 +1,202 @@
+"""A conditional recurrent GAN for probabilistic forecasting, ForGAN-class (Koochali et al.,
+IEEE Access 2019), on one column of a built-in series.
+
+Networks (training/networks.py): a GRU reads the history, standardised by its own mean and std;
+its state and per-step noise drive a GRU that emits the horizon; the discriminator judges the
+recent history and the future together. Losses: adversarial + a two-sample CRPS (energy score)
+term. With `train.select_every`, the generator is scored on the validation rows every N steps
+(fixed noise) and the weights with the best validation CRPS are the ones saved. The exported
+graph is history (S, C) and noise (S, N, H, L) → N sample futures (S, N, H), in history units.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnngan.core.manifest import DatasetInfo
+from training import losses
+from training.checkpoint import Checkpoint, Selection
+from training.config import RunConfig
+from training.data.series import load_forecast
+from training.evaluate.forecast import evaluate_forecast, rolling_windows
+from training.evaluate.scores import gan_paths, score_paths_scaled, seasonal_scale
+from training.families.base import SERIES_DATASETS, Forecaster
+from training.networks import ForecastDiscriminator, ForecastGenerator, ForecastGraph, standardise
+
+
+def build_nets(config: RunConfig) -> tuple[ForecastGenerator, ForecastDiscriminator]:
+    m = config.model
+    return (
+        ForecastGenerator(
+            latent_dim=m.latent_dim,
+            hidden_size=m.hidden_size,
+            num_layers=m.num_layers,
+            cell=m.cell,
+            patch_len=m.patch_len,
+        ),
+        ForecastDiscriminator(
+            hidden_size=m.disc_hidden_size, num_layers=m.disc_num_layers, cell=m.cell
+        ),
+    )
+
+
+def forecast_step(
+    config: RunConfig,
+    windows: torch.Tensor,
+    nets: tuple[ForecastGenerator, ForecastDiscriminator],
+    opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
+    rng: torch.Generator,
+) -> dict[str, float]:
+    """One update of each network. Two futures are drawn per history (the sample CRPS needs a
+    pair); the discriminator sees the last `disc_context` history steps and the future."""
+    generator, discriminator = nets
+    opt_g, opt_d = opts
+    t, c, h = config.train, config.data.context_len, config.data.horizon
+    k = config.model.disc_context
+
+    idx = torch.randint(0, windows.shape[0], (t.batch_size,), generator=rng)
+    w = windows[idx]  # (B, C + H)
+    mean, std = standardise(w[:, :c])
+    w = (w - mean) / std
+    history, future = w[:, :c], w[:, c:]
+    noise = torch.randn(2 * t.batch_size, h, config.model.latent_dim, generator=rng)
+    state = generator.encode(history).repeat(2, 1, 1)  # (2B, 1, hidden)
+    fakes = generator.decode(state, history[:, -1:].repeat(2, 1), noise)  # (2B, H)
+    first, second = fakes[: t.batch_size], fakes[t.batch_size :]
+    recent = history[:, -k:]
+
+    real_logits = discriminator(torch.cat([recent, future], dim=1))
+    fake_logits = discriminator(torch.cat([recent, first.detach()], dim=1))
+    d_loss = losses.discriminator_loss(real_logits, fake_logits)
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()
+
+    adversarial = losses.generator_adversarial_loss(
+        discriminator(torch.cat([recent, first], dim=1))
+    )
+    crps = losses.sample_crps(future, first, second)
+    g_loss = t.adv_weight * adversarial + t.crps_weight * crps
+    opt_g.zero_grad()
+    g_loss.backward()
+    opt_g.step()
+    return {"d_loss": d_loss.item(), "g_adversarial": adversarial.item(), "g_crps": crps.item()}
+
+
+class ValidationSelector:
+    """Checkpoint selection by validation CRPS: scores the generator on fixed validation windows
+    (fixed noise) and keeps a copy of the best weights seen so far. `scales` (N,): each window's
+    MASE/CRPS scale (one value repeated for a single series)."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        generator: ForecastGenerator,
+        histories: np.ndarray,
+        truth: np.ndarray,
+        scales: np.ndarray,
+    ):
+        self.config, self.generator = config, generator
+        self.histories, self.truth, self.scales = histories, truth, scales
+        self.best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+
+    def __call__(self, step: int) -> float:
+        d, t = self.config.data, self.config.train
+        paths = gan_paths(
+            ForecastGraph(self.generator),
+            self.histories,
+            d.horizon,
+            self.config.model.latent_dim,
+            t.select_samples,
+            self.config.seed,
+        )
+        crps = score_paths_scaled(paths, self.truth, self.scales)["crps"]
+        if self.best is None or crps < self.best[0]:
+            state = {k: v.detach().clone() for k, v in self.generator.state_dict().items()}
+            self.best = (crps, step, state)
+        return crps
+
+
+class ForGANTrainer:
+    """Networks, optimisers and the validation selector over training windows (N, C + H) and
+    validation (histories (V, C), truths (V, H), scales (V,))."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        rng: torch.Generator,
+        windows: np.ndarray,
+        validation: tuple[np.ndarray, np.ndarray, np.ndarray],
+        *,
+        dataset: DatasetInfo,
+        freq: str | None,
+    ) -> None:
+        self.config, self.rng, self.dataset, self.freq = config, rng, dataset, freq
+        self.windows = torch.from_numpy(windows)
+        self.nets = build_nets(config)
+        t = config.train
+        self.opts = (
+            torch.optim.Adam(self.nets[0].parameters(), lr=t.lr_g, betas=(0.5, 0.999)),
+            torch.optim.Adam(self.nets[1].parameters(), lr=t.lr_d, betas=(0.5, 0.999)),
+        )
+        self.selector = ValidationSelector(config, self.nets[0], *validation)
+        self.total_steps = t.steps
+
+    def step(self) -> dict[str, float]:
+        return forecast_step(self.config, self.windows, self.nets, self.opts, self.rng)
+
+    def validate(self, step: int) -> float | None:
+        return self.selector(step)
+
+    def checkpoint(self, step: int) -> Checkpoint:
+        """The best generator weights when selection ran, else the last."""
+        generator = self.nets[0].state_dict()
+        selection = None
+        if self.selector.best is not None:
+            crps, selected, generator = self.selector.best
+            selection = Selection(step=selected, val_crps=crps)
+        return Checkpoint(
+            config=self.config,
+            step=step,
+            generator=generator,
+            discriminator=self.nets[1].state_dict(),
+            features=[self.config.data.target],
+            dataset=self.dataset,
+            seq_len=self.config.data.seq_len,
+            freq=self.freq,
+            selection=selection,
+        )
+
+
+class ForGAN(Forecaster):
+    name = "forgan"
+    datasets = SERIES_DATASETS
+
+    def trainer(self, config: RunConfig, rng: torch.Generator) -> ForGANTrainer:
+        d = config.data
+        data = load_forecast(d)
+        windows = data.windows(0, d.train_end)
+        # Validation: the rows of PROTOCOL.md §3's split, one scale for the one series.
+        _, histories, truth = rolling_windows(data, d.train_end, d.val_end)
+        scales = np.full(len(histories), seasonal_scale(data.train, d.season))
+        dataset = DatasetInfo(
+            name=Path(data.source).stem,
+            source=data.source,
+            sha256=data.sha256,
+            columns=[d.target],
+            train_rows=[0, d.train_end],
+            n_windows=windows.shape[0],
+        )
+        validation = (histories, truth, scales)
+        return ForGANTrainer(config, rng, windows, validation, dataset=dataset, freq=d.freq)
+
+    def generator(self, config: RunConfig) -> nn.Module:
+        return build_nets(config)[0]
+
+    def evaluate(self, config: RunConfig, graph: nn.Module) -> dict[str, Any]:
+        return evaluate_forecast(config, graph)

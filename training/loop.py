@@ -1,0 +1,87 @@
+"""The training loop, read top to bottom, shared by every family.
+
+A family's trainer runs one step at a time and returns its named losses (dict[str, float]); the
+loop logs them every `log_every` steps to `<run_dir>/losses.jsonl` and saves
+`<run_dir>/checkpoint.pt` (training/checkpoint.py) every `checkpoint_every` steps and at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import sys
+import time
+from typing import Protocol
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from training.checkpoint import CHECKPOINT, Checkpoint
+from training.config import RunConfig
+
+log = logging.getLogger("rnngan.train")
+
+
+class Trainer(Protocol):
+    """What a family hands the loop: networks, optimisers and data behind three calls."""
+
+    total_steps: int  # steps the loop runs (TimeGAN: its three phases together)
+
+    def step(self) -> dict[str, float]:
+        """One training step; its named losses."""
+        ...
+
+    def validate(self, step: int) -> float | None:
+        """Validation CRPS at `step` for checkpoint selection (None: the family does not
+        select); called every `train.select_every` steps when that is set."""
+        ...
+
+    def checkpoint(self, step: int) -> Checkpoint:
+        """Everything export needs to rebuild the model trained so far."""
+        ...
+
+
+def seed_everything(seed: int, threads: int) -> torch.Generator:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    torch.set_num_threads(threads)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def run_loop(config: RunConfig, trainer: Trainer, *, progress: bool) -> list[dict[str, float]]:
+    """Run `trainer` for its steps; returns the per-step records (step, losses, val_crps)."""
+    run_dir = config.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    history: list[dict[str, float]] = []
+    started = time.perf_counter()
+    t = config.train
+    total = trainer.total_steps
+    with (run_dir / "losses.jsonl").open("w", encoding="utf-8") as loss_log:
+        steps = range(1, total + 1)
+        # Redraw rarely when stderr is a file or a CI log rather than a terminal.
+        interval = 0.1 if sys.stderr.isatty() else 30.0
+        for step in tqdm(steps, disable=not progress, desc=config.name, mininterval=interval):
+            record = {"step": step, **trainer.step()}
+            if t.select_every and (step % t.select_every == 0 or step == total):
+                val_crps = trainer.validate(step)
+                if val_crps is not None:
+                    record["val_crps"] = val_crps
+            history.append(record)
+            if step % t.log_every == 0 or step == total or "val_crps" in record:
+                loss_log.write(json.dumps(record) + "\n")
+                loss_log.flush()
+                log.info("step %d %s", step, {k: round(v, 4) for k, v in record.items()})
+            if step % t.checkpoint_every == 0 or step == total:
+                trainer.checkpoint(step).save(run_dir / CHECKPOINT)
+    seconds = time.perf_counter() - started
+    log.info("trained %s for %d steps in %.1fs", config.name, total, seconds)
+    # How long it took, with the thread setting it took it with (read by the benchmarks).
+    (run_dir / "training.json").write_text(
+        json.dumps({"steps": total, "seconds": round(seconds, 1), "threads": t.threads}) + "\n"
+    )
+    return history
