@@ -33,10 +33,6 @@ class InvalidInput(ServiceError):
     status_code = 422
 
 
-class Unauthorized(ServiceError):
-    status_code = 401
-
-
 class ModelNotFound(ServiceError):
     status_code = 404
 
@@ -164,8 +160,7 @@ def unreadable_body(cause: BaseException | None) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:
