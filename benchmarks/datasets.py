@@ -213,7 +213,7 @@ def table(result: dict[str, Any]) -> str:
         "",
         "Produced by `make bench-datasets` (`benchmarks/datasets.py`); do not edit by hand.",
         "The route and its formats are described in the README (`POST /v1/models/{name}/datasets`)",
-        "and `service/datasets.py`; this page measures them.",
+        "and `service/streaming.py`; this page measures them.",
         "",
         f"Model `{result['model']}` ({result['n_features']} features), series of {LENGTH} "
         f"steps, {result['chunk_series']} series per chunk; a row is one (series, step). "
