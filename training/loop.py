@@ -13,7 +13,7 @@ import os
 import random
 import sys
 import time
-from typing import Protocol
+from abc import ABC, abstractmethod
 
 import numpy as np
 import torch
@@ -25,23 +25,23 @@ from training.config import RunConfig
 log = logging.getLogger("rnngan.train")
 
 
-class Trainer(Protocol):
+class Trainer(ABC):
     """What a family hands the loop: networks, optimisers and data behind three calls."""
 
     total_steps: int  # steps the loop runs (TimeGAN: its three phases together)
 
+    @abstractmethod
     def step(self) -> dict[str, float]:
         """One training step; its named losses."""
-        ...
 
     def validate(self, step: int) -> float | None:
         """Validation CRPS at `step` for checkpoint selection (None: the family does not
         select); called every `train.select_every` steps when that is set."""
-        ...
+        return None
 
+    @abstractmethod
     def checkpoint(self, step: int) -> Checkpoint:
         """Everything export needs to rebuild the model trained so far."""
-        ...
 
 
 def seed_everything(seed: int, threads: int) -> torch.Generator:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from rnngan.core.tables.codec import decode, encode_entities
 from rnngan.core.tables.infer import infer_kind, infer_spec
 from rnngan.core.tables.sample import resolve_condition
 from rnngan.core.tables.spec import TableError, channel_layout
+from tests.training.helpers import tiny_table_forecast
 from training.config import ConfigError, RunConfig, from_dict
 
 
@@ -383,28 +385,9 @@ def test_forecast_a_target_column_of_a_table(tmp_path: Path) -> None:
     from training.export import export
     from training.train import train
 
-    etth1_entities(rows=1200).to_csv(tmp_path / "sensors.csv", index=False)
-    config: RunConfig = from_dict(
-        RunConfig,
-        {
-            "name": "sensors_fc",
-            "task": "forecast",
-            "out_dir": str(tmp_path / "runs"),
-            "data": {
-                "dataset": "table",
-                "path": str(tmp_path / "sensors.csv"),
-                "id_col": "sensor",
-                "time_col": "date",
-                "target": "value",
-                "context_len": 48,
-                "horizon": 12,
-                "season": 24,
-            },
-            "model": {"latent_dim": 2, "hidden_size": 8, "num_layers": 1, "patch_len": 4},
-            "train": {"steps": 20, "batch_size": 16, "select_every": 10, "threads": 1},
-            "eval": {"num_samples": 20},
-        },
-    )
+    config = tiny_table_forecast(tmp_path, steps=20)  # sensors.csv: etth1_entities(rows=1200)
+    train_config = replace(config.train, select_every=10, select_samples=50, log_every=100)
+    config = replace(config, name="sensors_fc", out_dir=str(tmp_path / "runs"), train=train_config)
     train(config, progress=False)
     metrics = evaluate_run(config.run_dir)
     assert metrics["entities"] == 7 and metrics["n_windows"] > 7

@@ -26,6 +26,7 @@ from training.data.series import load_forecast
 from training.evaluate.forecast import evaluate_forecast, rolling_windows
 from training.evaluate.scores import gan_paths, score_paths_scaled, seasonal_scale
 from training.families.base import SERIES_DATASETS, Forecaster
+from training.loop import Trainer
 from training.networks import ForecastDiscriminator, ForecastGenerator, ForecastGraph, standardise
 
 
@@ -122,7 +123,7 @@ class ValidationSelector:
         return crps
 
 
-class ForGANTrainer:
+class ForGANTrainer(Trainer):
     """Networks, optimisers and the validation selector over training windows (N, C + H) and
     validation (histories (V, C), truths (V, H), scales (V,))."""
 

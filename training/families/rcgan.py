@@ -14,6 +14,7 @@ from training.checkpoint import Checkpoint
 from training.config import RunConfig
 from training.data.series import load_generation
 from training.families.base import SeriesGenerator, series_checkpoint
+from training.loop import Trainer
 from training.networks import RecurrentNet
 
 
@@ -75,7 +76,7 @@ def generation_step(
     return {"d_loss": d_loss.item(), "g_adversarial": adversarial.item(), "g_moment": moment.item()}
 
 
-class RCGANTrainer:
+class RCGANTrainer(Trainer):
     def __init__(self, config: RunConfig, rng: torch.Generator) -> None:
         self.config, self.rng = config, rng
         self.data = load_generation(config.data, config.seed)
@@ -90,9 +91,6 @@ class RCGANTrainer:
 
     def step(self) -> dict[str, float]:
         return generation_step(self.config, self.windows, self.nets, self.opts, self.rng)
-
-    def validate(self, step: int) -> float | None:
-        return None
 
     def checkpoint(self, step: int) -> Checkpoint:
         return series_checkpoint(self.config, self.data, self.nets, step)

@@ -34,6 +34,7 @@ from training.config import RunConfig
 from training.data.tables import TableData, load_table
 from training.evaluate.tables import evaluate_table
 from training.families.base import Family
+from training.loop import Trainer
 from training.networks import RecurrentNet, ema_update
 
 log = logging.getLogger("rnngan.train")
@@ -164,7 +165,7 @@ def masked_moment_loss(real: torch.Tensor, fake: torch.Tensor, valid: torch.Tens
     return (real_mean - fake_mean).abs().mean() + (real_std - fake_std).abs().mean()
 
 
-class TableTrainer:
+class TableTrainer(Trainer):
     def __init__(self, config: RunConfig, data: TableData, rng: torch.Generator) -> None:
         self.config, self.rng, self.data = config, rng, data
         self.windows = torch.from_numpy(data.windows)
@@ -225,9 +226,6 @@ class TableTrainer:
 
     def exported(self) -> TableGenerator:
         return self.ema if self.ema is not None else self.generator
-
-    def validate(self, step: int) -> float | None:
-        return None
 
     def checkpoint(self, step: int) -> Checkpoint:
         spec = self.data.spec

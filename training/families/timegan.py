@@ -23,6 +23,7 @@ from training.checkpoint import Checkpoint
 from training.config import RunConfig
 from training.data.series import load_generation
 from training.families.base import SeriesGenerator, series_checkpoint
+from training.loop import Trainer
 from training.networks import RecurrentNet, ema_update
 
 
@@ -114,7 +115,7 @@ def build(config: RunConfig, n_features: int) -> tuple[TimeGANGenerator, TimeGAN
     return gen, critic
 
 
-class TimeGANTrainer:
+class TimeGANTrainer(Trainer):
     """Holds the networks, optimisers and EMA; `step()` runs the current phase once and returns
     its named losses."""
 
@@ -253,9 +254,6 @@ class TimeGANTrainer:
         if self.ema is not None and self.phase() == "joint":
             return self.ema
         return self.gen
-
-    def validate(self, step: int) -> float | None:
-        return None
 
     def checkpoint(self, step: int) -> Checkpoint:
         nets = (self.exported(), self.critic)
