@@ -13,7 +13,7 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost
+.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
@@ -94,3 +94,13 @@ bench-datasets: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.datasets
 
 bench: bench-generation bench-forecast bench-tables bench-load bench-serving bench-datasets
+
+# Bulk generation: the single-process CLI vs a local Ray cluster of 2 CPUs on 10 M rows, parts
+# byte-identical, worker RSS, resume (benchmarks/results/ray.json, docs/scaling.md).
+bench-ray: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.ray_generate
+
+# CUDA vs CPU (serving routes, a training step); installs nothing: run it in an environment with
+# onnxruntime-gpu (and torch with CUDA). Without a GPU it records "not run" and exits 0.
+bench-gpu:
+	$(BIN)/python -m benchmarks.gpu

@@ -290,8 +290,28 @@ def generate(
     impute: Annotated[bool, typer.Option(help="table models: fill the gaps")] = False,
     models_dir: Annotated[Path, typer.Option(help="model repository")] = Path("models"),
     chunk_series: int = 4096,
+    engine: Annotated[
+        str, typer.Option(help="local (this process) or ray (needs rnngan[ray]); ray writes parts")
+    ] = "local",
+    rows_per_file: Annotated[
+        int | None,
+        typer.Option(help="write --out as a directory of parts of about this many rows each"),
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="--engine ray: cluster address ('auto'); default: local")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="--engine ray: actors (default: one per cluster CPU)")
+    ] = None,
+    gpus_per_worker: Annotated[
+        float, typer.Option(help="--engine ray: GPUs per actor (CUDA with onnxruntime-gpu)")
+    ] = 0.0,
 ) -> None:
-    """Write a synthetic data set offline: the same bytes as POST /v1/models/{name}/datasets."""
+    """Write a synthetic data set offline: the same bytes as POST /v1/models/{name}/datasets.
+
+    With --rows-per-file (or --engine ray), --out is a directory of part files plus a
+    _SUCCESS manifest; part k equals `generate --n <its n> --offset <its start>` byte for
+    byte, and a rerun keeps the parts whose checksums match (docs/scaling.md)."""
     _logging()
     from pydantic import ValidationError
     from tqdm import tqdm
@@ -326,6 +346,23 @@ def generate(
     except ValidationError as exc:
         _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
         return
+    if engine not in ("local", "ray"):
+        _fail(f"--engine must be local or ray (got {engine!r})")
+        return
+    if rows_per_file is not None or engine == "ray":
+        _generate_parts(
+            req,
+            model=model,
+            out=out,
+            models_dir=models_dir,
+            chunk_series=chunk_series,
+            engine=engine,
+            rows_per_file=1_000_000 if rows_per_file is None else rows_per_file,
+            address=address,
+            workers=workers,
+            gpus_per_worker=gpus_per_worker,
+        )
+        return
     # Offline there is no server to protect: no row or length limits.
     settings = Settings(models_dir=models_dir, max_dataset_rows=2**62, max_length=2**31)
     registry = Registry(settings)
@@ -353,6 +390,56 @@ def generate(
         bar.close()
         if sink is not sys.stdout.buffer:
             sink.close()
+
+
+def _generate_parts(req: Any, *, model: str, out: Path, models_dir: Path, **options: Any) -> None:
+    """`generate` into a directory of parts (rnngan/scale/), with the local or the Ray engine."""
+    from rnngan.scale.output import LocalEngine, run_job
+    from rnngan.scale.parts import JobError, load_model, offline_settings, plan_job
+
+    engine, address = options["engine"], options["address"]
+    if str(out) == "-":
+        _fail("parts go to a directory: give --out DIR (not '-')")
+        return
+    if engine == "ray":
+        try:
+            from rnngan.scale.ray import RayEngine
+        except ImportError as exc:
+            _fail(str(exc))
+            return
+    settings = offline_settings(models_dir)
+    try:
+        loaded = load_model(settings, model)
+        job = plan_job(
+            loaded,
+            settings,
+            n=req.n,
+            seed=req.seed,
+            offset=req.offset,
+            length=req.length,
+            format=req.format,
+            compression=req.compression,
+            condition=req.condition,
+            start=req.start,
+            impute=req.impute,
+            rows_per_file=options["rows_per_file"],
+            chunk_series=options["chunk_series"],
+        )
+        del loaded  # each engine loads the job's version itself
+        if engine == "ray":
+            with RayEngine(
+                settings,
+                address=address,
+                workers=options["workers"],
+                gpus_per_worker=options["gpus_per_worker"],
+            ) as ray_engine:
+                summary = run_job(job, out, ray_engine)
+        else:
+            summary = run_job(job, out, LocalEngine(settings))
+    except JobError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(summary.line())
 
 
 def main() -> None:
