@@ -93,7 +93,12 @@ bench-serving: $(VENV)/.dev
 bench-datasets: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.datasets
 
-bench: bench-generation bench-forecast bench-tables bench-load bench-serving bench-datasets
+# Server memory under in-limit load: one forecast at the limit, 50 concurrent forecasts,
+# aborted 2 M-series downloads; peak and after-load RSS (benchmarks/results/memory.json).
+bench-memory: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.memory
+
+bench: bench-generation bench-forecast bench-tables bench-load bench-serving bench-datasets bench-memory
 
 # Bulk generation: the single-process CLI vs a local Ray cluster of 2 CPUs on 10 M rows, parts
 # byte-identical, worker RSS, resume (benchmarks/results/ray.json, docs/scaling.md).

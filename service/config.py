@@ -56,6 +56,28 @@ class Settings(BaseSettings):
         description="largest request body, checked before it is parsed (413 above)",
     )
 
+    # Memory: what one request and all requests together may hold in inference.
+    max_call_rows: int = Field(
+        default=2048,
+        ge=1,
+        description="generator rows (series, or series × sample paths) per ONNX Runtime call; "
+        "bigger requests run in chunks of this many, with the same results",
+    )
+    max_inflight_rows: int = Field(
+        default=8192,
+        ge=1,
+        description="generator rows in ONNX Runtime calls at once, over all requests (bounds the "
+        "peak memory); more wait up to queue_timeout_s, then get 503 with Retry-After",
+    )
+    queue_timeout_s: float = Field(
+        default=30.0, ge=0, description="longest wait for inference capacity before a 503"
+    )
+    ort_cpu_arena: bool = Field(
+        default=False,
+        description="ONNX Runtime's CPU memory arena: a little faster, but it keeps the peak "
+        "of every call for the life of the process",
+    )
+
     # Operations.
     batch_max_rows: int = Field(
         default=256,

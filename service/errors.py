@@ -45,6 +45,17 @@ class NotReady(ServiceError):
     status_code = 503
 
 
+class Busy(ServiceError):
+    """Inference is at the configured capacity (RNNGAN_MAX_INFLIGHT_ROWS) for longer than the
+    queue timeout: 503 with `Retry-After`, never a host out of memory."""
+
+    status_code = 503
+
+    def __init__(self, detail: str, retry_after_s: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
 class ErrorBody(BaseModel):
     """Every error the service answers: one sentence a user can act on."""
 
@@ -57,7 +68,7 @@ _MEANING = {
     404: "unknown model",
     413: "over a configured limit (body size, n × length, series, samples, history …)",
     422: "invalid input: the detail names the field or series and says why",
-    503: "not ready: models are still loading",
+    503: "not ready (models still loading) or busy (at inference capacity; see Retry-After)",
 }
 
 
@@ -160,7 +171,8 @@ def unreadable_body(cause: BaseException | None) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Busy) else None
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:

@@ -9,6 +9,7 @@ import numpy as np
 from rnngan.core.noise import series_noise
 from rnngan.core.tables.codec import Decoded
 from rnngan.core.tables.sample import synthesize
+from service.errors import InvalidInput
 from service.plans import TablePlan
 from service.registry import LoadedModel
 
@@ -20,30 +21,82 @@ _SAMPLES_STRIDE = 2**24
 def generate(
     model: LoadedModel, *, n: int, length: int, seed: int, offset: int = 0, batched: bool = True
 ) -> np.ndarray:
-    """Series `offset … offset+n-1` of `seed`'s stream, shape (n, length, F), float32.
+    """Series `offset … offset+n-1` of `seed`'s stream, shape (n, length, F), float32, in calls
+    of at most `max_call_rows` series (rows are independent: the same values in one call).
     `batched=False` calls the session directly instead of through the micro-batcher."""
-    noise = series_noise(seed, offset, n, length, model.manifest.latent_dim)
-    if batched:
-        samples = model.run({"noise": noise})
-    else:
-        (samples,) = model.session.run(model.manifest.onnx.outputs, {"noise": noise})
-    return np.asarray(samples, dtype=np.float32)
+    step = model.max_call_rows
+    parts = []
+    for first in range(offset, offset + n, step):
+        count = min(step, offset + n - first)
+        noise = series_noise(seed, first, count, length, model.manifest.latent_dim)
+        parts.append(np.asarray(model.run({"noise": noise}, batched=batched), dtype=np.float32))
+    out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return finite(out, model)
 
 
 def forecast_samples(
     model: LoadedModel, histories: np.ndarray, *, horizon: int, num_samples: int, seed: int
 ) -> np.ndarray:
-    """Sample paths of shape (S, num_samples, horizon) for histories of shape (S, context_len)."""
+    """Sample paths of shape (S, num_samples, horizon) for histories of shape (S, context_len),
+    computed in calls of at most `max_call_rows` generator rows (series × sample paths), so a
+    request at the limits holds a bounded working set; the paths are the same in any chunking.
+
+    The graph scales each history in float32. A history too large for that (|x| > 1e15: its
+    squares overflow) is first standardised here in float64 and its paths scaled back."""
     n_series, _ = histories.shape
     latent = model.manifest.latent_dim
-    noise = np.stack(
-        [
-            series_noise(seed, j * _SAMPLES_STRIDE, num_samples, horizon, latent)
-            for j in range(n_series)
-        ]
-    )  # (S, N, H, L)
-    paths = model.run({"history": histories.astype(np.float32), "noise": noise})
-    return np.asarray(paths, dtype=np.float32)
+    step = model.max_call_rows
+    histories, loc, scale = _float32_safe(histories)
+    paths = np.empty((n_series, num_samples, horizon), dtype=np.float32)
+    # Whole series per call while their paths fit in one; else one series in path chunks.
+    series_per_call = max(1, step // num_samples)
+    for j0 in range(0, n_series, series_per_call):
+        j1 = min(n_series, j0 + series_per_call)
+        for k0 in range(0, num_samples, step):
+            k1 = min(num_samples, k0 + step)
+            noise = np.stack(
+                [
+                    series_noise(seed, j * _SAMPLES_STRIDE + k0, k1 - k0, horizon, latent)
+                    for j in range(j0, j1)
+                ]
+            )  # (s, k, H, L)
+            out = model.run({"history": histories[j0:j1], "noise": noise})
+            paths[j0:j1, k0:k1] = np.asarray(out, dtype=np.float32)
+    if loc is not None and scale is not None:
+        with np.errstate(over="ignore"):
+            paths = (paths * scale[:, None, None] + loc[:, None, None]).astype(np.float32)
+    return finite(paths, model)
+
+
+# Above this magnitude a float32 history's squared deviations can overflow in the graph.
+_FLOAT32_SAFE = 1e15
+
+
+def _float32_safe(
+    histories: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(S, C) float32 histories for the graph, with the float64 location and scale of the series
+    that had to be standardised first (None when none had to be: today's exact bytes)."""
+    big = np.abs(histories).max(axis=1) > _FLOAT32_SAFE
+    if not big.any():
+        return histories.astype(np.float32), None, None
+    values = histories.astype(np.float64)
+    loc = np.where(big, values.mean(axis=1), 0.0)
+    spread = values.std(axis=1)
+    scale = np.where(big & (spread > 0), spread, 1.0)
+    scale = np.where(big & (spread == 0), np.maximum(np.abs(loc), 1.0), scale)
+    return ((values - loc[:, None]) / scale[:, None]).astype(np.float32), loc, scale
+
+
+def finite(values: np.ndarray, model: LoadedModel) -> np.ndarray:
+    """The model's output, or InvalidInput when any value is NaN or infinite: an answer of
+    nulls with status 200 is never sent."""
+    if not np.isfinite(values).all():
+        raise InvalidInput(
+            f"Model '{model.name}' produced non-finite values for this request (the inputs are "
+            "far outside what it was trained on); nothing was returned."
+        )
+    return values
 
 
 def summarise(paths: np.ndarray, quantiles: list[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -59,11 +112,10 @@ def summarise(paths: np.ndarray, quantiles: list[float]) -> tuple[np.ndarray, np
 def table_series(model: LoadedModel, plan: TablePlan, *, seed: int, offset: int, n: int) -> Decoded:
     """Series `offset … offset+n-1` decoded to the user's layout (the session is called
     directly: rows of different requests differ in length and condition)."""
-    outputs = model.manifest.onnx.outputs
 
     def run(noise: np.ndarray, condition: np.ndarray) -> np.ndarray:
-        (out,) = model.session.run(outputs, {"noise": noise, "condition": condition})
-        return np.asarray(out)
+        out = model.run({"noise": noise, "condition": condition}, batched=False)
+        return finite(np.asarray(out), model)
 
     return synthesize(
         plan.spec,

@@ -17,6 +17,7 @@ from service.config import Settings
 from service.deps import AppState
 from service.errors import document_errors, install_error_handlers
 from service.logging_setup import configure_logging
+from service.memory import tune_allocators
 from service.observability import Metrics, ObservabilityMiddleware
 from service.registry import Registry, ReloadPoller
 from service.routes import admin, datasets, forecast, health, models, samples
@@ -27,6 +28,7 @@ log = logging.getLogger("rnngan.service")
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_format, settings.log_level)
+    tune_allocators()
     metrics = Metrics()
     state = AppState(
         settings=settings,

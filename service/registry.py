@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from rnngan.core.manifest import MANIFEST_FILE, SCHEMA_VERSION, Manifest, file_sha256
 from rnngan.core.noise import series_noise
 from service.batching import MicroBatcher
+from service.budget import RowBudget
 from service.config import Settings
 
 log = logging.getLogger("rnngan.registry")
@@ -61,15 +62,26 @@ class LoadedModel:
     path: Path
     signature: Signature | None = field(default=None, compare=False, repr=False)
     batcher: MicroBatcher | None = field(default=None, compare=False, repr=False)
+    budget: RowBudget | None = field(default=None, compare=False, repr=False)
+    max_call_rows: int = field(default=2048, compare=False, repr=False)
 
     @property
     def name(self) -> str:
         return self.manifest.name
 
-    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    def run(self, inputs: dict[str, np.ndarray], *, batched: bool = True) -> np.ndarray:
         """The graph's one output for these inputs, micro-batched with concurrent calls when
-        batching is on (results are the same either way)."""
-        if self.batcher is not None:
+        batching is on and `batched` (results are the same either way). Holds its generator rows
+        of the service's row budget while it runs (503 when none frees up in time)."""
+        noise = inputs["noise"]
+        rows = noise.shape[0] * (noise.shape[1] if noise.ndim == 4 else 1)
+        if self.budget is None:
+            return self._call(inputs, batched)
+        with self.budget.hold(rows):
+            return self._call(inputs, batched)
+
+    def _call(self, inputs: dict[str, np.ndarray], batched: bool) -> np.ndarray:
+        if batched and self.batcher is not None:
             return self.batcher.run(inputs)
         (out,) = self.session.run(self.manifest.onnx.outputs, inputs)
         return np.asarray(out)
@@ -94,6 +106,13 @@ class Registry:
     refused: dict[str, str] = field(default_factory=dict)  # "<name>/<version>" -> reason
     _refused_at: dict[str, Signature | None] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    budget: RowBudget | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.budget is None:
+            self.budget = RowBudget(
+                self.settings.max_inflight_rows, timeout_s=self.settings.queue_timeout_s
+            )
 
     def requested_providers(self) -> list[str]:
         available = ort.get_available_providers()
@@ -119,6 +138,9 @@ class Registry:
         opts.add_session_config_entry("session.intra_op.allow_spinning", spin)
         opts.add_session_config_entry("session.inter_op.allow_spinning", spin)
         opts.log_severity_level = 3
+        # Without the arena, a call's working memory goes back to the allocator when it ends
+        # instead of staying reserved at the largest call's size (make bench-memory).
+        opts.enable_cpu_mem_arena = self.settings.ort_cpu_arena
         return opts
 
     def read_manifest(self, version_dir: Path) -> Manifest:
@@ -181,6 +203,8 @@ class Registry:
                 path=version_dir,
                 signature=sig,
                 batcher=reuse.batcher,
+                budget=self.budget,
+                max_call_rows=self.settings.max_call_rows,
             )
         try:
             session = ort.InferenceSession(
@@ -204,6 +228,8 @@ class Registry:
             path=version_dir,
             signature=sig,
             batcher=self._batcher(session, manifest),
+            budget=self.budget,
+            max_call_rows=self.settings.max_call_rows,
         )
 
     def _batcher(self, session: ort.InferenceSession, manifest: Manifest) -> MicroBatcher | None:

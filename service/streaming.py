@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 
 from rnngan.core.tables.codec import arrow_schema
 from service.inference import generate, table_series
+from service.memory import release_free_memory
 from service.plans import DatasetPlan, TablePlan
 from service.registry import LoadedModel
 
@@ -103,6 +104,7 @@ def prefetch(items: Iterable[T]) -> Generator[T, None, None]:
         close = getattr(source, "close", None)
         if close is not None:
             pool.submit(close)
+        pool.submit(release_free_memory, True)  # after the chunk in flight: give it back
         pool.shutdown(wait=False)
 
 
@@ -278,6 +280,22 @@ def dataset_stream(
         compression=plan.compression,
         table_schema=table_schema,
     )
+
+
+def primed(stream: Iterator[bytes]) -> Iterator[bytes]:
+    """`stream` with its first bytes already made: an error in the first chunk (a bad condition,
+    non-finite model output) is raised here, while a proper error status can still be sent. An
+    error in a later chunk ends the response without its final chunk, so the client sees an
+    incomplete download, never a complete-looking file."""
+    first = next(stream, None)
+
+    def rest() -> Generator[bytes, None, None]:
+        with closing(stream):  # type: ignore[type-var]
+            if first is not None:
+                yield first
+            yield from stream
+
+    return rest()
 
 
 async def in_threads(stream: Iterator[bytes], model: str) -> AsyncIterator[bytes]:

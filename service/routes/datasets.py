@@ -32,7 +32,7 @@ def dataset(
     model = lookup(state, name, "generate")
     plan = plan_dataset(model, body, state.settings)
     rows_counter = state.metrics.rows.labels("/v1/models/{name}/datasets", name)
-    stream = streaming.dataset_stream(model, plan, on_rows=rows_counter.inc)
+    stream = streaming.primed(streaming.dataset_stream(model, plan, on_rows=rows_counter.inc))
     filename = streaming.file_name(
         name, plan.seed, plan.offset, plan.n, plan.format, plan.compression
     )

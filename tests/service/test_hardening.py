@@ -32,9 +32,9 @@ def test_probes_answer_while_every_worker_thread_is_busy(
     real_run = LoadedModel.run
     release = threading.Event()
 
-    def slow_run(self: LoadedModel, inputs: dict[str, Any]) -> Any:
+    def slow_run(self: LoadedModel, inputs: dict[str, Any], **options: Any) -> Any:
         release.wait(10)  # inference that holds its worker thread
-        return real_run(self, inputs)
+        return real_run(self, inputs, **options)
 
     monkeypatch.setattr(LoadedModel, "run", slow_run)
     body = {"n": 1, "length": 4, "seed": 0}
