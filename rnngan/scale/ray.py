@@ -17,6 +17,7 @@ the model repository); otherwise use `synthetic_dataset(...).write_parquet("s3:/
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,7 @@ class RayEngine:
     num_cpus: int | None = None  # a local cluster's size (ignored with an address)
     gpus_per_worker: float = 0.0
     actors: list[Any] = field(default_factory=list)
+    ready_s: float = 0.0  # the last write's actor start-up (model loads included)
     _started: bool = False
 
     def __enter__(self) -> RayEngine:
@@ -150,7 +152,15 @@ class RayEngine:
             options["num_gpus"] = self.gpus_per_worker
         remote = ray.remote(**options)(PartWriter)
         size = min(self._size(), len(parts))
+        began = time.perf_counter()
         self.actors = [remote.remote(self.settings, job) for _ in range(size)]
+        self.ready_s = 0.0
+        try:
+            ray.get([actor.stats.remote() for actor in self.actors])  # each has loaded the model
+        except ray.exceptions.RayActorError as exc:
+            cause = getattr(exc, "cause", None) or exc
+            raise JobError(f"a Ray worker could not start: {cause}") from None
+        self.ready_s = time.perf_counter() - began
         pool = ActorPool(self.actors)
         target = str(out_dir.resolve())
         results = pool.map_unordered(
