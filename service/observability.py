@@ -5,6 +5,7 @@ in the response headers and attached to every log line written while the request
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -101,6 +102,15 @@ class ObservabilityMiddleware:
 
         try:
             await self.app(scope, receive_wrapper, send_wrapper)
+        except asyncio.CancelledError:
+            # Only the server cancels a request task, at the end of the shutdown grace period:
+            # say so in one line instead of a traceback; the client sees a cut connection.
+            log.warning(
+                "%s %s cut short: the server stopped before it finished",
+                scope["method"],
+                scope["path"],
+            )
+            status["code"] = CLIENT_CLOSED if seen["disconnect"] else 503
         finally:
             if seen["disconnect"] and not seen["response"]:
                 status["code"] = CLIENT_CLOSED  # the client left before an answer: not a 5xx

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 import zlib
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -102,9 +103,12 @@ def prefetch(items: Iterable[T]) -> Generator[T, None, None]:
     finally:
         ahead.cancel()
         close = getattr(source, "close", None)
-        if close is not None:
-            pool.submit(close)
-        pool.submit(release_free_memory, True)  # after the chunk in flight: give it back
+        try:
+            if close is not None:
+                pool.submit(close)
+            pool.submit(release_free_memory, True)  # after the chunk in flight: give it back
+        except RuntimeError:  # the interpreter is exiting: its threads are being stopped
+            pass
         pool.shutdown(wait=False)
 
 
@@ -298,26 +302,64 @@ def primed(stream: Iterator[bytes]) -> Iterator[bytes]:
     return rest()
 
 
+class _Stepper:
+    """Advances a blocking stream from worker threads and closes it in whichever thread may: a
+    generator cannot be closed while another thread is inside it ("generator already
+    executing"), which is where a cancelled response (client gone, or the end of the shutdown
+    grace period) would otherwise close it."""
+
+    def __init__(self, stream: Iterator[bytes]) -> None:
+        self.stream = stream
+        self.closing = False
+        self._lock = threading.Lock()
+
+    def step(self) -> bytes | None:
+        with self._lock:
+            if self.closing:
+                self._close()
+                return None
+            data = next(self.stream, None)
+            if self.closing:  # closed from the event loop while this chunk was made
+                self._close()
+                return None
+            return data
+
+    def close(self) -> None:
+        """Never blocks: closes now when no step runs, else the running step closes after its
+        chunk."""
+        self.closing = True
+        if self._lock.acquire(blocking=False):
+            try:
+                self._close()
+            finally:
+                self._lock.release()
+
+    def _close(self) -> None:
+        close = getattr(self.stream, "close", None)
+        if close is not None:
+            close()
+
+
 async def in_threads(stream: Iterator[bytes], model: str) -> AsyncIterator[bytes]:
     """Iterate the (blocking) stream in the threadpool, as Starlette does for a sync iterator,
-    but close it as soon as the response ends early. When the client disconnects, Starlette
-    cancels the response task: the chunk being encoded finishes, the `finally` below closes the
-    stream, and `encode_stream` stops generating (one chunk in flight at most) instead of
-    leaving the generator suspended until garbage collection."""
+    but close it as soon as the response ends early. When the client disconnects (or shutdown
+    cuts the stream), the response task is cancelled: the `finally` below closes the stream at
+    once or, when a chunk is being made in a thread, right after it, so `encode_stream` stops
+    generating (one chunk in flight at most) instead of leaving the generator suspended until
+    garbage collection."""
+    stepper = _Stepper(stream)
     finished = False
     try:
         while True:
-            data = await anyio.to_thread.run_sync(next, stream, None)
+            data = await anyio.to_thread.run_sync(stepper.step)
             if data is None:
                 finished = True
                 return
             yield data
     finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()  # cheap: it never waits for the chunk in flight (see prefetch)
+        stepper.close()
         if not finished:
             log.info(
-                "dataset stream ended early (client gone); generation stopped",
+                "dataset stream ended early (client gone or server stopping); generation stopped",
                 extra={"model": model},
             )

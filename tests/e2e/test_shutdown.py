@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import threading
 import time
 
 import httpx
@@ -66,3 +67,30 @@ def test_shutdown_timeout_cuts_a_stalled_stream() -> None:
                 for _ in chunks:
                     pass
         assert "timeout graceful shutdown exceeded" in served.log_text()
+
+
+@pytest.mark.parametrize(("fmt", "compression"), [("csv", "gzip"), ("parquet", "none")])
+def test_shutdown_grace_end_closes_streams_without_tracebacks(fmt: str, compression: str) -> None:
+    body = {"n": 2_000_000, "length": 24, "seed": 1, "format": fmt, "compression": compression}
+    with start_server(MODELS, env={"RNNGAN_SHUTDOWN_TIMEOUT_S": "1"}) as served:
+
+        def download() -> None:
+            url = f"{served.base}/v1/models/sines/datasets"
+            with pytest.raises(httpx.HTTPError):  # cut: never a complete-looking file
+                with httpx.stream("POST", url, json=body, timeout=60) as r:
+                    for _ in r.iter_raw():
+                        pass
+
+        clients = [threading.Thread(target=download) for _ in range(3)]
+        for t in clients:
+            t.start()
+        time.sleep(1.0)  # mid-download, chunks being made in worker threads
+        served.proc.send_signal(signal.SIGTERM)
+        assert served.proc.wait(timeout=30) == 0
+        for t in clients:
+            t.join(30)
+        log = served.log_text()
+    assert "generator already executing" not in log
+    assert "Traceback" not in log and "exc_info" not in log
+    assert log.count("cut short: the server stopped") == 3
+    assert "Exception ignored" not in log  # no generator left to be finalised at exit
