@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,35 +23,24 @@ import onnxruntime as ort
 from pydantic import ValidationError
 
 from rnngan.core.manifest import MANIFEST_FILE, SCHEMA_VERSION, Manifest, file_sha256
-from rnngan.core.noise import series_noise
 from service.batching import MicroBatcher
 from service.budget import RowBudget
 from service.config import Settings
+from service.repository import (
+    ModelRefused,
+    Signature,
+    check_graph,
+    entries,
+    inside,
+    not_a_version,
+    public_reason,
+    signature,
+)
 
 log = logging.getLogger("rnngan.registry")
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
-# A version folder is a plain ASCII number (`str.isdigit` also takes '²' or '٣', which `int` then
-# refuses or reads as another number).
-_VERSION = re.compile(r"[0-9]+", re.ASCII)
-
-
-class ModelRefused(Exception):
-    """A model version that must not be served; the message says why."""
-
-
-# What a version directory looked like when it was checked: its inode and, per file, the name,
-# size, mtime and inode. Any write or rename changes it.
-Signature = tuple[int, tuple[tuple[str, int, int, int], ...]]
-
-
-def signature(version_dir: Path) -> Signature:
-    files = []
-    for entry in sorted(version_dir.iterdir()):
-        st = entry.stat()
-        files.append((entry.name, st.st_size, st.st_mtime_ns, st.st_ino))
-    return version_dir.stat().st_ino, tuple(files)
 
 
 @dataclass(frozen=True)
@@ -182,7 +170,7 @@ class Registry:
                 f"manifest says {manifest.name}/{manifest.version} but it lives in "
                 f"{version_dir.parent.name}/{version_dir.name}"
             )
-        onnx_path = _inside(version_dir, manifest.onnx.file)
+        onnx_path = inside(version_dir, manifest.onnx.file)
         if not onnx_path.is_file():
             raise ModelRefused(f"{manifest.onnx.file} is missing")
         digest = file_sha256(onnx_path)
@@ -267,7 +255,7 @@ class Registry:
             refused_at: dict[str, Signature | None] = {}
             newly: dict[str, str] = {}
             reopened: list[str] = []
-            for entry in _entries(root):
+            for entry in entries(root):
                 if not entry.is_dir():
                     why = "a file, not a model folder (<name>/<version>/)"
                     if self.refused.get(entry.name) != why:
@@ -307,9 +295,9 @@ class Registry:
         name = name_dir.name
         held = self.models.get(name)
         versions: list[tuple[int, Path]] = []
-        for entry in _entries(name_dir):
+        for entry in entries(name_dir):
             key = f"{name}/{entry.name}"
-            why = _not_a_version(entry)
+            why = not_a_version(entry)
             if why is None:
                 versions.append((int(entry.name), entry))
                 continue
@@ -330,7 +318,7 @@ class Registry:
             try:
                 loaded = self.load_version(version_dir, reuse=held, sig=sig)
             except ModelRefused as exc:
-                reason = _public(str(exc), version_dir)
+                reason = public_reason(str(exc), version_dir)
                 refused[key], refused_at[key], newly[key] = reason, sig, reason
                 log.error("refusing model %s: %s", key, reason, extra={"reason": reason})
                 continue
@@ -340,7 +328,9 @@ class Registry:
                 log.error("refusing model %s: %s", key, reason, extra={"reason": reason})
                 continue
             except Exception as exc:  # noqa: BLE001 - one bad version must not stop the scan
-                reason = _public(f"unexpected error: {type(exc).__name__}: {exc}", version_dir)
+                reason = public_reason(
+                    f"unexpected error: {type(exc).__name__}: {exc}", version_dir
+                )
                 refused[key], refused_at[key], newly[key] = reason, None, reason
                 log.exception("refusing model %s", key, extra={"reason": reason})
                 continue
@@ -357,81 +347,6 @@ class Registry:
 
     def get(self, name: str) -> LoadedModel | None:
         return self.models.get(name)
-
-
-def _entries(path: Path) -> list[Path]:
-    """Children in name order, skipping hidden ones (staging areas for versions being
-    written)."""
-    try:
-        return sorted(p for p in path.iterdir() if not p.name.startswith("."))
-    except OSError as exc:
-        log.error("cannot list %s: %s", path, exc)
-        return []
-
-
-def _public(reason: str, version_dir: Path) -> str:
-    """A refusal reason without the server's paths: it is shown by the unauthenticated /readyz."""
-    for path in {str(version_dir.resolve()), str(version_dir.absolute()), str(version_dir)}:
-        reason = reason.replace(path + "/", "").replace(path, "<version folder>")
-    return reason
-
-
-def _not_a_version(entry: Path) -> str | None:
-    """Why an entry of a model folder is not a version folder, or None when it is one."""
-    if not _VERSION.fullmatch(entry.name):
-        return "not a version folder: versions are folders named 1, 2, 3 ..."
-    if int(entry.name) < 1:
-        return "version numbers start at 1"
-    try:
-        if not entry.is_dir():
-            return "a file, not a version folder"
-    except OSError as exc:
-        return f"cannot read it: {exc.strerror or exc}"
-    return None
-
-
-def _inside(version_dir: Path, file: str) -> Path:
-    """The manifest's ONNX file, refused unless it is a plain name inside the version folder."""
-    candidate = Path(file)
-    if candidate.is_absolute() or len(candidate.parts) != 1 or candidate.name in ("", ".", ".."):
-        raise ModelRefused(f"onnx.file must be a file name inside the version folder, got {file!r}")
-    return version_dir / candidate
-
-
-def check_graph(session: ort.InferenceSession, manifest: Manifest) -> None:
-    """Run the graph once on a tiny batch and check its output against the manifest: a graph
-    that answers another shape (a wrong latent_dim, another model's graph, fewer features)
-    is refused at load instead of failing requests later."""
-    latent, n = manifest.latent_dim, 2
-    inputs: dict[str, np.ndarray]
-    if manifest.task == "forecast":
-        horizon, context = int(manifest.horizon or 1), int(manifest.context_len or 1)
-        history = np.linspace(0.0, 1.0, context, dtype=np.float32)[None, :]
-        noise = series_noise(0, 0, 1, n * horizon, latent).reshape(1, n, horizon, latent)
-        inputs, expected = {"history": history, "noise": noise}, (1, n, horizon)
-    else:
-        steps = min(int(manifest.seq_len or 1), 16)
-        inputs = {"noise": series_noise(0, 0, n, steps, latent)}
-        width = len(manifest.features)
-        if manifest.table is not None:
-            condition = np.zeros((n, manifest.table.condition_dim), dtype=np.float32)
-            condition[:, -1] = 1.0
-            inputs["condition"] = condition
-            width = manifest.table.channels
-        expected = (n, steps, width)
-    try:
-        (out,) = session.run(list(manifest.onnx.outputs), inputs)
-    except Exception as exc:  # noqa: BLE001 - ORT's errors for bad shapes vary by type
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise ModelRefused(f"the graph does not run on the manifest's shapes: {first}") from exc
-    shape = tuple(np.shape(out))
-    if shape != expected:
-        raise ModelRefused(
-            f"the graph answers shape {list(shape)} where the manifest implies {list(expected)} "
-            f"(latent_dim {latent}, {len(manifest.features)} feature(s))"
-        )
-    if not np.isfinite(np.asarray(out, dtype=np.float64)).all():
-        raise ModelRefused("the graph gives non-finite values on a test batch")
 
 
 class ReloadPoller:
