@@ -71,15 +71,24 @@ def train(
     ] = 0,
     steps: Annotated[int | None, typer.Option(help="override train.steps")] = None,
     out_dir: Annotated[str | None, typer.Option(help="override out_dir")] = None,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            min=1, help="data-parallel processes (DDP, gloo), as torchrun --nproc-per-node"
+        ),
+    ] = 1,
 ) -> None:
     """Train a model; writes <out_dir>/<name>/{checkpoint.pt, losses.jsonl}.
 
     Either a TOML config (--config), or your own long table (--data with --id-col): one row per
-    entity and time; column types are inferred and printed for you to check."""
+    entity and time; column types are inferred and printed for you to check. With --nproc N
+    (or under `torchrun --nproc-per-node N -m rnngan train`) N processes share each batch and
+    rank 0 writes the run (docs/scaling.md, Data-parallel training)."""
     _logging()
     import dataclasses
 
     from training.config import ConfigError, load_config
+    from training.train import RankFailed, launch
     from training.train import train as run_training
 
     if (config is None) == (data is None):
@@ -123,9 +132,14 @@ def train(
     if out_dir is not None:
         cfg = dataclasses.replace(cfg, out_dir=out_dir)
     try:
-        run_training(cfg)
-    except (FileNotFoundError, ValueError) as exc:
+        if nproc > 1:
+            launch(cfg, nproc)
+        else:
+            run_training(cfg)
+    except (FileNotFoundError, ValueError, RankFailed) as exc:
         _fail(str(exc))
+    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 alone reports
+        return
     typer.echo(f"checkpoint: {cfg.run_dir / 'checkpoint.pt'}")
     typer.echo(f"next: rnngan evaluate --run {cfg.run_dir} && rnngan export --run {cfg.run_dir}")
 

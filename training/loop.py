@@ -3,10 +3,13 @@
 A family's trainer runs one step at a time and returns its named losses (dict[str, float]); the
 loop logs them every `log_every` steps to `<run_dir>/losses.jsonl` and saves
 `<run_dir>/checkpoint.pt` (training/checkpoint.py) every `checkpoint_every` steps and at the end.
+Data-parallel (training/distributed.py), the losses are averaged over ranks and rank 0 alone
+validates and writes; the other ranks never touch the run directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -21,6 +24,7 @@ from tqdm import tqdm
 
 from training.checkpoint import CHECKPOINT, Checkpoint
 from training.config import RunConfig
+from training.distributed import current
 
 log = logging.getLogger("rnngan.train")
 
@@ -56,32 +60,45 @@ def seed_everything(seed: int, threads: int) -> torch.Generator:
 def run_loop(config: RunConfig, trainer: Trainer, *, progress: bool) -> list[dict[str, float]]:
     """Run `trainer` for its steps; returns the per-step records (step, losses, val_crps)."""
     run_dir = config.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
+    main = current().is_main  # rank 0 (or the only process) writes; others only train
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     t = config.train
     total = trainer.total_steps
-    with (run_dir / "losses.jsonl").open("w", encoding="utf-8") as loss_log:
+    log_file = run_dir / "losses.jsonl"
+    with log_file.open("w", encoding="utf-8") if main else contextlib.nullcontext() as loss_log:
         steps = range(1, total + 1)
         # Redraw rarely when stderr is a file or a CI log rather than a terminal.
         interval = 0.1 if sys.stderr.isatty() else 30.0
         for step in tqdm(steps, disable=not progress, desc=config.name, mininterval=interval):
-            record = {"step": step, **trainer.step()}
-            if t.select_every and (step % t.select_every == 0 or step == total):
+            record = {"step": step, **current().average(trainer.step())}
+            if main and t.select_every and (step % t.select_every == 0 or step == total):
                 val_crps = trainer.validate(step)
                 if val_crps is not None:
                     record["val_crps"] = val_crps
             history.append(record)
-            if step % t.log_every == 0 or step == total or "val_crps" in record:
+            if main and (step % t.log_every == 0 or step == total or "val_crps" in record):
                 loss_log.write(json.dumps(record) + "\n")
                 loss_log.flush()
                 log.info("step %d %s", step, {k: round(v, 4) for k, v in record.items()})
-            if step % t.checkpoint_every == 0 or step == total:
+            if main and (step % t.checkpoint_every == 0 or step == total):
                 trainer.checkpoint(step).save(run_dir / CHECKPOINT)
     seconds = time.perf_counter() - started
+    if not main:
+        return history
     log.info("trained %s for %d steps in %.1fs", config.name, total, seconds)
     # How long it took, with the thread setting it took it with (read by the benchmarks).
     (run_dir / "training.json").write_text(
-        json.dumps({"steps": total, "seconds": round(seconds, 1), "threads": t.threads}) + "\n"
+        json.dumps(
+            {
+                "steps": total,
+                "seconds": round(seconds, 1),
+                "threads": t.threads,
+                "processes": current().world,
+            }
+        )
+        + "\n"
     )
     return history

@@ -39,6 +39,9 @@ class Family(ABC):
     kind: ClassVar[str | None] = None  # `model.kind` it answers to (None: any)
     graph_io: ClassVar[tuple[tuple[str, ...], tuple[str, ...]]]  # ONNX input and output names
     dynamic_axes: ClassVar[AxesSpec]  # per graph input/output: the axes that vary
+    # Trains data-parallel (training/distributed.py): its trainer draws the global batch, trains
+    # on `Shard.take` of it and wraps its networks with `Shard.wrap`.
+    data_parallel: ClassVar[bool] = False
 
     def accepts(self, config: RunConfig) -> bool:
         return (

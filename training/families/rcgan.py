@@ -13,6 +13,7 @@ from training import losses
 from training.checkpoint import Checkpoint
 from training.config import RunConfig
 from training.data.series import load_generation
+from training.distributed import SINGLE, Shard, current
 from training.families.base import SeriesGenerator, series_checkpoint
 from training.loop import Trainer
 from training.networks import RecurrentNet
@@ -44,8 +45,10 @@ def generation_step(
     nets: tuple[RecurrentNet, RecurrentNet],
     opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
     rng: torch.Generator,
+    shard: Shard = SINGLE,
 ) -> dict[str, float]:
-    """`train.d_steps` discriminator updates, then one generator update; data (N, T, F)."""
+    """`train.d_steps` discriminator updates, then one generator update; data (N, T, F).
+    Data-parallel, each rank trains on its `shard` of the global batch (training/distributed.py)."""
     generator, discriminator = nets
     opt_g, opt_d = opts
     t = config.train
@@ -54,21 +57,21 @@ def generation_step(
     def batch() -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randint(0, b, (t.batch_size,), generator=rng)
         noise = torch.randn(t.batch_size, length, config.model.latent_dim, generator=rng)
-        return data[idx], noise
+        return data[idx], noise  # the global batch, (B, T, F) and (B, T, latent_dim)
 
     for _ in range(t.d_steps):
         real, noise = batch()
         with torch.no_grad():
-            fake = generator(noise)
-        d_loss = losses.discriminator_loss(discriminator(real), discriminator(fake))
+            fake = generator(shard.take(noise))
+        d_loss = losses.discriminator_loss(discriminator(shard.take(real)), discriminator(fake))
         opt_d.zero_grad()
         d_loss.backward()
         opt_d.step()
 
     real, noise = batch()
-    fake = generator(noise)
+    fake = generator(shard.take(noise))
     adversarial = losses.generator_adversarial_loss(discriminator(fake))
-    moment = losses.moment_loss(real, fake)
+    moment = losses.moment_loss(real, shard.gather(fake))  # batch statistics: the global batch
     g_loss = t.adv_weight * adversarial + t.moment_weight * moment
     opt_g.zero_grad()
     g_loss.backward()
@@ -82,6 +85,8 @@ class RCGANTrainer(Trainer):
         self.data = load_generation(config.data, config.seed)
         self.windows = torch.from_numpy(self.data.windows)  # (N, T, F)
         self.nets = build_nets(config, self.windows.shape[-1])
+        self.shard = current()
+        self.ddp_nets = (self.shard.wrap(self.nets[0]), self.shard.wrap(self.nets[1]))
         t = config.train
         self.opts = (
             torch.optim.Adam(self.nets[0].parameters(), lr=t.lr_g, betas=(0.5, 0.999)),
@@ -90,7 +95,9 @@ class RCGANTrainer(Trainer):
         self.total_steps = t.steps
 
     def step(self) -> dict[str, float]:
-        return generation_step(self.config, self.windows, self.nets, self.opts, self.rng)
+        return generation_step(
+            self.config, self.windows, self.ddp_nets, self.opts, self.rng, self.shard
+        )
 
     def checkpoint(self, step: int) -> Checkpoint:
         return series_checkpoint(self.config, self.data, self.nets, step)
@@ -99,6 +106,7 @@ class RCGANTrainer(Trainer):
 class RCGAN(SeriesGenerator):
     name = "rcgan"
     kind = "rcgan"
+    data_parallel = True
 
     def trainer(self, config: RunConfig, rng: torch.Generator) -> RCGANTrainer:
         return RCGANTrainer(config, rng)

@@ -1,0 +1,113 @@
+"""Data-parallel training (training/distributed.py): two gloo processes on the CPU train the
+same model as one process at the same global batch, rank 0 alone writes the run, and a family
+that cannot train data-parallel says so."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.distributed as dist
+from typer.testing import CliRunner
+
+from rnngan.cli import app
+from tests.training.helpers import tiny_generate, tiny_timegan
+from training.checkpoint import load_run
+from training.config import ConfigError, RunConfig
+from training.distributed import SINGLE, Shard, check_supported
+from training.export import export
+from training.families import family_for
+from training.train import train
+
+GLOO = dist.is_available() and dist.is_gloo_available()
+# Two processes average gradients in another order than one: float32 rounding only.
+LOSS_TOLERANCE = 1e-5
+
+
+def _toml(config: RunConfig) -> str:
+    """The config as TOML (scalars and lists of strings; None left out: the default)."""
+    lines = []
+    sections = {k: v for k, v in config.to_dict().items() if isinstance(v, dict)}
+    for key, value in config.to_dict().items():
+        if key not in sections and value is not None:
+            lines.append(f"{key} = {json.dumps(value)}")
+    for name, section in sections.items():
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in section.items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+def _losses(run_dir: Path) -> list[dict[str, Any]]:
+    text = (run_dir / "losses.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_shard_take_is_the_rank_block_and_single_is_identity() -> None:
+    x = torch.arange(8).reshape(8, 1)
+    assert Shard(rank=1, world=2).take(x).flatten().tolist() == [4, 5, 6, 7]
+    assert Shard(rank=0, world=4).take(x.T, dim=1).flatten().tolist() == [0, 1]
+    assert SINGLE.take(x) is x and SINGLE.gather(x) is x
+    assert SINGLE.average({"d_loss": 0.5}) == {"d_loss": 0.5}
+
+
+def test_distributed_unsupported_family_is_a_clear_error(tmp_path: Path) -> None:
+    config = tiny_timegan(tmp_path)
+    with pytest.raises(ConfigError, match=r"^--nproc > 1 is not supported for timegan yet$"):
+        check_supported(config, family_for(config), 2)
+    (tmp_path / "tiny.toml").write_text(_toml(config))
+    result = CliRunner().invoke(
+        app, ["train", "--config", str(tmp_path / "tiny.toml"), "--nproc", "2"]
+    )
+    assert result.exit_code == 2
+    assert "--nproc > 1 is not supported for timegan yet" in result.output
+    assert not config.run_dir.exists()
+
+
+def test_distributed_batch_must_split_evenly(tmp_path: Path) -> None:
+    config = tiny_generate(tmp_path)  # batch_size 16
+    check_supported(config, family_for(config), 4)
+    with pytest.raises(ConfigError, match=r"train.batch_size=16 must be divisible by the 3 "):
+        check_supported(config, family_for(config), 3)
+
+
+@pytest.mark.skipif(not GLOO, reason="torch.distributed with gloo is not available")
+def test_distributed_two_processes_match_one(tmp_path: Path) -> None:
+    """`rnngan train --nproc 2` (DDP, gloo) gives one process's losses at the same global batch,
+    rank 0 alone writes the run, and the export passes the ONNX parity check."""
+    steps = 6
+    single = tiny_generate(tmp_path / "one", steps=steps)
+    train(single, progress=False)
+    config = tiny_generate(tmp_path / "two", steps=steps)
+    (tmp_path / "tiny.toml").write_text(_toml(config))
+    result = CliRunner().invoke(
+        app, ["train", "--config", str(tmp_path / "tiny.toml"), "--nproc", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"checkpoint: {config.run_dir / 'checkpoint.pt'}" in result.output
+
+    # Rank 0 wrote the run and nothing else was written beside it.
+    assert sorted(p.name for p in (tmp_path / "two").rglob("*")) == [
+        "checkpoint.pt",
+        "losses.jsonl",
+        "tiny_sines",
+        "training.json",
+    ]
+    report = json.loads((config.run_dir / "training.json").read_text())
+    assert (report["steps"], report["processes"], report["threads"]) == (steps, 2, 1)
+    one, two = _losses(single.run_dir), _losses(config.run_dir)
+    assert [r["step"] for r in two] == list(range(1, steps + 1))
+    assert [sorted(r) for r in two] == [sorted(r) for r in one]
+    for a, b in zip(one, two, strict=True):
+        for name in a:
+            assert b[name] == pytest.approx(a[name], abs=LOSS_TOLERANCE), (a["step"], name)
+
+    ckpt, ckpt_one = load_run(config.run_dir), load_run(single.run_dir)
+    assert list(ckpt.generator) == list(ckpt_one.generator)  # plain names, no DDP "module."
+    for name, weight in ckpt.generator.items():
+        torch.testing.assert_close(weight, ckpt_one.generator[name], atol=1e-5, rtol=0)
+    out = export(config.run_dir, tmp_path / "models")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["metrics"]["onnx_parity_max_scaled_diff"] < 1e-5
