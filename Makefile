@@ -13,7 +13,7 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory
+.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
@@ -109,3 +109,8 @@ bench-ray: $(VENV)/.dev
 # onnxruntime-gpu (and torch with CUDA). Without a GPU it records "not run" and exits 0.
 bench-gpu:
 	$(BIN)/python -m benchmarks.gpu
+
+# Data-parallel training: sines as an RCGAN, 1 process vs torchrun --nproc-per-node 2 (DDP, gloo),
+# same steps and global batch: time, losses, discriminative score (benchmarks/results/ddp.json).
+bench-ddp: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.ddp
