@@ -11,124 +11,49 @@ the models); `rnngan evaluate --run runs/sines` (training/evaluate/run.py) write
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from training.config import RunConfig
 from training.data.series import load_generation, sines
+from training.evaluate.metrics import (
+    autocorrelation,
+    autocorrelation_error,
+    cross_correlation_error,
+    discriminative_score,
+    predictive_score,
+)
 from training.evaluate.plots import projection_figure
+from training.evaluate.quality import (
+    MIN_DISC_RUNS,
+    global_disc_check,
+    quality_report,
+    subsample,
+    verdict,
+)
+
+__all__ = [
+    "autocorrelation",
+    "autocorrelation_error",
+    "cross_correlation_error",
+    "discriminative_score",
+    "evaluate_generation",
+    "generation_report",
+    "predictive_score",
+    "report_and_picture",
+]
 
 log = logging.getLogger("rnngan.evaluate")
 
 
-class _PostHocGRU(nn.Module):
-    def __init__(self, input_size: int, hidden_size: int, output_size: int) -> None:
-        super().__init__()
-        self.rnn = nn.GRU(input_size, hidden_size, batch_first=True)
-        self.head = nn.Linear(hidden_size, output_size)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h, last = self.rnn(x)
-        return self.head(h), self.head(last[-1])  # per step (B, T, O), final (B, O)
-
-
-def _hidden(n_features: int) -> int:
-    return max(1, n_features // 2)
-
-
-def discriminative_score(
-    real: np.ndarray, fake: np.ndarray, *, steps: int = 2000, batch_size: int = 128, seed: int = 0
-) -> float:
-    """|accuracy - 0.5| of a post-hoc GRU classifier on a held-out 20 % of real and synthetic."""
-    g = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    n = min(len(real), len(fake))
-    x = torch.from_numpy(np.concatenate([real[:n], fake[:n]]).astype(np.float32))
-    y = torch.cat([torch.ones(n), torch.zeros(n)])
-    order = torch.randperm(2 * n, generator=g)
-    cut = int(0.8 * 2 * n)
-    train_idx, test_idx = order[:cut], order[cut:]
-    model = _PostHocGRU(x.shape[-1], _hidden(x.shape[-1]), 1)
-    opt = torch.optim.Adam(model.parameters())
-    loss_fn = nn.BCEWithLogitsLoss()
-    for _ in range(steps):
-        idx = train_idx[torch.randint(0, len(train_idx), (batch_size,), generator=g)]
-        _, logit = model(x[idx])
-        loss = loss_fn(logit.squeeze(-1), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    with torch.no_grad():
-        _, logit = model(x[test_idx])
-        accuracy = ((logit.squeeze(-1) > 0).float() == y[test_idx]).float().mean().item()
-    return abs(accuracy - 0.5)
-
-
-def predictive_score(
-    train_on: np.ndarray,
-    test_on: np.ndarray,
-    *,
-    steps: int = 5000,
-    batch_size: int = 128,
-    seed: int = 0,
-) -> float:
-    """MAE on `test_on` of a GRU trained on `train_on` to predict the last feature one step ahead
-    from the other features (TimeGAN's train-on-synthetic, test-on-real); from its own past when
-    there is only one feature."""
-    g = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    # Univariate data have no other features: the inputs are the feature's own past.
-    inputs = slice(None) if train_on.shape[-1] == 1 else slice(None, -1)
-    x_train = torch.from_numpy(train_on[:, :-1, inputs].astype(np.float32))
-    y_train = torch.from_numpy(train_on[:, 1:, -1:].astype(np.float32))
-    n_in = x_train.shape[-1]
-    model = _PostHocGRU(n_in, _hidden(train_on.shape[-1]), 1)
-    opt = torch.optim.Adam(model.parameters())
-    for _ in range(steps):
-        idx = torch.randint(0, len(x_train), (batch_size,), generator=g)
-        pred, _ = model(x_train[idx])
-        loss = (torch.sigmoid(pred) - y_train[idx]).abs().mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    with torch.no_grad():
-        x_test = torch.from_numpy(test_on[:, :-1, inputs].astype(np.float32))
-        y_test = torch.from_numpy(test_on[:, 1:, -1:].astype(np.float32))
-        pred, _ = model(x_test)
-        return (torch.sigmoid(pred) - y_test).abs().mean().item()
-
-
-def autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
-    """Mean over windows of each feature's autocorrelation at lags 1 … max_lag: (max_lag, F)."""
-    centred = x - x.mean(axis=1, keepdims=True)
-    var = (centred**2).sum(axis=1)  # (N, F)
-    out = []
-    for lag in range(1, max_lag + 1):
-        cov = (centred[:, lag:] * centred[:, :-lag]).sum(axis=1)
-        out.append(np.nanmean(np.where(var > 1e-12, cov / np.maximum(var, 1e-12), np.nan), axis=0))
-    return np.nan_to_num(np.asarray(out))
-
-
-def autocorrelation_error(real: np.ndarray, fake: np.ndarray, max_lag: int = 10) -> float:
-    """Mean |ACF_real − ACF_synthetic| over lags 1 … max_lag and features."""
-    lag = min(max_lag, real.shape[1] - 1)
-    return float(np.mean(np.abs(autocorrelation(real, lag) - autocorrelation(fake, lag))))
-
-
-def cross_correlation_error(real: np.ndarray, fake: np.ndarray) -> float:
-    """Mean |corr_real − corr_synthetic| over feature pairs (Pearson over all steps)."""
-    if real.shape[-1] < 2:
-        return 0.0
-
-    def corr(x: np.ndarray) -> np.ndarray:
-        flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
-        return np.nan_to_num(np.corrcoef(flat, rowvar=False))
-
-    upper = np.triu_indices(real.shape[-1], k=1)
-    return float(np.mean(np.abs(corr(real)[upper] - corr(fake)[upper])))
+def _progress() -> bool:
+    """Progress bars on long evaluation work, where a person watches a terminal."""
+    return sys.stderr.isatty()
 
 
 def _mean_std(values: list[float]) -> dict[str, float]:
@@ -150,8 +75,10 @@ def generation_report(
     batch_size: int,
     seed: int,
 ) -> dict[str, Any]:
-    """Scores of `fake` against `real`, beside the floor of an independent real sample."""
+    """Scores of `fake` against `real`, beside the floor of an independent real sample; the
+    discriminative score over at least MIN_DISC_RUNS classifier runs."""
     seeds = [seed + r for r in range(runs)]
+    disc_seeds = [seed + r for r in range(max(runs, MIN_DISC_RUNS))]
     return {
         "autocorrelation_error": autocorrelation_error(real, fake),
         "autocorrelation_error_real_floor": autocorrelation_error(real, real_other),
@@ -160,13 +87,13 @@ def generation_report(
         "discriminative": _mean_std(
             [
                 discriminative_score(real, fake, steps=disc_steps, batch_size=batch_size, seed=s)
-                for s in seeds
+                for s in tqdm(disc_seeds, desc="disc", disable=not _progress(), leave=False)
             ]
         ),
         "predictive": _mean_std(
             [
                 predictive_score(fake, real, steps=pred_steps, batch_size=batch_size, seed=s)
-                for s in seeds
+                for s in tqdm(seeds, desc="pred", disable=not _progress(), leave=False)
             ]
         ),
         "discriminative_real_floor": _mean_std(
@@ -174,13 +101,13 @@ def generation_report(
                 discriminative_score(
                     real, real_other, steps=disc_steps, batch_size=batch_size, seed=s
                 )
-                for s in seeds
+                for s in tqdm(disc_seeds, desc="disc floor", disable=not _progress(), leave=False)
             ]
         ),
         "predictive_real_floor": _mean_std(
             [
                 predictive_score(real_other, real, steps=pred_steps, batch_size=batch_size, seed=s)
-                for s in seeds
+                for s in tqdm(seeds, desc="pred floor", disable=not _progress(), leave=False)
             ]
         ),
     }
@@ -210,19 +137,50 @@ def report_and_picture(
     fake: np.ndarray,
     real_other: np.ndarray,
     features: list[str],
+    *,
+    numeric: list[bool] | None = None,
+    extra_checks: list[dict[str, Any]] | None = None,
+    max_windows: int | None = None,
 ) -> dict[str, Any]:
-    """`generation_report` with the config's eval settings, and the run's projection.png."""
+    """`generation_report` with the config's eval settings, the run's projection.png, and the
+    quality checks with their verdict (training/evaluate/quality.py) under `quality` and
+    `verdict`. `max_windows` subsamples the windows each classifier sees (None: all)."""
     e = config.eval
     projection_figure(
         real, fake, features, config.name, config.run_dir / "projection.png", seed=config.seed
     )
-    return generation_report(
-        real,
-        fake,
-        real_other,
+    cap = max_windows or len(real)
+    r, f, o = (
+        subsample(real, cap, config.seed),
+        subsample(fake, cap, config.seed + 1),
+        subsample(real_other, cap, config.seed + 2),
+    )
+    report = generation_report(
+        r,
+        f,
+        o,
         runs=e.runs,
         disc_steps=e.disc_steps,
         pred_steps=e.pred_steps,
         batch_size=e.batch_size,
         seed=config.seed,
     )
+    quality = quality_report(
+        real,
+        fake,
+        real_other,
+        features,
+        numeric=numeric,
+        runs=e.runs,
+        disc_steps=e.disc_steps,
+        batch_size=e.batch_size,
+        max_windows=cap,
+        seed=config.seed,
+        progress=_progress(),
+        extra_checks=extra_checks,
+    )
+    quality["checks"].insert(0, global_disc_check(report))
+    quality["verdict"] = verdict(quality["checks"])
+    report["quality"] = quality
+    report["verdict"] = quality["verdict"]
+    return report

@@ -12,20 +12,31 @@ from pathlib import Path
 from typing import Any
 
 from training.checkpoint import load_run
+from training.evaluate.tables import EvalLimits, eval_limits
 from training.families import family_for
 from training.loop import seed_everything
 
 log = logging.getLogger("rnngan.evaluate")
 
 
-def evaluate_run(run_dir: Path) -> dict[str, Any]:
+def evaluate_run(
+    run_dir: Path, *, max_entities: int | None = None, max_windows: int | None = None
+) -> dict[str, Any]:
+    """Evaluate a run; own tables look at up to `max_entities` entities and score up to
+    `max_windows` windows a side (EvalLimits' defaults when None)."""
     ckpt = load_run(run_dir)
     config = ckpt.config
     seed_everything(config.seed, config.train.threads)
     family = family_for(config)
     graph = family.graph(ckpt).eval()
     started = time.perf_counter()
-    metrics = family.evaluate(config, graph)
+    defaults = EvalLimits()
+    limits = EvalLimits(
+        max_entities=max_entities or defaults.max_entities,
+        max_windows=max_windows or defaults.max_windows,
+    )
+    with eval_limits(limits):
+        metrics = family.evaluate(config, graph)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     log.info(
         "evaluated %s in %.1fs: %s",

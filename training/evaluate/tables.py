@@ -14,6 +14,10 @@ Per-column checks, real (the training table) vs synthetic (as many entities, len
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -28,6 +32,10 @@ from rnngan.core.tables.spec import NUMERIC, TableSpec, channel_layout
 from training.config import RunConfig
 from training.data.tables import TableData, load_table
 from training.evaluate.generation import report_and_picture
+from training.evaluate.quality import LIMITS as QUALITY_LIMITS
+from training.evaluate.quality import Limits
+
+log = logging.getLogger("rnngan.evaluate")
 
 MAX_EVAL_WINDOWS = 4000
 
@@ -50,15 +58,40 @@ def _torch_runner(graph: nn.Module):  # type: ignore[no-untyped-def]
 
 def _windows(entities: list[np.ndarray], length: int, count: int, seed: int) -> np.ndarray:
     """`count` windows of `length` steps drawn at random (without replacement) from all
-    sliding windows (stride 1) of the entities long enough."""
-    views = [
-        np.lib.stride_tricks.sliding_window_view(x, length, axis=0).transpose(0, 2, 1)
-        for x in entities
-        if len(x) >= length
-    ]
-    windows = np.concatenate(views)
-    order = np.random.default_rng(seed).permutation(len(windows))[:count]
-    return windows[order].astype(np.float32)
+    sliding windows (stride 1) of the entities long enough; only the drawn windows are built
+    (a few hundred long entities have millions of windows)."""
+    long = [x for x in entities if len(x) >= length]
+    per = np.asarray([len(x) - length + 1 for x in long], dtype=np.int64)
+    ends = np.cumsum(per)
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(int(ends[-1]), min(count, int(ends[-1])), replace=False)
+    which = np.searchsorted(ends, picks, side="right")
+    starts = picks - (ends[which] - per[which])
+    return np.stack([long[e][s : s + length] for e, s in zip(which, starts, strict=True)]).astype(
+        np.float32
+    )
+
+
+@dataclass(frozen=True)
+class EvalLimits:
+    """How much of a table the evaluation looks at (`rnngan evaluate --max-entities
+    --max-windows`): real and synthetic entities, and windows per classifier side."""
+
+    max_entities: int = 200
+    max_windows: int = 1000
+
+
+LIMITS = EvalLimits()
+
+
+@contextmanager
+def eval_limits(limits: EvalLimits) -> Iterator[None]:
+    global LIMITS
+    saved, LIMITS = LIMITS, limits
+    try:
+        yield
+    finally:
+        LIMITS = saved
 
 
 def real_windows(data: TableData, length: int, seed: int) -> np.ndarray:
@@ -70,7 +103,7 @@ def synthetic_windows(
     spec: TableSpec, run: Any, latent_dim: int, *, n: int, length: int, seed: int, count: int
 ) -> np.ndarray:
     """Windows of synthetic entities in channel space, discrete channels sampled."""
-    raw, lengths, _, _ = draw_series(
+    raw, lengths, _, _, _ = draw_series(
         spec, run, latent_dim=latent_dim, n=n, seed=seed, min_steps=length
     )
     lengths = np.maximum(lengths, length)
@@ -167,15 +200,107 @@ def length_checks(spec: TableSpec, real: pd.DataFrame, fake: pd.DataFrame) -> di
     return out
 
 
+def entity_checks(
+    spec: TableSpec, real: pd.DataFrame, fake: pd.DataFrame, limits: Limits = QUALITY_LIMITS
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Per numeric dynamic column, per entity, real vs synthetic: the level (each entity's mean:
+    KS between the two sets of entity means), the spread (median over entities of each entity's
+    std, synthetic / real) and the distinct values per entity (median, synthetic / real). Returns
+    the figures per column and the checks that join the verdict."""
+    figures: dict[str, Any] = {}
+    checks: list[dict[str, Any]] = []
+    rid, fid = real[spec.id_column], fake[spec.id_column]
+    for column in spec.dynamic:
+        if column.kind not in NUMERIC:
+            continue
+        r = pd.to_numeric(real[column.name], errors="coerce").groupby(rid.to_numpy())
+        f = pd.to_numeric(fake[column.name], errors="coerce").groupby(fid.to_numpy())
+        r_mean, f_mean = r.mean().dropna().to_numpy(), f.mean().dropna().to_numpy()
+        r_std, f_std = r.std(ddof=0).dropna(), f.std(ddof=0).dropna()
+        r_distinct, f_distinct = r.nunique().to_numpy(), f.nunique().to_numpy()
+        if not (len(r_mean) and len(f_mean)):
+            continue
+        level_ks = float(ks_2samp(r_mean, f_mean).statistic)
+        real_spread = float(np.median(r_std)) if len(r_std) else 0.0
+        spread = float(np.median(f_std)) / real_spread if real_spread > 1e-12 else 1.0
+        real_nd = float(np.median(r_distinct))
+        distinct = float(np.median(f_distinct)) / real_nd if real_nd > 0 else 1.0
+        figures[column.name] = {
+            "entity_level_ks": level_ks,
+            "entity_std_median_real": real_spread,
+            "entity_std_median_synthetic": float(np.median(f_std)) if len(f_std) else None,
+            "entity_distinct_median_real": real_nd,
+            "entity_distinct_median_synthetic": float(np.median(f_distinct)),
+        }
+        if len(r_mean) >= 2:
+            checks.append(
+                {
+                    "name": f"{column.name}: per-entity level KS",
+                    "value": level_ks,
+                    "passed": level_ks <= 2 * limits.ks_max,
+                    "rule": f"<= {2 * limits.ks_max}",
+                }
+            )
+        if real_spread > 1e-12:
+            checks.append(
+                {
+                    "name": f"{column.name}: per-entity spread (synthetic / real)",
+                    "value": spread,
+                    "passed": limits.spread_low <= spread <= limits.spread_high,
+                    "rule": f"in [{limits.spread_low}, {limits.spread_high}]",
+                }
+            )
+        if real_nd >= limits.distinct_real_min:
+            checks.append(
+                {
+                    "name": f"{column.name}: distinct values per entity (synthetic / real)",
+                    "value": distinct,
+                    "passed": distinct >= limits.distinct_min,
+                    "rule": f">= {limits.distinct_min}",
+                }
+            )
+        ks = float(
+            ks_2samp(
+                pd.to_numeric(real[column.name], errors="coerce").dropna(),
+                pd.to_numeric(fake[column.name], errors="coerce").dropna(),
+            ).statistic
+        )
+        checks.append(
+            {
+                "name": f"{column.name}: KS statistic (real units)",
+                "value": ks,
+                "passed": ks <= limits.ks_max,
+                "rule": f"<= {limits.ks_max}",
+            }
+        )
+    return figures, checks
+
+
 def evaluate_table(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
+    limits = LIMITS
     data = load_table(config.data)
     spec = data.spec
+    total_entities = len(data.entities)
+    keep = np.arange(total_entities)
+    if total_entities > limits.max_entities:
+        keep = np.sort(
+            np.random.default_rng(config.seed).choice(
+                total_entities, limits.max_entities, replace=False
+            )
+        )
+        log.info(
+            "evaluating on %d of %d entities (--max-entities)", limits.max_entities, total_entities
+        )
+        data = replace(data, entities=[data.entities[i] for i in keep])
+    ids = data.frame[spec.id_column].drop_duplicates().to_numpy()[keep]
+    frame = data.frame[data.frame[spec.id_column].isin(ids)]
     shortest = min(len(x) for x, _ in data.entities)
     length = max(2, min(data.seq_len, shortest))
     windows = real_windows(data, length, config.seed)
     half = len(windows) // 2
     real, real_other = windows[:half], windows[half:]
     run = _torch_runner(graph)
+    n_entities = min(max(len(data.entities), 200), limits.max_entities)
     # Synthetic windows cut the same way from synthetic entities (lengths, static attributes
     # and noise drawn as the service draws them), so window position within an entity is
     # distributed alike in both.
@@ -183,25 +308,44 @@ def evaluate_table(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
         spec,
         run,
         config.model.latent_dim,
-        n=max(len(data.entities), 200),
+        n=n_entities,
         length=length,
         seed=config.seed + 7,
         count=half,
     )
     layout = channel_layout(spec)
-    names = [
-        f"{c.name}={k}" if c.kind == "categorical" else c.name
-        for c in spec.dynamic
-        for k in (c.categories if c.kind == "categorical" else [None])  # type: ignore[union-attr]
-    ]
+    names, numeric = [], []
+    for c in spec.dynamic:
+        for k in c.categories if c.kind == "categorical" else [None]:  # type: ignore[union-attr]
+            names.append(f"{c.name}={k}" if k is not None else c.name)
+            numeric.append(c.kind in NUMERIC)
     names += [f"{name} observed" for name in layout.masks] + (["gap"] if layout.gap else [])
-    report = report_and_picture(config, real, fake, real_other, names)
-    report["eval_window_length"] = length
-    n_entities = max(len(data.entities), 200)
+    numeric += [False] * len(layout.masks) + ([True] if layout.gap else [])
     decoded = synthesize(
         spec, run, latent_dim=config.model.latent_dim, n=n_entities, seed=config.seed
     )
     fake_table = decoded.to_arrow(spec).to_pandas()
-    report["columns"] = column_checks(spec, data.frame, fake_table)
-    report["lengths"] = length_checks(spec, data.frame, fake_table)
+    per_entity, extra = entity_checks(spec, frame, fake_table)
+    report = report_and_picture(
+        config,
+        real,
+        fake,
+        real_other,
+        names,
+        numeric=numeric,
+        extra_checks=extra,
+        max_windows=limits.max_windows,
+    )
+    report["eval_window_length"] = length
+    report["columns"] = column_checks(spec, frame, fake_table)
+    for name, figures in per_entity.items():
+        report["columns"][name].update(figures)
+    report["lengths"] = length_checks(spec, frame, fake_table)
+    report["subsampled"] = {
+        "entities_real": len(data.entities),
+        "entities_total": total_entities,
+        "entities_synthetic": n_entities,
+        "windows_per_side": min(limits.max_windows, half),
+        "windows_available": half,
+    }
     return report
