@@ -24,8 +24,11 @@ from rnngan.core.tables.spec import (
 )
 
 
-def condition_vector(spec: TableSpec, values: Sequence[Any]) -> np.ndarray:
-    """Static values (one per static column, as in `StaticCombo.values`) -> (C,) float32."""
+def condition_vector(
+    spec: TableSpec, values: Sequence[Any], level: np.ndarray | None = None
+) -> np.ndarray:
+    """Static values (one per static column, as in `StaticCombo.values`) and, for a spec with
+    level columns, the entity's levels (2L,) -> (C,) float32."""
     parts: list[np.ndarray] = []
     for column, value in zip(spec.static, values, strict=True):
         if column.kind == "categorical":
@@ -36,6 +39,9 @@ def condition_vector(spec: TableSpec, values: Sequence[Any]) -> np.ndarray:
             parts.append(np.asarray([1.0 if value else 0.0], dtype=np.float32))
         else:
             parts.append(column.scale(np.asarray([float(value)])).astype(np.float32))
+    if spec.level_columns:
+        assert level is not None, "a spec with level columns conditions on the entity's levels"
+        parts.append(spec.level_features(np.asarray(level)[None])[0])
     parts.append(np.ones(1, dtype=np.float32))
     return np.concatenate(parts)
 
@@ -58,9 +64,15 @@ def encode_entities(spec: TableSpec, frame: pd.DataFrame) -> list[tuple[np.ndarr
             column_means[column.name] = float(
                 np.nanmean(as_numbers(frame[column.name], column.kind, column.name))
             )
-    for _, entity in frame.groupby(spec.id_column, sort=False):
+    grouped = frame.groupby(spec.id_column, sort=False)
+    # The training frame's entities have their levels in the spec (inferred from the same rows);
+    # another frame's are measured here.
+    stored = spec.entity_levels if len(spec.entity_levels) == grouped.ngroups else None
+    level_at = {c.name: 2 * j for j, c in enumerate(spec.level_columns)}
+    for e, (_, entity) in enumerate(grouped):
         length = len(entity)
         x = np.zeros((length, layout.width), dtype=np.float32)
+        levels: list[float] = list(stored[e].values) if stored is not None else []
         for column in spec.dynamic:
             where = layout.values[column.name]
             series = entity[column.name]
@@ -76,8 +88,16 @@ def encode_entities(spec: TableSpec, frame: pd.DataFrame) -> list[tuple[np.ndarr
                 filled = _fill(raw)
                 if np.isnan(filled).any():
                     filled = np.full(length, column_means[column.name])
+                level: tuple[float, float] | None = None
+                if column.level and stored is not None:
+                    j = level_at[column.name]
+                    level = (levels[j], levels[j + 1])
+                elif column.level:
+                    level = column.entity_level(raw) or column.entity_level(filled)
+                    level = level or (0.0, column.level_floor())
+                    levels += list(level)
                 x[:, where.start] = (
-                    np.rint(filled) if column.kind == "boolean" else column.scale(filled)
+                    np.rint(filled) if column.kind == "boolean" else column.scale(filled, level)
                 )
             if column.name in layout.masks:
                 x[:, layout.masks[column.name]] = present
@@ -89,7 +109,9 @@ def encode_entities(spec: TableSpec, frame: pd.DataFrame) -> list[tuple[np.ndarr
             x[:, layout.gap] = scale_gap(spec.time, gaps)
         first = entity.iloc[0]
         static_values = [static_label(c, first[c.name]) for c in spec.static]
-        out.append((x, condition_vector(spec, static_values)))
+        out.append(
+            (x, condition_vector(spec, static_values, np.asarray(levels) if levels else None))
+        )
     return out
 
 
@@ -236,15 +258,18 @@ def decode(
     starts: np.ndarray,
     ids: list[int] | list[str],
     impute: bool = False,
+    levels: np.ndarray | None = None,
 ) -> Decoded:
     """Model output (n, T, D) in [0, 1] -> series in the user's layout.
 
     `uniforms` (n, T, U) sample the discrete channels (U = `Layout.uniforms_per_step`), series
     `i` keeps its first `lengths[i]` steps, starting at `starts[i]`. With `impute`, values that
-    the mask channel marks missing are returned as generated instead of as gaps."""
+    the mask channel marks missing are returned as generated instead of as gaps. `levels`
+    (n, 2L) are each series' entity levels, for a spec with level columns."""
     layout = channel_layout(spec)
     n = raw.shape[0]
     discrete = layout.discrete(spec)
+    level_at = {c.name: 2 * j for j, c in enumerate(spec.level_columns)}
     columns: dict[str, list[np.ndarray]] = {}
     missing: dict[str, list[np.ndarray]] = {}
     for column in spec.dynamic:
@@ -256,6 +281,10 @@ def decode(
         elif column.kind == "boolean":
             u = uniforms[:, :, discrete.index(column.name)]
             values = u < block[..., 0]
+        elif column.name in level_at:
+            assert levels is not None, "a spec with level columns decodes with entity levels"
+            j = level_at[column.name]
+            values = column.unscale(block[..., 0], (levels[:, j : j + 1], levels[:, j + 1 : j + 2]))
         else:
             values = column.unscale(block[..., 0])
         if column.name in layout.masks and not impute:

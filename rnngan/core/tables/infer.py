@@ -17,6 +17,7 @@ from rnngan.core.tables.spec import (
     MAX_CATEGORIES,
     NUMERIC,
     ColumnSpec,
+    EntityLevel,
     Kind,
     StaticCombo,
     TableError,
@@ -185,6 +186,8 @@ def infer_spec(
         _column_spec(name, kinds[name], frame[name], name in static_set, limits.get(name))
         for name in names
     ]
+    combos = _static_combos(groups, [c for c in specs if c.static])
+    specs, entity_levels = _levels(frame, groups, specs, combos)
     lengths = groups.size()
     values, counts = np.unique(lengths.to_numpy(), return_counts=True)
     spec = TableSpec(
@@ -192,11 +195,80 @@ def infer_spec(
         id_integer=bool(pd.api.types.is_integer_dtype(frame[id_column].dtype)),
         time=time_spec,
         columns=specs,
-        static_combos=_static_combos(groups, [c for c in specs if c.static]),
+        static_combos=combos,
         length_values=[int(v) for v in values],
         length_counts=[int(c) for c in counts],
+        entity_levels=entity_levels,
     )
     return spec, frame
+
+
+LEVEL_KINDS = ("continuous", "integer", "count", "nonnegative")
+# A column gets per-entity levels when its entity means differ by more than this many times
+# the median within-entity std (in the transformed space): the levels are then what the
+# global scaling would let the generator collapse onto.
+LEVEL_BETWEEN_WITHIN = 0.5
+
+
+def _levels(
+    frame: pd.DataFrame, groups: Any, specs: list[ColumnSpec], combos: list[StaticCombo]
+) -> tuple[list[ColumnSpec], list[EntityLevel]]:
+    """Decide the level columns (dynamic numeric columns whose entities sit at different
+    levels) and each entity's levels and static combination."""
+    if frame[groups.keys].nunique() < 2:
+        return specs, []
+    numbers = {
+        c.name: as_numbers(frame[c.name], c.kind, c.name)
+        for c in specs
+        if not c.static and c.kind in LEVEL_KINDS
+    }
+    sizes = groups.size().to_numpy()
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    out: list[ColumnSpec] = []
+    per_column: list[list[tuple[float, float]]] = []
+    for c in specs:
+        if c.name not in numbers:
+            out.append(c)
+            continue
+        values = numbers[c.name]
+        levels = [c.entity_level(values[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        present = [lv for lv in levels if lv is not None]
+        means = np.asarray([m for m, _ in present])
+        within = float(np.median([s for _, s in present]))
+        if len(present) < 2 or not means.std() > LEVEL_BETWEEN_WITHIN * within:
+            out.append(c)
+            continue
+        fallback = (float(means.mean()), c.level_floor())
+        filled = [lv if lv is not None else fallback for lv in levels]
+        z = np.concatenate(
+            [
+                (c.transform(v[~np.isnan(v)]) - m) / s
+                for (m, s), v in zip(
+                    filled,
+                    [values[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)],
+                    strict=True,
+                )
+            ]
+        )
+        out.append(
+            c.model_copy(update={"level": True, "z_low": float(z.min()), "z_high": float(z.max())})
+        )
+        per_column.append(filled)
+    if not per_column:
+        return specs, []
+    static_specs = [c for c in specs if c.static]
+    index = {tuple(str(v) for v in combo.values): k for k, combo in enumerate(combos)}
+    first = groups[[c.name for c in static_specs]].first() if static_specs else None
+    entity_levels = []
+    for e in range(len(sizes)):
+        combo = -1
+        if first is not None:
+            row = first.iloc[e]
+            key = tuple(str(static_label(c, row[c.name])) for c in static_specs)
+            combo = index[key]
+        flat = [float(x) for col in per_column for x in col[e]]
+        entity_levels.append(EntityLevel(combo=combo, values=flat))
+    return out, entity_levels
 
 
 def _value_columns(frame: pd.DataFrame, keys: set[str], columns: Sequence[str]) -> list[str]:
@@ -327,11 +399,23 @@ def _numeric_range(
     else:
         low, high = float(present.min()), float(present.max())
     fields: dict[str, Any] = {}
-    if kind == "count":
+    if kind == "count" or (kind == "nonnegative" and limits is None and _heavy_tailed(present)):
         fields["log_scale"] = True
         low, high = float(np.log1p(low)), float(np.log1p(high))
     fields["low"], fields["high"] = low, high
     return fields
+
+
+HEAVY_TAIL_RATIO = 1e3  # positive values whose 1st and 99th percentiles are this far apart
+
+
+def _heavy_tailed(present: np.ndarray) -> bool:
+    """Positive values spanning orders of magnitude: learned on a log1p scale, like counts."""
+    positive = present[present > 0]
+    if positive.size < 2:
+        return False
+    q01, q99 = np.quantile(positive, [0.01, 0.99])
+    return bool(q01 > 0 and q99 / q01 >= HEAVY_TAIL_RATIO)
 
 
 def _static_combos(groups: Any, static_specs: list[ColumnSpec]) -> list[StaticCombo]:
@@ -390,7 +474,11 @@ def describe(spec: TableSpec) -> str:
                     c.high,
                 )
             )
-            detail = f"range [{low:g}, {high:g}]" + (" log-scaled" if c.log_scale else "")
+            detail = (
+                f"range [{low:g}, {high:g}]"
+                + (" log-scaled" if c.log_scale else "")
+                + (" per-entity level" if c.level else "")
+            )
         role = "static" if c.static else "dynamic"
         lines.append(f"{c.name:<24} {c.kind:<12} {role:<8} {c.missing_share:>8.1%}  {detail}")
     if spec.static:

@@ -5,7 +5,7 @@ evaluation. Every draw comes from counter-based streams keyed by (seed, series i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -93,6 +93,14 @@ def draw_static(
     return rows
 
 
+def _key(values: Sequence[Any]) -> tuple[str, ...]:
+    """A static row as a lookup key (numbers by their float value)."""
+    return tuple(
+        repr(float(v)) if isinstance(v, int | float) and not isinstance(v, bool) else repr(v)
+        for v in values
+    )
+
+
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         return bool(np.isclose(float(a), float(b)))
@@ -123,7 +131,26 @@ def draw_starts(spec: TableSpec, uniforms: np.ndarray, start: float | None) -> n
 # --- the whole path from a seed to series (service, CLI and evaluation share it) ---
 
 RunGraph = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (noise, condition) -> (n, T, D)
-_META_STREAM, _DISCRETE_STREAM = 1, 2
+_META_STREAM, _DISCRETE_STREAM, _LEVEL_STREAM = 1, 2, 3
+
+
+def draw_levels(spec: TableSpec, static: list[list[Any]], uniforms: np.ndarray) -> np.ndarray:
+    """Each series' entity levels (n, 2L): those of a training entity drawn uniformly among the
+    entities with the series' static values (all of them when none has), one uniform each."""
+    entities = spec.entity_levels
+    table = np.asarray([e.values for e in entities], dtype=np.float64)
+    by_combo: dict[int, np.ndarray] = {}
+    for k in sorted({e.combo for e in entities}):
+        by_combo[k] = np.asarray([i for i, e in enumerate(entities) if e.combo == k])
+    everyone = np.arange(len(entities))
+    index = {_key(c.values): k for k, c in enumerate(spec.static_combos)}
+    out = np.empty((len(static), table.shape[1]), dtype=np.float64)
+    for i, row in enumerate(static):
+        combo = index.get(_key(row), -1)
+        pool = by_combo.get(combo, everyone)
+        pick = min(int(uniforms[i] * len(pool)), len(pool) - 1)
+        out[i] = table[pool[pick]]
+    return out
 
 
 def plan_lengths(
@@ -147,20 +174,31 @@ def draw_series(
     length: int | None = None,
     condition: Mapping[str, Any] | None = None,
     min_steps: int = 0,
-) -> tuple[np.ndarray, np.ndarray, list[list[Any]], np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, list[list[Any]], np.ndarray, np.ndarray | None]:
     """The undecoded part of `synthesize`: model output (n, T, D) for series `offset …`, their
-    lengths, static values and the per-series uniforms of the meta stream (length, start,
-    static draws). T is the longest length, at least `min_steps`."""
+    lengths, static values, the per-series uniforms of the meta stream (length, start, static
+    draws) and, for a spec with level columns, their entity levels (n, 2L) (drawn from a stream
+    of their own, so specs without levels draw exactly as before). T is the longest length, at
+    least `min_steps`."""
     meta = series_uniforms(seed, _META_STREAM, offset, n, 1, 3 + len(spec.static))[:, 0, :]
     # meta[:, 0] is the uniform `plan_lengths` draws: the same lengths, without a second draw.
     lengths = (
         np.full(n, length, dtype=np.int64) if length is not None else draw_lengths(spec, meta[:, 0])
     )
     static = draw_static(spec, condition or {}, meta[:, 2:])
-    cond = np.stack([condition_vector(spec, row) for row in static]).astype(np.float32)
+    levels = None
+    if spec.level_columns:
+        u = series_uniforms(seed, _LEVEL_STREAM, offset, n, 1, 1)[:, 0, 0]
+        levels = draw_levels(spec, static, u)
+    cond = np.stack(
+        [
+            condition_vector(spec, row, levels[i] if levels is not None else None)
+            for i, row in enumerate(static)
+        ]
+    ).astype(np.float32)
     noise = series_noise(seed, offset, n, max(int(lengths.max()), min_steps), latent_dim)
     raw = np.asarray(run(noise, cond), dtype=np.float32)
-    return raw, lengths, static, meta
+    return raw, lengths, static, meta, levels
 
 
 def synthesize(
@@ -180,7 +218,7 @@ def synthesize(
     `n` and `offset` are: its length, start, static values, noise and discrete draws all come
     from counter-based streams keyed by (seed, i). `condition` must come from
     `resolve_condition`."""
-    raw, lengths, static, meta = draw_series(
+    raw, lengths, static, meta, levels = draw_series(
         spec,
         run,
         latent_dim=latent_dim,
@@ -202,4 +240,5 @@ def synthesize(
         starts=starts,
         ids=series_ids(spec, offset, n),
         impute=impute,
+        levels=levels,
     )

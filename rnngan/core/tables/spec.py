@@ -13,7 +13,7 @@ seed gives the same table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -41,9 +41,19 @@ class ColumnSpec(_Frozen):
     categories: list[str] | None = Field(default=None, description="categorical: the labels")
     low: float | None = Field(default=None, description="numeric: low end of the scaled range")
     high: float | None = Field(default=None, description="numeric: high end of the scaled range")
-    log_scale: bool = Field(default=False, description="count: scaled as log1p(value)")
+    log_scale: bool = Field(
+        default=False,
+        description="counts, and positive columns spanning orders of magnitude: log1p(value)",
+    )
     missing_share: float = Field(default=0.0, ge=0, le=1, description="share missing in training")
     masked: bool = Field(default=False, description="dynamic: a mask channel models the gaps")
+    level: bool = Field(
+        default=False,
+        description="dynamic numeric: encoded relative to each entity's level (mean and std of "
+        "the (log) values, `TableSpec.entity_levels`), which the generator is conditioned on",
+    )
+    z_low: float | None = Field(default=None, description="level: low end of the standardised")
+    z_high: float | None = Field(default=None, description="level: high end of the standardised")
 
     @model_validator(mode="after")
     def _check(self) -> ColumnSpec:
@@ -57,18 +67,45 @@ class ColumnSpec(_Frozen):
     def width(self) -> int:
         return len(self.categories or []) if self.kind == "categorical" else 1
 
-    def scale(self, values: np.ndarray) -> np.ndarray:
-        """Real units -> [0, 1] (numeric columns)."""
-        x = np.log1p(np.maximum(values, 0.0)) if self.log_scale else values
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """Real units -> the space the column is scaled in (log1p when `log_scale`)."""
+        return np.log1p(np.maximum(values, 0.0)) if self.log_scale else values
+
+    def level_floor(self) -> float:
+        """The smallest entity std a level uses (a constant entity has z = 0)."""
+        return 1e-3 * (float(self.high or 0.0) - float(self.low or 0.0)) + 1e-12
+
+    def entity_level(self, values: np.ndarray) -> tuple[float, float] | None:
+        """An entity's level: mean and std (at least `level_floor`) of its present values,
+        transformed; None when it has none."""
+        x = self.transform(values[~np.isnan(values)].astype(np.float64))
+        if x.size == 0:
+            return None
+        return float(x.mean()), max(float(x.std()), self.level_floor())
+
+    def scale(self, values: np.ndarray, level: tuple[Any, Any] | None = None) -> np.ndarray:
+        """Real units -> [0, 1] (numeric columns); with `level` (an entity's mean and std of the
+        transformed values), relative to that level."""
+        x = self.transform(values)
+        if self.level and level is not None:
+            z = (x - level[0]) / level[1]
+            z_low, z_high = float(self.z_low or 0.0), float(self.z_high or 0.0)
+            return np.clip((z - z_low) / (z_high - z_low if z_high > z_low else 1.0), 0.0, 1.0)
         low, high = float(self.low or 0.0), float(self.high or 0.0)
         span = high - low if high > low else 1.0
         return np.clip((x - low) / span, 0.0, 1.0)
 
-    def unscale(self, scaled: np.ndarray) -> np.ndarray:
-        """[0, 1] -> real units, rounded and clipped as the column's type requires."""
+    def unscale(self, scaled: np.ndarray, level: tuple[Any, Any] | None = None) -> np.ndarray:
+        """[0, 1] -> real units, rounded and clipped as the column's type requires; with
+        `level`, relative to that entity level (kept inside the training range)."""
         low, high = float(self.low or 0.0), float(self.high or 0.0)
         span = high - low if high > low else 1.0
-        x = scaled.astype(np.float64) * span + low
+        if self.level and level is not None:
+            z_low, z_high = float(self.z_low or 0.0), float(self.z_high or 0.0)
+            z = scaled.astype(np.float64) * (z_high - z_low if z_high > z_low else 1.0) + z_low
+            x = np.clip(np.asarray(level[0]) + np.asarray(level[1]) * z, low, high)
+        else:
+            x = scaled.astype(np.float64) * span + low
         if self.log_scale:
             x = np.expm1(x)
         if self.kind in ("integer", "count"):
@@ -116,6 +153,14 @@ class StaticCombo(_Frozen):
     count: int = Field(ge=1)
 
 
+class EntityLevel(_Frozen):
+    """One training entity's levels: its static combination (index into `static_combos`, -1
+    without static columns) and, per level column in order, the mean and std of its values."""
+
+    combo: int = Field(ge=-1)
+    values: list[float]
+
+
 class TableSpec(_Frozen):
     """How a model maps to and from the user's table (saved in the manifest as `table`)."""
 
@@ -128,11 +173,22 @@ class TableSpec(_Frozen):
     )
     length_values: list[int] = Field(min_length=1, description="entity lengths seen")
     length_counts: list[int] = Field(min_length=1, description="entities with each length")
+    entity_levels: list[EntityLevel] = Field(
+        default_factory=list,
+        description="per training entity, the levels of the level columns (drawn at sampling)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TableSpec:
         if not self.dynamic:
             raise ValueError("a table model needs at least one column that varies in time")
+        width = 2 * len(self.level_columns)
+        if width and not self.entity_levels:
+            raise ValueError("level columns need entity_levels")
+        if any(len(e.values) != width for e in self.entity_levels):
+            raise ValueError("each entity level needs a mean and a std per level column")
+        if any(e.combo >= len(self.static_combos) for e in self.entity_levels):
+            raise ValueError("an entity level names a static combination that is not there")
         if len(self.length_values) != len(self.length_counts):
             raise ValueError("length_values and length_counts must have the same length")
         n_static = len(self.static)
@@ -153,9 +209,24 @@ class TableSpec(_Frozen):
         return self.time.column if self.time is not None else "step"
 
     @property
+    def level_columns(self) -> list[ColumnSpec]:
+        return [c for c in self.dynamic if c.level]
+
+    @property
     def condition_dim(self) -> int:
-        """Width of the static condition vector (one-hots, scaled numbers, a constant 1)."""
-        return sum(c.width for c in self.static) + 1
+        """Width of the static condition vector (one-hots, scaled numbers, two level features
+        per level column, a constant 1)."""
+        return sum(c.width for c in self.static) + 2 * len(self.level_columns) + 1
+
+    def level_features(self, levels: np.ndarray) -> np.ndarray:
+        """Entity levels (n, 2L) -> (n, 2L) in [0, 1]: each mean and log std scaled by the
+        range over the training entities."""
+        table = np.asarray([e.values for e in self.entity_levels], dtype=np.float64)
+        x = np.asarray(levels, dtype=np.float64).copy()
+        table[:, 1::2], x[:, 1::2] = np.log(table[:, 1::2]), np.log(x[:, 1::2])
+        low, high = table.min(axis=0), table.max(axis=0)
+        span = np.where(high > low, high - low, 1.0)
+        return np.clip((x - low) / span, 0.0, 1.0).astype(np.float32)
 
     @property
     def channels(self) -> int:
