@@ -183,36 +183,92 @@ def inspect(
 
 
 @app.command()
-def evaluate(run: Annotated[Path, typer.Option(help="run directory, e.g. runs/sines")]) -> None:
-    """Measure a trained model's quality on held-out data; writes <run>/metrics.json."""
+def evaluate(
+    run: Annotated[Path, typer.Option(help="run directory, e.g. runs/sines")],
+    max_entities: Annotated[
+        int, typer.Option(help="own tables: evaluate on at most this many entities")
+    ] = 200,
+    max_windows: Annotated[
+        int, typer.Option(help="own tables: windows per side for each classifier")
+    ] = 1000,
+) -> None:
+    """Measure a trained model's quality on held-out data; writes <run>/metrics.json and ends
+    with the verdict (PASS, or FAIL with the reasons)."""
     _logging()
     from training.evaluate.run import evaluate_run
 
     try:
-        metrics = evaluate_run(run)
+        metrics = evaluate_run(run, max_entities=max_entities, max_windows=max_windows)
     except FileNotFoundError as exc:
         _fail(str(exc))
         return
     import json
 
     typer.echo(json.dumps(metrics, indent=2))
+    _say_verdict(metrics)
+
+
+def _say_verdict(metrics: dict[str, Any]) -> None:
+    """The verdict last, where a person reads it; a failed one in red, collapse loudly."""
+    sub = metrics.get("subsampled")
+    if sub and sub["entities_real"] < sub["entities_total"]:
+        typer.echo(
+            f"subsampled: {sub['entities_real']} of {sub['entities_total']} entities, "
+            f"{sub['windows_per_side']} of {sub['windows_available']} windows per side"
+        )
+    verdict = metrics.get("verdict")
+    if verdict is None:
+        return
+    if verdict["passed"]:
+        typer.secho(f"verdict: {verdict['line']}", fg=typer.colors.GREEN)
+        return
+    if verdict.get("collapse_suspected"):
+        typer.secho(
+            "COLLAPSE: the generator does not reproduce the spread or variety of the data; "
+            "`rnngan export` refuses this model unless --force",
+            fg=typer.colors.RED,
+            bold=True,
+            err=True,
+        )
+    typer.secho(f"verdict: {verdict['line']}", fg=typer.colors.RED, err=True)
 
 
 @app.command()
 def export(
     run: Annotated[Path, typer.Option(help="run directory, e.g. runs/sines")],
     models_dir: Annotated[Path, typer.Option(help="model repository")] = Path("models"),
+    force: Annotated[
+        bool, typer.Option(help="export even when the evaluation suspects collapse")
+    ] = False,
 ) -> None:
-    """Export the generator to ONNX with its manifest: <models_dir>/<name>/<version>/."""
+    """Export the generator to ONNX with its manifest and quality report:
+    <models_dir>/<name>/<version>/{model.onnx, manifest.json, report.json, report.html}."""
     _logging()
+    from training.export import QualityRefused
     from training.export import export as run_export
 
     try:
-        out = run_export(run, models_dir)
+        out = run_export(run, models_dir, force=force)
     except FileNotFoundError as exc:
         _fail(str(exc))
         return
+    except QualityRefused as exc:
+        typer.secho(f"COLLAPSE: {exc}", fg=typer.colors.RED, bold=True, err=True)
+        raise typer.Exit(code=4) from None
     typer.echo(f"exported: {out}")
+    import json
+
+    report = json.loads((out / "report.json").read_text())
+    if not report["evaluated"]:
+        typer.secho(
+            "warning: this model was NEVER EVALUATED (no metrics.json); its report says so. "
+            f"Run `rnngan evaluate --run {run}` and export again.",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+    else:
+        _say_verdict(report)
+    typer.echo(f"report: {out / 'report.html'}")
 
 
 @app.command()

@@ -22,6 +22,7 @@ from torch import nn
 from rnngan import __version__
 from rnngan.core.manifest import MANIFEST_FILE, MODEL_FILE, Manifest, OnnxInfo, file_sha256
 from training.checkpoint import Checkpoint, load_run
+from training.evaluate.report import write_report
 from training.families import build_graph, family_for
 
 log = logging.getLogger("rnngan.export")
@@ -68,9 +69,23 @@ def parity(
     return worst
 
 
-def export(run_dir: Path, models_dir: Path, *, atol: float = 1e-5) -> Path:
+class QualityRefused(RuntimeError):
+    """The run's evaluation found collapse; export it only with `force`."""
+
+
+def export(run_dir: Path, models_dir: Path, *, atol: float = 1e-5, force: bool = False) -> Path:
+    """Export a run; refuses (QualityRefused) a run whose evaluation suspects collapse unless
+    `force`. Writes report.json / report.html beside the manifest."""
     ckpt = load_run(run_dir)
     config = ckpt.config
+    metrics_path = run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    verdict = metrics.get("verdict") or {}
+    if verdict.get("collapse_suspected") and not force:
+        raise QualityRefused(
+            f"{run_dir}: the evaluation suspects a collapsed generator ({verdict['line']}); "
+            "retrain, or export anyway with --force"
+        )
     family = family_for(config)
     graph = build_graph(ckpt)
     final_dir = models_dir / config.name / str(config.version)
@@ -88,10 +103,12 @@ def export(run_dir: Path, models_dir: Path, *, atol: float = 1e-5) -> Path:
             f"ONNX parity failed: max |diff| / (1 + |torch|) = {worst:.2e} > {atol:.0e}"
         )
     log.info("exported %s, parity max |diff| / (1 + |torch|) = %.2e", onnx_path, worst)
-    metrics_path = run_dir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     if not metrics:
-        log.warning("no metrics.json in %s: run `rnngan evaluate` first", run_dir)
+        log.warning(
+            "no metrics.json in %s: this model was NEVER EVALUATED; run `rnngan evaluate` first",
+            run_dir,
+        )
+    write_report(out_dir, config.name, config.version, metrics, run_dir)
     inputs, outputs = family.graph_io
     manifest = Manifest(
         name=config.name,

@@ -1,13 +1,15 @@
-"""Model listing and manifests: GET /v1/models, GET /v1/models/{name}."""
+"""Model listing, manifests and quality reports: GET /v1/models, GET /v1/models/{name},
+GET /v1/models/{name}/report."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Depends
 
 from service.deps import AppState, app_state, lookup
-from service.errors import NotReady, error_responses
+from service.errors import ModelNotFound, NotReady, error_responses
 from service.schemas import ModelList, ModelSummary
 
 router = APIRouter(tags=["models"])
@@ -34,3 +36,22 @@ def list_models(state: AppState = Depends(app_state)) -> ModelList:
 def get_model(name: str, state: AppState = Depends(app_state)) -> dict[str, Any]:
     """The model's manifest: shapes, features, scaler, training config and measured metrics."""
     return lookup(state, name).manifest.model_dump(mode="json")
+
+
+REPORT_FILE = "report.json"  # written beside the manifest by `rnngan export` (issue #15)
+
+
+@router.get("/v1/models/{name}/report", responses=error_responses(404))
+def get_report(name: str, state: AppState = Depends(app_state)) -> dict[str, Any]:
+    """The model's quality report (report.json beside its manifest): scores beside their real
+    floors, per-column checks for tables and the verdict. 404 for a model exported without one."""
+    model = lookup(state, name)
+    path = model.path / REPORT_FILE
+    try:
+        report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ModelNotFound(
+            f"Model '{name}' version {model.manifest.version} has no quality report; "
+            "export it again with `rnngan export` to write one."
+        ) from None
+    return report

@@ -31,7 +31,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         train(config, progress=False)
         evaluate_run(config.run_dir)
         key = "timegan" if config.model.kind == "timegan" else config.task
-        out[key] = export(config.run_dir, root / "models")
+        # Tiny runs may well look collapsed to the verdict; these tests are about export.
+        out[key] = export(config.run_dir, root / "models", force=True)
     out["root"] = root
     return out
 
@@ -101,7 +102,7 @@ def test_export_service_matches_torch_graph(exported: dict[str, Path]) -> None:
 
 
 def test_export_is_byte_reproducible(exported: dict[str, Path], tmp_path: Path) -> None:
-    again = export(exported["root"] / "runs" / "tiny_sines", tmp_path)
+    again = export(exported["root"] / "runs" / "tiny_sines", tmp_path, force=True)
     for name in ("model.onnx", "manifest.json"):
         assert (again / name).read_bytes() == (exported["generate"] / name).read_bytes()
 
@@ -116,3 +117,56 @@ def test_export_timegan_metrics_and_projection(exported: dict[str, Path]) -> Non
         "predictive_real_floor",
     } <= set(manifest.metrics)
     assert (exported["root"] / "runs" / "tiny_timegan" / "projection.png").stat().st_size > 10_000
+
+
+def test_export_writes_the_quality_report(exported: dict[str, Path]) -> None:
+    import json
+
+    report = json.loads((exported["generate"] / "report.json").read_text())
+    assert report["evaluated"] is True and report["model"] == "tiny_sines"
+    assert report["verdict"]["line"].startswith(("PASS", "FAIL"))
+    labels = {s["score"] for s in report["scores"]}
+    assert "discriminative (per-window z-scored)" in labels
+    assert all(s["runs"] >= 5 for s in report["scores"] if "discriminative" in s["score"])
+    page = (exported["generate"] / "report.html").read_text()
+    assert report["verdict"]["line"].split(":")[0] in page and "<table>" in page
+    # The registry serves the version with the extra files beside it.
+    registry = Registry(Settings(models_dir=exported["root"] / "models", _env_file=None))  # type: ignore[call-arg]
+    registry.reload()
+    assert registry.refused == {} and "tiny_sines" in registry.models
+
+
+def test_export_refuses_collapse_unless_forced(exported: dict[str, Path], tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from training.export import QualityRefused
+
+    run = tmp_path / "tiny_sines"
+    shutil.copytree(exported["root"] / "runs" / "tiny_sines", run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["verdict"] = {
+        "passed": False,
+        "line": "FAIL: 1 of 9 quality checks fail: x: spread = 0.001",
+        "failed": ["x: spread (synthetic / real)"],
+        "collapse_suspected": True,
+    }
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(QualityRefused, match="collapsed generator"):
+        export(run, tmp_path / "models")
+    assert not (tmp_path / "models" / "tiny_sines").exists()
+    out = export(run, tmp_path / "models", force=True)
+    assert json.loads((out / "report.json").read_text())["verdict"]["collapse_suspected"]
+
+
+def test_export_says_when_never_evaluated(exported: dict[str, Path], tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    run = tmp_path / "tiny_sines"
+    shutil.copytree(exported["root"] / "runs" / "tiny_sines", run)
+    (run / "metrics.json").unlink()
+    out = export(run, tmp_path / "models")
+    report = json.loads((out / "report.json").read_text())
+    assert report["evaluated"] is False
+    assert report["verdict"]["line"].startswith("NOT EVALUATED")

@@ -207,7 +207,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, p
     train(config, progress=False)
     metrics = evaluate_run(config.run_dir)
     assert set(metrics["columns"]) == {c for c in table.columns if c not in ("store", "date")}
-    export(config.run_dir, root / "models")
+    export(config.run_dir, root / "models", force=True)  # a 300-step model; the round trip
     app = create_app(Settings(models_dir=root / "models", _env_file=None))  # type: ignore[call-arg]
     with TestClient(app) as client:
         yield client, table
@@ -221,6 +221,18 @@ def test_manifest_carries_the_table(served: tuple[object, pd.DataFrame]) -> None
     assert manifest.onnx.inputs == ["noise", "condition"]
     assert manifest.features == ["weather", "visitors", "open", "humidity"]
     assert "columns" in manifest.metrics and "lengths" in manifest.metrics
+
+
+def test_report_route_serves_the_quality_report(served: tuple[object, pd.DataFrame]) -> None:
+    client, _ = served
+    r = client.get("/v1/models/stores/report")  # type: ignore[attr-defined]
+    assert r.status_code == 200
+    body = r.json()
+    assert body["model"] == "stores" and body["evaluated"] is True
+    assert set(body["verdict"]) == {"passed", "line", "failed", "collapse_suspected"}
+    assert any(c["name"].startswith("visitors: per-entity") for c in body["checks"])
+    missing = client.get("/v1/models/nope/report")  # type: ignore[attr-defined]
+    assert missing.status_code == 404
 
 
 def test_dataset_round_trip_keeps_the_layout(served: tuple[object, pd.DataFrame]) -> None:
