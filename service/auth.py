@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Callable, Sequence
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.responses import send_error
 
 # Routes that need a key when keys are configured; the probes, /metrics and the docs stay open.
 GUARDED_PREFIXES = ("/v1/", "/admin/")
@@ -51,16 +52,4 @@ class ApiKeyMiddleware:
         if problem is None:
             await self.app(scope, receive, send)
             return
-        body = json.dumps({"detail": problem}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b"Bearer"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 401, problem, ((b"www-authenticate", b"Bearer"),))

@@ -8,9 +8,9 @@ reads whole anyway, so holding it here costs nothing extra.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.responses import send_error
 
 
 class BodyLimitMiddleware:
@@ -50,19 +50,7 @@ class BodyLimitMiddleware:
         await self.app(scope, _replay(b"".join(chunks), receive), send)
 
     async def _reject(self, send: Send, detail: str) -> None:
-        body = json.dumps({"detail": detail}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 413, detail, ((b"connection", b"close"),))
 
 
 def _content_length(scope: Scope) -> int | None:
