@@ -13,7 +13,7 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp
+.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp bench-panel
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
@@ -69,6 +69,11 @@ clean:
 bench-forecast: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.forecast
 
+# The panel forecaster on three panels through `rnngan train --data` vs SeasonalNaive, AutoETS,
+# AutoARIMA (benchmarks/results/panel.json, the panel table in docs/forecast.md).
+bench-panel: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.panel
+
 bench-generation: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.generation
 
@@ -98,7 +103,7 @@ bench-datasets: $(VENV)/.dev
 bench-memory: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.memory
 
-bench: bench-generation bench-forecast bench-tables bench-load bench-serving bench-datasets bench-memory
+bench: bench-generation bench-forecast bench-panel bench-tables bench-load bench-serving bench-datasets bench-memory
 
 # Bulk generation: the single-process CLI vs a local Ray cluster of 2 CPUs on 10 M rows, parts
 # byte-identical, worker RSS, resume (benchmarks/results/ray.json, docs/scaling.md).

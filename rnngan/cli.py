@@ -49,7 +49,9 @@ def train(
     target: Annotated[str | None, typer.Option(help="--data, forecast: column to forecast")] = None,
     horizon: Annotated[int, typer.Option(help="--data, forecast: steps ahead")] = 24,
     context_len: Annotated[int, typer.Option(help="--data, forecast: history read")] = 168,
-    season: Annotated[int, typer.Option(help="--data, forecast: seasonal period")] = 24,
+    season: Annotated[
+        int, typer.Option(help="--data, forecast: seasonal period (0: from the time column)")
+    ] = 0,
     name: Annotated[
         str | None, typer.Option(help="--data: model name (default: file name)")
     ] = None,

@@ -32,7 +32,7 @@ class DataConfig:
     target: str = "OT"  # forecast: column to forecast
     context_len: int = 168  # forecast: history the model reads
     horizon: int = 24  # forecast: steps it emits
-    season: int = 24  # forecast: seasonal period (MASE scale, seasonal naive)
+    season: int = 24  # forecast: seasonal period (table: 0 infers it from the time column)
     train_end: int = 8640  # forecast: rows [0, train_end) train
     val_end: int = 11520  # [train_end, val_end) validation
     test_end: int = 14400  # [val_end, test_end) test
@@ -51,7 +51,9 @@ class DataConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig:
-    kind: Literal["rcgan", "timegan"] = "rcgan"  # generate: the GAN family
+    # generate: the GAN family; forecast: any value but "forgan_v1" is the default forecaster
+    # (training/families/panel_forecast.py), "forgan_v1" the ForGAN-class model of before #16
+    kind: Literal["rcgan", "timegan", "forgan", "forgan_v1"] = "rcgan"
     cell: Literal["gru", "lstm"] = "gru"
     latent_dim: int = 4
     hidden_size: int = 24
@@ -214,11 +216,12 @@ def table_config(
     target: str | None = None,
     horizon: int = 24,
     context_len: int = 168,
-    season: int = 24,
+    season: int = 0,
 ) -> RunConfig:
     """The run config `rnngan train --data` uses: defaults sized for a 2-core CPU (minutes),
     comma-separated options as the command line takes them. `task="forecast"` forecasts the
-    `target` column (ForGAN-class, the settings of the shipped ETTh1 forecaster)."""
+    `target` column with the panel forecaster (training/families/panel_forecast.py); season 0
+    infers the season from the time column."""
 
     def split(value: str | None) -> list[str]:
         return [v.strip() for v in value.split(",") if v.strip()] if value else []
@@ -259,21 +262,27 @@ def table_config(
         )
         raw["model"] = {
             "latent_dim": 8,
-            "hidden_size": 48,
+            "hidden_size": 64,
             "num_layers": 1,
-            "disc_hidden_size": 32,
+            "disc_hidden_size": 64,
             "disc_num_layers": 1,
             "patch_len": 4,
-            "disc_context": min(24, context_len),
+            "disc_context": min(48, context_len),
         }
         raw["train"] = {
-            "steps": 3000,
+            "steps": 1200,
+            "batch_size": 64,
             "adv_weight": 0.1,
             "crps_weight": 1.0,
-            "select_every": 250,
+            "select_every": 150,
+            "select_samples": 32,
             "threads": 1,
         }
-        raw["eval"] = {"num_samples": 200, "baselines": ["AutoETS"], "baseline_input_size": 2000}
+        raw["eval"] = {
+            "num_samples": 200,
+            "baselines": ["AutoETS"],
+            "baseline_input_size": 2000,
+        }
     if static is not None:
         raw["data"]["static"] = split(static)
     if out_dir is not None:

@@ -118,6 +118,7 @@ class EntitySplit:
     train_end: int
     val_end: int
     scale: float  # in-sample MAE of the seasonal naive on the train part
+    name: str = ""  # the entity id
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ class TableForecastData:
     freq: str | None
     source: str
     sha256: str
+    season: int = 24  # the config's, or inferred from the time column (`infer_season`)
 
     def train_windows(self, span: int) -> np.ndarray:
         parts = []
@@ -179,7 +181,26 @@ class TableForecastData:
         )
 
 
+def infer_season(step_seconds: float | None, kind: str | None, regular: bool) -> int:
+    """The seasonal period from the spacing of the time column: 24 hourly (one day of steps for
+    any sub-daily spacing that divides a day, e.g. 288 at 5 min), 7 daily, 52 weekly, 12 monthly
+    (28-31 days); 1 (none) otherwise, or without a datetime column."""
+    if kind != "datetime" or not step_seconds:
+        return 1
+    day = 86400.0
+    if regular and step_seconds < day and day % step_seconds == 0:
+        return int(day // step_seconds)
+    if regular and step_seconds == day:
+        return 7
+    if regular and step_seconds == 7 * day:
+        return 52
+    if 28 * day <= step_seconds <= 31 * day:
+        return 12
+    return 1
+
+
 def load_table_forecast(d: DataConfig) -> TableForecastData:
+    """`d.season` 0: inferred from the time column (`infer_season`)."""
     frame = read_user_table(str(d.path))
     for column in [d.id_col, d.target] + ([d.time_col] if d.time_col else []):
         if column not in frame.columns:
@@ -189,9 +210,17 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
     if infer_kind(frame[d.target]) not in NUMERIC:
         raise TableError(f"the target '{d.target}' must be numeric to be forecast")
     frame, time_spec = prepare_frame(frame, str(d.id_col), d.time_col)
+    season = d.season
+    if season <= 0:
+        season = (
+            infer_season(time_spec.step, time_spec.kind, time_spec.regular)
+            if time_spec is not None
+            else 1
+        )
+        log.info("season %d (inferred from the time column's spacing)", season)
     entities = []
     skipped = 0
-    for _, entity in frame.groupby(str(d.id_col), sort=False):
+    for key, entity in frame.groupby(str(d.id_col), sort=False):
         values = pd.to_numeric(entity[d.target], errors="coerce").to_numpy(dtype=np.float64)
         if np.isnan(values).all():
             skipped += 1
@@ -201,11 +230,13 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
         train_end = int(round(rows * (1 - d.val_share - d.test_share)))
         val_end = int(round(rows * (1 - d.test_share)))
         train = values[:train_end]
-        if len(train) <= d.season:
+        if len(train) <= season:
             skipped += 1
             continue
-        scale = float(np.mean(np.abs(train[d.season :] - train[: -d.season])))
-        entities.append(EntitySplit(values.astype(np.float32), train_end, val_end, scale or 1.0))
+        scale = float(np.mean(np.abs(train[season:] - train[:-season])))
+        entities.append(
+            EntitySplit(values.astype(np.float32), train_end, val_end, scale or 1.0, str(key))
+        )
     if not entities:
         raise TableError("no entity is long enough for its train part to span one season")
     if skipped:
@@ -219,4 +250,5 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
         time_spec.freq if time_spec is not None else d.freq,
         path.name,
         file_sha256(path),
+        season,
     )

@@ -1,7 +1,13 @@
 """Forecast evaluation (PROTOCOL.md §3): rolling origin over the test rows, a forecast every
 `horizon` rows, each seeing only the history before it. The GAN, seasonal naive and
-statsforecast's AutoETS are scored on the same windows in the same run (scores in
-training/evaluate/scores.py).
+statsforecast's AutoETS (and AutoARIMA, when configured) are scored on the same windows in the
+same run (scores in training/evaluate/scores.py).
+
+Does it beat the seasonal naive? Per series, MASE and CRPS are divided by the seasonal naive's
+on the same windows; overall: the geometric mean of those ratios over series and the share of
+series below 1 (GIFT-Eval's way), in `metrics["vs_seasonal_naive"]`, per series in
+`metrics["per_series"]`, and the verdict (`metrics["verdict"]`, printed by `rnngan evaluate` and
+`rnngan export`) says plainly when the model does NOT beat the seasonal naive.
 
 - One built-in series (`evaluate_forecast`): validation rows fit the calibration, test rows are
   scored once, in units of the series' seasonal-naive scale.
@@ -14,26 +20,37 @@ training/evaluate/scores.py).
 from __future__ import annotations
 
 import logging
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
+from tqdm import tqdm
 
 from rnngan.core.manifest import Calibration
 from rnngan.core.tables.spec import TableError
 from training.config import RunConfig
 from training.data.series import ForecastData, load_forecast
 from training.data.tables import TableForecastData, load_table_forecast
+from training.evaluate import tables as table_limits
 from training.evaluate.scores import (
     LEVELS,
-    fit_spread_scale,
     gan_paths,
     score,
     score_paths,
     score_paths_scaled,
     seasonal_scale,
     statsforecast_quantiles,
+)
+from training.evaluate.versus import (
+    block,
+    block_from_paths,
+    compare,
+    fit_spread,
+    seasonal_naive_point,
 )
 
 log = logging.getLogger("rnngan.evaluate")
@@ -103,9 +120,9 @@ def evaluate_forecast(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
     gan = raw
     if e.calibrate:
         calibration = Calibration(
-            spread_scale=fit_spread_scale(val_paths, val_truth, scale),
+            spread_scale=fit_spread(val_paths / scale, val_truth / scale),
             fit_on=f"validation rows [{d.train_end}, {d.val_end}), rolling origin: the factor "
-            f"in 0.5 … 2.0 whose 80 % interval coverage is closest to 0.80",
+            f"in 0.25 … 4 whose 80 % interval coverage is closest to 0.80",
         )
         metrics["calibration"] = calibration.model_dump()
         gan = score_paths(calibration.apply(test_paths), test_truth, scale)
@@ -117,6 +134,30 @@ def evaluate_forecast(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
             data, d.val_end, d.test_end, scale, e.baselines, e.baseline_input_size
         ),
     }
+    cal = metrics.get("calibration")
+    test_scaled = test_paths / scale
+    if cal is not None:
+        test_scaled = Calibration(**cal).apply(test_scaled)
+    sn_point = seasonal_naive_point(test_hist, d.horizon, d.season) / scale
+    ids = np.zeros(len(test_hist), dtype=int)
+    blocks = {
+        "gan": block_from_paths(test_scaled, test_truth / scale),
+        "seasonal_naive": block(sn_point[None], sn_point, test_truth / scale),
+    }
+    metrics.update(compare(blocks, ids, [config.data.target], calibrated=cal is not None))
+    sn_test = test["seasonal_naive"]
+    for name, sc in test.items():
+        if name not in ("gan", "gan_uncalibrated", "seasonal_naive"):
+            r_mase = sc["mase"] / max(sn_test["mase"], 1e-12)
+            r_crps = sc["crps"] / max(sn_test["crps"], 1e-12)
+            metrics["vs_seasonal_naive"][name] = {
+                "mase_ratio": r_mase,
+                "crps_ratio": r_crps,
+                "share_beating_mase": float(r_mase < 1),
+                "share_beating_crps": float(r_crps < 1),
+                "coverage_80": sc["coverage_80"],
+                "series": 1,
+            }
     return {
         **metrics,
         "protocol": f"rolling origin every {d.horizon} rows over test rows [{d.val_end}, "
@@ -133,28 +174,6 @@ def evaluate_forecast(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
 # --- a target column of the own table ---
 
 
-def statsforecast_scores(
-    data: TableForecastData, part: str, config: RunConfig
-) -> dict[str, dict[str, float]]:
-    """statsforecast baselines on the same windows, one fit per entity (refit=False)."""
-    d, e = config.data, config.eval
-    out: dict[str, dict[str, float]] = {}
-    for name in e.baselines:
-        qs, truths, points = [], [], []
-        for entity, origins in data.entity_origins(part, d.context_len, d.horizon):
-            truth = np.stack([entity.values[o : o + d.horizon] for o in origins])
-            quantiles, point = statsforecast_quantiles(
-                entity.values, origins, d.horizon, d.season, name, e.baseline_input_size, truth
-            )
-            qs.append(quantiles / entity.scale)
-            points.append(point / entity.scale)
-            truths.append(truth / entity.scale)
-        out[name] = score(
-            np.concatenate(truths), np.concatenate(qs, axis=1), np.concatenate(points), 1.0
-        )
-    return out
-
-
 def seasonal_naive_scores(
     data: TableForecastData, part: str, context: int, horizon: int, season: int
 ) -> dict[str, float]:
@@ -168,39 +187,143 @@ def seasonal_naive_scores(
     return score(truth / s, quantiles, point / s, 1.0)
 
 
+def _entity_baseline(args: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
+    values, origins, horizon, season, name, input_size, truth = args
+    return statsforecast_quantiles(values, origins, horizon, season, name, input_size, truth)
+
+
+def baseline_blocks(
+    data: TableForecastData, pairs: list[tuple[Any, np.ndarray]], config: RunConfig
+) -> tuple[dict[str, dict[str, np.ndarray]], np.ndarray, dict[str, Any]]:
+    """statsforecast baselines, one fit per entity (refit=False), on at most
+    `rnngan evaluate --max-entities` entities (evenly spaced) and in up to 2 processes; returns
+    the per-window blocks over those entities' windows, the window mask, and what was done."""
+    d, e = config.data, config.eval
+    n = len(pairs)
+    cap = max(1, table_limits.LIMITS.max_entities)
+    keep = np.unique(np.linspace(0, n - 1, min(n, cap)).round().astype(int))
+    sizes = [len(o) for _, o in pairs]
+    mask = np.concatenate([np.full(s, i in set(keep.tolist())) for i, s in enumerate(sizes)])
+    jobs = 1 if len(keep) < 8 else min(2, os.cpu_count() or 1)
+    blocks: dict[str, dict[str, np.ndarray]] = {}
+    seconds: dict[str, float] = {}
+    for name in e.baselines:
+        started = time.perf_counter()
+        tasks = []
+        for i in keep:
+            entity, origins = pairs[i]
+            truth = np.stack([entity.values[o : o + d.horizon] for o in origins])
+            tasks.append(
+                (entity.values, origins, d.horizon, d.season, name, e.baseline_input_size, truth)
+            )
+        desc = f"{name} on {len(keep)} series"
+        if jobs > 1:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                results = list(tqdm(pool.map(_entity_baseline, tasks), total=len(tasks), desc=desc))
+        else:
+            results = [_entity_baseline(t) for t in tqdm(tasks, desc=desc)]
+        parts = []
+        for (quantiles, point), task, i in zip(results, tasks, keep, strict=True):
+            scale = pairs[i][0].scale
+            parts.append(block(quantiles / scale, point / scale, task[-1] / scale))
+        blocks[name] = {k: np.concatenate([b[k] for b in parts]) for k in parts[0]}
+        seconds[name] = round(time.perf_counter() - started, 1)
+        log.info("%s on %d entities in %.1fs", name, len(keep), seconds[name])
+    info = {
+        "baselines_entities": int(len(keep)),
+        "entities": n,
+        "subsampled": bool(len(keep) < n),
+        "processes": jobs,
+        "seconds": seconds,
+        "autoarima": "orders p, q <= 2, P, Q <= 1, last 1000 rows before the first origin",
+    }
+    return blocks, mask, info
+
+
+def _gan_paths_progress(
+    graph: nn.Module, hist: np.ndarray, config: RunConfig, seed: int, desc: str
+) -> np.ndarray:
+    d, e = config.data, config.eval
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    chunk = max(1, 200_000 // max(1, e.num_samples * d.horizon))
+    for a in tqdm(range(0, len(hist), chunk), desc=desc, mininterval=5.0):
+        h = torch.from_numpy(np.asarray(hist[a : a + chunk], dtype=np.float32))
+        noise = torch.randn(len(h), e.num_samples, d.horizon, config.model.latent_dim, generator=g)
+        with torch.no_grad():
+            out.append(graph(h, noise).numpy())
+    return np.concatenate(out)
+
+
 def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
     data = load_table_forecast(config.data)
     d, e = config.data, config.eval
-    latent = config.model.latent_dim
     val_hist, val_truth, val_scales = data.origins("validation", d.context_len, d.horizon)
     test_hist, test_truth, test_scales = data.origins("test", d.context_len, d.horizon)
-    val_paths = gan_paths(graph, val_hist, d.horizon, latent, e.num_samples, config.seed)
-    test_paths = gan_paths(graph, test_hist, d.horizon, latent, e.num_samples, config.seed + 1)
+    val_paths = _gan_paths_progress(graph, val_hist, config, config.seed, "validation paths")
+    test_paths = _gan_paths_progress(graph, test_hist, config, config.seed + 1, "test paths")
     metrics: dict[str, Any] = {}
     raw = score_paths_scaled(test_paths, test_truth, test_scales)
     gan = raw
+    vs = val_scales[:, None, None]
+    ts = test_scales[:, None, None]
+    test_scaled = test_paths / ts
     if e.calibrate:
-        s = val_scales[:, None]
-        factor = fit_spread_scale(val_paths / s[:, None], val_truth / s, 1.0)
+        factor = fit_spread(val_paths / vs, val_truth / val_scales[:, None])
         calibration = Calibration(
             spread_scale=factor,
-            fit_on=f"the validation part ({d.val_share:.0%}) of every entity, rolling origin",
+            fit_on=f"the validation part ({d.val_share:.0%}) of every entity, rolling origin: "
+            "the factor in 0.25 … 4 whose pooled 80 % interval coverage is closest to 0.80",
         )
         metrics["calibration"] = calibration.model_dump()
         gan = score_paths_scaled(calibration.apply(test_paths), test_truth, test_scales)
+        test_scaled = calibration.apply(test_scaled)
+    pairs = data.entity_origins("test", d.context_len, d.horizon)
+    ids = np.concatenate([np.full(len(o), i) for i, (_, o) in enumerate(pairs)])
+    truth_s = test_truth / test_scales[:, None]
+    sn_point = seasonal_naive_point(test_hist, d.horizon, d.season) / test_scales[:, None]
+    blocks = {
+        "gan": block_from_paths(test_scaled, truth_s),
+        "seasonal_naive": block(sn_point[None], sn_point, truth_s),
+    }
+    base, mask, info = baseline_blocks(data, pairs, config)
+    blocks.update(base)
+    comparison = compare(
+        blocks,
+        ids,
+        [entity.name for entity, _ in pairs],
+        calibrated="calibration" in metrics,
+        subsets={name: mask for name in base},
+    )
+    pooled = {
+        name: {
+            "mase": float(np.mean(b["err"])),
+            "crps": float(np.mean(b["crps"])),
+            "coverage_80": float(np.mean(b["cov"])),
+        }
+        for name, b in base.items()
+    }
     test = {
         "gan": gan,
         "gan_uncalibrated": raw,
         "seasonal_naive": seasonal_naive_scores(data, "test", d.context_len, d.horizon, d.season),
-        **statsforecast_scores(data, "test", config),
+        **pooled,
     }
     return {
         **metrics,
+        **comparison,
+        "baselines": info,
         "protocol": f"each entity split by time ({1 - d.val_share - d.test_share:.0%} train, "
         f"{d.val_share:.0%} validation, {d.test_share:.0%} test), rolling origin every "
         f"{d.horizon} rows over each test part, horizon {d.horizon}, context {d.context_len}, "
         f"season {d.season}, {e.num_samples} sample paths; MASE and CRPS per window in units "
-        "of its entity's seasonal-naive scale",
+        "of its entity's seasonal-naive scale"
+        + (
+            f"; baselines on {info['baselines_entities']} of {info['entities']} entities "
+            "(evenly spaced; `rnngan evaluate --max-entities`)"
+            if info["subsampled"]
+            else ""
+        ),
         "entities": len(data.entities),
         "n_windows": len(test_hist),
         "test": test,

@@ -15,6 +15,7 @@ from torch import nn
 from rnngan.core.manifest import Calibration
 
 LEVELS = np.round(np.arange(0.05, 0.96, 0.05), 2)  # 0.05 … 0.95
+ARIMA_INPUT = 1000  # AutoARIMA fits on at most this many rows before the first origin
 
 
 def seasonal_scale(train: np.ndarray, season: int) -> float:
@@ -96,14 +97,19 @@ def statsforecast_quantiles(
     """One statsforecast model's quantiles (Q, N, H) at LEVELS and point forecasts (N, H) for
     origins spaced `horizon` apart: fit once on the history before the first origin (its last
     `input_size` rows when set), then filtered forward through each later window without
-    refitting. `truth`, when given, is checked against statsforecast's own windows."""
+    refitting (AutoARIMA: orders p, q ≤ 2, P, Q ≤ 1, at most ARIMA_INPUT rows). `truth`, when
+    given, is checked against statsforecast's own windows."""
     import statsforecast.models as sfm
     from statsforecast import StatsForecast
 
     y = series[: origins[-1] + horizon].astype(np.float64)
     frame = pd.DataFrame({"unique_id": "y", "ds": np.arange(len(y)), "y": y})
     pcts = sorted({round(abs(1 - 2 * q) * 100) for q in LEVELS if q != 0.5})
-    model = getattr(sfm, name)(season_length=season)
+    if name == "AutoARIMA":  # bounded orders and input: minutes, not hours, on a panel
+        model = sfm.AutoARIMA(season_length=season, max_p=2, max_q=2, max_P=1, max_Q=1)
+        input_size = min(input_size or ARIMA_INPUT, ARIMA_INPUT)
+    else:
+        model = getattr(sfm, name)(season_length=season)
     sf = StatsForecast(models=[model], freq=1, n_jobs=1)
     cv = sf.cross_validation(
         df=frame,

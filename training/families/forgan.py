@@ -1,6 +1,11 @@
-"""A conditional recurrent GAN for probabilistic forecasting, ForGAN-class (Koochali et al.,
-IEEE Access 2019), on one column of a built-in series.
+"""Forecasting one column of a built-in series (`task = "forecast"`).
 
+Default (any `model.kind` but "forgan_v1"): the panel forecaster of
+training/families/panel_forecast.py (seasonal-naive base inside the graph, CRPS + adversarial
+loss, checkpoint selection with step 0 = seasonal naive as a candidate).
+
+`model.kind = "forgan_v1"` (and every checkpoint written before #16, recognised by its
+weights): the ForGAN-class model (Koochali et al., IEEE Access 2019) below.
 Networks (training/networks.py): a GRU reads the history, standardised by its own mean and std;
 its state and per-step noise drive a GRU that emits the horizon; the discriminator judges the
 recent history and the future together. Losses: adversarial + a two-sample CRPS (energy score)
@@ -25,9 +30,16 @@ from training.config import RunConfig
 from training.data.series import load_forecast
 from training.evaluate.forecast import evaluate_forecast, rolling_windows
 from training.evaluate.scores import gan_paths, score_paths_scaled, seasonal_scale
+from training.families import panel_forecast as panel
 from training.families.base import SERIES_DATASETS, Forecaster
 from training.loop import Trainer
 from training.networks import ForecastDiscriminator, ForecastGenerator, ForecastGraph, standardise
+
+V1 = "forgan_v1"
+
+
+def is_v1(config: RunConfig) -> bool:
+    return config.model.kind == V1
 
 
 def build_nets(config: RunConfig) -> tuple[ForecastGenerator, ForecastDiscriminator]:
@@ -178,9 +190,34 @@ class ForGAN(Forecaster):
     name = "forgan"
     datasets = SERIES_DATASETS
 
-    def trainer(self, config: RunConfig, rng: torch.Generator) -> ForGANTrainer:
+    def trainer(self, config: RunConfig, rng: torch.Generator) -> Trainer:
         d = config.data
         data = load_forecast(d)
+        if not is_v1(config):
+            _, histories, truth = rolling_windows(data, d.train_end, d.val_end)
+            scale = seasonal_scale(data.train, d.season)
+            validation = panel.Validation(
+                histories, truth, np.full(len(histories), scale), np.zeros(len(histories), int)
+            )
+            train = panel.PanelData([data.train], d.context_len + d.horizon)
+            info = DatasetInfo(
+                name=Path(data.source).stem,
+                source=data.source,
+                sha256=data.sha256,
+                columns=[d.target],
+                train_rows=[0, d.train_end],
+                n_windows=train.n_windows,
+            )
+            return panel.PanelTrainer(
+                config,
+                rng,
+                train,
+                validation,
+                dataset=info,
+                freq=d.freq,
+                features=[d.target],
+                seq_len=d.seq_len,
+            )
         windows = data.windows(0, d.train_end)
         # Validation: the rows of PROTOCOL.md §3's split, one scale for the one series.
         _, histories, truth = rolling_windows(data, d.train_end, d.val_end)
@@ -197,7 +234,15 @@ class ForGAN(Forecaster):
         return ForGANTrainer(config, rng, windows, validation, dataset=dataset, freq=d.freq)
 
     def generator(self, config: RunConfig) -> nn.Module:
+        """The v1 generator (the default's is built by `graph`)."""
         return build_nets(config)[0]
+
+    def graph(self, ckpt: Checkpoint) -> nn.Module:
+        if is_v1(ckpt.config) or not panel.is_panel_state(ckpt.generator):
+            return super().graph(ckpt)
+        generator = panel.build_generator(ckpt.config)
+        generator.load_state_dict(ckpt.generator)
+        return panel.PanelForecastGraph(generator)
 
     def evaluate(self, config: RunConfig, graph: nn.Module) -> dict[str, Any]:
         return evaluate_forecast(config, graph)

@@ -1,20 +1,24 @@
 """Forecasting a target column of the user's own long table (`task = "forecast"`,
 `data.dataset = "table"`, `data.target`).
 
-One ForGAN-class model (training/families/forgan.py: same networks, step and checkpoint
-selection) learns from every entity at once: each history is standardised by its own mean and
-std inside the graph, so entities of any level share it. Each entity's rows are split by time
-(training/data/tables.py); checkpoint selection scores the validation part of every entity, each
-window in units of its entity's seasonal-naive scale, so entities of different size weigh the
-same. Other columns are not used as covariates (not built yet).
+One global model learns from every entity at once: by default the panel forecaster of
+training/families/panel_forecast.py (each window scaled by its own seasonal-naive error inside
+the graph, so entities of any level share it; `data.season = 0` infers the season from the time
+column); `model.kind = "forgan_v1"` keeps the ForGAN-class model of training/families/forgan.py.
+Each entity's rows are split by time (training/data/tables.py); checkpoint selection scores
+the validation part of every entity, each window in units of its entity's seasonal-naive scale,
+so entities of different size weigh the same. Other columns are not used as covariates
+(not built yet).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -22,7 +26,9 @@ from rnngan.core.manifest import DatasetInfo
 from training.config import RunConfig
 from training.data.tables import load_table_forecast
 from training.evaluate.forecast import evaluate_table_forecast
-from training.families.forgan import ForGAN, ForGANTrainer
+from training.families import panel_forecast as panel
+from training.families.forgan import ForGAN, ForGANTrainer, is_v1
+from training.loop import Trainer
 
 log = logging.getLogger("rnngan.train")
 
@@ -31,9 +37,11 @@ class TableForecast(ForGAN):
     name = "table_forecast"
     datasets = frozenset({"table"})
 
-    def trainer(self, config: RunConfig, rng: torch.Generator) -> ForGANTrainer:
+    def trainer(self, config: RunConfig, rng: torch.Generator) -> Trainer:
         d = config.data
         data = load_table_forecast(d)
+        if not is_v1(config):
+            return panel_trainer(config, rng, data)
         windows = data.train_windows(d.context_len + d.horizon)
         log.info("%d entities, %d training windows", len(data.entities), windows.shape[0])
         validation = data.origins("validation", d.context_len, d.horizon)
@@ -48,3 +56,45 @@ class TableForecast(ForGAN):
 
     def evaluate(self, config: RunConfig, graph: nn.Module) -> dict[str, Any]:
         return evaluate_table_forecast(config, graph)
+
+
+def panel_trainer(config: RunConfig, rng: torch.Generator, data: Any) -> Trainer:
+    """The default forecaster over every entity; the checkpoint's config holds the season used
+    (inferred when `data.season` is 0)."""
+    d = config.data
+    if data.season != d.season:
+        config = dataclasses.replace(config, data=dataclasses.replace(d, season=data.season))
+        d = config.data
+    panel.check_shape(d.context_len, d.horizon, d.season)
+    train = panel.PanelData(
+        [e.values[: e.train_end] for e in data.entities], d.context_len + d.horizon
+    )
+    hist, truth, scales = data.origins("validation", d.context_len, d.horizon)
+    series = np.concatenate(
+        [
+            np.full(len(origins), i)
+            for i, (_, origins) in enumerate(
+                data.entity_origins("validation", d.context_len, d.horizon)
+            )
+        ]
+    )
+    log.info(
+        "%d entities, %d training windows, season %d", len(data.entities), train.n_windows, d.season
+    )
+    dataset = DatasetInfo(
+        name=Path(data.source).stem,
+        source=data.source,
+        sha256=data.sha256,
+        columns=[data.target],
+        n_windows=train.n_windows,
+    )
+    return panel.PanelTrainer(
+        config,
+        rng,
+        train,
+        panel.Validation(hist, truth, scales, series),
+        dataset=dataset,
+        freq=data.freq,
+        features=[data.target],
+        seq_len=d.seq_len,
+    )

@@ -1,0 +1,148 @@
+"""Does a forecaster beat the seasonal naive? Per window (in its series' scale units): the
+point's absolute error, CRPS (2 × mean pinball over LEVELS) and 80 % coverage; per series, each
+model's MASE and CRPS over the seasonal naive's on the same windows; overall, the geometric mean
+of those ratios over series and the share of series below 1 (GIFT-Eval's way), and the verdict
+`rnngan evaluate` and `rnngan export` print. Also the spread calibration fit on validation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from training.evaluate.scores import LEVELS
+
+SPREAD_GRID = np.exp(np.linspace(np.log(0.25), np.log(4.0), 57))  # calibration factors tried
+
+
+def seasonal_naive_point(histories: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    """(N, H): each history's last season repeated."""
+    last = np.asarray(histories, dtype=np.float64)[:, -season:]
+    return np.stack([np.resize(row, horizon) for row in last])
+
+
+def fit_spread(paths: np.ndarray, truth: np.ndarray, target: float = 0.8) -> float:
+    """The factor on the spread around the sample median (SPREAD_GRID) whose pooled [q0.1, q0.9]
+    coverage on these (validation) windows, already in scale units, is closest to `target`;
+    among equally close factors the one with the lower CRPS."""
+    median = np.median(paths, axis=1, keepdims=True)
+    dev = paths - median
+    best: tuple[tuple[float, float], float] | None = None
+    for c in SPREAD_GRID:
+        b = block_from_paths(median + c * dev, truth)
+        key = (round(abs(float(np.mean(b["cov"])) - target), 3), float(np.mean(b["crps"])))
+        if best is None or key < best[0]:
+            best = (key, float(c))
+    assert best is not None
+    return round(best[1], 4)
+
+
+def block(quantiles: np.ndarray, point: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
+    """Per window (scale units): absolute error of the point, CRPS (2 × mean pinball over
+    LEVELS), 80 % coverage; quantiles (Q, N, H) at LEVELS, or (1, N, H) for a point forecast."""
+    if quantiles.shape[0] == 1:
+        quantiles = np.repeat(quantiles, len(LEVELS), axis=0)
+    diff = truth[None] - quantiles
+    q = LEVELS[:, None, None]
+    crps = 2.0 * np.maximum(q * diff, (q - 1.0) * diff).mean(axis=(0, 2))
+    lo, hi = quantiles[list(LEVELS).index(0.1)], quantiles[list(LEVELS).index(0.9)]
+    return {
+        "err": np.abs(point - truth).mean(axis=1),
+        "crps": crps,
+        "cov": ((truth >= lo) & (truth <= hi)).mean(axis=1),
+    }
+
+
+def block_from_paths(paths: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
+    quantiles = np.quantile(paths, LEVELS, axis=1)
+    return block(quantiles, quantiles[list(LEVELS).index(0.5)], truth)
+
+
+def _ratio(model: np.ndarray, base: np.ndarray) -> np.ndarray:
+    return np.maximum(model / np.maximum(base, 1e-12), 1e-12)
+
+
+def compare(
+    blocks: dict[str, dict[str, np.ndarray]],
+    ids: np.ndarray,
+    names: list[str],
+    *,
+    calibrated: bool,
+    subsets: dict[str, np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """Per-series MASE and CRPS of each model over the seasonal naive's on the same windows;
+    the geometric mean of the ratios and the share of series below 1; the verdict. `subsets`:
+    window masks of models scored on part of the windows (subsampled baselines)."""
+    subsets = subsets or {}
+    sn = blocks["seasonal_naive"]
+    overall: dict[str, Any] = {}
+    per_series: dict[int, dict[str, Any]] = {}
+    for name, block in blocks.items():
+        if name == "seasonal_naive":
+            continue
+        mask = subsets.get(name, np.ones(len(ids), dtype=bool))
+        sid = ids[mask]
+        uniq, inv = np.unique(sid, return_inverse=True)
+        count = np.bincount(inv).astype(np.float64)
+
+        vals = {k: np.bincount(inv, v) / count for k, v in block.items()}  # mask's windows
+        sn_err = np.bincount(inv, sn["err"][mask]) / count
+        sn_crps = np.bincount(inv, sn["crps"][mask]) / count
+        r_mase, r_crps = _ratio(vals["err"], sn_err), _ratio(vals["crps"], sn_crps)
+        overall[name] = {
+            "mase_ratio": float(np.exp(np.mean(np.log(r_mase)))),
+            "crps_ratio": float(np.exp(np.mean(np.log(r_crps)))),
+            "share_beating_mase": float(np.mean(r_mase < 1.0)),
+            "share_beating_crps": float(np.mean(r_crps < 1.0)),
+            "coverage_80": float(np.mean(vals["cov"])),
+            "series": int(len(uniq)),
+        }
+        for j, u in enumerate(uniq):
+            row = per_series.setdefault(
+                int(u),
+                {
+                    "series": names[int(u)],
+                    "seasonal_naive_mase": float(sn_err[j]),
+                    "seasonal_naive_crps": float(sn_crps[j]),
+                },
+            )
+            row[f"{name}_mase"] = float(vals["err"][j])
+            row[f"{name}_crps"] = float(vals["crps"][j])
+            row[f"{name}_mase_ratio"] = float(r_mase[j])
+            row[f"{name}_crps_ratio"] = float(r_crps[j])
+    gan = overall["gan"]
+    beats = gan["mase_ratio"] < 1.0 and gan["crps_ratio"] < 1.0
+    figures = (
+        f"MASE ratio {gan['mase_ratio']:.3f}, CRPS ratio {gan['crps_ratio']:.3f} "
+        f"(geometric means over {gan['series']} series of model / seasonal naive on the same "
+        f"test windows); better than seasonal naive on {gan['share_beating_mase']:.0%} of series "
+        f"(MASE), {gan['share_beating_crps']:.0%} (CRPS); 80 % coverage {gan['coverage_80']:.2f}"
+    )
+    failed = []
+    if not beats:
+        failed.append("does not beat the seasonal naive")
+    if not calibrated:
+        failed.append("not calibrated (eval.calibrate = false)")
+    line = (
+        "beats the seasonal naive: " if beats else "does NOT beat the seasonal naive: "
+    ) + figures
+    if not calibrated:
+        line += "; NOT CALIBRATED: its spread was never fit to nominal coverage"
+    return {
+        "vs_seasonal_naive": overall,
+        "per_series": [per_series[k] for k in sorted(per_series)],
+        "verdict": {
+            "passed": beats and calibrated,
+            "beats_seasonal_naive": beats,
+            "calibrated": calibrated,
+            "line": line,
+            "failed": failed,
+            "collapse_suspected": False,
+        },
+    }
+
+
+def point_block(point: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
+    """`block` of a point forecast (every quantile the point)."""
+    return block(point[None], point, truth)

@@ -1,0 +1,283 @@
+"""The default forecaster of both forecast families (issue #16; design from the prototype in
+scratch_forecast/): one global recurrent GAN over a panel of series, built so that it starts AT
+the seasonal naive and only moves away from it where validation says it helps.
+
+Inside the exported graph (history (S, C), noise (S, N, H, L) in, forecast (S, N, H) out), per
+history window:
+
+- scaling: loc = mean of the last season, scale = the window's own seasonal-naive MAE
+  (mean |x_t - x_{t-s}|; its std when that is ~0, then 1); z = (x - loc) / scale, clipped to ±30.
+- encoder: a GRU over the history cut into patches (one season each when the season divides
+  `context_len`, else `model.patch_len` values).
+- generator: a GRU over horizon patches of `model.patch_len` steps; per patch it reads the
+  same-phase seasonal lags of its steps (1 … K seasons back, K = min(7, context_len // season);
+  lag 1 is the seasonal naive), the noise of its steps (patch_len × latent_dim values) and its
+  position; h0 from the encoder. Its head adds a correction to the seasonal-naive lag; the last
+  layer starts at zero, so the untrained generator IS the seasonal naive.
+- any horizon up to (and beyond) the trained one: the noise is padded to whole patches and the
+  output cut back to the noise's length.
+
+Training: fair sample CRPS over `PATHS` paths (weight `train.crps_weight`) + non-saturating loss
+of a conditional GRU discriminator (`train.adv_weight`) that reads the last `disc_context`
+history steps and the future, each step beside its value one season earlier. Batches: a series
+uniformly, then an origin uniformly in its train part. Checkpoint selection (`select_every`):
+validation windows scored with fixed noise; step 0 (= seasonal naive) is always a candidate;
+among candidates whose validation MASE ratio to the seasonal naive is ≤ 1, the lowest CRPS ratio
+(geometric mean over series) is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnngan.core.manifest import DatasetInfo
+from training.checkpoint import Checkpoint, Selection
+from training.config import RunConfig
+from training.evaluate.versus import block_from_paths, point_block, seasonal_naive_point
+from training.loop import Trainer
+from training.networks_forecast import (
+    ZCLIP,
+    PanelDiscriminator,
+    PanelForecastGraph,
+    PanelGenerator,
+    check_shape,
+    encoder_patch,
+    fair_crps,
+    window_scale,
+)
+
+__all__ = ["PanelForecastGraph", "PanelGenerator", "check_shape"]
+log = logging.getLogger("rnngan.train")
+
+PATHS = 8  # sample paths per training window (the sample CRPS)
+SELECT_MAX_WINDOWS = 2000  # validation windows scored per selection (an even subsample beyond)
+
+
+def build_generator(config: RunConfig) -> PanelGenerator:
+    d, m = config.data, config.model
+    check_shape(d.context_len, d.horizon, d.season)
+    return PanelGenerator(
+        context=d.context_len,
+        horizon=d.horizon,
+        season=d.season,
+        latent_dim=m.latent_dim,
+        hidden=m.hidden_size,
+        patch=m.patch_len,
+        enc_patch=encoder_patch(d.context_len, d.season, m.patch_len),
+    )
+
+
+def build_discriminator(config: RunConfig) -> PanelDiscriminator:
+    d, m = config.data, config.model
+    return PanelDiscriminator(
+        context=d.context_len,
+        horizon=d.horizon,
+        season=d.season,
+        disc_context=m.disc_context,
+        patch=m.patch_len,
+        hidden=m.disc_hidden_size,
+    )
+
+
+def is_panel_state(state: dict[str, torch.Tensor]) -> bool:
+    """True for this forecaster's weights (the ForGAN-class v1 generator has no `init`)."""
+    return any(k.startswith("init.") for k in state)
+
+
+# --- validation: per-series scores and the seasonal-naive ratios ---
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Validation windows: histories (V, C), truths (V, H), per-window scales (V,) (the series'
+    seasonal-naive MAE on its train part) and series ids (V,)."""
+
+    histories: np.ndarray
+    truth: np.ndarray
+    scales: np.ndarray
+    series: np.ndarray
+
+    def subsample(self, limit: int) -> Validation:
+        if len(self.histories) <= limit:
+            return self
+        keep = np.linspace(0, len(self.histories) - 1, limit).round().astype(int)
+        return Validation(
+            self.histories[keep], self.truth[keep], self.scales[keep], self.series[keep]
+        )
+
+
+def _series_means(series: np.ndarray, values: np.ndarray) -> np.ndarray:
+    _, inv = np.unique(series, return_inverse=True)
+    return np.bincount(inv, values) / np.bincount(inv)
+
+
+def _geo(model: np.ndarray, base: np.ndarray) -> float:
+    return float(np.exp(np.mean(np.log(np.maximum(model / np.maximum(base, 1e-12), 1e-12)))))
+
+
+class Selector:
+    """Checkpoint selection on validation (see the module docstring)."""
+
+    def __init__(
+        self, config: RunConfig, graph: PanelForecastGraph, validation: Validation
+    ) -> None:
+        self.config, self.graph = config, graph
+        self.v = validation.subsample(SELECT_MAX_WINDOWS)
+        if len(self.v.histories) < len(validation.histories):
+            log.info(
+                "checkpoint selection scores %d of %d validation windows (evenly spaced)",
+                len(self.v.histories),
+                len(validation.histories),
+            )
+        d = config.data
+        s = self.v.scales[:, None]
+        self.truth = self.v.truth / s
+        point = seasonal_naive_point(self.v.histories, d.horizon, d.season) / s
+        self.sn_mase = _series_means(self.v.series, point_block(point, self.truth)["err"])
+        self.best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+        self.history: list[dict[str, float]] = []
+
+    @torch.no_grad()
+    def score(self) -> tuple[float, float]:
+        d, m = self.config.data, self.config.model
+        g = torch.Generator().manual_seed(self.config.seed + 4242)
+        n = max(2, self.config.train.select_samples)
+        was = self.graph.training
+        self.graph.eval()
+        paths = []
+        for a in range(0, len(self.v.histories), 512):
+            hist = torch.from_numpy(np.asarray(self.v.histories[a : a + 512], dtype=np.float32))
+            noise = torch.randn(len(hist), n, d.horizon, m.latent_dim, generator=g)
+            paths.append(self.graph(hist, noise).double().numpy())
+        self.graph.train(was)
+        p = np.concatenate(paths) / self.v.scales[:, None, None]
+        b = block_from_paths(p, self.truth)
+        mase_ratio = _geo(_series_means(self.v.series, b["err"]), self.sn_mase)
+        crps_ratio = _geo(_series_means(self.v.series, b["crps"]), self.sn_mase)
+        return mase_ratio, crps_ratio
+
+    def __call__(self, step: int) -> float:
+        mase_ratio, crps_ratio = self.score()
+        self.history.append(
+            {"step": step, "val_mase_ratio": mase_ratio, "val_crps_ratio": crps_ratio}
+        )
+        eligible = mase_ratio <= 1.0 or step == 0
+        if eligible and (self.best is None or crps_ratio < self.best[0]):
+            state = {k: v.detach().clone() for k, v in self.graph.generator.state_dict().items()}
+            self.best = (crps_ratio, step, state)
+        return crps_ratio
+
+
+# --- training ---
+
+
+class PanelData:
+    """The train part of each series (float32) for window sampling."""
+
+    def __init__(self, trains: list[np.ndarray], span: int) -> None:
+        self.trains = [t.astype(np.float32) for t in trains if len(t) >= span]
+        if not self.trains:
+            raise ValueError(
+                f"no series has {span} training rows (context_len + horizon); lower them"
+            )
+        self.span = span
+        self.n_windows = sum(len(t) - span + 1 for t in self.trains)
+
+    def batch(self, rng: torch.Generator, size: int) -> torch.Tensor:
+        which = torch.randint(0, len(self.trains), (size,), generator=rng).tolist()
+        u = torch.rand(size, generator=rng, dtype=torch.float64).tolist()
+        rows = []
+        for i, r in zip(which, u, strict=True):
+            t = self.trains[i]
+            start = min(int(r * (len(t) - self.span + 1)), len(t) - self.span)
+            rows.append(t[start : start + self.span])
+        return torch.from_numpy(np.stack(rows))
+
+
+class PanelTrainer(Trainer):
+    def __init__(
+        self,
+        config: RunConfig,
+        rng: torch.Generator,
+        data: PanelData,
+        validation: Validation,
+        *,
+        dataset: DatasetInfo,
+        freq: str | None,
+        features: list[str],
+        seq_len: int,
+    ) -> None:
+        self.config, self.rng, self.data = config, rng, data
+        self.dataset, self.freq, self.features, self.seq_len = dataset, freq, features, seq_len
+        self.graph = PanelForecastGraph(build_generator(config))
+        self.disc = build_discriminator(config)
+        t = config.train
+        self.opt_g = torch.optim.Adam(self.graph.parameters(), lr=t.lr_g, betas=(0.5, 0.9))
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=t.lr_d, betas=(0.5, 0.9))
+        self.total_steps = t.steps
+        self.selector = Selector(config, self.graph, validation) if t.select_every else None
+        if self.selector is not None:
+            self.selector(0)  # step 0 is the seasonal naive: always a candidate
+
+    def step(self) -> dict[str, float]:
+        c, d = self.config, self.config.data
+        t, s = c.train, d.season
+        w = self.data.batch(self.rng, t.batch_size)
+        loc, scale = window_scale(w[:, : d.context_len], s)
+        z = torch.clamp((w - loc) / scale, -ZCLIP, ZCLIP)
+        zh, zf = z[:, : d.context_len], z[:, d.context_len :]
+        noise = torch.randn(t.batch_size, PATHS, d.horizon, c.model.latent_dim, generator=self.rng)
+        x = self.graph.z_paths(zh, noise)  # (B, K, H)
+        out: dict[str, float] = {}
+        if t.adv_weight > 0:
+            real = self.disc(zh, zf)
+            fake = self.disc(zh, x[:, 0].detach())
+            d_loss = F.softplus(-real).mean() + F.softplus(fake).mean()
+            self.opt_d.zero_grad()
+            d_loss.backward()
+            nn.utils.clip_grad_norm_(self.disc.parameters(), 1.0)
+            self.opt_d.step()
+            out["d_loss"] = d_loss.item()
+        crps = fair_crps(x, zf)
+        g_loss = t.crps_weight * crps
+        if t.adv_weight > 0:
+            adv = F.softplus(-self.disc(zh, x[:, 0])).mean()
+            g_loss = g_loss + t.adv_weight * adv
+            out["g_adversarial"] = adv.item()
+        self.opt_g.zero_grad()
+        g_loss.backward()
+        nn.utils.clip_grad_norm_(self.graph.parameters(), 1.0)
+        self.opt_g.step()
+        out["g_crps"] = crps.item()
+        return out
+
+    def validate(self, step: int) -> float | None:
+        return self.selector(step) if self.selector is not None else None
+
+    def checkpoint(self, step: int) -> Checkpoint:
+        generator = self.graph.generator.state_dict()
+        selection = None
+        if self.selector is not None and self.selector.best is not None:
+            crps, selected, generator = self.selector.best
+            selection = Selection(step=selected, val_crps=crps)
+        return Checkpoint(
+            config=self.config,
+            step=step,
+            generator=generator,
+            discriminator=self.disc.state_dict(),
+            features=self.features,
+            dataset=self.dataset,
+            seq_len=self.seq_len,
+            freq=self.freq,
+            selection=selection,
+        )
+
+    def selection_history(self) -> list[dict[str, Any]]:
+        return self.selector.history if self.selector is not None else []

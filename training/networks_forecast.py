@@ -1,0 +1,163 @@
+"""The networks of the default forecaster (training/families/panel_forecast.py has the design):
+per-window scaling, the generator over horizon patches on the seasonal-naive base, the exported
+graph (any horizon), the conditional discriminator and the fair sample CRPS."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MAX_LAGS = 7
+ZCLIP = 30.0
+_MAX_STEPS = 4096  # longest horizon the graph's index buffers cover
+
+
+def n_lags(context: int, season: int) -> int:
+    return max(1, min(MAX_LAGS, context // season))
+
+
+def encoder_patch(context: int, season: int, patch_len: int) -> int:
+    return season if 1 < season < context and context % season == 0 else patch_len
+
+
+def check_shape(context: int, horizon: int, season: int) -> None:
+    if season < 1 or context < 2 * season:
+        raise ValueError(
+            f"context_len ({context}) must be at least 2 × season ({season}): the forecaster "
+            "scales each window by its own seasonal-naive error and reads whole seasons"
+        )
+
+
+def window_scale(history: torch.Tensor, season: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """loc (B, 1) = mean of the last season; scale (B, 1) = mean |x_t - x_{t-season}| over the
+    window (its std when that is negligible, then 1)."""
+    loc = history[:, -season:].mean(dim=1, keepdim=True)
+    mae = (history[:, season:] - history[:, :-season]).abs().mean(dim=1, keepdim=True)
+    centred = history - history.mean(dim=1, keepdim=True)
+    std = torch.sqrt((centred * centred).mean(dim=1, keepdim=True))
+    tiny = 1e-6 * loc.abs() + 1e-20
+    scale = torch.where(mae > tiny, mae, std)
+    return loc, torch.where(scale > tiny, scale, torch.ones_like(scale))
+
+
+class PanelGenerator(nn.Module):
+    """z-units history (B, C) and noise (B, N, Hp, L) with Hp a multiple of `patch` ->
+    sample paths (B, N, Hp) in z units."""
+
+    def __init__(
+        self,
+        *,
+        context: int,
+        horizon: int,
+        season: int,
+        latent_dim: int,
+        hidden: int,
+        patch: int,
+        enc_patch: int,
+    ) -> None:
+        super().__init__()
+        self.context, self.season, self.patch, self.latent = context, season, patch, latent_dim
+        self.enc_patch = enc_patch
+        k = n_lags(context, season)
+        self.k = k
+        self.encoder = nn.GRU(enc_patch, hidden, batch_first=True)
+        self.init = nn.Linear(hidden, hidden)
+        self.gru = nn.GRU(patch * k + patch * latent_dim + 1, hidden, batch_first=True)
+        self.head = nn.Sequential(
+            nn.Linear(hidden + patch * k, hidden), nn.Tanh(), nn.Linear(hidden, patch)
+        )
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
+        # Lag j of horizon step t: history index C - season * j + (t mod season).
+        offsets = context - season * torch.arange(1, k + 1)
+        phase = torch.arange(_MAX_STEPS) % season
+        self.register_buffer("lag_index", phase[:, None] + offsets[None, :], persistent=False)
+        n_trained = -(-horizon // patch)
+        pos = torch.arange(_MAX_STEPS // patch + 1, dtype=torch.float32) / max(n_trained - 1, 1)
+        self.register_buffer("pos", pos[:, None], persistent=False)
+
+    def lags(self, z: torch.Tensor, steps: int) -> torch.Tensor:
+        """(B, steps, K) same-phase values 1 … K seasons back (lag 1: the seasonal naive)."""
+        idx = self.lag_index[:steps]
+        return z.index_select(1, idx.reshape(-1)).reshape(z.shape[0], steps, self.k)
+
+    def forward(self, z: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        b, n, hp = z.shape[0], noise.shape[1], noise.shape[2]
+        m = hp // self.patch
+        _, h_enc = self.encoder(z.reshape(b, -1, self.enc_patch))
+        h0 = torch.tanh(self.init(h_enc[0]))  # (B, hidden)
+        h0 = h0.unsqueeze(1).expand(-1, n, -1).reshape(1, b * n, h0.shape[-1])
+        lags = self.lags(z, hp)  # (B, Hp, K)
+        lp = lags.reshape(b, m, self.patch * self.k)
+        cond = torch.cat([lp, self.pos[:m].unsqueeze(0).expand(b, -1, -1)], dim=-1)
+        cond = cond.unsqueeze(1).expand(-1, n, -1, -1).reshape(b * n, m, cond.shape[-1])
+        nz = noise.reshape(b * n, m, self.patch * self.latent)
+        out, _ = self.gru(torch.cat([cond, nz], dim=-1), h0)
+        lpn = lp.unsqueeze(1).expand(-1, n, -1, -1).reshape(b * n, m, lp.shape[-1])
+        delta = self.head(torch.cat([out, lpn], dim=-1)).reshape(b, n, hp)
+        return lags[..., 0].unsqueeze(1) + delta
+
+
+class PanelForecastGraph(nn.Module):
+    """What is exported: history (S, C), noise (S, N, H, L) -> forecast (S, N, H) in the
+    history's units; the scaling, lags and seasonal-naive base are computed in the graph."""
+
+    def __init__(self, generator: PanelGenerator) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def z_paths(self, z: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        p = self.generator.patch
+        h = noise.shape[2]
+        padded = F.pad(noise, (0, 0, 0, p - 1))
+        whole = (h + p - 1) // p * p
+        return self.generator(z, padded[:, :, :whole])[:, :, :h]
+
+    def forward(self, history: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        loc, scale = window_scale(history, self.generator.season)
+        z = torch.clamp((history - loc) / scale, -ZCLIP, ZCLIP)
+        return loc.unsqueeze(1) + scale.unsqueeze(1) * self.z_paths(z, noise)
+
+
+class PanelDiscriminator(nn.Module):
+    """Conditional critic (training only): a GRU over patches of the last `context` history
+    steps and the future; per patch [z, z one season earlier, share of future steps]."""
+
+    def __init__(
+        self,
+        *,
+        context: int,
+        horizon: int,
+        season: int,
+        disc_context: int,
+        patch: int,
+        hidden: int,
+    ) -> None:
+        super().__init__()
+        span = min(disc_context + horizon, context + horizon - season)
+        self.patch = patch if span >= patch else 1
+        self.span = span // self.patch * self.patch
+        self.season, self.horizon = season, horizon
+        future = torch.zeros(context + horizon)
+        future[context:] = 1.0
+        flags = future[-self.span :].reshape(-1, self.patch).mean(dim=1)
+        self.register_buffer("flags", flags[:, None])
+        self.gru = nn.GRU(2 * self.patch + 1, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, 1)
+
+    def forward(self, z: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
+        full = torch.cat([z, future], dim=1)
+        b, m, s = full.shape[0], self.span // self.patch, self.season
+        cur = full[:, -self.span :].reshape(b, m, self.patch)
+        lag = full[:, -self.span - s : full.shape[1] - s].reshape(b, m, self.patch)
+        _, h = self.gru(torch.cat([cur, lag, self.flags.expand(b, -1, -1)], dim=-1))
+        return self.out(h[0]).squeeze(-1)
+
+
+def fair_crps(paths: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Fair sample CRPS, paths (B, K, H), truth (B, H), averaged over B and H."""
+    k = paths.shape[1]
+    err = (paths - truth.unsqueeze(1)).abs().mean(dim=1)
+    spread = (paths.unsqueeze(1) - paths.unsqueeze(2)).abs().sum(dim=(1, 2)) / (k * (k - 1))
+    return (err - 0.5 * spread).mean()
