@@ -72,6 +72,10 @@ def train(
         int, typer.Option(help="--data: training window length (0: the longest entity, ≤ 96)")
     ] = 0,
     steps: Annotated[int | None, typer.Option(help="override train.steps")] = None,
+    budget: Annotated[
+        str | None,
+        typer.Option(help="stop after this long, e.g. 30m, 1h, 90s (the checkpoint is kept)"),
+    ] = None,
     out_dir: Annotated[str | None, typer.Option(help="override out_dir")] = None,
     nproc: Annotated[
         int,
@@ -93,6 +97,7 @@ def train(
     from training.train import RankFailed, launch
     from training.train import train as run_training
 
+    budget_s = _duration(budget) if budget is not None else None
     if (config is None) == (data is None):
         _fail("give either --config or --data (with --id-col)")
         return
@@ -131,6 +136,8 @@ def train(
         return
     if steps is not None:
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps))
+    if budget_s is not None:
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, budget_s=budget_s))
     if out_dir is not None:
         cfg = dataclasses.replace(cfg, out_dir=out_dir)
     try:
@@ -323,6 +330,25 @@ def serve(
         pass
     if not server.started:
         raise typer.Exit(code=3)  # could not start (port in use, models_dir unreadable ...)
+
+
+def _duration(text: str) -> float:
+    """'30m', '1h', '90s', '1h30m' or plain seconds -> seconds; exits 2 when unreadable."""
+    import re
+
+    parts = re.fullmatch(
+        r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*"
+        r"(?:(\d+(?:\.\d+)?)s?)?\s*",
+        text,
+    )
+    if not text.strip() or parts is None or not any(parts.groups()):
+        _fail(f"--budget {text!r}: expected a duration such as 30m, 1h, 90s or 1h30m")
+    assert parts is not None
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in parts.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        _fail(f"--budget {text!r}: the budget must be longer than zero")
+    return total
 
 
 def _conditions(items: list[str] | None) -> dict[str, Any] | None:

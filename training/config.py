@@ -85,6 +85,8 @@ class TrainConfig:
     checkpoint_every: int = 1000
     select_every: int = 0  # forecast: score validation CRPS every N steps, keep the best (0: last)
     select_samples: int = 50  # forecast: sample paths per validation window when selecting
+    budget_s: float = 0.0  # stop training after this many seconds (0: run every step)
+    patience: int = 0  # stop after this many validations without a better score (0: never)
     threads: int = 2  # torch intra-op threads (set with OMP_WAIT_POLICY=PASSIVE)
 
 
@@ -247,6 +249,8 @@ def table_config(
             "batch_size": 128,
             "moment_weight": 10.0,
             "ema_decay": 0.998,
+            # The exported weights are the best on held-out windows (training/selection.py).
+            "select_every": 250,
             "threads": 1,
         },
         "eval": {"runs": 3, "disc_steps": 1000, "pred_steps": 2000},

@@ -22,6 +22,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -29,13 +30,14 @@ from torch import nn
 from rnngan.core.manifest import TABLE_GRAPH_IO, DatasetInfo, Scaler
 from rnngan.core.tables.infer import describe
 from rnngan.core.tables.spec import TableSpec, channel_layout
-from training.checkpoint import Checkpoint
+from training.checkpoint import Checkpoint, Selection
 from training.config import RunConfig
 from training.data.tables import TableData, load_table
 from training.evaluate.tables import evaluate_table
 from training.families.base import Family
 from training.loop import Trainer
 from training.networks import RecurrentNet, ema_update
+from training.selection import window_distance
 
 log = logging.getLogger("rnngan.train")
 
@@ -181,10 +183,24 @@ class TableTrainer(Trainer):
             self.discriminator.parameters(), lr=t.lr_d, betas=(0.5, 0.999)
         )
         self.total_steps = t.steps
+        # With selection on, a fixed tenth of the windows (at most 256) is held out for it and
+        # never trained on; without it, every window trains (and the draws are as before).
+        self.train_idx: torch.Tensor | None = None
+        self.val_idx: torch.Tensor | None = None
+        self.best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+        n = self.windows.shape[0]
+        if t.select_every and n >= 2:
+            order = torch.from_numpy(np.random.default_rng(config.seed).permutation(n))
+            held = max(1, min(256, n // 10))
+            self.val_idx, self.train_idx = order[:held], order[held:]
 
     def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         t = self.config.train
-        idx = torch.randint(0, self.windows.shape[0], (t.batch_size,), generator=self.rng)
+        if self.train_idx is None:
+            idx = torch.randint(0, self.windows.shape[0], (t.batch_size,), generator=self.rng)
+        else:
+            pick = torch.randint(0, len(self.train_idx), (t.batch_size,), generator=self.rng)
+            idx = self.train_idx[pick]
         noise = torch.randn(
             t.batch_size, self.windows.shape[1], self.config.model.latent_dim, generator=self.rng
         )
@@ -227,12 +243,38 @@ class TableTrainer(Trainer):
     def exported(self) -> TableGenerator:
         return self.ema if self.ema is not None else self.generator
 
+    def validate(self, step: int) -> float | None:
+        """training/selection.py's distance between the held-out windows and as many synthetic
+        ones (their conditions, fixed noise); keeps the weights of the best score."""
+        if self.val_idx is None:
+            return None
+        real = self.windows[self.val_idx]
+        noise = torch.randn(
+            *real.shape[:2],
+            self.config.model.latent_dim,
+            generator=torch.Generator().manual_seed(self.config.seed + 1),
+        )
+        generator = self.exported()
+        with torch.no_grad():
+            fake = generator(noise, self.conditions[self.val_idx])
+        score = window_distance(real.numpy(), fake.numpy(), self.valid[self.val_idx].numpy())
+        if self.best is None or score < self.best[0]:
+            state = {k: v.detach().clone() for k, v in generator.state_dict().items()}
+            self.best = (score, step, state)
+        return score
+
     def checkpoint(self, step: int) -> Checkpoint:
         spec = self.data.spec
+        weights = self.exported().state_dict()
+        selection = None
+        if self.best is not None:
+            score, selected, weights = self.best
+            selection = Selection(step=selected, val_crps=score)
         return Checkpoint(
             config=self.config,
             step=step,
-            generator=self.exported().state_dict(),
+            selection=selection,
+            generator=weights,
             discriminator=self.discriminator.state_dict(),
             features=[c.name for c in spec.dynamic],
             dataset=DatasetInfo(
