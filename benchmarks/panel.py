@@ -95,7 +95,9 @@ def _cli(*args: str) -> None:
     subprocess.run(cmd, check=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
 
 
-def run_panel(name: str, seeds: list[int], work: Path, steps: int | None) -> dict[str, Any]:
+def run_panel(
+    name: str, seeds: list[int], work: Path, steps: int | None, reuse: bool = False
+) -> dict[str, Any]:
     from training.checkpoint import load_run
     from training.config import table_config
     from training.evaluate.forecast import baseline_blocks, compare
@@ -108,8 +110,11 @@ def run_panel(name: str, seeds: list[int], work: Path, steps: int | None) -> dic
     runs = []
     for seed in seeds:
         run_name = f"panel_{name}_s{seed}"
-        started = time.perf_counter()
-        if seed == 0:  # exactly what a user types
+        run_dir = work / "runs" / run_name
+        done = reuse and (run_dir / "metrics.json").is_file()
+        if done:
+            log.info("reusing %s", run_dir)
+        elif seed == 0:  # exactly what a user types
             extra = ["--steps", str(steps)] if steps else []
             _cli("train", "--data", str(table), "--id-col", "id", "--time-col", "date",
                  "--task", "forecast", "--target", "value", "--horizon", str(h),
@@ -122,10 +127,11 @@ def run_panel(name: str, seeds: list[int], work: Path, steps: int | None) -> dic
             if steps:
                 cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps))
             train(cfg, progress=False)
-        train_s = time.perf_counter() - started
-        run_dir = work / "runs" / run_name
+        train_s = json.loads((run_dir / "training.json").read_text())["seconds"]
         started = time.perf_counter()
-        if seed == 0:
+        if done:
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+        elif seed == 0:
             _cli("evaluate", "--run", str(run_dir))
             metrics = json.loads((run_dir / "metrics.json").read_text())
         else:
@@ -134,8 +140,8 @@ def run_panel(name: str, seeds: list[int], work: Path, steps: int | None) -> dic
         runs.append(
             {
                 "seed": seed,
-                "train_seconds": round(train_s, 1),
-                "evaluate_seconds": round(time.perf_counter() - started, 1),
+                "train_seconds": train_s,
+                "evaluate_seconds": None if done else round(time.perf_counter() - started, 1),
                 "steps": ckpt.step,
                 "selected_step": ckpt.selection.step if ckpt.selection else None,
                 "season": ckpt.config.data.season,
@@ -244,18 +250,32 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--steps", type=int, default=None, help="override train.steps")
     parser.add_argument("--work", type=Path, default=None, help="keep tables and runs here")
+    parser.add_argument("--reuse", action="store_true", help="keep runs already evaluated")
+    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     setup_logging()
     import torch
 
     torch.set_num_threads(1)
+    if args.one:
+        result = run_panel(args.one, args.seeds, args.work, args.steps, args.reuse)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         env = environment(1)
         results: list[dict[str, Any]] = []
         for p in args.panels:  # written after each panel, so a cut run keeps what it measured
-            results.append(run_panel(p, args.seeds, work, args.steps))
+            # Each panel in a fresh process (the modules as they are on disk now).
+            out = work / f"{p}.result.json"
+            cmd = [sys.executable, "-m", "benchmarks.panel", "--one", p, "--work", str(work)]
+            cmd += ["--seeds", *map(str, args.seeds), "--out", str(out)]
+            cmd += ["--steps", str(args.steps)] if args.steps else []
+            cmd += ["--reuse"] if args.reuse else []
+            subprocess.run(cmd, check=True)
+            results.append(json.loads(out.read_text()))
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(
                 json.dumps({"environment": env, "results": results}, indent=2) + "\n"
