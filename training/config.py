@@ -25,7 +25,9 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class DataConfig:
-    dataset: Literal["sines", "stocks", "energy", "etth1", "etth1_ot", "traffic_a5m", "table"]
+    dataset: Literal[
+        "sines", "stocks", "energy", "etth1", "etth1_ot", "traffic_a5m", "table", "digits"
+    ]
     path: str | None = None  # CSV (or, for `table`, Parquet) file, relative to the working dir
     seq_len: int = 24  # generate: window length (table: 0 picks it from the entity lengths)
     n_series: int = 10_000  # sines: how many series to draw
@@ -53,7 +55,7 @@ class DataConfig:
 class ModelConfig:
     # generate: the GAN family; forecast: any value but "forgan_v1" is the default forecaster
     # (training/families/panel_forecast.py), "forgan_v1" the ForGAN-class model of before #16
-    kind: Literal["rcgan", "timegan", "forgan", "forgan_v1"] = "rcgan"
+    kind: Literal["rcgan", "timegan", "forgan", "forgan_v1", "image", "text_image"] = "rcgan"
     cell: Literal["gru", "lstm"] = "gru"
     latent_dim: int = 4
     hidden_size: int = 24
@@ -103,9 +105,29 @@ class EvalConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ImageConfig:
+    """task = "image" (training/families/images.py): the row-recurrent digit GANs. The generator
+    uses model.latent_dim / hidden_size / num_layers, the discriminator's GRU disc_hidden_size."""
+
+    conditioning: Literal["label", "none"] = "label"  # model.kind = "image": one-hot label or none
+    disc_kind: Literal["gru", "mlp"] = "gru"  # discriminator over rows (bi-GRU) or flat pixels
+    disc_features: int = 256
+    loss: Literal["hinge", "ns"] = "hinge"
+    spectral_norm: bool = True
+    mbstd_group: int = 4  # per-pixel minibatch-std feature in D (<= 1: off)
+    mode_seeking: float = 0.0  # MSGAN term weight (0: off)
+    mismatch_weight: float = 0.5  # text: matching-aware share of D's fake loss (GAN-INT-CLS)
+    text_dim: int = 32  # text: condition vector from the frozen encoder
+    encoder_steps: int = 600  # text: encoder pre-training steps
+    encoder_batch: int = 128
+    word_dropout: float = 0.1  # text: encoder pre-training words replaced by <unk>
+    select_images: int = 500  # selection (train.select_every): images scored per check
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunConfig:
     name: str
-    task: Literal["generate", "forecast"]
+    task: Literal["generate", "forecast", "image"]
     version: int = 1
     seed: int = 0
     description: str = ""
@@ -114,6 +136,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    image: ImageConfig = field(default_factory=ImageConfig)
 
     def __post_init__(self) -> None:
         if self.data.dataset != "table" and self.data.seq_len < 1:
@@ -142,7 +165,10 @@ class RunConfig:
         return Path(self.out_dir) / self.name
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        raw = dataclasses.asdict(self)
+        if self.task != "image":  # only image runs carry it: other checkpoints keep their bytes
+            del raw["image"]
+        return raw
 
 
 def _check_type(value: Any, hint: Any, where: str) -> Any:

@@ -15,13 +15,14 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rnngan.core import images as img
 from rnngan.core.tables.spec import TableSpec
 
 SCHEMA_VERSION = 1
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
 
-Task = Literal["generate", "forecast"]
+Task = Literal["generate", "forecast", "image"]
 
 # The ONNX graph contract for each task (names are fixed; axes marked -1 are dynamic).
 #   generate: noise (B, T, latent_dim) -> samples (B, T, F) in the data's original units
@@ -35,6 +36,14 @@ GRAPH_IO: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 # condition: noise (B, T, latent_dim) + condition (B, C) -> samples (B, T, D), D model channels
 # in [0, 1] that the service decodes to the user's columns (rnngan/core/tables/codec.py).
 TABLE_GRAPH_IO: tuple[tuple[str, ...], tuple[str, ...]] = (("noise", "condition"), ("samples",))
+# An image model's graph, by its conditioning (`Manifest.image`): noise (n, height, latent_dim)
+# float32 [+ label (n, num_classes) float32 one-hot | + tokens (n, L) int64] -> images
+# (n, height, width) float32 in [0, 1] (times `pixel_max` is the data's pixel units).
+IMAGE_GRAPH_IO: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "none": (("noise",), ("images",)),
+    "label": (("noise", "label"), ("images",)),
+    "text": (("noise", "tokens"), ("images",)),
+}
 
 
 class _Frozen(BaseModel):
@@ -97,6 +106,58 @@ class DatasetInfo(_Frozen):
     n_windows: int = Field(ge=0, description="training windows the model saw")
 
 
+class ImageSpec(_Frozen):
+    """What an image model draws and how it is conditioned (task `image`)."""
+
+    height: int = Field(ge=1, description="image rows (the graph's noise has one step per row)")
+    width: int = Field(ge=1)
+    channels: Literal[1] = 1
+    pixel_max: float = Field(gt=0, description="the data's pixel units are 0..pixel_max")
+    conditioning: Literal["none", "label", "text"] = Field(
+        description="none: noise only; label: a one-hot class; text: a tokenised prompt"
+    )
+    num_classes: int | None = Field(default=None, ge=1, description="label/text: classes")
+    class_names: list[str] | None = Field(default=None, description="label i's name")
+    vocab: list[str] | None = Field(default=None, description="text: token id -> word")
+    max_prompt_len: int | None = Field(default=None, ge=1, description="text: tokens per prompt")
+    pad_id: int | None = Field(default=None, ge=0, description="text: right-padding token id")
+    unk_id: int | None = Field(default=None, ge=0, description="text: unknown-word token id")
+    tokenizer: str | None = Field(default=None, description="text: how a prompt becomes ids")
+
+    @classmethod
+    def digits(cls, conditioning: str) -> ImageSpec:
+        """The spec of a model trained on the 8x8 digits (rnngan/core/images.py)."""
+        text = conditioning == "text"
+        return cls.model_validate(
+            {
+                "height": img.IMAGE_SIZE,
+                "width": img.IMAGE_SIZE,
+                "pixel_max": img.PIXEL_MAX,
+                "conditioning": conditioning,
+                "num_classes": img.NUM_CLASSES if conditioning != "none" else None,
+                "class_names": list(img.DIGIT_WORDS) if conditioning != "none" else None,
+                "vocab": list(img.VOCAB) if text else None,
+                "max_prompt_len": img.MAX_PROMPT_LEN if text else None,
+                "pad_id": img.PAD_ID if text else None,
+                "unk_id": img.UNK_ID if text else None,
+                "tokenizer": img.TOKENIZER_RULE if text else None,
+            }
+        )
+
+    @model_validator(mode="after")
+    def _check_conditioning(self) -> ImageSpec:
+        if self.conditioning != "none" and self.num_classes is None:
+            raise ValueError("a label or text image model needs num_classes")
+        if self.class_names is not None and len(self.class_names) != self.num_classes:
+            raise ValueError("class_names needs one name per class")
+        if self.conditioning == "text":
+            if not self.vocab or self.max_prompt_len is None:
+                raise ValueError("a text image model needs vocab and max_prompt_len")
+            if self.pad_id is None or self.unk_id is None:
+                raise ValueError("a text image model needs pad_id and unk_id")
+        return self
+
+
 class Manifest(_Frozen):
     """Everything the service needs to serve one exported generator."""
 
@@ -127,6 +188,7 @@ class Manifest(_Frozen):
     table: TableSpec | None = Field(
         default=None, description="generate models trained on a user's own long table"
     )
+    image: ImageSpec | None = Field(default=None, description="image models (task `image`)")
     created_by: str = Field(default="", description="rnngan version that exported the model")
 
     @model_validator(mode="after")
@@ -138,7 +200,12 @@ class Manifest(_Frozen):
                 raise ValueError("a forecast model needs context_len and horizon")
             if len(self.features) != 1:
                 raise ValueError("a forecast model is univariate: exactly one feature")
-        expected_in, expected_out = GRAPH_IO[self.task]
+        if (self.task == "image") != (self.image is not None):
+            raise ValueError("an image section goes with task 'image', and only with it")
+        if self.image is not None:
+            expected_in, expected_out = IMAGE_GRAPH_IO[self.image.conditioning]
+        else:
+            expected_in, expected_out = GRAPH_IO[self.task]
         if self.table is not None:
             if self.task != "generate":
                 raise ValueError("a table section is for generate models")
@@ -167,6 +234,8 @@ class Manifest(_Frozen):
         data = self.model_dump(mode="json")
         if data["table"] is None:  # only models trained on a user's table carry one
             del data["table"]
+        if data["image"] is None:  # only image models carry one
+            del data["image"]
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 

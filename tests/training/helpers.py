@@ -221,6 +221,53 @@ def tiny_table_forecast(out_dir: Path, steps: int = 2, seed: int = 0) -> RunConf
     return config
 
 
+def tiny_image(
+    out_dir: Path,
+    steps: int = 2,
+    seed: int = 0,
+    *,
+    kind: str = "image",
+    conditioning: str = "label",
+) -> RunConfig:
+    """A digits image model (label, unconditional or text) with tiny networks."""
+    config: RunConfig = from_dict(
+        RunConfig,
+        {
+            "name": f"tiny_{kind}_{conditioning}",
+            "task": "image",
+            "seed": seed,
+            "out_dir": str(out_dir),
+            "data": {"dataset": "digits"},
+            "model": {"kind": kind, "latent_dim": 3, "hidden_size": 8, "disc_hidden_size": 8},
+            "image": {
+                "conditioning": conditioning,
+                "disc_features": 16,
+                "text_dim": 8,
+                "encoder_steps": 3,
+                "encoder_batch": 16,
+                "select_images": 50,
+            },
+            "train": {
+                "steps": steps,
+                "batch_size": 16,
+                "select_every": 1,
+                "log_every": 1,
+                "threads": 1,
+            },
+            "eval": {"runs": 1},
+        },
+    )
+    return config
+
+
+def tiny_image_uncond(out_dir: Path, steps: int = 2, seed: int = 0) -> RunConfig:
+    return tiny_image(out_dir, steps, seed, conditioning="none")
+
+
+def tiny_text_image(out_dir: Path, steps: int = 2, seed: int = 0) -> RunConfig:
+    return tiny_image(out_dir, steps, seed, kind="text_image")
+
+
 # One tiny config per model family (the conformance test checks every family has one).
 TINY = {
     "rcgan": tiny_generate,
@@ -228,4 +275,7 @@ TINY = {
     "forgan": tiny_forecast,
     "table_gan": tiny_table,
     "table_forecast": tiny_table_forecast,
+    "image": tiny_image,
+    "image_uncond": tiny_image_uncond,
+    "text_image": tiny_text_image,
 }

@@ -21,9 +21,12 @@ from training.families import FAMILIES, build_graph, family_for
 from training.train import train
 
 LEGACY = Path(__file__).parent / "fixtures" / "legacy"
+# Families added after the typed checkpoint (#14) never wrote an untyped one.
+SINCE_TYPED = {"image", "image_uncond", "text_image"}
+LEGACY_FAMILIES = sorted(set(FAMILIES) - SINCE_TYPED)
 
 
-@pytest.mark.parametrize("name", sorted(FAMILIES))
+@pytest.mark.parametrize("name", LEGACY_FAMILIES)
 def test_checkpoint_legacy_run_rebuilds_the_same_graph(name: str) -> None:
     raw = torch.load(LEGACY / f"{name}.pt", weights_only=False)
     assert "format" not in raw  # written before the typed checkpoint
@@ -36,7 +39,7 @@ def test_checkpoint_legacy_run_rebuilds_the_same_graph(name: str) -> None:
     np.testing.assert_allclose(got, expected["output"], rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", sorted(FAMILIES))
+@pytest.mark.parametrize("name", LEGACY_FAMILIES)
 def test_checkpoint_legacy_run_exports_the_same_manifest(tmp_path: Path, name: str) -> None:
     """Every field the checkpoint feeds (features, scaler, shapes, freq, selection, data set,
     table) comes out as the pre-#14 export wrote it."""

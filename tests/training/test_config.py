@@ -31,7 +31,9 @@ def test_config_wrong_type_is_an_error() -> None:
 
 
 def test_config_bad_choice_is_an_error() -> None:
-    with pytest.raises(ConfigError, match=r"task: 'gen' is not one of \['generate', 'forecast'\]"):
+    with pytest.raises(
+        ConfigError, match=r"task: 'gen' is not one of \['generate', 'forecast', 'image'\]"
+    ):
         from_dict(RunConfig, {**BASE, "task": "gen"})
 
 

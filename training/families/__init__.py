@@ -15,6 +15,7 @@ from training.checkpoint import Checkpoint
 from training.config import ConfigError, RunConfig
 from training.families.base import Family
 from training.families.forgan import ForGAN
+from training.families.images import ImageGAN, TextImageGAN, UncondImageGAN
 from training.families.rcgan import RCGAN
 from training.families.table_forecast import TableForecast
 from training.families.table_gan import TableGAN
@@ -28,6 +29,9 @@ FAMILIES: dict[str, Family] = {
         ForGAN(),  # forecast, one column of a built-in series
         TableGAN(),  # generate, the user's own table
         TableForecast(),  # forecast, a target column of the user's own table
+        ImageGAN(),  # image, digits, model.kind = "image" (one-hot label)
+        UncondImageGAN(),  # image, digits, model.kind = "image", image.conditioning = "none"
+        TextImageGAN(),  # image, digits, model.kind = "text_image" (a prompt)
     )
 }
 

@@ -23,10 +23,10 @@ from training.evaluate.generation import evaluate_generation
 from training.loop import Trainer
 from training.networks import ForecastGraph, GenerateGraph
 
-# The built-in and shared data sets: every `data.dataset` but the user's own table.
+# The built-in and shared series: every `data.dataset` but the user's own table and the images.
 SERIES_DATASETS: frozenset[str] = frozenset(
     typing.get_args(typing.get_type_hints(DataConfig)["dataset"])
-) - {"table"}
+) - {"table", "digits"}
 AxesSpec = dict[str, dict[int, str]]
 
 
