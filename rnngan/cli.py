@@ -379,8 +379,12 @@ def generate(
     ] = None,
     seed: int = 0,
     offset: int = 0,
-    format: Annotated[str, typer.Option(help="csv, parquet or ndjson")] = "csv",
+    format: Annotated[
+        str, typer.Option(help="csv, parquet or ndjson; image models: parquet, png, json or npy")
+    ] = "csv",
     compression: Annotated[str, typer.Option(help="none or gzip (csv, ndjson)")] = "none",
+    prompt: Annotated[str | None, typer.Option(help="text image models: what to draw")] = None,
+    label: Annotated[int | None, typer.Option(help="label image models: the class")] = None,
     condition: Annotated[
         list[str] | None, typer.Option(help="table models: static column=value (repeatable)")
     ] = None,
@@ -421,6 +425,11 @@ def generate(
     from service.schemas import DatasetRequest
     from service.streaming import dataset_stream
 
+    if format in ("png", "json", "npy"):  # one image file, the bytes of POST .../images
+        _generate_images(
+            model, out, models_dir, n=n, seed=seed, prompt=prompt, label=label, fmt=format
+        )
+        return
     start_value: str | float | None = start
     if start is not None:
         try:
@@ -439,6 +448,8 @@ def generate(
                 "condition": _conditions(condition),
                 "start": start_value,
                 "impute": impute,
+                "label": label,
+                "prompt": prompt,
             }
         )
     except ValidationError as exc:
@@ -469,13 +480,20 @@ def generate(
     if loaded is None:
         _fail(f"model '{model}' not found in {models_dir}; found: {sorted(registry.models)}")
         return
-    if loaded.manifest.task != "generate":
+    if loaded.manifest.task not in ("generate", "image"):
         _fail(f"model '{model}' is a {loaded.manifest.task} model, not a generate model")
         return
     bar = tqdm(total=None, unit="rows", disable=str(out) == "-", file=sys.stderr)
     try:
-        plan = plan_dataset(loaded, req, settings, chunk_series=chunk_series)
-        stream = dataset_stream(loaded, plan, on_rows=bar.update)
+        if loaded.manifest.image is not None:  # parquet rows of images (service/images.py)
+            from service import images
+            from service.plans import plan_image_dataset
+
+            image_plan = plan_image_dataset(loaded, req, settings)
+            stream = images.dataset_stream(loaded, image_plan, on_rows=bar.update)
+        else:
+            plan = plan_dataset(loaded, req, settings, chunk_series=chunk_series)
+            stream = dataset_stream(loaded, plan, on_rows=bar.update)
     except ServiceError as exc:
         bar.close()
         _fail(exc.detail)
@@ -488,6 +506,59 @@ def generate(
         bar.close()
         if sink is not sys.stdout.buffer:
             sink.close()
+
+
+def _generate_images(
+    model: str,
+    out: Path,
+    models_dir: Path,
+    *,
+    n: int,
+    seed: int,
+    prompt: str | None,
+    label: int | None,
+    fmt: str,
+) -> None:
+    """`generate --format png|json|npy`: the bytes POST /v1/models/{name}/images answers
+    (words read as <unk> are logged)."""
+    from pydantic import ValidationError
+
+    from service import images
+    from service.config import Settings
+    from service.errors import ServiceError
+    from service.plans import plan_images
+    from service.registry import Registry
+    from service.schemas import ImagesRequest
+
+    try:
+        req = ImagesRequest.model_validate(
+            {"n": n, "seed": seed, "prompt": prompt, "label": label, "format": fmt}
+        )
+    except ValidationError as exc:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+        return
+    settings = Settings(models_dir=models_dir, max_images=2**31)
+    registry = Registry(settings)
+    registry.reload()
+    loaded = registry.get(model)
+    if loaded is None or loaded.manifest.image is None:
+        _fail(f"model '{model}' is not an image model in {models_dir}: {sorted(registry.models)}")
+        return
+    try:
+        plan = plan_images(loaded, req, settings)
+        pixels = images.pixel_units(images.generate_images(loaded, plan), plan.spec.pixel_max)
+    except ServiceError as exc:
+        _fail(exc.detail)
+        return
+    if plan.unknown_words:
+        logging.getLogger("rnngan.generate").warning(
+            "words read as <unk>: %s", ", ".join(plan.unknown_words)
+        )
+    data = images.encode(loaded, plan, pixels, prompt)
+    if str(out) == "-":
+        sys.stdout.buffer.write(data)
+    else:
+        out.write_bytes(data)
 
 
 def _generate_parts(req: Any, *, model: str, out: Path, models_dir: Path, **options: Any) -> None:

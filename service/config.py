@@ -43,6 +43,7 @@ class Settings(BaseSettings):
         default=4096, ge=1, description="series generated and written per streamed chunk"
     )
     max_forecast_series: int = Field(default=256, ge=1)
+    max_images: int = Field(default=1024, ge=1, description="images per /images request")
     max_history: int = Field(default=100_000, ge=1, description="values per series")
     max_num_samples: int = Field(default=2000, ge=1)
     max_forecast_values: int = Field(

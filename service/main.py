@@ -20,7 +20,7 @@ from service.logging_setup import configure_logging
 from service.memory import tune_allocators
 from service.observability import Metrics, ObservabilityMiddleware
 from service.registry import Registry, ReloadPoller
-from service.routes import admin, datasets, forecast, health, models, samples
+from service.routes import admin, datasets, forecast, health, images, models, samples
 
 log = logging.getLogger("rnngan.service")
 
@@ -77,6 +77,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ObservabilityMiddleware, metrics=metrics, served=lambda: state.registry.models
     )
     app.include_router(health.router)
-    for module in (models, samples, datasets, forecast, admin):
+    for module in (models, samples, datasets, forecast, images, admin):
         app.include_router(module.router)
     return app

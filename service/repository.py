@@ -77,6 +77,21 @@ def inside(version_dir: Path, file: str) -> Path:
     return version_dir / candidate
 
 
+def _image_inputs(manifest: Manifest, n: int) -> dict[str, np.ndarray]:
+    """A tiny batch for an image graph: noise, and a label each or a one-word <unk> prompt."""
+    spec = manifest.image
+    assert spec is not None
+    inputs = {"noise": series_noise(0, 0, n, spec.height, manifest.latent_dim)}
+    if spec.conditioning == "label":
+        classes = int(spec.num_classes or 1)
+        inputs["label"] = np.eye(classes, dtype=np.float32)[np.arange(n) % classes]
+    elif spec.conditioning == "text":
+        tokens = np.full((n, int(spec.max_prompt_len or 1)), spec.pad_id or 0, dtype=np.int64)
+        tokens[:, 0] = spec.unk_id or 0
+        inputs["tokens"] = tokens
+    return inputs
+
+
 def check_graph(session: ort.InferenceSession, manifest: Manifest) -> None:
     """Run the graph once on a tiny batch and check its output against the manifest: a graph
     that answers another shape (a wrong latent_dim, another model's graph, fewer features)
@@ -88,6 +103,11 @@ def check_graph(session: ort.InferenceSession, manifest: Manifest) -> None:
         history = np.linspace(0.0, 1.0, context, dtype=np.float32)[None, :]
         noise = series_noise(0, 0, 1, n * horizon, latent).reshape(1, n, horizon, latent)
         inputs, expected = {"history": history, "noise": noise}, (1, n, horizon)
+    elif manifest.image is not None:
+        inputs, expected = (
+            _image_inputs(manifest, n),
+            (n, manifest.image.height, manifest.image.width),
+        )
     else:
         steps = min(int(manifest.seq_len or 1), 16)
         inputs = {"noise": series_noise(0, 0, n, steps, latent)}

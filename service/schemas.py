@@ -19,7 +19,7 @@ class _Body(BaseModel):
 class ModelSummary(BaseModel):
     name: str
     version: int
-    task: Literal["generate", "forecast"]
+    task: Literal["generate", "forecast", "image"]
     features: list[str]
 
 
@@ -71,11 +71,56 @@ class SamplesResponse(BaseModel):
 
 
 class DatasetRequest(SamplesRequest):
-    n: int = Field(default=1000, ge=1, description="number of series")
+    n: int = Field(default=1000, ge=1, description="number of series (image models: images)")
     format: Literal["csv", "parquet", "ndjson"] = "csv"
     offset: int = Field(default=0, ge=0, le=2**40, description="id of the first series")
     compression: Literal["none", "gzip"] = Field(
         default="none", description="gzip for csv and ndjson, compressed as it streams"
+    )
+    label: int | None = Field(
+        default=None,
+        description="label image models: every image of this class (default: "
+        "image i draws class i mod num_classes)",
+    )
+    prompt: str | None = Field(
+        default=None,
+        description="text image models: every image from this prompt (default: "
+        "image i from 'a handwritten <class i mod num_classes>')",
+    )
+
+
+class ImagesRequest(_Body):
+    n: int = Field(default=8, ge=1, description="number of images")
+    seed: int = Field(
+        default=0, ge=0, le=MAX_SEED, description="image i of seed s is the same in every request"
+    )
+    prompt: str | None = Field(
+        default=None,
+        description="text models (required): what to draw, e.g. 'a handwritten "
+        "seven'; words outside the vocabulary are read as <unk> and reported",
+    )
+    label: int | None = Field(
+        default=None,
+        description="label models: the class, 0 … num_classes-1 (default: image i "
+        "draws class i mod num_classes)",
+    )
+    format: Literal["png", "json", "npy"] = Field(
+        default="png",
+        description="png: a grid, up to 8 images a row, each pixel 8×8 screen "
+        "pixels (white ink); json: pixel units; npy: numpy .npy of uint8 (n, height, width)",
+    )
+
+
+class ImagesResponse(BaseModel):
+    model: str
+    version: int
+    images: list[list[list[int]]] = Field(
+        description="n × height × width, in the data's pixel units (0 … pixel_max), rounded"
+    )
+    labels: list[int] | None = Field(default=None, description="label models: each image's class")
+    prompt: str | None = Field(default=None, description="text models: the prompt")
+    unknown_words: list[str] = Field(
+        default_factory=list, description="text models: prompt words read as <unk>"
     )
 
 
