@@ -1,0 +1,5 @@
+"""`python -m rnngan.cli ...`"""
+
+from rnngan.cli import main
+
+main()
