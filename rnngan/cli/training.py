@@ -138,7 +138,7 @@ def train(
 
 def _show_table(cfg: Any) -> None:
     """Print what was inferred from the user's table (raises TableError on a bad table)."""
-    from rnngan.core.tables.infer import describe
+    from rnngan.core.tables.spec import describe
     from training.data.tables import spec_from_config
 
     spec, _ = spec_from_config(cfg.data)

@@ -24,8 +24,9 @@ import pandas as pd
 
 from rnngan.core.manifest import file_sha256
 from rnngan.core.tables.codec import encode_entities
-from rnngan.core.tables.infer import infer_kind, infer_spec, prepare_frame
+from rnngan.core.tables.infer import infer_kind, infer_spec
 from rnngan.core.tables.spec import NUMERIC, TableError, TableSpec
+from rnngan.core.tables.timecol import prepare_frame
 from training.config import DataConfig
 
 log = logging.getLogger("rnngan.train")

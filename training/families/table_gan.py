@@ -28,8 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnngan.core.manifest import TABLE_GRAPH_IO, DatasetInfo, Scaler
-from rnngan.core.tables.infer import describe
-from rnngan.core.tables.spec import TableSpec, channel_layout
+from rnngan.core.tables.spec import TableSpec, channel_layout, describe
 from training.checkpoint import Checkpoint, Selection
 from training.config import RunConfig
 from training.data.tables import TableData, load_table

@@ -5,9 +5,8 @@ bounds and the static columns; every error names the column and says why.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,8 +21,8 @@ from rnngan.core.tables.spec import (
     StaticCombo,
     TableError,
     TableSpec,
-    TimeSpec,
 )
+from rnngan.core.tables.timecol import prepare_frame
 
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
@@ -94,71 +93,6 @@ def as_numbers(series: pd.Series, kind: str, name: str) -> np.ndarray:
     if np.isinf(values).any():
         raise TableError(f"column '{name}' holds infinite values")
     return values
-
-
-def prepare_frame(
-    frame: pd.DataFrame, id_column: str, time_column: str | None
-) -> tuple[pd.DataFrame, TimeSpec | None]:
-    """Check the id and time columns, sort rows by (entity, time), parse the time column."""
-    for col in [id_column] + ([time_column] if time_column else []):
-        if col not in frame.columns:
-            raise TableError(f"column '{col}' is not in the table; columns: {list(frame.columns)}")
-    if frame[id_column].isna().any():
-        raise TableError(f"the id column '{id_column}' has empty values")
-    frame = frame.copy()
-    if time_column is None:
-        frame = frame.reset_index(drop=True)
-        return frame, None
-    raw = frame[time_column]
-    if raw.isna().any():
-        raise TableError(f"the time column '{time_column}' has empty values")
-    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
-        kind: Literal["datetime", "numeric"] = "numeric"
-        stamps = raw.to_numpy(dtype=np.float64)
-    else:
-        kind = "datetime"
-        try:
-            parsed = pd.to_datetime(raw, utc=True, format="mixed")
-        except (ValueError, TypeError) as exc:
-            raise TableError(f"the time column '{time_column}' is not date-times: {exc}") from None
-        stamps = parsed.dt.tz_localize(None).astype("int64").to_numpy() / 1e9
-    frame["__t"] = stamps
-    frame = frame.sort_values([id_column, "__t"], kind="stable").reset_index(drop=True)
-    if frame.duplicated([id_column, "__t"]).any():
-        dup = frame[frame.duplicated([id_column, "__t"])].iloc[0]
-        raise TableError(
-            f"entity {dup[id_column]!r} has two rows at {time_column}={dup[time_column]!r}"
-        )
-    t = frame["__t"].to_numpy()
-    same = frame[id_column].to_numpy()[1:] == frame[id_column].to_numpy()[:-1]
-    gaps = (t[1:] - t[:-1])[same]
-    starts = frame.groupby(id_column, sort=False)["__t"].first().to_numpy()
-    integer = kind == "numeric" and bool(np.all(np.floor(t) == t))
-    if gaps.size == 0:
-        step, regular = 1.0, True
-    else:
-        step = float(np.median(gaps))
-        regular = bool(np.allclose(gaps, step, rtol=1e-9, atol=1e-9))
-    spec = TimeSpec(
-        column=time_column,
-        kind=kind,
-        integer=integer,
-        regular=regular,
-        step=step,
-        freq=_freq_alias(step) if kind == "datetime" and regular else None,
-        log_gap_low=float(np.log(gaps.min())) if not regular else None,
-        log_gap_high=float(np.log(gaps.max())) if not regular else None,
-        start_low=float(starts.min()),
-        start_high=float(starts.max()),
-    )
-    return frame, spec
-
-
-def _freq_alias(seconds: float) -> str | None:
-    for unit, size in (("D", 86400), ("h", 3600), ("min", 60), ("s", 1)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}" if seconds != size else unit
-    return None
 
 
 def infer_spec(
@@ -439,48 +373,3 @@ def static_label(column: ColumnSpec, value: Any) -> str | bool | float:
     if column.kind == "boolean":
         return str(value).strip().lower() in _TRUE
     return float(value)
-
-
-def describe(spec: TableSpec) -> str:
-    """A plain-text summary for the user to check before training."""
-    lines = [f"id column: {spec.id_column} ({'integer' if spec.id_integer else 'text'})"]
-    counts = np.asarray(spec.length_counts)
-    lengths = np.repeat(spec.length_values, counts)
-    lines.append(
-        f"entities: {int(counts.sum())}, rows per entity: min {lengths.min()}, "
-        f"median {int(np.median(lengths))}, max {lengths.max()}"
-    )
-    if spec.time is None:
-        lines.append("time column: none (rows in file order, steps 0, 1, ...)")
-    else:
-        t = spec.time
-        spacing = f"regular every {t.freq or t.step}" if t.regular else "irregular (gap learned)"
-        lines.append(f"time column: {t.column} ({t.kind}, {spacing})")
-    lines.append(f"{'column':<24} {'type':<12} {'role':<8} {'missing':>8}  details")
-    for c in spec.columns:
-        if c.kind == "categorical":
-            cats = c.categories or []
-            detail = (
-                f"{len(cats)} categories: " + ", ".join(cats[:6]) + (" …" if len(cats) > 6 else "")
-            )
-        elif c.kind == "boolean":
-            detail = ""
-        else:
-            low, high = (
-                (math.expm1(c.low or 0), math.expm1(c.high or 0))
-                if c.log_scale
-                else (
-                    c.low,
-                    c.high,
-                )
-            )
-            detail = (
-                f"range [{low:g}, {high:g}]"
-                + (" log-scaled" if c.log_scale else "")
-                + (" per-entity level" if c.level else "")
-            )
-        role = "static" if c.static else "dynamic"
-        lines.append(f"{c.name:<24} {c.kind:<12} {role:<8} {c.missing_share:>8.1%}  {detail}")
-    if spec.static:
-        lines.append(f"static combinations seen: {len(spec.static_combos)}")
-    return "\n".join(lines)

@@ -12,6 +12,7 @@ seed gives the same table.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -277,3 +278,48 @@ def unscale_gap(time: TimeSpec, scaled: np.ndarray) -> np.ndarray:
     low, high = float(time.log_gap_low or 0.0), float(time.log_gap_high or 0.0)
     span = high - low if high > low else 1.0
     return np.exp(scaled.astype(np.float64) * span + low)
+
+
+def describe(spec: TableSpec) -> str:
+    """A plain-text summary for the user to check before training."""
+    lines = [f"id column: {spec.id_column} ({'integer' if spec.id_integer else 'text'})"]
+    counts = np.asarray(spec.length_counts)
+    lengths = np.repeat(spec.length_values, counts)
+    lines.append(
+        f"entities: {int(counts.sum())}, rows per entity: min {lengths.min()}, "
+        f"median {int(np.median(lengths))}, max {lengths.max()}"
+    )
+    if spec.time is None:
+        lines.append("time column: none (rows in file order, steps 0, 1, ...)")
+    else:
+        t = spec.time
+        spacing = f"regular every {t.freq or t.step}" if t.regular else "irregular (gap learned)"
+        lines.append(f"time column: {t.column} ({t.kind}, {spacing})")
+    lines.append(f"{'column':<24} {'type':<12} {'role':<8} {'missing':>8}  details")
+    for c in spec.columns:
+        if c.kind == "categorical":
+            cats = c.categories or []
+            detail = (
+                f"{len(cats)} categories: " + ", ".join(cats[:6]) + (" …" if len(cats) > 6 else "")
+            )
+        elif c.kind == "boolean":
+            detail = ""
+        else:
+            low, high = (
+                (math.expm1(c.low or 0), math.expm1(c.high or 0))
+                if c.log_scale
+                else (
+                    c.low,
+                    c.high,
+                )
+            )
+            detail = (
+                f"range [{low:g}, {high:g}]"
+                + (" log-scaled" if c.log_scale else "")
+                + (" per-entity level" if c.level else "")
+            )
+        role = "static" if c.static else "dynamic"
+        lines.append(f"{c.name:<24} {c.kind:<12} {role:<8} {c.missing_share:>8.1%}  {detail}")
+    if spec.static:
+        lines.append(f"static combinations seen: {len(spec.static_combos)}")
+    return "\n".join(lines)
