@@ -13,7 +13,7 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp bench-panel
+.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp bench-panel bench-images
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
@@ -60,7 +60,7 @@ train-%: $(VENV)/.dev
 	$(BIN)/rnngan evaluate --run runs/$(subst -,_,$*)
 	$(BIN)/rnngan export --run runs/$(subst -,_,$*) --models-dir models
 
-train: train-sines train-stocks train-energy train-etth1 train-etth1-ot train-traffic-a5m
+train: train-sines train-stocks train-energy train-etth1 train-etth1-ot train-traffic-a5m train-digits train-digits-text
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache .mypy_cache
@@ -73,6 +73,11 @@ bench-forecast: $(VENV)/.dev
 # AutoARIMA (benchmarks/results/panel.json, the panel table in docs/forecast.md).
 bench-panel: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.panel
+
+# The shipped digit models through ONNX Runtime vs the real data's scores
+# (benchmarks/results/images.json, docs/images.md, docs/images_grid.png).
+bench-images: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.images
 
 bench-generation: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.generation
@@ -103,7 +108,7 @@ bench-datasets: $(VENV)/.dev
 bench-memory: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.memory
 
-bench: bench-generation bench-forecast bench-panel bench-tables bench-load bench-serving bench-datasets bench-memory
+bench: bench-generation bench-forecast bench-panel bench-tables bench-load bench-serving bench-datasets bench-memory bench-images
 
 # Bulk generation: the single-process CLI vs a local Ray cluster of 2 CPUs on 10 M rows, parts
 # byte-identical, worker RSS, resume (benchmarks/results/ray.json, docs/scaling.md).

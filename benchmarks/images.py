@@ -1,0 +1,200 @@
+"""`make bench-images`: the shipped digit models (models/digits, models/digits_text) scored through
+ONNX Runtime with the service's noise, against the real data's own scores; writes
+`benchmarks/results/images.json`, the table in `docs/images.md` and a grid of prompts -> images in
+`docs/images_grid.png`. Every number comes from this run (training/evaluate/images.py).
+
+    python -m benchmarks.images [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from benchmarks.common import environment, setup_logging
+from rnngan.core import images as img
+from rnngan.core.manifest import Manifest
+from rnngan.core.noise import series_noise
+from training.data.digits import load_digit_split
+from training.evaluate.images import (
+    TARGETS,
+    DigitJudge,
+    check_targets,
+    constant_sampler,
+    evaluate_sampler,
+    prompt_sampler,
+    real_reference,
+)
+
+RESULTS = Path("benchmarks/results/images.json")
+TABLE = Path("docs/images.md")
+GRID = Path("docs/images_grid.png")
+log = logging.getLogger("rnngan.bench")
+# One row of the picture per prompt (8 images each, seeds 0..7): seen and held-out phrasings.
+GRID_PROMPTS = [
+    ("a handwritten zero", "seen"),
+    ("the number one", "seen"),
+    ("a bold number 2", "held-out"),
+    ("three written by hand", "seen"),
+    ("a thin four", "held-out"),
+    ("an image of the number 5", "held-out"),
+    ("a small drawing of the digit six", "held-out"),
+    ("a handwritten seven", "seen"),
+    ("eight, the digit", "held-out"),
+    ("digit 9", "held-out"),
+]
+
+
+def _session(models: Path, name: str) -> tuple[ort.InferenceSession, Manifest]:
+    version = max(int(p.name) for p in (models / name).iterdir() if p.name.isdigit())
+    folder = models / name / str(version)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(
+        str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+    )
+    return session, Manifest.read(folder / "manifest.json")
+
+
+def label_sampler(models: Path) -> Callable[[np.ndarray, int], np.ndarray]:
+    session, manifest = _session(models, "digits")
+
+    def sample(labels: np.ndarray, seed: int) -> np.ndarray:
+        noise = series_noise(seed, 0, len(labels), img.IMAGE_SIZE, manifest.latent_dim)
+        onehot = np.eye(img.NUM_CLASSES, dtype=np.float32)[np.asarray(labels)]
+        return np.asarray(session.run(None, {"noise": noise, "label": onehot})[0])
+
+    return sample
+
+
+def text_sampler(models: Path) -> Callable[[list[str], int], np.ndarray]:
+    session, manifest = _session(models, "digits_text")
+
+    def sample(prompts: list[str], seed: int) -> np.ndarray:
+        noise = series_noise(seed, 0, len(prompts), img.IMAGE_SIZE, manifest.latent_dim)
+        tokens = img.encode_prompts(prompts)[0]
+        return np.asarray(session.run(None, {"noise": noise, "tokens": tokens})[0])
+
+    return sample
+
+
+def grid(sample: Callable[[list[str], int], np.ndarray]) -> bytes:
+    rows = []
+    for prompt, _ in GRID_PROMPTS:
+        # Image k of the row is image 0 of seed k: what /images answers for n=1, seed=k.
+        rows.append(np.concatenate([sample([prompt], seed) for seed in range(8)]))
+    images = img.from_pixel_units(img.to_pixel_units(np.concatenate(rows), round_values=True))
+    return img.encode_png_grid(images, cols=8, scale=8)
+
+
+def _fmt(scores: dict[str, float], key: str, digits: int = 3) -> str:
+    std = scores.get(f"{key}_std")
+    value = f"{scores[key]:.{digits}f}"
+    return value + (f" ± {std:.{digits}f}" if std is not None else "")
+
+
+def write_table(result: dict[str, Any]) -> None:
+    ref = result["reference"]
+    lines = [
+        "# Digit images: label and prompt models",
+        "",
+        "Written by `make bench-images` (`python -m benchmarks.images`) from "
+        f"{RESULTS}; {result['runs']} noise draws and {result['runs']} discriminative-score "
+        f"runs, {result['seconds']:.0f} s on {result['environment']['cpu_count']} shared cores.",
+        "",
+        "Data: scikit-learn's digits (8×8, pixels 0..16), split 80/20 stratified (seed 0); the "
+        "GANs train on the training split. Generated images are rounded to the integer pixel "
+        "levels before scoring, and use the service's noise (`rnngan/core/noise.py`), through "
+        "the shipped ONNX graphs. The judge is an MLP trained on the training split; the Fréchet "
+        "distance is on its hidden features against the training split (floor: the real test "
+        "split); disc is |accuracy − 0.5| of an MLP telling training images from generated ones "
+        "(mean ± std over runs); NN is the mean distance to the nearest training image (a "
+        "copying generator scores below the real test images).",
+        "",
+        f"Real test accuracy of the judge (ceiling): **{ref['judge_test_accuracy']:.3f}**; "
+        f"Fréchet floor (real test vs train): **{ref['frechet_floor']:.3f}**; real NN distance: "
+        f"**{ref['nn_train']:.3f}**; real within-class diversity: "
+        f"**{ref['diversity_within']:.3f}**.",
+        "",
+        "| model | accuracy | Fréchet (≤ 2× floor) | disc (≤ 0.15) | within-class diversity "
+        "| NN distance | targets |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in result["rows"]:
+        s, checks = row["scores"], row["checks"]
+        failed = [k for k, ok in checks.items() if k != "all" and not ok]
+        lines.append(
+            f"| {row['name']} | {_fmt(s, 'accuracy')} | {_fmt(s, 'frechet')} | "
+            f"{_fmt(s, 'disc_score')} | {_fmt(s, 'diversity_within')} | {_fmt(s, 'nn_train')} | "
+            f"{'all met' if checks['all'] else 'missed: ' + ', '.join(failed)} |"
+        )
+    lines += [
+        "",
+        f"Targets (issue #18): prompt accuracy ≥ {TARGETS['accuracy_seen']:.0%} on seen and ≥ "
+        f"{TARGETS['accuracy_heldout']:.0%} on held-out phrasings (label model: ≥ 90 %), Fréchet "
+        f"≤ {TARGETS['frechet_ratio']:g}× floor, disc ≤ {TARGETS['disc_score']}, NN distance no "
+        "smaller than the real test images', within-class diversity ≥ 0.8× real.",
+        "",
+        "The constant row (each class's mean training image) is a sanity check: a collapsed "
+        "generator must miss the diversity and disc targets.",
+        "",
+        "![prompts -> images](images_grid.png)",
+        "",
+        "Rows of the picture, top to bottom (8 seeds each, `models/digits_text`; seen = a "
+        "training phrasing, held-out = never trained on):",
+        "",
+    ]
+    lines += [f"{i + 1}. `{p}` ({kind})" for i, (p, kind) in enumerate(GRID_PROMPTS)]
+    lines += [
+        "",
+        "Reproduce: `make bench-images` (OMP_WAIT_POLICY=PASSIVE, one ONNX Runtime thread).",
+        "",
+    ]
+    TABLE.write_text("\n".join(lines), encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--models-dir", type=Path, default=Path("models"))
+    args = parser.parse_args()
+    setup_logging()
+    started = time.perf_counter()
+    split = load_digit_split(0)
+    judge = DigitJudge(split)
+    ref = real_reference(split, judge, runs=args.runs)
+    text = text_sampler(args.models_dir)
+    samplers: list[tuple[str, Callable[[np.ndarray, int], np.ndarray], float | None]] = [
+        ("digits (label)", label_sampler(args.models_dir), 0.90),
+        ("digits_text, seen phrasings", prompt_sampler(text, img.TRAIN_TEMPLATES), 0.90),
+        ("digits_text, held-out phrasings", prompt_sampler(text, img.HELDOUT_TEMPLATES), 0.85),
+        ("constant per-class mean (sanity)", constant_sampler(split), 0.90),
+    ]
+    rows = []
+    for name, sample, target in samplers:
+        log.info("scoring %s", name)
+        scores = evaluate_sampler(sample, split, judge, draws=args.runs, disc_runs=args.runs)
+        rows.append({"name": name, "scores": scores, "checks": check_targets(scores, ref, target)})
+    GRID.write_bytes(grid(text))
+    result = {
+        "runs": args.runs,
+        "reference": ref,
+        "rows": rows,
+        "seconds": time.perf_counter() - started,
+        "environment": environment(),
+    }
+    RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_table(result)
+    log.info("wrote %s, %s, %s", RESULTS, TABLE, GRID)
+
+
+if __name__ == "__main__":
+    main()
