@@ -5,6 +5,8 @@ every 413/422."""
 from __future__ import annotations
 
 import io
+import json
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -243,3 +245,36 @@ def test_images_cli_generate_matches_http(client: TestClient, tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     http = client.post("/v1/models/digits/datasets", json={"n": 7, "format": "parquet"})
     assert parquet.read_bytes() == http.content
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        (
+            "width",
+            7,
+            "the graph answers shape [2, 8, 8] where the manifest implies [2, 8, 7] "
+            "(latent_dim 8, 1 feature(s))",
+        ),
+        ("latent_dim", 5, "the graph does not run on the manifest's shapes: "),
+    ],
+)
+def test_images_registry_refuses_a_graph_unlike_its_manifest(
+    tmp_path: Path, field: str, value: int, reason: str
+) -> None:
+    """check_graph runs image graphs at load: a manifest that lies about them is refused."""
+    from service.registry import Registry
+
+    models = tmp_path / "models"
+    shutil.copytree(MODELS / "digits", models / "digits")
+    path = models / "digits" / "1" / "manifest.json"
+    raw = json.loads(path.read_text())
+    if field == "latent_dim":
+        raw["latent_dim"] = value
+    else:
+        raw["image"][field] = value
+    path.write_text(json.dumps(raw))
+    registry = Registry(Settings(models_dir=models, _env_file=None))  # type: ignore[call-arg]
+    registry.reload()
+    assert "digits" not in registry.models
+    assert registry.refused["digits/1"].startswith(reason)
