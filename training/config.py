@@ -122,6 +122,7 @@ class ImageConfig:
     encoder_batch: int = 128
     word_dropout: float = 0.1  # text: encoder pre-training words replaced by <unk>
     select_images: int = 500  # selection (train.select_every): images scored per check
+    r1_weight: float = 0.0  # R1 penalty on real images (Mescheder et al., ICML 2018; 0: off)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -246,6 +246,7 @@ def tiny_image(
                 "encoder_steps": 3,
                 "encoder_batch": 16,
                 "select_images": 50,
+                "r1_weight": 1.0,
             },
             "train": {
                 "steps": steps,

@@ -180,6 +180,8 @@ class ImageTrainer(Trainer):
         else:
             idx = torch.randint(0, len(self.x), (bs,), generator=self.rng)
         real, labels = self.x[idx], self.y[idx]  # (B, 8, 8), (B,)
+        if c.r1_weight > 0:
+            real = real.clone().requires_grad_(True)
         cond = self.condition(labels)
         noise = torch.randn(bs, img.IMAGE_SIZE, latent, generator=self.rng)
         fake = self.generator(noise, cond)
@@ -194,6 +196,9 @@ class ImageTrainer(Trainer):
                 (self.disc(real, wrong), c.mismatch_weight),
             ]
         d_loss = d_loss_terms(c.loss, d_real, fakes)
+        if c.r1_weight > 0:  # R1 (Mescheder et al., ICML 2018, eq. 9): gamma/2 E|grad D(x)|^2
+            (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+            d_loss = d_loss + 0.5 * c.r1_weight * grad.pow(2).flatten(1).sum(1).mean()
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
