@@ -45,6 +45,11 @@ def lookup(state: AppState, name: str, task: str | None = None) -> LoadedModel:
         raise ModelNotFound(f"Model '{name}' not found; served models: {served}.")
     if task is not None and model.manifest.task != task:
         raise InvalidInput(
-            f"Model '{name}' is a {model.manifest.task} model; this route needs a {task} model."
+            f"Model '{name}' is {_article(model.manifest.task)} model; this route needs "
+            f"{_article(task)} model."
         )
     return model
+
+
+def _article(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"

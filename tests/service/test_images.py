@@ -147,7 +147,7 @@ def test_images_unknown_words_reported(client: TestClient) -> None:
             "/v1/models/sines/images",
             {},
             422,
-            "Model 'sines' is a generate model; this route needs a image model.",
+            "Model 'sines' is a generate model; this route needs an image model.",
         ),
     ],
 )
@@ -162,7 +162,7 @@ def test_images_other_routes_refuse_image_models(client: TestClient) -> None:
     r = client.post("/v1/models/digits/samples", json={"n": 1})
     assert (r.status_code, r.json()["detail"]) == (
         422,
-        "Model 'digits' is a image model; this route needs a generate model.",
+        "Model 'digits' is an image model; this route needs a generate model.",
     )
     r = client.post(
         "/v1/models/digits_text/forecast", json={"series": [{"id": "a", "values": [1.0]}]}
