@@ -5,7 +5,7 @@ SeasonalNaive, AutoETS and AutoARIMA (statsforecast) on the same test windows. R
 GIFT-Eval: per series model / seasonal naive (MASE, CRPS), geometric mean over series, and the
 share of series below 1. Writes benchmarks/results/panel.json and a table in docs/forecast.md.
 
-Panels (from scratch_forecast/panels.py, data in ../shared/data):
+Panels (data in ../shared/data):
 - etth1: the 7 ETTh1 columns, hourly, H = 48;
 - energy: the 28 columns of the UCI appliances-energy set resampled hourly, H = 24;
 - mixed: 20 non-overlapping pieces (internet traffic, ETTh1, energy) of 340-1500 hours, each

@@ -1,6 +1,7 @@
-"""The default forecaster of both forecast families (issue #16; design from the prototype in
-scratch_forecast/): one global recurrent GAN over a panel of series, built so that it starts AT
-the seasonal naive and only moves away from it where validation says it helps.
+"""The default forecaster of both forecast families (issue #16; its design settled by a
+prototype measured on three panels, docs/forecast.md): one global recurrent GAN over a panel of
+series, built so that it starts AT the seasonal naive and only moves away from it where
+validation says it helps.
 
 Inside the exported graph (history (S, C), noise (S, N, H, L) in, forecast (S, N, H) out), per
 history window:
