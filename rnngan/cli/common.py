@@ -15,6 +15,28 @@ app = typer.Typer(
     "(no torch) can still run `rnngan serve` and `rnngan generate`.",
 )
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from rnngan import __version__
+
+        typer.echo(f"rnngan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the installed rnngan version and exit.",
+    ),
+) -> None:
+    """Options that come before the command (`rnngan --version`)."""
+
+
 # Explicit thread policy for 2-core hosts (see README): idle OpenMP threads must not spin.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 

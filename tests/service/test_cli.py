@@ -107,3 +107,11 @@ def test_cli_train_unknown_key_fails_clearly(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["train", "--config", str(config)])
     assert result.exit_code == 2
     assert "unknown key(s) 'colour'" in result.output
+
+
+def test_cli_version_prints_the_package_version() -> None:
+    from rnngan import __version__
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"rnngan {__version__}\n"
