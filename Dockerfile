@@ -93,7 +93,7 @@ RUN pip install --no-cache-dir --extra-index-url "${TORCH_INDEX_URL}" ".[serve,t
 # service creates it first (Docker fills an empty named volume from the image's directory).
 COPY --chown=10001:10001 models /models
 USER 10001
-# Configs read ../shared/data/<file>.csv relative to the working directory /app: compose mounts
-# the data at /shared/data.
+# Configs read data/<file>.csv relative to the working directory /app: compose mounts the
+# repository's data/ at /app/data.
 ENTRYPOINT ["rnngan"]
 CMD ["--help"]

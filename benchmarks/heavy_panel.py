@@ -1,7 +1,7 @@
 """Heavy-tailed panel (issue #15): does `rnngan train --data` at its defaults reproduce a panel
 whose entity levels span five orders of magnitude, or collapse onto the bottom of the range?
 
-The panel comes from data we have: the hourly means of ../shared/data/internet_traffic_a5m.csv
+The panel comes from data we have: the hourly means of data/internet_traffic_a5m.csv
 (5-minute internet traffic) cut into 50 overlapping 96-hour entities, each multiplied by a level
 factor log-spaced over 1e-2 … 1e3 (entity order shuffled) and by 5 % multiplicative noise. It is
 trained with `rnngan train --data … --id-col site --time-col hour` (defaults, `--steps` short),
@@ -30,7 +30,7 @@ import pandas as pd
 from scipy.stats import ks_2samp
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT.parent / "shared" / "data" / "internet_traffic_a5m.csv"
+SOURCE = ROOT / "data" / "internet_traffic_a5m.csv"
 N_ENTITIES, LENGTH = 50, 96
 
 

@@ -5,7 +5,7 @@ SeasonalNaive, AutoETS and AutoARIMA (statsforecast) on the same test windows. R
 GIFT-Eval: per series model / seasonal naive (MASE, CRPS), geometric mean over series, and the
 share of series below 1. Writes benchmarks/results/panel.json and a table in docs/forecast.md.
 
-Panels (data in ../shared/data):
+Panels (data in data/, see data/README.md):
 - etth1: the 7 ETTh1 columns, hourly, H = 48;
 - energy: the 28 columns of the UCI appliances-energy set resampled hourly, H = 24;
 - mixed: 20 non-overlapping pieces (internet traffic, ETTh1, energy) of 340-1500 hours, each
@@ -33,7 +33,7 @@ import pandas as pd
 
 from benchmarks.common import environment, setup_logging
 
-DATA = Path(os.environ.get("RNNGAN_SHARED_DATA", "../shared/data"))
+DATA = Path(__file__).resolve().parents[1] / "data"
 RESULTS = Path("benchmarks/results/panel.json")
 TABLE = Path("docs/forecast.md")
 BEGIN, END = "<!-- bench-panel:begin -->", "<!-- bench-panel:end -->"

@@ -1,22 +1,23 @@
 """Example long tables for own-data training, built from public data and a seeded generator.
 
-`python -m examples.tables --out examples/data` writes them as CSV:
+`python -m examples.tables --out examples/data` (from the repository root) writes them as CSV:
 - stores.csv: 60 stores (static region and size) with hourly rows: a categorical (weather), a
   count (visitors), a boolean (open), a bounded column with gaps (humidity, 0-100), entities
   of 30-80 rows. Generated, seeded.
-- etth1_long.csv: ETTh1's seven columns (../shared/data/ETTh1.csv) as seven entities of
+- etth1_long.csv: ETTh1's seven columns (data/ETTh1.csv) as seven entities of
   different lengths, with an invented static attribute `group`.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-ETTH1 = Path(__file__).resolve().parents[2] / "shared" / "data" / "ETTh1.csv"
+ETTH1 = Path(__file__).resolve().parents[1] / "data" / "ETTh1.csv"
 
 
 def mixed_table(seed: int = 0, entities: int = 12) -> pd.DataFrame:
@@ -79,6 +80,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("examples/data"))
     parser.add_argument("--etth1", type=Path, default=ETTH1, help="path to ETTh1.csv")
     args = parser.parse_args()
+    if not args.etth1.is_file():
+        sys.exit(f"error: {args.etth1} not found; pass --etth1 <path to ETTh1.csv>")
     args.out.mkdir(parents=True, exist_ok=True)
     mixed_table(seed=0, entities=60).to_csv(args.out / "stores.csv", index=False)
     etth1_entities(rows=17420, path=args.etth1).to_csv(args.out / "etth1_long.csv", index=False)

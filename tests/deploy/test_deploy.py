@@ -214,11 +214,11 @@ def test_deploy_compose_config_resolves_and_matches_dockerfile(tmp_path: Path, f
     assert (REPO / "configs" / "etth1_ot.toml").is_file()
 
     # Each config's data path, resolved from the trainer's working directory, is in the data
-    # mount, whose host side defaults to ../shared/data beside the compose file.
+    # mount, whose host side defaults to the repository's data/ beside the compose file.
     workdir = Path(trainer["working_dir"])
     data = [v for v in trainer["volumes"] if v["type"] == "bind" and "data" in v["target"]]
     assert len(data) == 1 and data[0]["read_only"] is True
-    assert Path(data[0]["source"]) == (tmp_path / "../shared/data").resolve()
+    assert Path(data[0]["source"]) == (tmp_path / "data").resolve()
     for toml in sorted((REPO / "configs").glob("*.toml")):
         path = tomllib.loads(toml.read_text())["data"].get("path")
         if path:

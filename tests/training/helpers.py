@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
 
 from tests.conftest import REPO
 from training.config import RunConfig, from_dict
 
-
-def _etth1() -> Path:
-    """The public ETTh1 file when the checkout has `../shared/data` beside it (as CI does), else
-    a synthetic stand-in with its layout (hourly `date` and the seven columns, daily seasons and
-    noise, fixed seed), so that `make test` passes in a clone with nothing beside it."""
-    real = REPO.parent / "shared" / "data" / "ETTh1.csv"
-    if real.is_file():
-        return real
-    path = Path(tempfile.gettempdir()) / "rnngan-tests" / "ETTh1-synthetic.csv"
-    if path.is_file():
-        return path
-    rng = np.random.default_rng(0)
-    n = 17420
-    t = np.arange(n)
-    frame = pd.DataFrame({"date": pd.date_range("2016-07-01", periods=n, freq="h")})
-    for k, column in enumerate(["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]):
-        daily = (2 + k % 3) * np.sin(2 * np.pi * (t + 3 * k) / 24)
-        weekly = 0.5 * np.sin(2 * np.pi * t / 168)
-        frame[column] = 10 + k + daily + weekly + rng.normal(0, 0.3, n).cumsum() * 0.05
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    frame.to_csv(partial, index=False, float_format="%.3f")
-    partial.replace(path)  # atomic: a concurrent run never reads half a file
-    return path
-
-
-ETTH1 = _etth1()
+# The public ETTh1 file (data/README.md), in the repository.
+ETTH1: Path = REPO / "data" / "ETTh1.csv"
 
 
 def tiny_generate(out_dir: Path, steps: int = 2, seed: int = 0) -> RunConfig:

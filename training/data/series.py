@@ -1,4 +1,4 @@
-"""Data sets of PROTOCOL.md §3: loading, windowing, and scalers fit on the training data only.
+"""Data sets of docs/quality.md: loading, windowing, and scalers fit on the training data only.
 
 Generation data are windows of `seq_len` steps, stride 1, min-max scaled to [0, 1].
 Forecast data are one univariate column split by time into train / validation / test rows.
@@ -15,7 +15,8 @@ import pandas as pd
 from rnngan.core.manifest import file_sha256
 from training.config import DataConfig
 
-# Columns and orientation of the public files in shared/data (see its README).
+# Columns and orientation of the public files in data/ (see data/README.md).
+DATA_DIR = Path("data")
 FILE_DATASETS = {
     "stocks": {"file": "stock_data.csv", "reverse": True, "drop": []},
     "energy": {"file": "energy_data.csv", "reverse": False, "drop": []},
@@ -78,9 +79,13 @@ def sliding_windows(values: np.ndarray, seq_len: int) -> np.ndarray:
 
 def read_table(config: DataConfig) -> tuple[pd.DataFrame, Path]:
     spec = FILE_DATASETS[config.dataset]
-    path = Path(config.path) if config.path else Path("../shared/data") / str(spec["file"])
+    # Relative paths are read from the working directory: the repository root, where data/ is.
+    path = Path(config.path) if config.path else DATA_DIR / str(spec["file"])
     if not path.is_file():
-        raise FileNotFoundError(f"data file {path} not found; set data.path in the config")
+        raise FileNotFoundError(
+            f"data file {path} not found (relative paths are read from the working directory: "
+            "run from the repository root, or set data.path in the config)"
+        )
     frame = pd.read_csv(path)
     if spec["reverse"]:
         frame = frame.iloc[::-1].reset_index(drop=True)  # the file is newest row first
