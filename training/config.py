@@ -74,6 +74,9 @@ class TrainConfig:
     lr_d: float = 1e-3
     adv_weight: float = 1.0  # weight of the adversarial term
     moment_weight: float = 0.0  # generate: match feature mean/std (TimeGAN eq. 9's moment term)
+    # tables, timegan: match each channel's step-to-step change (std of first differences), real vs
+    # synthetic: a generator that smooths the noise away (or adds jitter) pays for it
+    diff_weight: float = 0.0
     crps_weight: float = 0.0  # forecast: sample CRPS (energy score) term
     d_steps: int = 1  # discriminator updates per generator update
     embed_steps: int = 0  # timegan: phase 1 (embedder + recovery) steps before `steps`
@@ -275,6 +278,7 @@ def table_config(
             "steps": 3000,
             "batch_size": 128,
             "moment_weight": 10.0,
+            "diff_weight": 10.0,
             "ema_decay": 0.998,
             # The exported weights are the best on held-out windows (training/selection.py).
             "select_every": 250,

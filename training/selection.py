@@ -4,9 +4,10 @@ windows, lower is better, with no classifier to train.
 
 Per channel, over the observed steps: the distance between the two marginal distributions
 (mean absolute difference of 19 quantiles, in units of the real spread), the log ratio of the
-spreads (a collapsed generator scores |log 0| → large), and the autocorrelation error at lags
-1 … min(24, T - 1) (a flat or jittery generator scores high). The three are averaged over
-channels and summed.
+spreads (a collapsed generator scores |log 0| → large), the log ratio of the step-to-step
+changes (std of first differences over pairs of observed steps: paths smoother or rougher than
+real score high), and the autocorrelation error at lags 1 … min(24, T - 1) (a flat or jittery
+generator scores high). The four are summed per channel and averaged over channels.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ def window_distance(real: np.ndarray, fake: np.ndarray, valid: np.ndarray) -> fl
         spread = float(np.std(r)) + _EPS
         marginal = float(np.mean(np.abs(np.quantile(r, _QUANTILES) - np.quantile(f, _QUANTILES))))
         score = marginal / spread + abs(float(np.log((np.std(f) + _EPS) / spread)))
+        pairs = mask[:, 1:] & mask[:, :-1]
+        if pairs.any():
+            rough_r = float(np.std(np.diff(real[:, :, d], axis=1)[pairs])) + _EPS
+            rough_f = float(np.std(np.diff(fake[:, :, d], axis=1)[pairs])) + _EPS
+            score += abs(float(np.log(rough_f / rough_r)))
         if lags >= 1:
             acf_r = _acf(real[:, :, d], mask, lags)
             acf_f = _acf(fake[:, :, d], mask, lags)

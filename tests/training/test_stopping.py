@@ -16,6 +16,7 @@ from tests.training.helpers import tiny_table
 from training.checkpoint import load_run
 from training.config import RunConfig
 from training.loop import Stopper
+from training.losses import diff_loss
 from training.selection import window_distance
 from training.train import train
 
@@ -45,6 +46,25 @@ def test_window_distance_ranks_a_collapsed_generator_last() -> None:
     scores = [window_distance(real, x, valid) for x in (close, flat, noise)]
     assert scores[0] < 0.2
     assert scores[1] > 1.0 and scores[2] > 0.5
+
+
+def test_smoothed_paths_score_worse_than_noisy_real_ones() -> None:
+    """Same marginals, the step-to-step noise smoothed away: the selection score and the
+    training term both see it (the moment term alone does not)."""
+    rng = np.random.default_rng(1)
+    t = np.arange(30)
+    level = 0.5 + 0.2 * np.sin(t / 4 + rng.uniform(0, 6, (300, 1)))
+    real = (level + rng.normal(0, 0.08, level.shape))[..., None]
+    other = (level + rng.normal(0, 0.08, level.shape))[..., None]
+    kernel = np.ones(5) / 5
+    smooth = np.stack([np.convolve(r, kernel, mode="same") for r in real[..., 0]])[..., None]
+    smooth = (smooth - smooth.mean()) / smooth.std() * real.std() + real.mean()
+    valid = np.ones(real.shape[:2], dtype=bool)
+    assert window_distance(real, smooth, valid) > window_distance(real, other, valid) + 0.3
+    tv = torch.ones(real.shape[:2])
+    as_t = [torch.from_numpy(x.astype(np.float32)) for x in (real, other, smooth)]
+    assert diff_loss(as_t[0], as_t[1], tv) < 0.01
+    assert diff_loss(as_t[0], as_t[2], tv) > 0.05
 
 
 def test_training_stops_at_the_time_budget(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from torch import nn
 
 from rnngan.core.manifest import TABLE_GRAPH_IO, DatasetInfo, Scaler
 from rnngan.core.tables.spec import TableSpec, channel_layout, describe
+from training import losses
 from training.checkpoint import Checkpoint, Selection
 from training.config import RunConfig
 from training.data.tables import TableData, load_table
@@ -228,6 +229,10 @@ class TableTrainer(Trainer):
         adversarial = _masked_bce(self._judge(fake, cond), 1.0, valid)
         moment = masked_moment_loss(real, fake, valid)
         g_loss = t.adv_weight * adversarial + t.moment_weight * moment
+        roughness = None
+        if t.diff_weight:
+            roughness = losses.diff_loss(real, fake, valid)
+            g_loss = g_loss + t.diff_weight * roughness
         self.opt_g.zero_grad()
         g_loss.backward()
         self.opt_g.step()
@@ -237,6 +242,7 @@ class TableTrainer(Trainer):
             "d_loss": d_loss.item(),
             "g_adversarial": adversarial.item(),
             "g_moment": moment.item(),
+            **({"g_diff": roughness.item()} if roughness is not None else {}),
         }
 
     def exported(self) -> TableGenerator:

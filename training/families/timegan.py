@@ -208,6 +208,8 @@ class TimeGANTrainer(Trainer):
                 + t.supervised_weight * torch.sqrt(sup)
                 + t.moment_weight * moment
             )
+            if t.diff_weight:
+                g_loss = g_loss + t.diff_weight * losses.diff_loss(x, x_hat)
             self.opt_gen.zero_grad()
             g_loss.backward()
             self.opt_gen.step()
