@@ -11,6 +11,11 @@ thread), a serial cProfile of generation + csv encoding, the load average, and t
 settings. Writes `benchmarks/results/datasets.json` and the table in `docs/datasets.md`.
 
     python -m benchmarks.datasets [--model sines] [--rows 1000000] [--http-rows 1000000,10000000]
+    python -m benchmarks.datasets --only csv+gzip   # rerun some formats, keep the others' rows
+
+`--only` reruns the named formats and keeps the other formats' figures from the previous
+results file (the table says which run each row comes from). gzip uses ISA-L when the `isal`
+package is installed; `RNNGAN_GZIP=zlib` measures the standard-library fallback.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ import os
 import pstats
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +38,7 @@ import psutil
 
 from benchmarks.common import environment, setup_logging
 from rnngan.core.noise import series_noise
+from service import compression
 from service import streaming as datasets
 from service.config import Settings
 from service.registry import LoadedModel, Registry
@@ -94,7 +99,6 @@ def _stage_costs(model: LoadedModel, blocks: list[tuple[int, np.ndarray]]) -> di
     ndjson = b"".join(
         datasets.encode_stream([(start, block)], features=features, fmt="ndjson", header=True)
     )
-    level, strategy = datasets.GZIP_SETTINGS["csv"]
     stages: dict[str, Callable[[], object]] = {
         "noise": lambda: series_noise(1, 0, k, LENGTH, latent),
         "onnx_runtime": lambda: model.session.run(["samples"], {"noise": noise}),
@@ -104,10 +108,15 @@ def _stage_costs(model: LoadedModel, blocks: list[tuple[int, np.ndarray]]) -> di
         "parquet_encode": lambda: _drain(
             datasets.encode_stream([(start, block)], features=features, fmt="parquet", header=True)
         ),
-        "gzip_csv": lambda: zlib.compressobj(level, zlib.DEFLATED, 31, 8, strategy).compress(csv),
-        "gzip_ndjson": lambda: zlib.compressobj(1, zlib.DEFLATED, 31).compress(ndjson),
+        "gzip_csv": lambda: _gzip("csv", csv),
+        "gzip_ndjson": lambda: _gzip("ndjson", ndjson),
     }
     return {name: round(1e6 / _best_rate(rows, run, 5), 3) for name, run in stages.items()}
+
+
+def _gzip(fmt: str, data: bytes) -> bytes:
+    compressor = compression.gzip_compressor(fmt)
+    return compressor.compress(data) + compressor.flush()
 
 
 def _profile(model: LoadedModel, rows: int, chunk: int) -> list[dict[str, Any]]:
@@ -143,11 +152,11 @@ class Server:
         self.process = psutil.Process(self.live.proc.pid)
 
     def warm_up(self) -> None:
-        """One small download per format: Arrow's compute kernels and memory pool, zlib and
+        """One small download per format: Arrow's compute kernels and memory pool, gzip and
         the threadpool start up here, not inside the first measured run."""
-        for fmt, compression in FORMATS.values():
+        for fmt, packing in FORMATS.values():
             body = {"n": 4096, "length": LENGTH, "seed": 1, "format": fmt}
-            self.download({**body, "compression": compression}, idle=self.rss())
+            self.download({**body, "compression": packing}, idle=self.rss())
 
     def rss(self) -> int:
         procs = [self.process, *self.process.children(recursive=True)]
@@ -227,9 +236,9 @@ def table(result: dict[str, Any]) -> str:
         f"| server RSS peak, {_count(small)} rows | {_count(big)} rows |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    generator = _rate(result["generator_rows_per_s"])
     for label, r in formats.items():
         small_run, big_run = r["http"][str(small)], r["http"][str(big)]
+        generator = _rate(r.get("generator_rows_per_s", result["generator_rows_per_s"]))
         lines.append(
             f"| {label} | {generator} | {_rate(r['writer_rows_per_s'])} "
             f"| {_rate(r['in_process_rows_per_s'])} | {_rate(r['http_rows_per_s'])} "
@@ -237,10 +246,21 @@ def table(result: dict[str, Any]) -> str:
             f"| {small_run['rss_peak_mb']:.0f} MB (+{small_run['rss_over_idle_mb']:.0f}) "
             f"| {big_run['rss_peak_mb']:.0f} MB (+{big_run['rss_over_idle_mb']:.0f}) |"
         )
+    rerun = sorted(result.get("rerun_formats", []))
     lines += [
         "",
         f"RSS (+): added over the server's RSS once started and warmed up ({idle:.0f} MB, all "
         "shipped models loaded).",
+        *(
+            [
+                "",
+                f"Rows {', '.join(rerun)} are from the latest run (`--only`), as are the stage "
+                "costs, the profile and the load average below; the other rows are kept from the "
+                f"previous full run ({result['previous_run']}).",
+            ]
+            if rerun
+            else []
+        ),
         "",
         "| format | HTTP ≥ 0.8 × in-process | writer ≥ 1 M rows/s | "
         f"{_count(big)} rows add < 400 MB | bytes/row |",
@@ -268,10 +288,12 @@ def table(result: dict[str, Any]) -> str:
         "",
         "The route overlaps the stages: the next chunk is generated in a worker thread while",
         "this one is encoded (gzip: encoding also runs ahead of compression), and ONNX Runtime,",
-        "Arrow and zlib release the GIL, so with two free cores a download runs at about the",
+        "Arrow and igzip/zlib release the GIL, so with two free cores a download runs at about the",
         "rate of its slowest stage — the generator — rather than their sum. gzip is tuned for",
-        "speed: Huffman-only for csv (float digits gain little from LZ matching), level 1 for",
-        "ndjson; zlib's default level 6 was five times slower than the generator.",
+        "speed: ISA-L's igzip (the `isal` package) at level 2 for csv and 1 for ndjson; without",
+        "it, zlib Huffman-only for csv (float digits gain little from LZ matching) and level 1",
+        "for ndjson (zlib's default level 6 was five times slower than the generator).",
+        f"gzip in this run: {result.get('gzip', 'zlib')}.",
         "",
         f"Load average (1, 5, 15 min) before: {result['loadavg_before']}, after: "
         f"{result['loadavg_after']}, on {env['cpu_count']} cores"
@@ -299,7 +321,18 @@ def main() -> None:
         "--http-rows", default="1000000,10000000", help="sizes of the server-RSS downloads"
     )
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--only",
+        default=None,
+        help=f"comma-separated formats to rerun ({', '.join(FORMATS)}); the others keep their "
+        "figures from the previous results file",
+    )
     args = parser.parse_args()
+    only = list(FORMATS) if args.only is None else [x.strip() for x in args.only.split(",")]
+    unknown = sorted(set(only) - set(FORMATS))
+    if unknown:
+        raise SystemExit(f"--only: unknown format(s) {unknown}; known: {list(FORMATS)}")
+    previous = json.loads(RESULTS.read_text()) if args.only and RESULTS.is_file() else None
     setup_logging()
     rows = args.rows - args.rows % LENGTH
     http_rows = sorted({rows, *(int(x) - int(x) % LENGTH for x in args.http_rows.split(","))})
@@ -328,41 +361,41 @@ def main() -> None:
     try:
         server.warm_up()
         idle = server.rss()
-        for label, (fmt, compression) in FORMATS.items():
+        for label in only:
+            fmt, packing = FORMATS[label]
             log.info("%s: writer only, in process and over HTTP", label)
 
-            def writer(fmt: datasets.Format = fmt, compression: Compression = compression) -> int:
+            def writer(fmt: datasets.Format = fmt, packing: Compression = packing) -> int:
                 stream = datasets.encode_stream(
-                    iter(blocks), features=features, fmt=fmt, header=True, compression=compression
+                    iter(blocks), features=features, fmt=fmt, header=True, compression=packing
                 )
                 return _drain(stream)
 
-            def in_process(
-                fmt: datasets.Format = fmt, compression: Compression = compression
-            ) -> float:
+            def in_process(fmt: datasets.Format = fmt, packing: Compression = packing) -> float:
                 started = time.perf_counter()
                 stream = datasets.encode_stream(
                     _chunks(model, rows, chunk),
                     features=features,
                     fmt=fmt,
                     header=True,
-                    compression=compression,
+                    compression=packing,
                 )
                 _drain(stream)
                 return rows / (time.perf_counter() - started)
 
-            def body(n_rows: int, fmt: str = fmt, compression: str = compression) -> dict[str, Any]:
+            def body(n_rows: int, fmt: str = fmt, packing: str = packing) -> dict[str, Any]:
                 n = n_rows // LENGTH
                 return {
                     "n": n,
                     "length": LENGTH,
                     "seed": 1,
                     "format": fmt,
-                    "compression": compression,
+                    "compression": packing,
                 }
 
             writer()  # warm-up: Arrow's compute kernels initialise on first use (~1 s for ndjson)
             entry: dict[str, Any] = {
+                "generator_rows_per_s": round(generator),
                 "writer_rows_per_s": round(_best_rate(rows, writer, args.repeats)),
                 "bytes_per_row": round(writer() / rows, 2),
             }
@@ -398,6 +431,10 @@ def main() -> None:
         server.close()
     blocks.clear()
 
+    if previous is not None:  # --only: the other formats keep their previous rows, in order
+        kept = previous["formats"]
+        formats = {label: formats.get(label, kept.get(label)) for label in FORMATS}
+        formats = {label: entry for label, entry in formats.items() if entry is not None}
     loadavg_after = [round(x, 2) for x in os.getloadavg()]
     cpu_count = os.cpu_count() or 1
     result = {
@@ -409,6 +446,7 @@ def main() -> None:
         "http_rows": http_rows,
         "repeats": args.repeats,
         "generator_rows_per_s": round(generator),
+        "gzip": compression.describe(),
         "formats": formats,
         "stage_us_per_row": stages,
         "profile": profile,
@@ -425,11 +463,17 @@ def main() -> None:
             # Dataset chunks bypass the micro-batcher (service/streaming.generate_chunks).
             "batch_max_rows": getattr(settings, "batch_max_rows", None),
             "batch_max_wait_ms": getattr(settings, "batch_max_wait_ms", None),
+            "gzip": compression.describe(),
             "pipeline": "generation one chunk ahead in a prefetch thread; gzip: encoding one "
             "chunk ahead of compression in another",
         },
         "environment": {**environment(), "cpu_count": cpu_count},
     }
+    if previous is not None:
+        result["rerun_formats"] = only
+        result["previous_run"] = previous.get("previous_run") or (
+            f"load {previous['loadavg_before']} before, gzip {previous.get('gzip', 'zlib')}"
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     TABLE.parent.mkdir(parents=True, exist_ok=True)

@@ -7,13 +7,15 @@ stays flat whatever `n` is.
 - csv: header only when `offset == 0`, so shards concatenate to the bytes of one big request.
 - ndjson: one JSON object per row; shards concatenate the same way.
 - parquet: one row group per chunk, written as it is generated.
-- gzip (csv, ndjson): compressed as it streams, tuned for speed (see GZIP_SETTINGS).
+- gzip (csv, ndjson): compressed as it streams, tuned for speed, with ISA-L's igzip when the
+  `isal` package is there, else zlib (service/compression.py).
 Numbers are written at full float32 precision (shortest round-trip form, by Arrow).
 
 The stages overlap: the next chunk is generated in a worker thread while the current one is
 encoded (and, for gzip, encoding runs ahead of compression in another). ONNX Runtime, Arrow and
-zlib release the GIL, so on two cores the download runs at about the rate of its slowest stage
-instead of the sum of all of them. Closing the stream stops each stage after the chunk in flight.
+igzip/zlib release the GIL, so on two cores the download runs at about the rate of its slowest
+stage instead of the sum of all of them. Closing the stream stops each stage after the chunk in
+flight.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import io
 import json
 import logging
 import threading
-import zlib
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -36,6 +37,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from rnngan.core.tables.codec import arrow_schema
+from service.compression import gzip_compressor
 from service.inference import generate, table_series
 from service.memory import release_free_memory
 from service.plans import DatasetPlan, TablePlan
@@ -47,12 +49,6 @@ MEDIA_TYPES = {
     "ndjson": "application/x-ndjson",
     "parquet": "application/vnd.apache.parquet",
 }
-# (level, strategy) per format. zlib's default, level 6, compressed csv of a 5-feature model at
-# ~0.2 M rows/s, five times slower than the generator, for files ~11 % smaller than level 1.
-# csv is mostly float digits that LZ matching barely shortens: Huffman coding alone gives
-# 27.7 bytes/row (level 1: 26.7, level 6: 23.9) at ~1.6× the speed of level 1. ndjson repeats
-# its keys on every row, which LZ matching needs (Huffman alone: 70 bytes/row, level 1: 35.8).
-GZIP_SETTINGS = {"csv": (6, zlib.Z_HUFFMAN_ONLY), "ndjson": (1, zlib.Z_DEFAULT_STRATEGY)}
 
 T = TypeVar("T")
 _END = object()
@@ -205,8 +201,7 @@ def encode_stream(
     if compression != "gzip":
         yield from text
         return
-    level, strategy = GZIP_SETTINGS[fmt]
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 31, 8, strategy)  # wbits 31: gzip
+    compressor = gzip_compressor(fmt)
     with closing(prefetch(text)) as encoded:
         for data in encoded:
             packed = compressor.compress(data)
