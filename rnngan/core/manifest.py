@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rnngan.core import images as img
+from rnngan.core.calendar import CALENDAR_PERIODS, calendar_columns
 from rnngan.core.tables.spec import TableSpec
 
 SCHEMA_VERSION = 1
@@ -32,6 +33,13 @@ GRAPH_IO: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "generate": (("noise",), ("samples",)),
     "forecast": (("history", "noise"), ("forecast",)),
 }
+# A forecast model with covariates (`Manifest.covariates`) also takes them, for the history and
+# the horizon: history (S, C) + noise (S, N, H, latent_dim) + covariates (S, C + H, K) ->
+# forecast (S, N, H); K = the calendar columns (sin, cos of each feature) then the future columns.
+FORECAST_COVARIATE_GRAPH_IO: tuple[tuple[str, ...], tuple[str, ...]] = (
+    ("history", "noise", "covariates"),
+    ("forecast",),
+)
 # A generate model trained on the user's own table (`Manifest.table`) also takes the static
 # condition: noise (B, T, latent_dim) + condition (B, C) -> samples (B, T, D), D model channels
 # in [0, 1] that the service decodes to the user's columns (rnngan/core/tables/codec.py).
@@ -104,6 +112,38 @@ class DatasetInfo(_Frozen):
         default=None, description="[start, end) rows of the training split, when split by time"
     )
     n_windows: int = Field(ge=0, description="training windows the model saw")
+
+
+class Covariates(_Frozen):
+    """What a forecast model reads besides the history: calendar features the service computes
+    from the request's timestamps (rnngan/core/calendar.py; horizon stamps advance by `freq`) and
+    the user's columns known in advance, given per series in the request (`covariates` for the
+    history, `future` for the horizon). The graph standardises the future columns itself."""
+
+    calendar: list[str] = Field(
+        default_factory=list,
+        description=f"calendar features, each as sin and cos: {', '.join(CALENDAR_PERIODS)}",
+    )
+    future: list[str] = Field(
+        default_factory=list, description="the user's known-future columns, in graph order"
+    )
+
+    @property
+    def columns(self) -> list[str]:
+        """The graph's covariate channels in order: `<feature>_sin`, `<feature>_cos`, then the
+        future columns."""
+        return calendar_columns(self.calendar) + list(self.future)
+
+    @model_validator(mode="after")
+    def _check(self) -> Covariates:
+        if not self.calendar and not self.future:
+            raise ValueError("a covariates section names at least one calendar or future column")
+        unknown = [c for c in self.calendar if c not in CALENDAR_PERIODS]
+        if unknown:
+            raise ValueError(f"unknown calendar features {unknown}")
+        if len(set(self.columns)) != len(self.columns):
+            raise ValueError("covariate names must be distinct")
+        return self
 
 
 class ImageSpec(_Frozen):
@@ -189,6 +229,9 @@ class Manifest(_Frozen):
         default=None, description="generate models trained on a user's own long table"
     )
     image: ImageSpec | None = Field(default=None, description="image models (task `image`)")
+    covariates: Covariates | None = Field(
+        default=None, description="forecast models that read calendar or known-future columns"
+    )
     created_by: str = Field(default="", description="rnngan version that exported the model")
 
     @model_validator(mode="after")
@@ -206,6 +249,12 @@ class Manifest(_Frozen):
             expected_in, expected_out = IMAGE_GRAPH_IO[self.image.conditioning]
         else:
             expected_in, expected_out = GRAPH_IO[self.task]
+        if self.covariates is not None:
+            if self.task != "forecast":
+                raise ValueError("a covariates section is for forecast models")
+            if self.covariates.calendar and not self.freq:
+                raise ValueError("calendar covariates need the model's freq")
+            expected_in, expected_out = FORECAST_COVARIATE_GRAPH_IO
         if self.table is not None:
             if self.task != "generate":
                 raise ValueError("a table section is for generate models")
@@ -236,6 +285,8 @@ class Manifest(_Frozen):
             del data["table"]
         if data["image"] is None:  # only image models carry one
             del data["image"]
+        if data["covariates"] is None:  # only forecasters with covariates carry one
+            del data["covariates"]
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 

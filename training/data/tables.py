@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rnngan.core.calendar import season_for_freq
 from rnngan.core.manifest import file_sha256
 from rnngan.core.tables.codec import encode_entities
 from rnngan.core.tables.infer import infer_kind, infer_spec
@@ -182,12 +183,18 @@ class TableForecastData:
         )
 
 
-def infer_season(step_seconds: float | None, kind: str | None, regular: bool) -> int:
-    """The seasonal period from the spacing of the time column: 24 hourly (one day of steps for
-    any sub-daily spacing that divides a day, e.g. 288 at 5 min), 7 daily, 52 weekly, 12 monthly
-    (28-31 days); 1 (none) otherwise, or without a datetime column."""
+def infer_season(
+    step_seconds: float | None, kind: str | None, regular: bool, freq: str | None = None
+) -> int:
+    """The seasonal period from the time column: from its pandas frequency when it has one
+    (rnngan/core/calendar.py `season_for_freq`: 24 hourly, one day of steps for any sub-daily
+    spacing that divides a day, e.g. 288 at 5 min, 7 daily, 5 business-daily, 52 weekly,
+    12 monthly, 4 quarterly), else from the spacing: 12 for 28-31 days; 1 (none) otherwise, or
+    without a datetime column."""
     if kind != "datetime" or not step_seconds:
         return 1
+    if freq:
+        return season_for_freq(freq)
     day = 86400.0
     if regular and step_seconds < day and day % step_seconds == 0:
         return int(day // step_seconds)
@@ -214,7 +221,7 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
     season = d.season
     if season <= 0:
         season = (
-            infer_season(time_spec.step, time_spec.kind, time_spec.regular)
+            infer_season(time_spec.step, time_spec.kind, time_spec.regular, time_spec.freq)
             if time_spec is not None
             else 1
         )

@@ -122,7 +122,11 @@ class TimeSpec(_Frozen):
     integer: bool = Field(default=False, description="numeric stamps that are all integers")
     regular: bool = Field(description="every entity's rows are evenly spaced by `step`")
     step: float = Field(gt=0, description="spacing (seconds for datetimes); median if irregular")
-    freq: str | None = Field(default=None, description="pandas alias of `step` when regular")
+    freq: str | None = Field(
+        default=None,
+        description="pandas frequency alias: of `step` when regular, or a calendar frequency "
+        "('MS', 'ME', 'B', ...) whose gaps in seconds vary (then `regular` is false)",
+    )
     log_gap_low: float | None = Field(default=None, description="irregular: min log(gap)")
     log_gap_high: float | None = Field(default=None, description="irregular: max log(gap)")
     start_low: float = Field(description="earliest entity start (epoch seconds for datetimes)")
@@ -293,7 +297,12 @@ def describe(spec: TableSpec) -> str:
         lines.append("time column: none (rows in file order, steps 0, 1, ...)")
     else:
         t = spec.time
-        spacing = f"regular every {t.freq or t.step}" if t.regular else "irregular (gap learned)"
+        if t.regular:
+            spacing = f"regular every {t.freq or t.step}"
+        elif t.freq:
+            spacing = f"calendar frequency {t.freq} (gap learned by generators)"
+        else:
+            spacing = "irregular (gap learned)"
         lines.append(f"time column: {t.column} ({t.kind}, {spacing})")
     lines.append(f"{'column':<24} {'type':<12} {'role':<8} {'missing':>8}  details")
     for c in spec.columns:

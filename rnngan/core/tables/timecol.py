@@ -1,6 +1,9 @@
 """Own tables, the id and time columns (trainer side): checked, rows sorted by (entity, time),
-timestamps parsed, and the time spacing inferred (regular with a pandas frequency alias, or
-irregular with the range of its gaps)."""
+timestamps parsed, and the time spacing inferred: regular (every gap the same number of seconds)
+with a pandas frequency alias, or irregular with the range of its gaps; irregular date-times
+that follow a calendar frequency (month starts or ends, business days, quarters: what
+`pd.infer_freq` finds, the same in every entity) keep that alias in `freq` too, so forecasters
+can advance their stamps with the pandas offset and infer the season from it."""
 
 from __future__ import annotations
 
@@ -61,13 +64,30 @@ def prepare_frame(
         integer=integer,
         regular=regular,
         step=step,
-        freq=_freq_alias(step) if kind == "datetime" and regular else None,
+        freq=_freq(frame, id_column, step, regular) if kind == "datetime" else None,
         log_gap_low=float(np.log(gaps.min())) if not regular else None,
         log_gap_high=float(np.log(gaps.max())) if not regular else None,
         start_low=float(starts.min()),
         start_high=float(starts.max()),
     )
     return frame, spec
+
+
+def _freq(frame: pd.DataFrame, id_column: str, step: float, regular: bool) -> str | None:
+    """A fixed spacing's alias ('h', '5min', 'D', '7D'), else the calendar frequency that
+    `pd.infer_freq` finds in every entity of at least 3 rows ('MS', 'ME', 'B', 'QS-JAN'), else
+    None."""
+    if regular:
+        return _freq_alias(step)
+    found: set[str | None] = set()
+    for _, stamps in frame.groupby(id_column, sort=False)["__t"]:
+        if len(stamps) < 3:
+            continue
+        index = pd.DatetimeIndex(np.rint(stamps.to_numpy()).astype("int64").astype("datetime64[s]"))
+        found.add(pd.infer_freq(index))
+        if len(found) > 1 or None in found:
+            return None
+    return found.pop() if found else None
 
 
 def _freq_alias(seconds: float) -> str | None:
