@@ -77,7 +77,7 @@ def table(results: list[dict[str, Any]], env: dict[str, Any]) -> str:
         "",
         "Produced by `make bench-forecast` (`benchmarks/forecast.py`); do not edit by hand.",
         "Rolling origin over the test split, an origin every `horizon` rows, each seeing only",
-        "the history before it (PROTOCOL.md §3). MASE and CRPS are divided by the in-sample",
+        "the history before it (docs/quality.md). MASE and CRPS are divided by the in-sample",
         "MAE of the seasonal naive on the train rows; CRPS = 2 × mean pinball over quantiles",
         "0.05 … 0.95; coverage is that of [q0.1, q0.9]. `gan` is the shipped model (with its",
         "validation-fit spread calibration), `gan_uncalibrated` the raw generator; the",

@@ -1,6 +1,6 @@
 """`make bench-generation`: train (or, with --reuse, load), evaluate and export each shipped
 generator, then write `benchmarks/results/generation.json`, the table in `docs/generation.md`
-(our numbers beside the published ones of PROTOCOL.md §3) and a projection picture per data set
+(our numbers beside the published ones of docs/quality.md) and a projection picture per data set
 in `docs/generation_<name>.png`. Every number comes from this run.
 
     python -m benchmarks.generation [--reuse] [--only sines,stocks]
@@ -23,7 +23,7 @@ RESULTS = Path("benchmarks/results/generation.json")
 TABLE = Path("docs/generation.md")
 log = logging.getLogger("rnngan.bench")
 
-# PROTOCOL.md §3, lower is better; None where a paper did not report the cell.
+# docs/quality.md, lower is better; None where a paper did not report the cell.
 PUBLISHED: dict[str, dict[str, tuple[float | None, float | None]]] = {
     # model: dataset -> (discriminative, predictive)
     "TimeGAN (2019)": {
@@ -71,7 +71,7 @@ def table(results: dict[str, dict[str, Any]], env: dict[str, Any]) -> str:
         "# Generation benchmark",
         "",
         "Produced by `make bench-generation` (`benchmarks/generation.py`); do not edit by hand.",
-        "TimeGAN protocol (PROTOCOL.md §3): windows of 24, min-max scaled; discriminative",
+        "TimeGAN protocol (docs/quality.md): windows of 24, min-max scaled; discriminative",
         "score = |accuracy − 0.5| of a post-hoc 1-layer GRU (hidden F/2, 2,000 steps, 80/20",
         "split); predictive score = MAE on real of a 1-layer GRU trained 5,000 steps on",
         "synthetic. Ours: mean ± std over 3 classifier runs. Lower is better.",

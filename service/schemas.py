@@ -1,4 +1,4 @@
-"""Request and response bodies of the v1 API (PROTOCOL.md §1). Static bounds live here;
+"""Request and response bodies of the v1 API (docs/api.md). Static bounds live here;
 limits that depend on settings or on the model are checked in service/plans.py."""
 
 from __future__ import annotations
@@ -185,5 +185,5 @@ class ReloadResponse(BaseModel):
 
 
 def quantile_key(q: float) -> str:
-    """The shortest decimal form of the float, as PROTOCOL.md fixes: 0.5 -> "0.5"."""
+    """The shortest decimal form of the float, as docs/api.md fixes: 0.5 -> "0.5"."""
     return repr(float(q))

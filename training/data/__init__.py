@@ -1,2 +1,2 @@
 """Data sets, loaded and windowed with scalers fit on the training split only: `series.py` for
-the built-in series (PROTOCOL.md §3), `tables.py` for the user's own long table."""
+the built-in series (docs/quality.md), `tables.py` for the user's own long table."""

@@ -1,4 +1,4 @@
-"""Forecast evaluation (PROTOCOL.md §3): rolling origin over the test rows, a forecast every
+"""Forecast evaluation (docs/quality.md): rolling origin over the test rows, a forecast every
 `horizon` rows, each seeing only the history before it. The GAN, seasonal naive and
 statsforecast's AutoETS (and AutoARIMA, when configured) are scored on the same windows in the
 same run (scores in training/evaluate/scores.py).

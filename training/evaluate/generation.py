@@ -1,4 +1,4 @@
-"""Quality metrics for generators (PROTOCOL.md §3, after TimeGAN's metrics code, kept apart from
+"""Quality metrics for generators (docs/quality.md, after TimeGAN's metrics code, kept apart from
 the models); `rnngan evaluate --run runs/sines` (training/evaluate/run.py) writes them to
 `<run_dir>/metrics.json`.
 

@@ -1,4 +1,4 @@
-"""The post-hoc scores of PROTOCOL.md §3 (after TimeGAN's metrics code): discriminative and
+"""The post-hoc scores of docs/quality.md (after TimeGAN's metrics code): discriminative and
 predictive scores from small GRUs, autocorrelation and cross-correlation errors. Shared by the
 generation report (generation.py) and the quality verdict (quality.py).
 """

@@ -1,4 +1,4 @@
-"""Forecast scores (PROTOCOL.md §3), shared by evaluation and by checkpoint selection during
+"""Forecast scores (docs/quality.md), shared by evaluation and by checkpoint selection during
 training: quantiles at LEVELS from sample paths, MASE (scale = in-sample MAE of the seasonal
 naive on the train rows), CRPS as 2 × mean pinball loss over quantiles 0.05 … 0.95 divided by
 the same scale, 80 % interval coverage ([q0.1, q0.9]) and sMAPE (in %); the spread calibration

@@ -219,7 +219,7 @@ class ForGAN(Forecaster):
                 seq_len=d.seq_len,
             )
         windows = data.windows(0, d.train_end)
-        # Validation: the rows of PROTOCOL.md §3's split, one scale for the one series.
+        # Validation: the rows of the split in docs/quality.md, one scale for the one series.
         _, histories, truth = rolling_windows(data, d.train_end, d.val_end)
         scales = np.full(len(histories), seasonal_scale(data.train, d.season))
         dataset = DatasetInfo(

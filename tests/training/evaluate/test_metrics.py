@@ -1,4 +1,4 @@
-"""The metrics themselves (PROTOCOL.md §3): a floor near 0, noise far from it, and a
+"""The metrics themselves (docs/quality.md): a floor near 0, noise far from it, and a
 time-shuffled copy clearly worse than the real data. Fewer classifier steps than the benchmark
 (2,000 / 5,000) keep these fast; the direction of each check does not depend on that."""
 
