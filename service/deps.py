@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from service.config import Settings
+from service.digests import DigestCache
 from service.errors import InvalidInput, ModelNotFound, NotReady
 from service.observability import Metrics
 from service.registry import LoadedModel, Registry, ReloadReport
@@ -19,6 +20,7 @@ class AppState:
     metrics: Metrics
     key_digests: list[bytes]
     ready: bool = False
+    digests: DigestCache = field(default_factory=DigestCache)  # completed downloads' sha-256
 
     def reload_models(self) -> ReloadReport:
         """Rescan the repository (startup, the poller, POST /admin/reload) and count each newly

@@ -35,11 +35,18 @@ def generate(
 
 
 def forecast_samples(
-    model: LoadedModel, histories: np.ndarray, *, horizon: int, num_samples: int, seed: int
+    model: LoadedModel,
+    histories: np.ndarray,
+    *,
+    horizon: int,
+    num_samples: int,
+    seed: int,
+    offset: int = 0,
 ) -> np.ndarray:
     """Sample paths of shape (S, num_samples, horizon) for histories of shape (S, context_len),
     computed in calls of at most `max_call_rows` generator rows (series × sample paths), so a
     request at the limits holds a bounded working set; the paths are the same in any chunking.
+    Series j draws the noise of position `offset + j` (a panel split into requests).
 
     The graph scales each history in float32. A history too large for that (|x| > 1e15: its
     squares overflow) is first standardised here in float64 and its paths scaled back."""
@@ -56,7 +63,9 @@ def forecast_samples(
             k1 = min(num_samples, k0 + step)
             noise = np.stack(
                 [
-                    series_noise(seed, j * _SAMPLES_STRIDE + k0, k1 - k0, horizon, latent)
+                    series_noise(
+                        seed, (offset + j) * _SAMPLES_STRIDE + k0, k1 - k0, horizon, latent
+                    )
                     for j in range(j0, j1)
                 ]
             )  # (s, k, H, L)

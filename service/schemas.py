@@ -89,6 +89,33 @@ class DatasetRequest(SamplesRequest):
     )
 
 
+class DatasetChecksum(BaseModel):
+    model: str
+    version: int = Field(description="the model version that makes these bytes")
+    sha256: str = Field(description="hex sha-256 of the bytes /datasets sends for this body")
+    bytes: int = Field(description="their length")
+    rows: int = Field(description="data rows in them (header not counted)")
+    source: Literal["cache", "computed"] = Field(
+        description="cache: kept from a completed download of this body by this process; "
+        "computed: generated and hashed for this request"
+    )
+
+
+class Limits(BaseModel):
+    """This service's request limits (its settings), so that a client can size its requests."""
+
+    max_sample_values: int
+    max_dataset_rows: int
+    max_length: int
+    max_forecast_series: int
+    max_history: int
+    max_num_samples: int
+    max_forecast_values: int
+    max_quantiles: int
+    max_images: int
+    max_body_bytes: int
+
+
 class ImagesRequest(_Body):
     n: int = Field(default=8, ge=1, description="number of images")
     seed: int = Field(
@@ -147,6 +174,14 @@ class ForecastRequest(_Body):
     num_samples: int = Field(default=200, ge=1)
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
     return_samples: bool = False
+    offset: int = Field(
+        default=0,
+        ge=0,
+        le=2**32,
+        description="position of the first series in the seed's noise stream: series j of this "
+        "request draws what series offset + j of one big request would, so a panel split into "
+        "requests gives the same numbers",
+    )
 
     @field_validator("quantiles")
     @classmethod

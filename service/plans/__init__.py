@@ -92,6 +92,7 @@ class ForecastPlan:
     quantiles: list[float]
     seed: int
     return_samples: bool
+    offset: int = 0  # series j draws the noise of position offset + j
 
     @property
     def values(self) -> int:
@@ -199,6 +200,7 @@ def plan_forecast(model: LoadedModel, body: ForecastRequest, settings: Settings)
         quantiles=body.quantiles,
         seed=body.seed,
         return_samples=body.return_samples,
+        offset=body.offset,
     )
 
 

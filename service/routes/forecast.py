@@ -26,7 +26,12 @@ def forecast(
     manifest = model.manifest
     plan = plan_forecast(model, body, state.settings)
     paths = forecast_samples(
-        model, plan.histories, horizon=plan.horizon, num_samples=plan.num_samples, seed=plan.seed
+        model,
+        plan.histories,
+        horizon=plan.horizon,
+        num_samples=plan.num_samples,
+        seed=plan.seed,
+        offset=plan.offset,
     )  # (S, N, H)
     if manifest.calibration is not None:
         paths = manifest.calibration.apply(paths)

@@ -1,5 +1,6 @@
 """Model listing, manifests and quality reports: GET /v1/models, GET /v1/models/{name},
-GET /v1/models/{name}/report."""
+GET /v1/models/{name}/report; and the request limits the models are served under,
+GET /v1/limits (what a client sizes its requests by)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Depends
 
 from service.deps import AppState, app_state, lookup
 from service.errors import ModelNotFound, NotReady, error_responses
-from service.schemas import ModelList, ModelSummary
+from service.schemas import Limits, ModelList, ModelSummary
 
 router = APIRouter(tags=["models"])
 
@@ -36,6 +37,12 @@ def list_models(state: AppState = Depends(app_state)) -> ModelList:
 def get_model(name: str, state: AppState = Depends(app_state)) -> dict[str, Any]:
     """The model's manifest: shapes, features, scaler, training config and measured metrics."""
     return lookup(state, name).manifest.model_dump(mode="json")
+
+
+@router.get("/v1/limits", response_model=Limits)
+async def limits(state: AppState = Depends(app_state)) -> Limits:
+    """Each limit a request is checked against (413 above it), from the service's settings."""
+    return Limits.model_validate(state.settings.model_dump(include=set(Limits.model_fields)))
 
 
 REPORT_FILE = "report.json"  # written beside the manifest by `rnngan export` (issue #15)
