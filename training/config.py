@@ -49,6 +49,9 @@ class DataConfig:
     stride: int = 1  # window stride over each entity
     val_share: float = 0.15  # table forecast: share of each entity's rows for validation
     test_share: float = 0.15  # table forecast: share of each entity's last rows for test
+    # table forecast: covariates fed for history and horizon (docs/forecast.md, Covariates)
+    future_cols: tuple[str, ...] = ()  # numeric columns known in advance (sent as `future`)
+    calendar: tuple[str, ...] = ()  # hour, weekday, month, yearday, or ["auto"] (from the freq)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,6 +159,23 @@ class RunConfig:
                 raise ConfigError("data.seq_len must be 0 (automatic) or more")
             if self.data.stride < 1:
                 raise ConfigError("data.stride must be at least 1")
+        if self.data.future_cols or self.data.calendar:
+            if self.task != "forecast" or self.data.dataset != "table":
+                raise ConfigError(
+                    "data.future_cols and data.calendar are for forecasting a column of your own "
+                    "table (task = 'forecast', data.dataset = 'table')"
+                )
+            if self.model.kind == "forgan_v1":
+                raise ConfigError("model.kind = 'forgan_v1' takes no covariates")
+            known = {"auto", "hour", "weekday", "month", "yearday"}
+            unknown = [c for c in self.data.calendar if c not in known]
+            if unknown or ("auto" in self.data.calendar and len(self.data.calendar) > 1):
+                raise ConfigError(
+                    f"data.calendar: {list(self.data.calendar)}; give ['auto'] or names from "
+                    "hour, weekday, month, yearday"
+                )
+            if self.data.target in self.data.future_cols:
+                raise ConfigError("data.future_cols must not include the target")
         if self.task == "forecast" and self.data.context_len % self.model.patch_len:
             raise ConfigError(
                 f"model.patch_len={self.model.patch_len} must divide "
@@ -249,6 +269,8 @@ def table_config(
     horizon: int = 24,
     context_len: int = 168,
     season: int = 0,
+    future_cols: str | None = None,
+    calendar: str | None = None,
 ) -> RunConfig:
     """The run config `rnngan train --data` uses: defaults sized for a 2-core CPU (minutes),
     comma-separated options as the command line takes them. `task="forecast"` forecasts the
@@ -320,6 +342,10 @@ def table_config(
         }
     if static is not None:
         raw["data"]["static"] = split(static)
+    if future_cols:
+        raw["data"]["future_cols"] = split(future_cols)
+    if calendar:
+        raw["data"]["calendar"] = split(calendar)
     if out_dir is not None:
         raw["out_dir"] = out_dir
     config: RunConfig = from_dict(RunConfig, raw)

@@ -31,7 +31,7 @@ OPSET = 17
 
 def export_onnx(graph: nn.Module, ckpt: Checkpoint, path: Path) -> None:
     family = family_for(ckpt.config)
-    inputs, outputs = family.graph_io
+    inputs, outputs = family.io(ckpt)
     example = family.example_inputs(ckpt, batch=4, length=family.export_length(ckpt.config))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -43,7 +43,7 @@ def export_onnx(graph: nn.Module, ckpt: Checkpoint, path: Path) -> None:
             input_names=list(inputs),
             output_names=list(outputs),
             opset_version=OPSET,
-            dynamic_axes=family.dynamic_axes,
+            dynamic_axes=family.axes(ckpt),
         )
 
 
@@ -109,7 +109,7 @@ def export(run_dir: Path, models_dir: Path, *, atol: float = 1e-5, force: bool =
             run_dir,
         )
     write_report(out_dir, config.name, config.version, metrics, run_dir)
-    inputs, outputs = family.graph_io
+    inputs, outputs = family.io(ckpt)
     manifest = Manifest(
         name=config.name,
         version=config.version,

@@ -1,6 +1,7 @@
 """The networks of the default forecaster (training/families/panel_forecast.py has the design):
 per-window scaling, the generator over horizon patches on the seasonal-naive base, the exported
-graph (any horizon), the conditional discriminator and the fair sample CRPS."""
+graph (any horizon; with covariates, a third input (S, C + H, n_cov)), the conditional
+discriminator and the fair sample CRPS."""
 
 from __future__ import annotations
 
@@ -55,18 +56,26 @@ class PanelGenerator(nn.Module):
         hidden: int,
         patch: int,
         enc_patch: int,
+        n_cov: int = 0,
     ) -> None:
         super().__init__()
         self.context, self.season, self.patch, self.latent = context, season, patch, latent_dim
-        self.enc_patch = enc_patch
+        self.enc_patch, self.n_cov = enc_patch, n_cov
         k = n_lags(context, season)
         self.k = k
-        self.encoder = nn.GRU(enc_patch, hidden, batch_first=True)
+        # Covariates (n_cov > 0): the encoder reads each history patch's covariates beside its
+        # values; each horizon patch reads its steps' covariates and their change since the
+        # seasonal-naive base step (the base of step t is history step C - season + t mod season).
+        cov_in = 2 * patch * n_cov
+        self.encoder = nn.GRU(enc_patch * (1 + n_cov), hidden, batch_first=True)
         self.init = nn.Linear(hidden, hidden)
-        self.gru = nn.GRU(patch * k + patch * latent_dim + 1, hidden, batch_first=True)
+        self.gru = nn.GRU(patch * k + cov_in + patch * latent_dim + 1, hidden, batch_first=True)
         self.head = nn.Sequential(
-            nn.Linear(hidden + patch * k, hidden), nn.Tanh(), nn.Linear(hidden, patch)
+            nn.Linear(hidden + patch * k + cov_in, hidden), nn.Tanh(), nn.Linear(hidden, patch)
         )
+        if n_cov:  # the train parts' mean and std of each channel (calendar ones: 0, 1)
+            self.register_buffer("cov_loc", torch.zeros(n_cov))
+            self.register_buffer("cov_scale", torch.ones(n_cov))
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
         # Lag j of horizon step t: history index C - season * j + (t mod season).
@@ -82,14 +91,32 @@ class PanelGenerator(nn.Module):
         idx = self.lag_index[:steps]
         return z.index_select(1, idx.reshape(-1)).reshape(z.shape[0], steps, self.k)
 
-    def forward(self, z: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def scale_cov(self, covariates: torch.Tensor) -> torch.Tensor:
+        """(B, T, n_cov) in the user's units -> standardised, clipped to ±ZCLIP."""
+        return torch.clamp((covariates - self.cov_loc) / self.cov_scale, -ZCLIP, ZCLIP)
+
+    def forward(
+        self, z: torch.Tensor, noise: torch.Tensor, cov: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """`cov` (B, C + Hp, n_cov) standardised covariates when n_cov > 0."""
         b, n, hp = z.shape[0], noise.shape[1], noise.shape[2]
         m = hp // self.patch
-        _, h_enc = self.encoder(z.reshape(b, -1, self.enc_patch))
+        enc_in = z.reshape(b, -1, self.enc_patch)
+        if self.n_cov:
+            assert cov is not None, "this forecaster reads covariates"
+            ch = cov[:, : self.context]  # (B, C, n_cov)
+            enc_in = torch.cat([enc_in, ch.reshape(b, -1, self.enc_patch * self.n_cov)], dim=-1)
+        _, h_enc = self.encoder(enc_in)
         h0 = torch.tanh(self.init(h_enc[0]))  # (B, hidden)
         h0 = h0.unsqueeze(1).expand(-1, n, -1).reshape(1, b * n, h0.shape[-1])
         lags = self.lags(z, hp)  # (B, Hp, K)
         lp = lags.reshape(b, m, self.patch * self.k)
+        if self.n_cov:
+            assert cov is not None
+            future = cov[:, self.context : self.context + hp]  # (B, Hp, n_cov)
+            base = ch.index_select(1, self.lag_index[:hp, 0])  # (B, Hp, n_cov)
+            steps = torch.cat([future, future - base], dim=-1)  # (B, Hp, 2 n_cov)
+            lp = torch.cat([lp, steps.reshape(b, m, 2 * self.patch * self.n_cov)], dim=-1)
         cond = torch.cat([lp, self.pos[:m].unsqueeze(0).expand(b, -1, -1)], dim=-1)
         cond = cond.unsqueeze(1).expand(-1, n, -1, -1).reshape(b * n, m, cond.shape[-1])
         nz = noise.reshape(b * n, m, self.patch * self.latent)
@@ -107,17 +134,27 @@ class PanelForecastGraph(nn.Module):
         super().__init__()
         self.generator = generator
 
-    def z_paths(self, z: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def z_paths(
+        self, z: torch.Tensor, noise: torch.Tensor, cov: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """`cov` (B, C + H, n_cov) standardised, when the generator reads covariates."""
         p = self.generator.patch
         h = noise.shape[2]
         padded = F.pad(noise, (0, 0, 0, p - 1))
         whole = (h + p - 1) // p * p
-        return self.generator(z, padded[:, :, :whole])[:, :, :h]
+        if cov is not None:  # padded like the noise, to whole horizon patches
+            cov = F.pad(cov, (0, 0, 0, p - 1))[:, : self.generator.context + whole]
+        return self.generator(z, padded[:, :, :whole], cov)[:, :, :h]
 
-    def forward(self, history: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, history: torch.Tensor, noise: torch.Tensor, covariates: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """`covariates` (S, C + H, n_cov) in the user's units (calendar channels as computed by
+        rnngan/core/calendar.py), for models that read them."""
         loc, scale = window_scale(history, self.generator.season)
         z = torch.clamp((history - loc) / scale, -ZCLIP, ZCLIP)
-        return loc.unsqueeze(1) + scale.unsqueeze(1) * self.z_paths(z, noise)
+        cov = self.generator.scale_cov(covariates) if covariates is not None else None
+        return loc.unsqueeze(1) + scale.unsqueeze(1) * self.z_paths(z, noise, cov)
 
 
 class PanelDiscriminator(nn.Module):
@@ -133,25 +170,33 @@ class PanelDiscriminator(nn.Module):
         disc_context: int,
         patch: int,
         hidden: int,
+        n_cov: int = 0,
     ) -> None:
         super().__init__()
         span = min(disc_context + horizon, context + horizon - season)
         self.patch = patch if span >= patch else 1
         self.span = span // self.patch * self.patch
-        self.season, self.horizon = season, horizon
+        self.season, self.horizon, self.n_cov = season, horizon, n_cov
         future = torch.zeros(context + horizon)
         future[context:] = 1.0
         flags = future[-self.span :].reshape(-1, self.patch).mean(dim=1)
         self.register_buffer("flags", flags[:, None])
-        self.gru = nn.GRU(2 * self.patch + 1, hidden, batch_first=True)
+        self.gru = nn.GRU(2 * self.patch + 1 + self.patch * n_cov, hidden, batch_first=True)
         self.out = nn.Linear(hidden, 1)
 
-    def forward(self, z: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, future: torch.Tensor, cov: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """`cov` (B, C + H, n_cov) standardised covariates when n_cov > 0 (judged with them)."""
         full = torch.cat([z, future], dim=1)
         b, m, s = full.shape[0], self.span // self.patch, self.season
         cur = full[:, -self.span :].reshape(b, m, self.patch)
         lag = full[:, -self.span - s : full.shape[1] - s].reshape(b, m, self.patch)
-        _, h = self.gru(torch.cat([cur, lag, self.flags.expand(b, -1, -1)], dim=-1))
+        parts = [cur, lag, self.flags.expand(b, -1, -1)]
+        if self.n_cov:
+            assert cov is not None
+            parts.append(cov[:, -self.span :].reshape(b, m, self.patch * self.n_cov))
+        _, h = self.gru(torch.cat(parts, dim=-1))
         return self.out(h[0]).squeeze(-1)
 
 

@@ -35,6 +35,20 @@ def train(
     season: Annotated[
         int, typer.Option(help="--data, forecast: seasonal period (0: from the time column)")
     ] = 0,
+    future_cols: Annotated[
+        str | None,
+        typer.Option(
+            help="--data, forecast: columns known in advance, comma-separated (the request "
+            "sends them as `covariates` for the history and `future` for the horizon)"
+        ),
+    ] = None,
+    calendar: Annotated[
+        str | None,
+        typer.Option(
+            help="--data, forecast: calendar features: auto (from the time column's frequency) "
+            "or hour,weekday,month,yearday (default: none)"
+        ),
+    ] = None,
     name: Annotated[
         str | None, typer.Option(help="--data: model name (default: file name)")
     ] = None,
@@ -108,6 +122,8 @@ def train(
                 horizon=horizon,
                 context_len=context_len,
                 season=season,
+                future_cols=future_cols,
+                calendar=calendar,
             )
             if task == "generate":
                 _show_table(cfg)

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnngan.core.calendar import season_for_freq
+from rnngan.core.calendar import auto_calendar, calendar_columns, calendar_values, season_for_freq
 from rnngan.core.manifest import file_sha256
 from rnngan.core.tables.codec import encode_entities
 from rnngan.core.tables.infer import infer_kind, infer_spec
-from rnngan.core.tables.spec import NUMERIC, TableError, TableSpec
+from rnngan.core.tables.spec import NUMERIC, TableError, TableSpec, TimeSpec
 from rnngan.core.tables.timecol import prepare_frame
 from training.config import DataConfig
 
@@ -121,6 +121,7 @@ class EntitySplit:
     val_end: int
     scale: float  # in-sample MAE of the seasonal naive on the train part
     name: str = ""  # the entity id
+    covariates: np.ndarray | None = None  # (rows, K) float32: calendar, then future columns
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,10 @@ class TableForecastData:
     source: str
     sha256: str
     season: int = 24  # the config's, or inferred from the time column (`infer_season`)
+    calendar: tuple[str, ...] = ()  # calendar features (resolved from "auto")
+    future: tuple[str, ...] = ()  # known-future columns
+    # per covariate channel: mean and std over the train parts (calendar channels: 0 and 1)
+    covariate_stats: tuple[np.ndarray, np.ndarray] | None = None
 
     def train_windows(self, span: int) -> np.ndarray:
         parts = []
@@ -165,6 +170,17 @@ class TableForecastData:
                 "or has too little history before it"
             )
         return out
+
+    def origin_covariates(self, part: str, context: int, horizon: int) -> np.ndarray | None:
+        """(N, context + horizon, K) covariates of the windows `origins` returns (None without
+        covariates)."""
+        if self.covariate_stats is None:
+            return None
+        rows = []
+        for e, origins in self.entity_origins(part, context, horizon):
+            assert e.covariates is not None
+            rows += [e.covariates[o - context : o + horizon] for o in origins]
+        return np.stack(rows).astype(np.float32)
 
     def origins(
         self, part: str, context: int, horizon: int
@@ -226,6 +242,8 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
             else 1
         )
         log.info("season %d (inferred from the time column's spacing)", season)
+    calendar = _resolve_calendar(d, time_spec)
+    future = _check_future(frame, d)
     entities = []
     skipped = 0
     for key, entity in frame.groupby(str(d.id_col), sort=False):
@@ -242,8 +260,11 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
             skipped += 1
             continue
         scale = float(np.mean(np.abs(train[season:] - train[:-season])))
+        covariates = _entity_covariates(entity, calendar, future) if calendar or future else None
         entities.append(
-            EntitySplit(values.astype(np.float32), train_end, val_end, scale or 1.0, str(key))
+            EntitySplit(
+                values.astype(np.float32), train_end, val_end, scale or 1.0, str(key), covariates
+            )
         )
     if not entities:
         raise TableError("no entity is long enough for its train part to span one season")
@@ -259,4 +280,80 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
         path.name,
         file_sha256(path),
         season,
+        calendar,
+        future,
+        _covariate_stats(entities, len(calendar_columns(calendar))) if calendar or future else None,
     )
+
+
+# --- covariates of a table forecast: calendar features and known-future columns ---
+
+
+def _resolve_calendar(d: DataConfig, time_spec: TimeSpec | None) -> tuple[str, ...]:
+    """`data.calendar` with "auto" resolved from the time column's frequency."""
+    if not d.calendar:
+        return ()
+    if time_spec is None or time_spec.kind != "datetime":
+        raise TableError("calendar features need a date-time time column (--time-col)")
+    if tuple(d.calendar) != ("auto",):
+        names = tuple(d.calendar)
+    else:
+        names = auto_calendar(time_spec.freq)
+        if not names:
+            freq = time_spec.freq or "none inferred"
+            raise TableError(
+                f"no calendar feature varies at this table's frequency ({freq}); name them "
+                "(hour, weekday, month, yearday) or drop --calendar"
+            )
+    if not time_spec.freq:
+        raise TableError(
+            "calendar features need a time column with a frequency (regular, or a calendar one "
+            "such as monthly or business-daily) to step the forecast's timestamps by; this one "
+            "has none"
+        )
+    log.info("calendar features: %s", ", ".join(names))
+    return names
+
+
+def _check_future(frame: pd.DataFrame, d: DataConfig) -> tuple[str, ...]:
+    for column in d.future_cols:
+        if column not in frame.columns:
+            raise TableError(
+                f"future column '{column}' is not in the table; columns: {list(frame.columns)}"
+            )
+        if column in (d.id_col, d.time_col, d.target):
+            raise TableError(f"future column '{column}' is the id, time or target column")
+        if infer_kind(frame[column]) not in (*NUMERIC, "boolean"):
+            raise TableError(f"future column '{column}' must be numeric or boolean")
+    return tuple(d.future_cols)
+
+
+def _entity_covariates(
+    entity: pd.DataFrame, calendar: tuple[str, ...], future: tuple[str, ...]
+) -> np.ndarray:
+    """(rows, K) float32: the calendar columns of its stamps, then each future column (gaps
+    filled by interpolation inside the entity; an entity without any value gets 0)."""
+    parts = []
+    if calendar:
+        parts.append(calendar_values(entity["__t"].to_numpy(dtype=np.float64), calendar))
+    for column in future:
+        raw = entity[column]
+        if raw.dtype == bool or raw.dtype == object:
+            raw = raw.map(lambda v: {"true": 1.0, "false": 0.0}.get(str(v).strip().lower(), v))
+        values = pd.to_numeric(raw, errors="coerce").astype(np.float64)
+        values = values.interpolate(limit_direction="both").fillna(0.0)
+        parts.append(values.to_numpy()[:, None])
+    return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+def _covariate_stats(entities: list[EntitySplit], n_calendar: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of each covariate channel over the train parts (calendar channels stay
+    as they are: 0 and 1); what the graph standardises the covariates with."""
+    train = np.concatenate(
+        [e.covariates[: e.train_end] for e in entities if e.covariates is not None]
+    )
+    mean = train.mean(axis=0).astype(np.float64)
+    std = train.std(axis=0).astype(np.float64)
+    mean[:n_calendar], std[:n_calendar] = 0.0, 1.0
+    std = np.where(std > 1e-12, std, 1.0)
+    return mean.astype(np.float32), std.astype(np.float32)

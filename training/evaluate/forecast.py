@@ -241,7 +241,12 @@ def baseline_blocks(
 
 
 def _gan_paths_progress(
-    graph: nn.Module, hist: np.ndarray, config: RunConfig, seed: int, desc: str
+    graph: nn.Module,
+    hist: np.ndarray,
+    config: RunConfig,
+    seed: int,
+    desc: str,
+    covariates: np.ndarray | None = None,
 ) -> np.ndarray:
     d, e = config.data, config.eval
     g = torch.Generator().manual_seed(seed)
@@ -250,8 +255,11 @@ def _gan_paths_progress(
     for a in tqdm(range(0, len(hist), chunk), desc=desc, mininterval=5.0):
         h = torch.from_numpy(np.asarray(hist[a : a + chunk], dtype=np.float32))
         noise = torch.randn(len(h), e.num_samples, d.horizon, config.model.latent_dim, generator=g)
+        inputs = [h, noise]
+        if covariates is not None:
+            inputs.append(torch.from_numpy(covariates[a : a + chunk]))
         with torch.no_grad():
-            out.append(graph(h, noise).numpy())
+            out.append(graph(*inputs).numpy())
     return np.concatenate(out)
 
 
@@ -260,8 +268,14 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
     d, e = config.data, config.eval
     val_hist, val_truth, val_scales = data.origins("validation", d.context_len, d.horizon)
     test_hist, test_truth, test_scales = data.origins("test", d.context_len, d.horizon)
-    val_paths = _gan_paths_progress(graph, val_hist, config, config.seed, "validation paths")
-    test_paths = _gan_paths_progress(graph, test_hist, config, config.seed + 1, "test paths")
+    val_cov = data.origin_covariates("validation", d.context_len, d.horizon)
+    test_cov = data.origin_covariates("test", d.context_len, d.horizon)
+    val_paths = _gan_paths_progress(
+        graph, val_hist, config, config.seed, "validation paths", val_cov
+    )
+    test_paths = _gan_paths_progress(
+        graph, test_hist, config, config.seed + 1, "test paths", test_cov
+    )
     metrics: dict[str, Any] = {}
     raw = score_paths_scaled(test_paths, test_truth, test_scales)
     gan = raw

@@ -15,7 +15,13 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from rnngan.core.manifest import GRAPH_IO, DatasetInfo, Scaler
+from rnngan.core.manifest import (
+    FORECAST_COVARIATE_GRAPH_IO,
+    GRAPH_IO,
+    Covariates,
+    DatasetInfo,
+    Scaler,
+)
 from training.checkpoint import Checkpoint
 from training.config import DataConfig, RunConfig
 from training.data.series import GenerationData
@@ -77,6 +83,14 @@ class Family(ABC):
     def manifest_fields(self, ckpt: Checkpoint) -> dict[str, Any]:
         """The manifest fields that depend on the family (shapes, scaler, freq, table)."""
 
+    def io(self, ckpt: Checkpoint) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """This checkpoint's graph input and output names (`graph_io` unless it says more)."""
+        return self.graph_io
+
+    def axes(self, ckpt: Checkpoint) -> AxesSpec:
+        """This checkpoint's dynamic axes (`dynamic_axes` unless it says more)."""
+        return self.dynamic_axes
+
 
 class SeriesGenerator(Family):
     """Generate families on the built-in series: noise (B, T, latent_dim) -> series in real
@@ -134,6 +148,14 @@ class Forecaster(Family):
     def generator(self, config: RunConfig) -> nn.Module:
         """The conditional generator the graph wraps."""
 
+    def io(self, ckpt: Checkpoint) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return FORECAST_COVARIATE_GRAPH_IO if _covariates(ckpt.config) else self.graph_io
+
+    def axes(self, ckpt: Checkpoint) -> AxesSpec:
+        if not _covariates(ckpt.config):
+            return self.dynamic_axes
+        return {**self.dynamic_axes, "covariates": {0: "batch", 1: "steps"}}
+
     def graph(self, ckpt: Checkpoint) -> nn.Module:
         generator = self.generator(ckpt.config)
         generator.load_state_dict(ckpt.generator)
@@ -144,7 +166,12 @@ class Forecaster(Family):
         config = ckpt.config
         history = 20.0 + 5.0 * torch.randn(batch, config.data.context_len, generator=g)
         noise = torch.randn(batch, 3, length, config.model.latent_dim, generator=g)
-        return {"history": history, "noise": noise}
+        inputs = {"history": history, "noise": noise}
+        n_cov = len(_covariates(config))
+        if n_cov:
+            steps = config.data.context_len + length
+            inputs["covariates"] = 1.0 + 2.0 * torch.randn(batch, steps, n_cov, generator=g)
+        return inputs
 
     def export_length(self, config: RunConfig) -> int:
         return config.data.horizon
@@ -157,7 +184,19 @@ class Forecaster(Family):
             "horizon": d.horizon,
             "season": d.season,
             "scaler": Scaler(kind="per_series_standard"),
+            "covariates": (
+                Covariates(calendar=list(d.calendar), future=list(d.future_cols))
+                if _covariates(ckpt.config)
+                else None
+            ),
         }
+
+
+def _covariates(config: RunConfig) -> list[str]:
+    """The covariate channels a forecaster's graph reads (training/families/panel_forecast.py)."""
+    from training.families.panel_forecast import covariate_columns
+
+    return covariate_columns(config)
 
 
 def series_checkpoint(

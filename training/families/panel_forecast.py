@@ -25,6 +25,13 @@ uniformly, then an origin uniformly in its train part. Checkpoint selection (`se
 validation windows scored with fixed noise; step 0 (= seasonal naive) is always a candidate;
 among candidates whose validation MASE ratio to the seasonal naive is ≤ 1, the lowest CRPS ratio
 (geometric mean over series) is kept.
+
+Covariates (own tables, `data.calendar` / `data.future_cols`; docs/forecast.md): a third graph
+input (S, C + H, n_cov) of calendar features (rnngan/core/calendar.py) and known-future columns
+for the history and the horizon, standardised in the graph by the train parts' mean and std;
+the encoder, the generator's horizon patches (each step's covariates and their change since its
+seasonal-naive base step) and the discriminator read them. The head still starts at zero: an
+untrained forecaster with covariates is the seasonal naive too.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnngan.core.calendar import calendar_columns
 from rnngan.core.manifest import DatasetInfo
 from training.checkpoint import Checkpoint, Selection
 from training.config import RunConfig
@@ -61,6 +69,14 @@ PATHS = 8  # sample paths per training window (the sample CRPS)
 SELECT_MAX_WINDOWS = 2000  # validation windows scored per selection (an even subsample beyond)
 
 
+def covariate_columns(config: RunConfig) -> list[str]:
+    """The covariate channels of the graph's `covariates` input, in order: the calendar
+    features' sin and cos (resolved names; "auto" is resolved when training starts), then the
+    known-future columns."""
+    calendar = [c for c in config.data.calendar if c != "auto"]
+    return calendar_columns(calendar) + list(config.data.future_cols)
+
+
 def build_generator(config: RunConfig) -> PanelGenerator:
     d, m = config.data, config.model
     check_shape(d.context_len, d.horizon, d.season)
@@ -72,6 +88,7 @@ def build_generator(config: RunConfig) -> PanelGenerator:
         hidden=m.hidden_size,
         patch=m.patch_len,
         enc_patch=encoder_patch(d.context_len, d.season, m.patch_len),
+        n_cov=len(covariate_columns(config)),
     )
 
 
@@ -84,6 +101,7 @@ def build_discriminator(config: RunConfig) -> PanelDiscriminator:
         disc_context=m.disc_context,
         patch=m.patch_len,
         hidden=m.disc_hidden_size,
+        n_cov=len(covariate_columns(config)),
     )
 
 
@@ -98,19 +116,22 @@ def is_panel_state(state: dict[str, torch.Tensor]) -> bool:
 @dataclass(frozen=True)
 class Validation:
     """Validation windows: histories (V, C), truths (V, H), per-window scales (V,) (the series'
-    seasonal-naive MAE on its train part) and series ids (V,)."""
+    seasonal-naive MAE on its train part), series ids (V,) and, for a forecaster with
+    covariates, theirs (V, C + H, n_cov)."""
 
     histories: np.ndarray
     truth: np.ndarray
     scales: np.ndarray
     series: np.ndarray
+    covariates: np.ndarray | None = None
 
     def subsample(self, limit: int) -> Validation:
         if len(self.histories) <= limit:
             return self
         keep = np.linspace(0, len(self.histories) - 1, limit).round().astype(int)
+        cov = self.covariates[keep] if self.covariates is not None else None
         return Validation(
-            self.histories[keep], self.truth[keep], self.scales[keep], self.series[keep]
+            self.histories[keep], self.truth[keep], self.scales[keep], self.series[keep], cov
         )
 
 
@@ -156,7 +177,11 @@ class Selector:
         for a in range(0, len(self.v.histories), 512):
             hist = torch.from_numpy(np.asarray(self.v.histories[a : a + 512], dtype=np.float32))
             noise = torch.randn(len(hist), n, d.horizon, m.latent_dim, generator=g)
-            paths.append(self.graph(hist, noise).double().numpy())
+            if self.v.covariates is None:
+                paths.append(self.graph(hist, noise).double().numpy())
+            else:
+                cov = torch.from_numpy(self.v.covariates[a : a + 512])
+                paths.append(self.graph(hist, noise, cov).double().numpy())
         self.graph.train(was)
         p = np.concatenate(paths) / self.v.scales[:, None, None]
         b = block_from_paths(p, self.truth)
@@ -180,10 +205,15 @@ class Selector:
 
 
 class PanelData:
-    """The train part of each series (float32) for window sampling."""
+    """The train part of each series (float32) for window sampling, with its covariates
+    (rows, n_cov) when the forecaster reads them."""
 
-    def __init__(self, trains: list[np.ndarray], span: int) -> None:
-        self.trains = [t.astype(np.float32) for t in trains if len(t) >= span]
+    def __init__(
+        self, trains: list[np.ndarray], span: int, covariates: list[np.ndarray] | None = None
+    ) -> None:
+        keep = [i for i, t in enumerate(trains) if len(t) >= span]
+        self.trains = [trains[i].astype(np.float32) for i in keep]
+        self.covs = [covariates[i].astype(np.float32) for i in keep] if covariates else None
         if not self.trains:
             raise ValueError(
                 f"no series has {span} training rows (context_len + horizon); lower them"
@@ -191,15 +221,19 @@ class PanelData:
         self.span = span
         self.n_windows = sum(len(t) - span + 1 for t in self.trains)
 
-    def batch(self, rng: torch.Generator, size: int) -> torch.Tensor:
+    def batch(self, rng: torch.Generator, size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Windows (B, span) and their covariates (B, span, n_cov) or None."""
         which = torch.randint(0, len(self.trains), (size,), generator=rng).tolist()
         u = torch.rand(size, generator=rng, dtype=torch.float64).tolist()
-        rows = []
+        rows, covs = [], []
         for i, r in zip(which, u, strict=True):
             t = self.trains[i]
             start = min(int(r * (len(t) - self.span + 1)), len(t) - self.span)
             rows.append(t[start : start + self.span])
-        return torch.from_numpy(np.stack(rows))
+            if self.covs is not None:
+                covs.append(self.covs[i][start : start + self.span])
+        cov = torch.from_numpy(np.stack(covs)) if covs else None
+        return torch.from_numpy(np.stack(rows)), cov
 
 
 class PanelTrainer(Trainer):
@@ -214,10 +248,14 @@ class PanelTrainer(Trainer):
         freq: str | None,
         features: list[str],
         seq_len: int,
+        covariate_stats: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.config, self.rng, self.data = config, rng, data
         self.dataset, self.freq, self.features, self.seq_len = dataset, freq, features, seq_len
         self.graph = PanelForecastGraph(build_generator(config))
+        if covariate_stats is not None:  # buffers: they travel in the checkpoint and the graph
+            self.graph.generator.cov_loc.copy_(torch.from_numpy(covariate_stats[0]))
+            self.graph.generator.cov_scale.copy_(torch.from_numpy(covariate_stats[1]))
         self.disc = build_discriminator(config)
         t = config.train
         self.opt_g = torch.optim.Adam(self.graph.parameters(), lr=t.lr_g, betas=(0.5, 0.9))
@@ -230,16 +268,17 @@ class PanelTrainer(Trainer):
     def step(self) -> dict[str, float]:
         c, d = self.config, self.config.data
         t, s = c.train, d.season
-        w = self.data.batch(self.rng, t.batch_size)
+        w, cov = self.data.batch(self.rng, t.batch_size)
         loc, scale = window_scale(w[:, : d.context_len], s)
         z = torch.clamp((w - loc) / scale, -ZCLIP, ZCLIP)
         zh, zf = z[:, : d.context_len], z[:, d.context_len :]
+        covz = self.graph.generator.scale_cov(cov) if cov is not None else None
         noise = torch.randn(t.batch_size, PATHS, d.horizon, c.model.latent_dim, generator=self.rng)
-        x = self.graph.z_paths(zh, noise)  # (B, K, H)
+        x = self.graph.z_paths(zh, noise, covz)  # (B, K, H)
         out: dict[str, float] = {}
         if t.adv_weight > 0:
-            real = self.disc(zh, zf)
-            fake = self.disc(zh, x[:, 0].detach())
+            real = self.disc(zh, zf, covz)
+            fake = self.disc(zh, x[:, 0].detach(), covz)
             d_loss = F.softplus(-real).mean() + F.softplus(fake).mean()
             self.opt_d.zero_grad()
             d_loss.backward()
@@ -249,7 +288,7 @@ class PanelTrainer(Trainer):
         crps = fair_crps(x, zf)
         g_loss = t.crps_weight * crps
         if t.adv_weight > 0:
-            adv = F.softplus(-self.disc(zh, x[:, 0])).mean()
+            adv = F.softplus(-self.disc(zh, x[:, 0], covz)).mean()
             g_loss = g_loss + t.adv_weight * adv
             out["g_adversarial"] = adv.item()
         self.opt_g.zero_grad()

@@ -7,8 +7,10 @@ the graph, so entities of any level share it; `data.season = 0` infers the seaso
 column); `model.kind = "forgan_v1"` keeps the ForGAN-class model of training/families/forgan.py.
 Each entity's rows are split by time (training/data/tables.py); checkpoint selection scores
 the validation part of every entity, each window in units of its entity's seasonal-naive scale,
-so entities of different size weigh the same. Other columns are not used as covariates
-(not built yet).
+so entities of different size weigh the same. Known-future columns (`data.future_cols`) and
+calendar features (`data.calendar`) are fed to the default forecaster as covariates, for the
+history and the horizon (training/families/panel_forecast.py); the checkpoint's config holds the
+calendar features resolved from "auto".
 """
 
 from __future__ import annotations
@@ -62,14 +64,20 @@ def panel_trainer(config: RunConfig, rng: torch.Generator, data: Any) -> Trainer
     """The default forecaster over every entity; the checkpoint's config holds the season used
     (inferred when `data.season` is 0)."""
     d = config.data
-    if data.season != d.season:
-        config = dataclasses.replace(config, data=dataclasses.replace(d, season=data.season))
+    if data.season != d.season or data.calendar != d.calendar:
+        resolved = dataclasses.replace(d, season=data.season, calendar=data.calendar)
+        config = dataclasses.replace(config, data=resolved)
         d = config.data
     panel.check_shape(d.context_len, d.horizon, d.season)
+    covs = None
+    if data.covariate_stats is not None:
+        covs = [e.covariates[: e.train_end] for e in data.entities if e.covariates is not None]
+        log.info("covariates: %s", ", ".join(panel.covariate_columns(config)))
     train = panel.PanelData(
-        [e.values[: e.train_end] for e in data.entities], d.context_len + d.horizon
+        [e.values[: e.train_end] for e in data.entities], d.context_len + d.horizon, covs
     )
     hist, truth, scales = data.origins("validation", d.context_len, d.horizon)
+    val_cov = data.origin_covariates("validation", d.context_len, d.horizon)
     series = np.concatenate(
         [
             np.full(len(origins), i)
@@ -92,9 +100,10 @@ def panel_trainer(config: RunConfig, rng: torch.Generator, data: Any) -> Trainer
         config,
         rng,
         train,
-        panel.Validation(hist, truth, scales, series),
+        panel.Validation(hist, truth, scales, series, val_cov),
         dataset=dataset,
         freq=data.freq,
         features=[data.target],
         seq_len=d.seq_len,
+        covariate_stats=data.covariate_stats,
     )
