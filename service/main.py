@@ -19,6 +19,7 @@ from service.errors import document_errors, install_error_handlers
 from service.logging_setup import configure_logging
 from service.memory import tune_allocators
 from service.observability import Metrics, ObservabilityMiddleware
+from service.openapi import install_openapi, operation_id
 from service.registry import Registry, ReloadPoller
 from service.routes import admin, datasets, forecast, health, images, models, samples
 
@@ -65,10 +66,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Recurrent GANs for time series: synthetic series and probabilistic forecasts.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.rnngan = state
     install_error_handlers(app)
     document_errors(app)
+    install_openapi(
+        app,
+        lambda: [m.manifest for m in state.registry.models.values()],
+        api_keys=bool(state.key_digests),
+    )
     # Added last = outermost: the request id and metrics cover the 401s and 413s too, and the
     # key is checked before the body is read.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
