@@ -21,7 +21,7 @@ from service.memory import tune_allocators
 from service.observability import Metrics, ObservabilityMiddleware
 from service.openapi import install_openapi, operation_id
 from service.registry import Registry, ReloadPoller
-from service.routes import admin, datasets, forecast, health, images, models, samples
+from service.routes import admin, card, datasets, forecast, health, images, models, samples
 
 log = logging.getLogger("rnngan.service")
 
@@ -84,6 +84,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ObservabilityMiddleware, metrics=metrics, served=lambda: state.registry.models
     )
     app.include_router(health.router)
-    for module in (models, samples, datasets, forecast, images, admin):
+    for module in (models, card, samples, datasets, forecast, images, admin):
         app.include_router(module.router)
     return app

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from service.deps import AppState, app_state, lookup
 from service.errors import ModelNotFound, NotReady, error_responses
@@ -34,9 +34,16 @@ def list_models(state: AppState = Depends(app_state)) -> ModelList:
 
 
 @router.get("/v1/models/{name}", responses=error_responses(404))
-def get_model(name: str, state: AppState = Depends(app_state)) -> dict[str, Any]:
-    """The model's manifest: shapes, features, scaler, training config and measured metrics."""
-    return lookup(state, name).manifest.model_dump(mode="json")
+def get_model(
+    name: str, response: Response, state: AppState = Depends(app_state)
+) -> dict[str, Any]:
+    """The model's manifest: shapes, features, scaler, training config and measured metrics.
+    Its `Link` header points at the model card (an HTML page for people)."""
+    model = lookup(state, name)
+    response.headers["Link"] = (
+        f'</v1/models/{model.name}/card>; rel="describedby"; type="text/html"'
+    )
+    return model.manifest.model_dump(mode="json")
 
 
 @router.get("/v1/limits", response_model=Limits)

@@ -1,0 +1,128 @@
+"""GET /v1/models/{name}/card: a self-contained HTML page per model (service/card.py)."""
+
+from __future__ import annotations
+
+import base64
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+from fastapi.testclient import TestClient
+
+from rnngan.core.images import encode_png
+from service.config import Settings
+from service.main import create_app
+from tests.conftest import SHIPPED
+
+
+def _card(client: TestClient, name: str) -> str:
+    r = client.get(f"/v1/models/{name}/card")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "text/html; charset=utf-8"
+    return r.text
+
+
+def _self_contained(page: str) -> None:
+    """No script, stylesheet link, frame or fetched resource: every src is a data: URI."""
+    assert not re.search(r"<(script|link|iframe|object|embed)\b", page, re.I)
+    assert all(
+        src.startswith("data:image/png;base64,") for src in re.findall(r"src='([^']*)'", page)
+    )
+    assert "url(" not in page and "@import" not in page
+    assert re.findall(r"href='([^']*)'", page) and all(
+        h.startswith("/") for h in re.findall(r"href='([^']*)'", page)
+    )
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_card_generate_model(client: TestClient) -> None:
+    page = _card(client, "sines")
+    _self_contained(page)
+    v = SHIPPED["sines"]
+    assert f"<title>sines v{v}: model card</title>" in page
+    assert "<tr><th>family</th><td>TimeGAN</td></tr>" in page
+    assert "<tr><th>features (5)</th><td>sine_1, sine_2, sine_3, sine_4, sine_5</td></tr>" in page
+    assert "<tr><th>training windows</th><td>10,000</td></tr>" in page
+    # No stored verdict: the card says so rather than inventing one.
+    assert "<p class='verdict none' id='verdict'>NO VERDICT STORED" in page
+    assert "Discriminative score 0.008333 (real-vs-real floor 0.006917" in page
+    # Scores beside their floors, then 4 panels of drawn series in the data's units.
+    assert page.count("<svg ") == 5
+    assert "Scores beside the real-vs-real floor" in page
+    assert page.count("<polyline ") == 4 * 3
+    assert "/samples: n × length × features ≤ 2,000,000 (at length 24: n ≤ 16,666)" in page
+    assert "curl -X POST -H &#x27;Content-Type: application/json&#x27; " in page
+    assert "http://testserver/v1/models/sines/samples -d" in page
+
+
+def test_card_forecast_model_in_the_data_units(client: TestClient) -> None:
+    page = _card(client, "etth1_ot")
+    _self_contained(page)
+    assert "<tr><th>history needed (context_len)</th><td>168</td></tr>" in page
+    assert "<tr><th>frequency</th><td>h</td></tr>" in page
+    assert "<tr><th>training rows</th><td>[0, 8640)</td></tr>" in page
+    assert "MASE 0.4579 beats the seasonal naive&#x27;s 0.5979" in page
+    # MASE x scale = MAE in degrees: 0.4579 x 2.553 = 1.169.
+    assert "Test error in the data&#x27;s units (OT; lower is better)" in page
+    assert ">1.169</text>" in page
+    assert "horizon ≤ 24; history ≥ 168 and ≤ 100,000 values" in page
+    assert "for i in range(168)" in page and "/v1/models/etth1_ot/forecast -d @-" in page
+
+
+def test_card_image_model_draws_a_grid(client: TestClient) -> None:
+    page = _card(client, "digits")
+    _self_contained(page)
+    assert "<p class='verdict fail' id='verdict'>FAIL: label.no_copying</p>" in page
+    assert "<tr><th>images</th><td>8 × 8 pixels, 0 … 16</td></tr>" in page
+    (grid,) = re.findall(r"src='data:image/png;base64,([^']*)'", page)
+    # 10 images a row, 2 rows, each 8 pixels + 1 of padding, 6 screen pixels per pixel.
+    assert _png_size(base64.b64decode(grid)) == ((10 * 9 + 1) * 6, (2 * 9 + 1) * 6)
+    assert "≤ 1,024 images per /images request" in page
+    assert "&quot;label&quot;: 3" in page
+
+
+def test_card_table_model_shows_its_report_and_no_private_path(table_client: TestClient) -> None:
+    page = _card(table_client, "tiny_stores")
+    _self_contained(page)
+    assert "private-data" not in page and "/srv/" not in page  # the manifest's data path
+    assert "<tr><th>source</th><td>stores.csv</td></tr>" in page
+    assert "<p class='verdict fail' id='verdict'>FAIL: 12 of 19 quality checks fail" in page
+    assert page.count("<b>FAIL</b>") == 12
+    # mean ± std, real vs synthetic, per numeric column in its own units; the run's projection.
+    for column in ("humidity (bounded)", "size (count)", "visitors (count)"):
+        assert f"<title>{column}</title>" in page
+    assert "From the training run: report.html, picture 1" in page
+    assert "/v1/models/tiny_stores/report" in page
+
+
+def test_card_embeds_pictures_left_beside_the_manifest(with_table_models: Path) -> None:
+    picture = encode_png(np.arange(64, dtype=np.uint8).reshape(8, 8))
+    target = with_table_models / "sines" / str(SHIPPED["sines"]) / "windows.png"
+    target.write_bytes(picture)
+    try:
+        settings = Settings(models_dir=with_table_models, reload_interval_s=0, _env_file=None)  # type: ignore[call-arg]
+        app = create_app(settings)
+        with TestClient(app) as c:
+            page = _card(c, "sines")
+    finally:
+        target.unlink()
+    encoded = base64.b64encode(picture).decode()
+    assert f"src='data:image/png;base64,{encoded}'" in page
+    assert "From the training run: windows.png" in page
+
+
+def test_card_unknown_model_is_404(client: TestClient) -> None:
+    r = client.get("/v1/models/nope/card")
+    assert r.status_code == 404
+    assert r.json() == {"detail": f"Model 'nope' not found; served models: {', '.join(SHIPPED)}."}
+
+
+def test_model_manifest_links_its_card(client: TestClient) -> None:
+    r = client.get("/v1/models/sines")
+    assert r.headers["link"] == '</v1/models/sines/card>; rel="describedby"; type="text/html"'
