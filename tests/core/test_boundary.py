@@ -1,6 +1,6 @@
 """The one-way dependencies (STYLE.md, Layout): the service never loads torch or training, the
-manifest never loads pandas or pyarrow, and rnngan.core never reaches into the service or
-FastAPI. Each check runs in a fresh interpreter, so what this test process already imported
+manifest never loads pandas or pyarrow, rnngan.core never reaches into the service or FastAPI,
+and the client (rnngan.client, `rnngan forecast`) loads neither torch nor the service. Each check runs in a fresh interpreter, so what this test process already imported
 cannot hide (or fake) an import."""
 
 from __future__ import annotations
@@ -37,6 +37,18 @@ def test_boundary_service_app_loads_neither_torch_nor_training() -> None:
     )
     assert "service" in loaded and "fastapi" in loaded  # the app was really built
     assert {"torch", "training"} & loaded == set()
+
+
+def test_boundary_client_loads_neither_torch_nor_the_service() -> None:
+    """rnngan.client is for the serving install and for users' notebooks: a client of the
+    API, not of the service's code."""
+    loaded = _loaded_after(
+        "import rnngan.client, rnngan.client.forecast, rnngan.client.download\n"
+        "import rnngan.cli.client\n"
+        "rnngan.client.Client('http://127.0.0.1:9').close()"
+    )
+    assert {"httpx", "pandas"} <= loaded  # the client was really imported
+    assert {"torch", "training", "service", "fastapi", "starlette", "onnxruntime"} & loaded == set()
 
 
 def test_boundary_manifest_loads_neither_pandas_nor_pyarrow() -> None:

@@ -1,0 +1,235 @@
+"""rnngan.client without a server: the retry policy (503 with Retry-After, connection errors, never
+a 4xx), errors carrying the server's detail, manifests with fields this version does not know,
+bad frames refused before any request, and where an interrupted csv/ndjson piece is cut."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnngan.client import (
+    BadRequest,
+    Client,
+    ConnectionFailed,
+    InputError,
+    Limits,
+    NotFound,
+    Unavailable,
+)
+from rnngan.client.download import _whole_series
+from tests.conftest import MODELS, SHIPPED
+
+ETTH1_OT = json.loads(
+    (MODELS / "etth1_ot" / str(SHIPPED["etth1_ot"]) / "manifest.json").read_text()
+)
+
+
+def _client(handler: Callable[[httpx.Request], httpx.Response], **options: object) -> Client:
+    client = Client("http://rnngan.test", transport=httpx.MockTransport(handler), **options)  # type: ignore[arg-type]
+    client._sleep = lambda s: None
+    return client
+
+
+def test_client_retries_503_after_retry_after() -> None:
+    calls: list[str] = []
+    waits: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if len(calls) < 3:
+            return httpx.Response(503, json={"detail": "busy"}, headers={"Retry-After": "2"})
+        return httpx.Response(200, json={"models": []})
+
+    client = _client(handler, retries=3)
+    client._sleep = waits.append
+    assert client.models() == []
+    assert len(calls) == 3 and waits == [2.0, 2.0]
+
+
+def test_client_503_on_every_try_is_unavailable_with_detail() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"detail": "The service is still loading its models."})
+
+    with pytest.raises(Unavailable) as info:
+        _client(handler, retries=2).models()
+    assert info.value.status_code == 503
+    assert info.value.detail == "The service is still loading its models."
+    assert str(info.value) == "503 from GET /v1/models: The service is still loading its models."
+
+
+def test_client_never_retries_4xx() -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(422, json={"detail": "horizon 99 is beyond this model's limit."})
+
+    with pytest.raises(BadRequest, match="horizon 99 is beyond") as info:
+        _client(handler, retries=5).request("POST", "/v1/models/x/forecast", json={})
+    assert info.value.status_code == 422 and len(calls) == 1
+
+
+def test_client_404_is_not_found() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, json={"detail": "Model 'nope' not found; served models: a."})
+
+    with pytest.raises(NotFound, match="Model 'nope' not found"):
+        _client(handler).model("nope")
+
+
+def test_client_retries_connection_errors_then_fails() -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        raise httpx.ConnectError("connection refused")
+
+    with pytest.raises(ConnectionFailed, match="tried 3 times"):
+        _client(handler, retries=2).models()
+    assert len(calls) == 3
+
+
+def test_client_limits_default_on_an_older_server() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+    assert _client(handler).limits() == Limits()
+
+
+def test_client_manifest_ignores_fields_it_does_not_know() -> None:
+    newer = {**ETTH1_OT, "added_later": {"x": 1}, "scaler": {**ETTH1_OT["scaler"], "new": 2}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=newer)
+
+    manifest = _client(handler).model("etth1_ot")
+    assert manifest.name == "etth1_ot" and manifest.horizon == 24 and manifest.context_len == 168
+
+
+# --- bad frames: refused before any forecast request ---
+
+
+@pytest.fixture()
+def offline() -> tuple[Client, list[str]]:
+    """A client whose server knows etth1_ot and fails the test on any forecast request."""
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        if request.url.path == "/v1/models/etth1_ot":
+            return httpx.Response(200, json=ETTH1_OT)
+        if request.url.path == "/v1/limits":
+            return httpx.Response(404, json={"detail": "Not Found"})
+        return httpx.Response(500, json={"detail": "no request should get here"})
+
+    return _client(handler), sent
+
+
+def _panel(n: int = 200, ids: tuple[str, ...] = ("a", "b")) -> pd.DataFrame:
+    stamps = pd.date_range("2024-01-01", periods=n, freq="h")
+    return pd.concat(
+        pd.DataFrame({"unique_id": u, "ds": stamps, "y": np.sin(np.arange(n) / 4) + k})
+        for k, u in enumerate(ids)
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda df: df.drop(columns="y"), r"df has no column\(s\) \['y'\]"),
+        (lambda df: df.rename(columns={"ds": "time"}), r"no column\(s\) \['ds'\]"),
+        (
+            lambda df: pd.concat([df, df.iloc[[5]]]),
+            r"2 rows repeat an \(unique_id, ds\) pair, e.g. \('a', 2024-01-01 05:00:00\)",
+        ),
+        (
+            lambda df: df.assign(y=df["y"].where(df.index != 7)),
+            r"column 'y' has 2 NaN, infinite or non-numeric value\(s\), first for series 'a' "
+            r"at 2024-01-01 07:00:00",
+        ),
+        (lambda df: df.iloc[150:], r"1 of 2 series have fewer than the 168 values .* 'a' with 50"),
+        (lambda df: df.assign(ds="yesterday"), "column 'ds' is neither datetimes nor integers"),
+    ],
+    ids=["missing-y", "missing-ds", "duplicate", "nan", "short", "bad-ds"],
+)
+def test_client_forecast_bad_frame_refused_before_request(
+    offline: tuple[Client, list[str]], change: Callable[[pd.DataFrame], pd.DataFrame], message: str
+) -> None:
+    client, sent = offline
+    with pytest.raises(InputError, match=message):
+        client.forecast("etth1_ot", change(_panel()), h=24)
+    assert "/v1/models/etth1_ot/forecast" not in sent
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"h": 25}, r"h = 25 is outside this model's horizon of 1 … 24 steps"),
+        ({"h": 0}, r"h = 0 is outside"),
+        ({"level": [80, 100]}, r"levels must lie strictly between 0 and 100"),
+        ({"quantiles": [0.5, 1.0]}, r"quantiles must lie strictly between 0 and 1"),
+        ({"level": [80], "quantiles": [0.5]}, r"either level= or quantiles="),
+        ({"num_samples": 5000}, r"num_samples must be 1 … 2000"),
+        (
+            {"X_df": pd.DataFrame({"unique_id": ["a"], "ds": [0], "temp": [1.0]})},
+            r"model 'etth1_ot' has no future covariates \(its manifest lists none\); drop X_df",
+        ),
+    ],
+    ids=["h-over", "h-zero", "level", "quantile", "both", "num-samples", "x-df"],
+)
+def test_client_forecast_bad_options_refused_before_request(
+    offline: tuple[Client, list[str]], options: dict[str, object], message: str
+) -> None:
+    client, sent = offline
+    with pytest.raises(InputError, match=message):
+        client.forecast("etth1_ot", _panel(), **options)  # type: ignore[arg-type]
+    assert "/v1/models/etth1_ot/forecast" not in sent
+
+
+# --- cutting an interrupted piece back to its whole series ---
+
+
+def _csv(first: int, count: int, length: int, header: bool) -> bytes:
+    lines = ["series_id,step,x"] if header else []
+    lines += [f"{i},{t},0.5" for i in range(first, first + count) for t in range(length)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize("first", [0, 7])
+@pytest.mark.parametrize("cut", [3, 40, 57])
+def test_client_interrupted_csv_keeps_whole_series(tmp_path: Path, first: int, cut: int) -> None:
+    full = _csv(first, 10, 4, header=first == 0)
+    prefix = b"earlier piece\n"
+    file = tmp_path / "shard.csv"
+    file.write_bytes(prefix + full[: len(full) * cut // 100])
+    whole, end = _whole_series(file, len(prefix), first, "csv")
+    kept = file.read_bytes()[len(prefix) : end]
+    if whole == 0:
+        assert end == len(prefix)
+    else:
+        assert kept == _csv(first, whole, 4, header=first == 0)
+    # Every series before the last one seen is kept (that one may be incomplete: fetched again).
+    rows_seen = file.read_bytes()[len(prefix) :].count(b"\n") - (first == 0)
+    series_seen = -(-rows_seen // 4)
+    assert whole == max(0, series_seen - 1)
+
+
+def test_client_interrupted_ndjson_with_string_ids(tmp_path: Path) -> None:
+    rows = [
+        json.dumps({"store": f"synthetic-{i}", "t": t}) for i in range(3, 9) for t in range(3 + i)
+    ]
+    data = ("\n".join(rows) + "\n").encode()
+    file = tmp_path / "shard.ndjson"
+    file.write_bytes(data[:-20])  # the last row cut off mid-way
+    whole, end = _whole_series(file, 0, 3, "ndjson")
+    assert whole == 5  # synthetic-3 … synthetic-7; synthetic-8 may be incomplete
+    assert (
+        file.read_bytes()[:end]
+        == ("\n".join(rows[: sum(3 + i for i in range(3, 8))]) + "\n").encode()
+    )
