@@ -42,11 +42,13 @@ def forecast_samples(
     num_samples: int,
     seed: int,
     offset: int = 0,
+    covariates: np.ndarray | None = None,
 ) -> np.ndarray:
     """Sample paths of shape (S, num_samples, horizon) for histories of shape (S, context_len),
     computed in calls of at most `max_call_rows` generator rows (series × sample paths), so a
     request at the limits holds a bounded working set; the paths are the same in any chunking.
     Series j draws the noise of position `offset + j` (a panel split into requests).
+    `covariates` (S, context_len + horizon, K): for models that read them (service/plans/).
 
     The graph scales each history in float32. A history too large for that (|x| > 1e15: its
     squares overflow) is first standardised here in float64 and its paths scaled back."""
@@ -69,7 +71,10 @@ def forecast_samples(
                     for j in range(j0, j1)
                 ]
             )  # (s, k, H, L)
-            out = model.run({"history": histories[j0:j1], "noise": noise})
+            inputs = {"history": histories[j0:j1], "noise": noise}
+            if covariates is not None:
+                inputs["covariates"] = covariates[j0:j1]
+            out = model.run(inputs)
             paths[j0:j1, k0:k1] = np.asarray(out, dtype=np.float32)
     if loc is not None and scale is not None:
         with np.errstate(over="ignore"):

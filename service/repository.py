@@ -103,6 +103,9 @@ def check_graph(session: ort.InferenceSession, manifest: Manifest) -> None:
         history = np.linspace(0.0, 1.0, context, dtype=np.float32)[None, :]
         noise = series_noise(0, 0, 1, n * horizon, latent).reshape(1, n, horizon, latent)
         inputs, expected = {"history": history, "noise": noise}, (1, n, horizon)
+        if manifest.covariates is not None:
+            width = len(manifest.covariates.columns)
+            inputs["covariates"] = np.zeros((1, context + horizon, width), dtype=np.float32)
     elif manifest.image is not None:
         inputs, expected = (
             _image_inputs(manifest, n),

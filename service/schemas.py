@@ -155,7 +155,19 @@ class SeriesIn(_Body):
     id: str = Field(min_length=1, max_length=256)
     values: list[float] = Field(min_length=1, description="history, oldest first")
     timestamps: list[str] | None = Field(
-        default=None, description="optional ISO-8601 stamps, one per value"
+        default=None,
+        description="optional ISO-8601 stamps, one per value; needed by models with calendar "
+        "features; with them the forecast carries its horizon's stamps (models with a freq)",
+    )
+    covariates: dict[str, list[float]] | None = Field(
+        default=None,
+        description="models with known-future columns (manifest `covariates.future`): each "
+        'column\'s values over the history, one per value in `values`, e.g. {"promo": [...]}',
+    )
+    future: dict[str, list[float]] | None = Field(
+        default=None,
+        description="models with known-future columns: each column's values for the `horizon` "
+        'steps to forecast, e.g. {"promo": [0, 1, 1, ...]}',
     )
 
 
@@ -197,6 +209,11 @@ class SeriesForecast(BaseModel):
     mean: list[float]
     quantiles: dict[str, list[float]]
     samples: list[list[float]] | None = None
+    timestamps: list[str] | None = Field(
+        default=None,
+        description="the horizon's ISO-8601 stamps, when the series had timestamps and the "
+        "model a frequency (advanced by its pandas offset: month ends stay month ends)",
+    )
 
 
 class ForecastResponse(BaseModel):

@@ -1,5 +1,6 @@
 """Every 413 and 422 a request's values can earn, decided in one place, before any work
-(image models: service/plans/images.py, re-exported here).
+(forecasts: service/plans/forecast.py; image models: service/plans/images.py; both re-exported
+here).
 
 A `plan_*` function per request kind checks the body against the model and the settings
 (sizes, shapes, histories, table conditions) and returns a plan: the validated numbers the
@@ -13,7 +14,6 @@ The checks run in a fixed order, so a request with several faults always gets th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -22,14 +22,10 @@ from rnngan.core.tables.sample import plan_lengths, resolve_condition
 from rnngan.core.tables.spec import TableError, TableSpec
 from service.config import Settings
 from service.errors import InvalidInput, TooLarge
+from service.plans.forecast import ForecastPlan, plan_forecast
 from service.plans.images import ImagePlan, plan_image_dataset, plan_images
 from service.registry import LoadedModel
-from service.schemas import (
-    DatasetRequest,
-    ForecastRequest,
-    SamplesRequest,
-    SeriesIn,
-)
+from service.schemas import DatasetRequest, SamplesRequest
 
 
 @dataclass(frozen=True)
@@ -79,25 +75,6 @@ class DatasetPlan:
     def header(self) -> bool:
         """csv and ndjson carry a header only at offset 0, so shards concatenate."""
         return self.offset == 0
-
-
-@dataclass(frozen=True)
-class ForecastPlan:
-    """A checked /forecast request: each series' most recent `context_len` values."""
-
-    ids: list[str]
-    histories: np.ndarray  # (S, context_len) float64
-    horizon: int
-    num_samples: int
-    quantiles: list[float]
-    seed: int
-    return_samples: bool
-    offset: int = 0  # series j draws the noise of position offset + j
-
-    @property
-    def values(self) -> int:
-        """Generated values: series × num_samples × horizon."""
-        return len(self.ids) * self.num_samples * self.horizon
 
 
 def plan_samples(
@@ -158,88 +135,6 @@ def plan_dataset(
         chunk=chunk,
         table=table,
     )
-
-
-def plan_forecast(model: LoadedModel, body: ForecastRequest, settings: Settings) -> ForecastPlan:
-    manifest = model.manifest
-    assert manifest.context_len is not None and manifest.horizon is not None
-    horizon = body.horizon or manifest.horizon
-    if horizon > manifest.horizon:
-        raise InvalidInput(
-            f"horizon {horizon} is beyond this model's limit of {manifest.horizon} steps."
-        )
-    if len(body.series) > settings.max_forecast_series:
-        raise TooLarge(
-            f"{len(body.series)} series in one request is over this service's limit of "
-            f"{settings.max_forecast_series}."
-        )
-    if body.num_samples > settings.max_num_samples:
-        raise TooLarge(
-            f"num_samples {body.num_samples} is over this service's limit of "
-            f"{settings.max_num_samples}."
-        )
-    if len(body.quantiles) > settings.max_quantiles:
-        raise TooLarge(
-            f"{len(body.quantiles)} quantiles is over this service's limit of "
-            f"{settings.max_quantiles}."
-        )
-    values = len(body.series) * body.num_samples * horizon
-    if values > settings.max_forecast_values:
-        raise TooLarge(
-            f"series × num_samples × horizon = {values} is over this service's limit of "
-            f"{settings.max_forecast_values}."
-        )
-    histories = np.stack(
-        [_history(s, manifest.context_len, settings.max_history) for s in body.series]
-    )
-    return ForecastPlan(
-        ids=[s.id for s in body.series],
-        histories=histories,
-        horizon=horizon,
-        num_samples=body.num_samples,
-        quantiles=body.quantiles,
-        seed=body.seed,
-        return_samples=body.return_samples,
-        offset=body.offset,
-    )
-
-
-def _history(series: SeriesIn, context_len: int, max_history: int) -> np.ndarray:
-    """The most recent `context_len` values of a checked history."""
-    n = len(series.values)
-    if n > max_history:
-        raise TooLarge(
-            f"series '{series.id}': history has {n} values, over this service's limit of "
-            f"{max_history}."
-        )
-    if n < context_len:
-        raise InvalidInput(
-            f"series '{series.id}': history has {n} values; this model needs at least "
-            f"{context_len}."
-        )
-    values = np.asarray(series.values, dtype=np.float64)
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        raise InvalidInput(
-            f"series '{series.id}': history has NaN or infinite values (first at index "
-            f"{int(bad[0])}); fill or drop them before forecasting."
-        )
-    if np.abs(values).max() > 1e30:
-        raise InvalidInput(f"series '{series.id}': history values are too large (|x| > 1e30).")
-    if series.timestamps is not None:
-        if len(series.timestamps) != n:
-            raise InvalidInput(
-                f"series '{series.id}': {len(series.timestamps)} timestamps for {n} values; "
-                "give one per value or none."
-            )
-        for stamp in series.timestamps[-context_len:]:
-            try:
-                datetime.fromisoformat(stamp)
-            except ValueError:
-                raise InvalidInput(
-                    f"series '{series.id}': timestamp '{stamp[:40]}' is not ISO-8601."
-                ) from None
-    return values[-context_len:]
 
 
 def _refuse_table_options(model: LoadedModel, body: SamplesRequest) -> None:

@@ -32,6 +32,7 @@ def forecast(
         num_samples=plan.num_samples,
         seed=plan.seed,
         offset=plan.offset,
+        covariates=plan.covariates,
     )  # (S, N, H)
     if manifest.calibration is not None:
         paths = manifest.calibration.apply(paths)
@@ -45,6 +46,8 @@ def forecast(
         }
         if plan.return_samples:
             item["samples"] = paths[j].tolist()
+        if plan.timestamps is not None and plan.timestamps[j] is not None:
+            item["timestamps"] = plan.timestamps[j]
         forecasts.append(item)
     state.metrics.rows.labels("/v1/models/{name}/forecast", name).inc(plan.values)
     return FastJSONResponse(

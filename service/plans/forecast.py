@@ -1,0 +1,232 @@
+"""Every 413 and 422 of a /forecast request (re-exported by service/plans/__init__.py).
+
+A forecaster with covariates (`manifest.covariates`, docs/forecast.md) also needs, per series:
+- calendar features: `timestamps` (one per history value); the horizon's stamps follow the last
+  one by the model's pandas frequency (`manifest.freq`), and rnngan/core/calendar.py computes the
+  features for both, as the trainer did;
+- known-future columns: `covariates` (each column's values for the history, one per value in
+  `values`) and `future` (each column's values for the `horizon` steps).
+A model without covariates answers `covariates` or `future` with a 422 rather than ignoring
+them. Whatever the model, a series with `timestamps` gets its horizon's stamps back when the
+model has a frequency (month ends stay month ends, business days skip weekends).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from rnngan.core.calendar import CalendarError, calendar_values, next_stamps, parse_stamps
+from rnngan.core.manifest import Covariates
+from service.config import Settings
+from service.errors import InvalidInput, TooLarge
+from service.registry import LoadedModel
+from service.schemas import ForecastRequest, SeriesIn
+
+_MAX_ABS = 1e30  # beyond this a float32 graph input is not a number it can use
+
+
+@dataclass(frozen=True)
+class ForecastPlan:
+    """A checked /forecast request: each series' most recent `context_len` values, its
+    covariates for the history and the horizon (models that read them) and its horizon's
+    timestamps (series that sent timestamps, models with a frequency)."""
+
+    ids: list[str]
+    histories: np.ndarray  # (S, context_len) float64
+    horizon: int
+    num_samples: int
+    quantiles: list[float]
+    seed: int
+    return_samples: bool
+    offset: int = 0  # series j draws the noise of position offset + j
+    covariates: np.ndarray | None = None  # (S, context_len + horizon, K) float32
+    timestamps: list[list[str] | None] | None = None  # per series, the horizon's stamps
+
+    @property
+    def values(self) -> int:
+        """Generated values: series × num_samples × horizon."""
+        return len(self.ids) * self.num_samples * self.horizon
+
+
+def plan_forecast(model: LoadedModel, body: ForecastRequest, settings: Settings) -> ForecastPlan:
+    manifest = model.manifest
+    assert manifest.context_len is not None and manifest.horizon is not None
+    horizon = body.horizon or manifest.horizon
+    if horizon > manifest.horizon:
+        raise InvalidInput(
+            f"horizon {horizon} is beyond this model's limit of {manifest.horizon} steps."
+        )
+    if len(body.series) > settings.max_forecast_series:
+        raise TooLarge(
+            f"{len(body.series)} series in one request is over this service's limit of "
+            f"{settings.max_forecast_series}."
+        )
+    if body.num_samples > settings.max_num_samples:
+        raise TooLarge(
+            f"num_samples {body.num_samples} is over this service's limit of "
+            f"{settings.max_num_samples}."
+        )
+    if len(body.quantiles) > settings.max_quantiles:
+        raise TooLarge(
+            f"{len(body.quantiles)} quantiles is over this service's limit of "
+            f"{settings.max_quantiles}."
+        )
+    values = len(body.series) * body.num_samples * horizon
+    if values > settings.max_forecast_values:
+        raise TooLarge(
+            f"series × num_samples × horizon = {values} is over this service's limit of "
+            f"{settings.max_forecast_values}."
+        )
+    context = manifest.context_len
+    histories, covariates, stamps = [], [], []
+    for s in body.series:
+        histories.append(_history(s, context, settings.max_history))
+        horizon_stamps = _horizon_stamps(s, manifest.freq, horizon)
+        stamps.append(horizon_stamps)
+        if manifest.covariates is not None:
+            covariates.append(_covariates(s, manifest.covariates, context, horizon, horizon_stamps))
+        elif s.covariates is not None or s.future is not None:
+            raise InvalidInput(
+                f"series '{s.id}': model '{model.name}' reads no covariates (it was trained "
+                "without --future-cols); drop 'covariates' and 'future'."
+            )
+    return ForecastPlan(
+        ids=[s.id for s in body.series],
+        histories=np.stack(histories),
+        horizon=horizon,
+        num_samples=body.num_samples,
+        quantiles=body.quantiles,
+        seed=body.seed,
+        return_samples=body.return_samples,
+        offset=body.offset,
+        covariates=np.stack(covariates) if covariates else None,
+        timestamps=stamps if any(t is not None for t in stamps) else None,
+    )
+
+
+def _history(series: SeriesIn, context_len: int, max_history: int) -> np.ndarray:
+    """The most recent `context_len` values of a checked history."""
+    n = len(series.values)
+    if n > max_history:
+        raise TooLarge(
+            f"series '{series.id}': history has {n} values, over this service's limit of "
+            f"{max_history}."
+        )
+    if n < context_len:
+        raise InvalidInput(
+            f"series '{series.id}': history has {n} values; this model needs at least "
+            f"{context_len}."
+        )
+    values = np.asarray(series.values, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise InvalidInput(
+            f"series '{series.id}': history has NaN or infinite values (first at index "
+            f"{int(bad[0])}); fill or drop them before forecasting."
+        )
+    if np.abs(values).max() > _MAX_ABS:
+        raise InvalidInput(f"series '{series.id}': history values are too large (|x| > 1e30).")
+    if series.timestamps is not None:
+        if len(series.timestamps) != n:
+            raise InvalidInput(
+                f"series '{series.id}': {len(series.timestamps)} timestamps for {n} values; "
+                "give one per value or none."
+            )
+        for stamp in series.timestamps[-context_len:]:
+            try:
+                datetime.fromisoformat(stamp)
+            except ValueError:
+                raise InvalidInput(
+                    f"series '{series.id}': timestamp '{stamp[:40]}' is not ISO-8601."
+                ) from None
+    return values[-context_len:]
+
+
+def _horizon_stamps(series: SeriesIn, freq: str | None, horizon: int) -> list[str] | None:
+    """The `horizon` stamps after the series' last one, by the model's frequency."""
+    if series.timestamps is None or not freq:
+        return None
+    try:
+        return next_stamps(series.timestamps[-1], freq, horizon)
+    except CalendarError as exc:
+        raise InvalidInput(f"series '{series.id}': {exc}.") from None
+
+
+def _covariates(
+    series: SeriesIn,
+    spec: Covariates,
+    context: int,
+    horizon: int,
+    horizon_stamps: list[str] | None,
+) -> np.ndarray:
+    """(context + horizon, K) float32: the calendar columns, then the future columns."""
+    parts = []
+    if spec.calendar:
+        if series.timestamps is None or horizon_stamps is None:
+            raise InvalidInput(
+                f"series '{series.id}': this model reads calendar features "
+                f"({', '.join(spec.calendar)}); give 'timestamps', one per history value."
+            )
+        try:
+            seconds = parse_stamps(series.timestamps[-context:] + horizon_stamps)
+        except CalendarError as exc:
+            raise InvalidInput(f"series '{series.id}': {exc}.") from None
+        parts.append(calendar_values(seconds, spec.calendar))
+    given = {"covariates": series.covariates, "future": series.future}
+    if not spec.future:
+        named = " and ".join(repr(k) for k, v in given.items() if v is not None)
+        if named:
+            raise InvalidInput(
+                f"series '{series.id}': this model has no known-future columns (its covariates "
+                f"are calendar features from the timestamps); drop {named}."
+            )
+        return np.concatenate(parts, axis=1).astype(np.float32)
+    n = len(series.values)
+    for key in ("covariates", "future"):
+        columns = given[key]
+        what = "one per value in 'values'" if key == "covariates" else "one per horizon step"
+        if columns is None:
+            raise InvalidInput(
+                f"series '{series.id}': this model needs '{key}' with the "
+                f"{'history' if key == 'covariates' else 'horizon'} values of its known-future "
+                f"columns {list(spec.future)}, {what}."
+            )
+        unknown = sorted(set(columns) - set(spec.future))
+        missing = [c for c in spec.future if c not in columns]
+        if unknown or missing:
+            raise InvalidInput(
+                f"series '{series.id}': '{key}' must have exactly the columns "
+                f"{list(spec.future)}"
+                + (f"; unknown: {unknown}" if unknown else "")
+                + (f"; missing: {missing}" if missing else "")
+                + "."
+            )
+    assert series.covariates is not None and series.future is not None
+    past = [_column(series, "covariates", c, series.covariates, n)[-context:] for c in spec.future]
+    ahead = [_column(series, "future", c, series.future, horizon) for c in spec.future]
+    parts.append(np.concatenate([np.stack(past, axis=1), np.stack(ahead, axis=1)]))
+    return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+def _column(
+    series: SeriesIn, key: str, column: str, columns: dict[str, list[float]], length: int
+) -> np.ndarray:
+    values = np.asarray(columns[column], dtype=np.float64)
+    if len(values) != length:
+        what = "value in 'values'" if key == "covariates" else "horizon step"
+        raise InvalidInput(
+            f"series '{series.id}': {key} '{column}' has {len(values)} values; give one per "
+            f"{what} ({length})."
+        )
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise InvalidInput(
+            f"series '{series.id}': {key} '{column}' has NaN or infinite values (first at "
+            f"index {int(bad[0])}); a known-future column must be known."
+        )
+    if values.size and np.abs(values).max() > _MAX_ABS:
+        raise InvalidInput(f"series '{series.id}': {key} '{column}' values are too large.")
+    return values
