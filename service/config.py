@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         le=1000,
         description="micro-batching: longest wait for company, only while others are in flight",
     )
+    max_pinned_versions: int = Field(
+        default=2,
+        ge=0,
+        description="versions other than the served one kept open for the pinned routes "
+        "(/v1/models/{name}/versions/{v}/...), least recently used closed first; 0: opened per "
+        "request",
+    )
     reload_interval_s: float = Field(
         default=10.0,
         ge=0,

@@ -10,7 +10,9 @@ from service.config import Settings
 from service.digests import DigestCache
 from service.errors import InvalidInput, ModelNotFound, NotReady
 from service.observability import Metrics
+from service.pinned import VersionNotServed
 from service.registry import LoadedModel, Registry, ReloadReport
+from service.versioned import pinned_version
 
 
 @dataclass
@@ -39,12 +41,20 @@ async def app_state(request: Request) -> AppState:
 
 
 def lookup(state: AppState, name: str, task: str | None = None) -> LoadedModel:
+    """The served version of model `name`, or the version the request pinned
+    (`/v1/models/{name}/versions/{version}/…`, service/versioned.py)."""
     if not state.ready:
         raise NotReady("The service is still loading its models; retry shortly.")
     model = state.registry.get(name)
     if model is None:
         served = ", ".join(sorted(state.registry.models)) or "none"
         raise ModelNotFound(f"Model '{name}' not found; served models: {served}.")
+    version = pinned_version()
+    if version is not None:
+        try:
+            model = state.registry.get_version(name, version)
+        except VersionNotServed as exc:
+            raise ModelNotFound(str(exc)) from None
     if task is not None and model.manifest.task != task:
         raise InvalidInput(
             f"Model '{name}' is {_article(model.manifest.task)} model; this route needs "

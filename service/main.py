@@ -22,6 +22,7 @@ from service.observability import Metrics, ObservabilityMiddleware
 from service.openapi import install_openapi, operation_id
 from service.registry import Registry, ReloadPoller
 from service.routes import admin, card, datasets, forecast, health, images, models, samples
+from service.versioned import add_version_routes
 
 log = logging.getLogger("rnngan.service")
 
@@ -86,4 +87,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     for module in (models, card, samples, datasets, forecast, images, admin):
         app.include_router(module.router)
+    add_version_routes(app)  # /v1/models/{name}/versions/{version}/... for each model route
     return app

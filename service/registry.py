@@ -1,5 +1,6 @@
 """The model repository: scans `models/<name>/<version>/`, checks each version's manifest and
-sha256, opens one ONNX Runtime session per model, and serves the highest good version.
+sha256, opens one ONNX Runtime session per model, and serves the highest good version (others
+when a request pins one: service/pinned.py).
 
 A version that fails a check is refused with a log line that says why; the others still load.
 `reload()` builds a fresh table and swaps it in one assignment, so in-flight requests keep the
@@ -26,6 +27,7 @@ from rnngan.core.manifest import MANIFEST_FILE, SCHEMA_VERSION, Manifest, file_s
 from service.batching import MicroBatcher
 from service.budget import RowBudget
 from service.config import Settings
+from service.pinned import PinnedVersions
 from service.repository import (
     ModelRefused,
     Signature,
@@ -95,12 +97,19 @@ class Registry:
     _refused_at: dict[str, Signature | None] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     budget: RowBudget | None = field(default=None, repr=False)
+    available: dict[str, list[int]] = field(default_factory=dict)  # name -> versions to pin
+    pinned: PinnedVersions = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.budget is None:
             self.budget = RowBudget(
                 self.settings.max_inflight_rows, timeout_s=self.settings.queue_timeout_s
             )
+        self.pinned = PinnedVersions(
+            lambda path, sig: self.load_version(path, sig=sig, batched=False),
+            self.settings.models_dir,
+            self.settings.max_pinned_versions,
+        )
 
     def requested_providers(self) -> list[str]:
         available = ort.get_available_providers()
@@ -160,10 +169,15 @@ class Registry:
             raise ModelRefused(f"manifest is invalid at '{where}': {first.get('msg')}") from exc
 
     def load_version(
-        self, version_dir: Path, reuse: LoadedModel | None = None, sig: Signature | None = None
+        self,
+        version_dir: Path,
+        reuse: LoadedModel | None = None,
+        sig: Signature | None = None,
+        batched: bool = True,
     ) -> LoadedModel:
         """Check and open one version directory, or raise ModelRefused saying why. `reuse`: a
-        loaded model whose session is kept when name, version and ONNX sha256 all match."""
+        loaded model whose session is kept when name, version and ONNX sha256 all match.
+        `batched`: with a micro-batcher (when batching is on)."""
         manifest = self.read_manifest(version_dir)
         if manifest.name != version_dir.parent.name or str(manifest.version) != version_dir.name:
             raise ModelRefused(
@@ -215,7 +229,7 @@ class Registry:
             session=session,
             path=version_dir,
             signature=sig,
-            batcher=self._batcher(session, manifest),
+            batcher=self._batcher(session, manifest) if batched else None,
             budget=self.budget,
             max_call_rows=self.settings.max_call_rows,
         )
@@ -251,6 +265,7 @@ class Registry:
                     log.warning("model repository %s does not exist; serving no models", root)
                 return self._report({}, [])
             models: dict[str, LoadedModel] = {}
+            available: dict[str, list[int]] = {}
             refused: dict[str, str] = {}
             refused_at: dict[str, Signature | None] = {}
             newly: dict[str, str] = {}
@@ -267,6 +282,11 @@ class Registry:
                 if loaded is None:
                     continue
                 models[name_dir.name] = loaded
+                available[name_dir.name] = sorted(  # what a request may pin
+                    int(v.name)
+                    for v in entries(name_dir)
+                    if not_a_version(v) is None and f"{name_dir.name}/{v.name}" not in refused
+                )
                 held = self.models.get(name_dir.name)
                 if held is None or held.session is not loaded.session:
                     reopened.append(name_dir.name)
@@ -274,6 +294,8 @@ class Registry:
                 log.warning("model %s is no longer in the repository; no longer served", name)
             # One assignment each: a request that already holds a LoadedModel finishes on it.
             self.models, self.refused, self._refused_at = models, refused, refused_at
+            self.available = available
+            self.pinned.keep(available)
             return self._report(newly, reopened)
 
     def _report(self, newly: dict[str, str], reopened: list[str]) -> ReloadReport:
@@ -347,6 +369,12 @@ class Registry:
 
     def get(self, name: str) -> LoadedModel | None:
         return self.models.get(name)
+
+    def get_version(self, name: str, version: int) -> LoadedModel:
+        """Version `version` of a served model (service/pinned.py), or VersionNotServed."""
+        return self.pinned.resolve(
+            self.models.get(name), self.available.get(name, []), name, version
+        )
 
 
 class ReloadPoller:

@@ -43,7 +43,8 @@ def get_model(
     response.headers["Link"] = (
         f'</v1/models/{model.name}/card>; rel="describedby"; type="text/html"'
     )
-    return model.manifest.model_dump(mode="json")
+    # `versions`: the versions that can be pinned (`/v1/models/{name}/versions/{version}/...`).
+    return {**model.manifest.model_dump(mode="json"), "versions": state.registry.available[name]}
 
 
 @router.get("/v1/limits", response_model=Limits)
