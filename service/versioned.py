@@ -64,8 +64,9 @@ def _pinned(endpoint: Callable[..., Any]) -> Callable[..., Any]:
                 PINNED.reset(token)
 
     functools.update_wrapper(wrapper, endpoint)
-    del wrapper.__wrapped__  # FastAPI must read the signature below, not the endpoint's
-    wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    # FastAPI must read the signature below, not the endpoint's.
+    setattr(wrapper, "__signature__", signature.replace(parameters=parameters))  # noqa: B010
+    delattr(wrapper, "__wrapped__")  # noqa: B043
     wrapper.__name__ = f"{endpoint.__name__}_pinned"
     return wrapper
 
