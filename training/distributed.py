@@ -9,7 +9,10 @@ the same global batch (the config's `train.batch_size` indices and noise), then 
 own contiguous block of `batch_size / N` rows (`take`). DDP averages the gradients, so a step
 equals the one-process step on the same batch up to float summation order. Terms built from
 batch statistics (the moment loss) are computed on the global batch (`gather`, an all-gather
-that keeps gradients). The logged losses are averaged over ranks (`average`).
+that keeps gradients), and so is a loss that is not a plain mean over rows, such as the square
+root of one (`mean`: the mean over ranks of each rank's value, with gradients). A branch that
+depends on a loss (TimeGAN's discriminator threshold) is decided on the rank-averaged value, so
+every rank takes it. The logged losses are averaged over ranks (`average`).
 
 Rank 0 alone writes the run directory (losses.jsonl, checkpoint.pt, training.json), logs and
 draws progress; all ranks run the same steps and leave through one barrier. The backend is gloo:
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -59,6 +62,13 @@ class Shard:
             return x
         gathered: torch.Tensor = _GatherRows.apply(x.contiguous(), self.rank, self.world)
         return gathered
+
+    def mean(self, x: torch.Tensor) -> torch.Tensor:
+        """The mean over ranks of a scalar each rank computed on its block (a per-rank mean
+        becomes the global batch's mean), with gradients, as `gather`'s."""
+        if self.world == 1:
+            return x
+        return self.gather(x.reshape(1)).mean()
 
     def wrap(self, module: nn.Module) -> nn.Module:
         """`module` under DDP (gradients averaged over ranks in backward); itself on one rank."""
@@ -122,12 +132,16 @@ class _Family(Protocol):
     data_parallel: bool
 
 
-def check_supported(config: RunConfig, family: _Family, world: int) -> None:
-    """A ConfigError unless `config` (trained by `family`) can train on `world` processes."""
+def check_supported(
+    config: RunConfig, family: _Family, world: int, families: Sequence[str] = ()
+) -> None:
+    """A ConfigError unless `config` (trained by `family`) can train on `world` processes;
+    `families`: the names of those that can, for the message."""
     if world == 1:
         return
     if not family.data_parallel:
-        raise ConfigError(f"--nproc > 1 is not supported for {family.name} yet")
+        can = f" (data-parallel families: {', '.join(families)})" if families else ""
+        raise ConfigError(f"--nproc > 1 is not supported for {family.name} yet{can}")
     if config.train.batch_size % world:
         raise ConfigError(
             f"train.batch_size={config.train.batch_size} must be divisible by the "
@@ -140,12 +154,14 @@ def check_supported(config: RunConfig, family: _Family, world: int) -> None:
 
 
 @contextmanager
-def process_group(config: RunConfig, family: _Family) -> Iterator[Shard]:
+def process_group(
+    config: RunConfig, family: _Family, families: Sequence[str] = ()
+) -> Iterator[Shard]:
     """Join the job torchrun or `launch` (training/train.py) started (env://: RANK, WORLD_SIZE,
     MASTER_ADDR/PORT); yields this process's shard. One process: SINGLE, nothing initialised."""
     global _current
     world = world_from_env()
-    check_supported(config, family, world)
+    check_supported(config, family, world, families)
     if world == 1:
         yield SINGLE
         return

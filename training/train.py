@@ -17,7 +17,7 @@ import torch.multiprocessing as mp
 
 from training.config import RunConfig
 from training.distributed import check_supported, process_group
-from training.families import family_for
+from training.families import DATA_PARALLEL, family_for
 from training.loop import run_loop, seed_everything
 
 log = logging.getLogger("rnngan.train")
@@ -31,7 +31,7 @@ def train(config: RunConfig, *, progress: bool = True) -> list[dict[str, float]]
     """Train the model a config describes; returns the per-step losses (averaged over ranks
     when data-parallel)."""
     family = family_for(config)
-    with process_group(config, family) as shard:
+    with process_group(config, family, DATA_PARALLEL) as shard:
         # Every rank seeds alike: the same initial weights and the same global batches.
         rng = seed_everything(config.seed, config.train.threads)
         trainer = family.trainer(config, rng)
@@ -42,7 +42,7 @@ def launch(config: RunConfig, nproc: int, *, progress: bool = True) -> None:
     """Train `config` on `nproc` local processes (torch.multiprocessing, spawn): the job that
     `torchrun --standalone --nproc-per-node <nproc> -m rnngan train` runs. Returns when every
     rank has finished; when one fails, the others are stopped and RankFailed says which."""
-    check_supported(config, family_for(config), nproc)
+    check_supported(config, family_for(config), nproc, DATA_PARALLEL)
     log.info("training %s on %d processes (DDP, gloo)", config.name, nproc)
     try:
         mp.start_processes(

@@ -1,10 +1,12 @@
 """Data-parallel training (training/distributed.py): two gloo processes on the CPU train the
-same model as one process at the same global batch, rank 0 alone writes the run, and a family
-that cannot train data-parallel says so."""
+same model as one process at the same global batch (every family that trains data-parallel),
+rank 0 alone writes the run, and a family that cannot train data-parallel says so."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +16,18 @@ import torch.distributed as dist
 from typer.testing import CliRunner
 
 from rnngan.cli import app
-from tests.training.helpers import tiny_generate, tiny_timegan
+from tests.training.helpers import tiny_generate, tiny_image, tiny_timegan
+from tests.training.ranks import train_on_ranks
 from training.checkpoint import load_run
 from training.config import ConfigError, RunConfig
 from training.distributed import SINGLE, Shard, check_supported
 from training.export import export
-from training.families import family_for
+from training.families import DATA_PARALLEL, family_for
 from training.train import train
 
 GLOO = dist.is_available() and dist.is_gloo_available()
-# Two processes average gradients in another order than one: float32 rounding only.
+# Two processes average gradients in another order than one: float32 rounding only. The same
+# tolerance holds for every logged loss and every generator weight of every family below.
 LOSS_TOLERANCE = 1e-5
 
 
@@ -54,15 +58,18 @@ def test_shard_take_is_the_rank_block_and_single_is_identity() -> None:
 
 
 def test_distributed_unsupported_family_is_a_clear_error(tmp_path: Path) -> None:
-    config = tiny_timegan(tmp_path)
-    with pytest.raises(ConfigError, match=r"^--nproc > 1 is not supported for timegan yet$"):
-        check_supported(config, family_for(config), 2)
+    config = tiny_image(tmp_path)
+    message = "--nproc > 1 is not supported for image yet (data-parallel families: rcgan, timegan)"
+    assert DATA_PARALLEL == ("rcgan", "timegan")
+    with pytest.raises(ConfigError) as err:
+        check_supported(config, family_for(config), 2, DATA_PARALLEL)
+    assert str(err.value) == message
     (tmp_path / "tiny.toml").write_text(_toml(config))
     result = CliRunner().invoke(
         app, ["train", "--config", str(tmp_path / "tiny.toml"), "--nproc", "2"]
     )
     assert result.exit_code == 2
-    assert "--nproc > 1 is not supported for timegan yet" in result.output
+    assert message in " ".join(result.output.split())
     assert not config.run_dir.exists()
 
 
@@ -97,17 +104,62 @@ def test_distributed_two_processes_match_one(tmp_path: Path) -> None:
     ]
     report = json.loads((config.run_dir / "training.json").read_text())
     assert (report["steps"], report["processes"], report["threads"]) == (steps, 2, 1)
-    one, two = _losses(single.run_dir), _losses(config.run_dir)
-    assert [r["step"] for r in two] == list(range(1, steps + 1))
-    assert [sorted(r) for r in two] == [sorted(r) for r in one]
-    for a, b in zip(one, two, strict=True):
-        for name in a:
-            assert b[name] == pytest.approx(a[name], abs=LOSS_TOLERANCE), (a["step"], name)
+    assert_same_run(single, config, tmp_path / "models")
 
-    ckpt, ckpt_one = load_run(config.run_dir), load_run(single.run_dir)
+
+def assert_same_run(one: RunConfig, two: RunConfig, models: Path) -> list[dict[str, Any]]:
+    """Run `two` (2 processes) logged the losses and holds the generator weights of run `one`
+    (1 process) within LOSS_TOLERANCE, and its export passes the ONNX parity check; returns
+    one's losses."""
+    report = json.loads((two.run_dir / "training.json").read_text())
+    assert report["processes"] == 2
+    first, second = _losses(one.run_dir), _losses(two.run_dir)
+    assert [r["step"] for r in second] == [r["step"] for r in first]
+    assert [sorted(r) for r in second] == [sorted(r) for r in first]
+    for a, b in zip(first, second, strict=True):
+        for name in a:
+            assert b[name] == pytest.approx(a[name], abs=LOSS_TOLERANCE), (
+                two.name,
+                a["step"],
+                name,
+            )
+
+    ckpt, ckpt_one = load_run(two.run_dir), load_run(one.run_dir)
+    assert ckpt.step == ckpt_one.step
     assert list(ckpt.generator) == list(ckpt_one.generator)  # plain names, no DDP "module."
     for name, weight in ckpt.generator.items():
         torch.testing.assert_close(weight, ckpt_one.generator[name], atol=1e-5, rtol=0)
-    out = export(config.run_dir, tmp_path / "models")
+    out = export(two.run_dir, models)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["metrics"]["onnx_parity_max_scaled_diff"] < 1e-5
+    return first
+
+
+def _train(config: RunConfig, **train: Any) -> RunConfig:
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, **train))
+
+
+# A tiny run per family beside rcgan, each exercising what data-parallel training has to agree
+# on: TimeGAN's three phases with its threshold met and then not (the discriminator updates at
+# some joint steps and skips others).
+D_THRESHOLD = 1.4145
+CASES: dict[str, Callable[[Path], RunConfig]] = {
+    "timegan": lambda out: _train(tiny_timegan(out, steps=6), d_threshold=D_THRESHOLD),
+}
+
+
+@pytest.mark.skipif(not GLOO, reason="torch.distributed with gloo is not available")
+def test_distributed_families_match_one_process(tmp_path: Path) -> None:
+    """Every family that trains data-parallel, on 2 processes (DDP, gloo, one spawn for all):
+    one process's losses and weights at the same global batch, and an export with ONNX parity."""
+    one = {name: case(tmp_path / "one" / name) for name, case in CASES.items()}
+    two = {name: case(tmp_path / "two" / name) for name, case in CASES.items()}
+    for config in one.values():
+        train(config, progress=False)
+    train_on_ranks(list(two.values()))
+    runs = {
+        name: assert_same_run(one[name], two[name], tmp_path / "models" / name) for name in CASES
+    }
+
+    d_losses = [r["d_loss"] for r in runs["timegan"] if "d_loss" in r]
+    assert min(d_losses) < D_THRESHOLD < max(d_losses)  # both branches were taken

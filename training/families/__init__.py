@@ -34,6 +34,8 @@ FAMILIES: dict[str, Family] = {
         TextImageGAN(),  # image, digits, model.kind = "text_image" (a prompt)
     )
 }
+# The families that train data-parallel (training/distributed.py), named by the error of others.
+DATA_PARALLEL: tuple[str, ...] = tuple(name for name, f in FAMILIES.items() if f.data_parallel)
 
 
 def family_for(config: RunConfig) -> Family:

@@ -9,11 +9,18 @@
 An exponential moving average of the generator-side weights is what gets exported when
 `train.ema_decay > 0`. The exported graph is noise → generator → supervisor → recovery → real
 units; every network is an nn.GRU/nn.LSTM stack, so lengths stay dynamic.
+
+Data-parallel (training/distributed.py): each rank trains on its block of the global batch
+through its own DDP wrapper of each of the five networks (the steps call them one by one); the
+moment and first-difference terms see the gathered synthetic batch, the square-rooted losses
+the rank-averaged mean, and the discriminator threshold is tested on the rank-averaged loss, so
+every rank updates (or skips) alike.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -22,6 +29,7 @@ from training import losses
 from training.checkpoint import Checkpoint
 from training.config import RunConfig
 from training.data.series import load_generation
+from training.distributed import Shard, current
 from training.families.base import SeriesGenerator, series_checkpoint
 from training.loop import Trainer
 from training.networks import RecurrentNet, ema_update
@@ -115,6 +123,28 @@ def build(config: RunConfig, n_features: int) -> tuple[TimeGANGenerator, TimeGAN
     return gen, critic
 
 
+@dataclass(frozen=True)
+class Wrapped:
+    """The five networks as the steps call them: each under DDP when data-parallel, the plain
+    module itself in one process (Shard.wrap); the optimisers and checkpoints hold the plain."""
+
+    generator: nn.Module
+    supervisor: nn.Module
+    recovery: nn.Module
+    embedder: nn.Module
+    discriminator: nn.Module
+
+    @classmethod
+    def of(cls, gen: TimeGANGenerator, critic: TimeGANCritic, shard: Shard) -> Wrapped:
+        return cls(
+            generator=shard.wrap(gen.generator),
+            supervisor=shard.wrap(gen.supervisor),
+            recovery=shard.wrap(gen.recovery),
+            embedder=shard.wrap(critic.embedder),
+            discriminator=shard.wrap(critic.discriminator),
+        )
+
+
 class TimeGANTrainer(Trainer):
     """Holds the networks, optimisers and EMA; `step()` runs the current phase once and returns
     its named losses."""
@@ -124,6 +154,8 @@ class TimeGANTrainer(Trainer):
         self.source = load_generation(config.data, config.seed)
         self.data = torch.from_numpy(self.source.windows)  # (N, T, F)
         self.gen, self.critic = build(config, self.data.shape[-1])
+        self.shard = current()
+        self.nets = Wrapped.of(self.gen, self.critic, self.shard)
         t = config.train
         self.total_steps = t.embed_steps + t.supervised_steps + t.steps
         betas = (0.5, 0.999)
@@ -145,6 +177,7 @@ class TimeGANTrainer(Trainer):
         self.calls = 0
 
     def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The global batch (B, T, F) and noise (B, T, latent_dim), the same on every rank."""
         t, m = self.config.train, self.config.model
         idx = torch.randint(0, self.data.shape[0], (t.batch_size,), generator=self.rng)
         x = self.data[idx]  # (B, T, F)
@@ -170,55 +203,58 @@ class TimeGANTrainer(Trainer):
         return self.joint_step()
 
     def embedding_step(self) -> dict[str, float]:
-        x, _ = self._batch()
-        h = self.critic.embedder(x)
-        recon = losses.reconstruction_loss(x, self.gen.recovery(h))
+        n, shard = self.nets, self.shard
+        x = shard.take(self._batch()[0])  # this rank's block, (B / N, T, F)
+        recon = losses.reconstruction_loss(x, n.recovery(n.embedder(x)))
         self.opt_embed.zero_grad()
-        (10 * torch.sqrt(recon)).backward()
+        (10 * torch.sqrt(shard.mean(recon))).backward()
         self.opt_embed.step()
         return {"e_reconstruction": recon.item()}
 
     def supervised_step(self) -> dict[str, float]:
-        x, _ = self._batch()
+        n = self.nets
+        x = self.shard.take(self._batch()[0])
         with torch.no_grad():
-            h = self.critic.embedder(x)
-        sup = losses.supervised_loss(h, self.gen.supervisor(h))
+            h = n.embedder(x)
+        sup = losses.supervised_loss(h, n.supervisor(h))
         self.opt_sup.zero_grad()
         sup.backward()
         self.opt_sup.step()
         return {"s_supervised": sup.item()}
 
     def joint_step(self) -> dict[str, float]:
-        t = self.config.train
+        t, n, shard = self.config.train, self.nets, self.shard
         out: dict[str, float] = {}
         for _ in range(t.g_steps):
-            x, z = self._batch()
-            h = self.critic.embedder(x).detach()
-            e_hat = self.gen.generator(z)
-            h_hat = self.gen.supervisor(e_hat)
-            x_hat = self.gen.recovery(h_hat)
-            disc = self.critic.discriminator
-            adversarial = losses.generator_adversarial_loss(disc(h_hat))
-            adversarial_e = losses.generator_adversarial_loss(disc(e_hat))
-            sup = losses.supervised_loss(h, self.gen.supervisor(h))
-            moment = losses.moment_loss(x, x_hat)
+            x, z = self._batch()  # x stays global: the batch statistics' real side
+            mine = shard.take(x)
+            with torch.no_grad():
+                h = n.embedder(mine)
+            e_hat = n.generator(shard.take(z))
+            h_hat = n.supervisor(e_hat)
+            x_hat = n.recovery(h_hat)
+            adversarial = losses.generator_adversarial_loss(n.discriminator(h_hat))
+            adversarial_e = losses.generator_adversarial_loss(n.discriminator(e_hat))
+            sup = losses.supervised_loss(h, n.supervisor(h))
+            x_all = shard.gather(x_hat)  # batch statistics: the global synthetic batch
+            moment = losses.moment_loss(x, x_all)
             g_loss = (
                 adversarial
                 + t.gamma * adversarial_e
-                + t.supervised_weight * torch.sqrt(sup)
+                + t.supervised_weight * torch.sqrt(shard.mean(sup))
                 + t.moment_weight * moment
             )
             if t.diff_weight:
-                g_loss = g_loss + t.diff_weight * losses.diff_loss(x, x_hat)
+                g_loss = g_loss + t.diff_weight * losses.diff_loss(x, x_all)
             self.opt_gen.zero_grad()
             g_loss.backward()
             self.opt_gen.step()
 
-            h = self.critic.embedder(x)
-            recon = losses.reconstruction_loss(x, self.gen.recovery(h))
-            sup_e = losses.supervised_loss(h, self.gen.supervisor(h))
+            h = n.embedder(mine)
+            recon = losses.reconstruction_loss(mine, n.recovery(h))
+            sup_e = losses.supervised_loss(h, n.supervisor(h))
             self.opt_embed.zero_grad()
-            (10 * torch.sqrt(recon) + 0.1 * sup_e).backward()
+            (10 * torch.sqrt(shard.mean(recon)) + 0.1 * sup_e).backward()
             self.opt_embed.step()
             out = {
                 "g_adversarial": adversarial.item(),
@@ -228,18 +264,19 @@ class TimeGANTrainer(Trainer):
                 "e_reconstruction": recon.item(),
             }
 
-        x, z = self._batch()
+        x, z = (shard.take(v) for v in self._batch())
         with torch.no_grad():
-            h = self.critic.embedder(x)
-            e_hat = self.gen.generator(z)
-            h_hat = self.gen.supervisor(e_hat)
-        disc = self.critic.discriminator
-        real_logits = disc(h)
+            h = n.embedder(x)
+            e_hat = n.generator(z)
+            h_hat = n.supervisor(e_hat)
+        real_logits = n.discriminator(h)
         d_loss = (
-            losses.discriminator_loss(real_logits, disc(h_hat))
-            + t.gamma * losses.discriminator_loss(real_logits, disc(e_hat))
+            losses.discriminator_loss(real_logits, n.discriminator(h_hat))
+            + t.gamma * losses.discriminator_loss(real_logits, n.discriminator(e_hat))
         ) / (1 + t.gamma)
-        if d_loss.item() > t.d_threshold:  # update only while the discriminator is not winning
+        # Update only while the discriminator is not winning, judged on the global batch's
+        # loss (the mean over ranks), so that every rank takes the same branch.
+        if shard.average({"d_loss": d_loss.item()})["d_loss"] > t.d_threshold:
             self.opt_disc.zero_grad()
             d_loss.backward()
             self.opt_disc.step()
@@ -265,6 +302,7 @@ class TimeGANTrainer(Trainer):
 class TimeGAN(SeriesGenerator):
     name = "timegan"
     kind = "timegan"
+    data_parallel = True
 
     def trainer(self, config: RunConfig, rng: torch.Generator) -> TimeGANTrainer:
         return TimeGANTrainer(config, rng)
