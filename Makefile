@@ -23,11 +23,15 @@ help:
 	@echo "make train-sines | train-etth1-ot   reproduce the shipped models"
 
 $(BIN)/python:
+	@echo "creating the virtual environment $(VENV) ($(PYTHON))"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# pip shows each package it fetches and a progress bar per download (about a minute the first
+# time; then nothing to do until pyproject.toml changes).
 $(VENV)/.serve-$(SERVE_EXTRA): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[$(SERVE_EXTRA)]'
+	@echo "installing the serving set (rnngan[$(SERVE_EXTRA)]: FastAPI, ONNX Runtime, pyarrow ...) into $(VENV)"
+	$(BIN)/pip install --progress-bar on -e '.[$(SERVE_EXTRA)]'
 	touch $@
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
@@ -37,6 +41,7 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 dev: $(VENV)/.dev
 
 serve: $(VENV)/.serve-$(SERVE_EXTRA)
+	@echo "starting rnngan serve on http://$(HOST):$(PORT) (models: RNNGAN_MODELS_DIR, from the environment or .env; default models/); Ctrl-C stops"
 	$(BIN)/rnngan serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev
