@@ -22,7 +22,7 @@ REPORT_FILE = "report.json"  # written beside the manifest by `rnngan export`
 REPORT_HTML = "report.html"
 _EMBEDDED_PNG = re.compile(r"src=['\"]data:image/png;base64,([A-Za-z0-9+/=]+)['\"]")
 _MAX_PICTURE_BYTES = 4 * 1024 * 1024
-_SCORES = (  # manifest metric, its real floor, label (generation models, PROTOCOL.md §3)
+_SCORES = (  # manifest metric, its real floor, label (generation models, docs/quality.md)
     ("discriminative", "discriminative_real_floor", "discriminative"),
     ("predictive", "predictive_real_floor", "predictive (MAE)"),
     ("autocorrelation_error", "autocorrelation_error_real_floor", "autocorrelation error"),

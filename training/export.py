@@ -24,6 +24,7 @@ from rnngan.core.manifest import MANIFEST_FILE, MODEL_FILE, Manifest, OnnxInfo, 
 from training.checkpoint import Checkpoint, load_run
 from training.evaluate.report import write_report
 from training.families import build_graph, family_for
+from training.provenance import recorded_config
 
 log = logging.getLogger("rnngan.export")
 OPSET = 17
@@ -121,7 +122,7 @@ def export(run_dir: Path, models_dir: Path, *, atol: float = 1e-5, force: bool =
             sha256=file_sha256(onnx_path), opset=OPSET, inputs=list(inputs), outputs=list(outputs)
         ),
         training={
-            **config.to_dict(),
+            **recorded_config(config.to_dict()),
             "steps_trained": ckpt.step,
             "selected_step": ckpt.selection.step if ckpt.selection is not None else None,
         },

@@ -1,0 +1,110 @@
+"""What an exported manifest records of the run config (`Manifest.training`).
+
+The checkpoint keeps the whole config (it rebuilds the model); the manifest travels with the
+model to other machines and other people, so it records the options that applied to the model's
+task and data set, and nothing of the machine it was trained on:
+
+- the training file by its name only (`data.path = "ETTh1.csv"`, never `/home/me/...`), and no
+  `out_dir` (where the runs were written);
+- `[data]` options only where the run read them: no `target: "OT"` on a generator, no
+  `n_series` outside sines, no `train_end` on a table; `[model]` and `[eval]` options of the
+  forecasters only on forecasters.
+
+`recorded_config` works on the config as a mapping, so it also tidies manifests written before
+it existed (`python -m training.provenance models` rewrites them in place; the ONNX files and
+their sha256 are untouched).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from rnngan.core.manifest import Manifest
+
+log = logging.getLogger("rnngan.provenance")
+
+TABLE_KEYS = ("id_col", "time_col", "static", "types", "bounds", "columns", "stride")
+FORECAST_KEYS = ("target", "context_len", "horizon", "season", "freq")
+SERIES_SPLIT_KEYS = ("train_end", "val_end", "test_end")  # built-in series: split by row
+TABLE_SPLIT_KEYS = ("val_share", "test_share", "future_cols", "calendar")  # table forecasts
+FORECAST_MODEL_KEYS = ("patch_len", "disc_context")
+FORECAST_EVAL_KEYS = ("num_samples", "baselines", "baseline_input_size", "calibrate")
+RUN_ONLY_KEYS = ("out_dir",)  # where the run was written: means nothing beside the model
+
+
+def applicable_data_keys(task: str, data: dict[str, Any]) -> set[str]:
+    """The `[data]` options a run of `task` on `data["dataset"]` reads (training/data/)."""
+    dataset = data.get("dataset")
+    keys = {"dataset"}
+    if data.get("path") is not None:
+        keys.add("path")
+    if task == "image":
+        return keys
+    if dataset == "sines":
+        keys.add("n_series")
+    if dataset == "table":
+        keys.update(TABLE_KEYS)
+    if task == "generate":
+        keys.add("seq_len")
+        if data.get("freq") is not None:  # set on purpose, not a default
+            keys.add("freq")
+    if task == "forecast":
+        keys.update(FORECAST_KEYS)
+        keys.update(TABLE_SPLIT_KEYS if dataset == "table" else SERIES_SPLIT_KEYS)
+    return keys
+
+
+def recorded_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The run config (`RunConfig.to_dict()`, or a manifest's `training`) as a manifest records
+    it; other keys (`steps_trained`, `selected_step`) are kept as they are."""
+    out = copy.deepcopy(config)
+    task = str(out.get("task"))
+    for key in RUN_ONLY_KEYS:
+        out.pop(key, None)
+    data = out.get("data")
+    if isinstance(data, dict):
+        keep = applicable_data_keys(task, data)
+        out["data"] = {k: v for k, v in data.items() if k in keep}
+        if out["data"].get("path") is not None:
+            # Path(...).name on either separator: a Windows path read on Linux too.
+            out["data"]["path"] = str(out["data"]["path"]).replace("\\", "/").rsplit("/", 1)[-1]
+    if task != "forecast":
+        for section, keys in (("model", FORECAST_MODEL_KEYS), ("eval", FORECAST_EVAL_KEYS)):
+            if isinstance(out.get(section), dict):
+                out[section] = {k: v for k, v in out[section].items() if k not in keys}
+    return out
+
+
+def tidy_manifests(models_dir: Path) -> list[Path]:
+    """Rewrite `training` in every `<name>/<version>/manifest.json` under `models_dir` that
+    records more than `recorded_config` keeps; returns the manifests rewritten. Only that
+    section changes; the file keeps the key order and the 2-space indent the exporter writes."""
+    changed = []
+    for path in sorted(models_dir.glob("*/*/manifest.json")):
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        tidy = recorded_config(raw["training"])
+        if tidy != raw["training"]:
+            raw["training"] = tidy
+            Manifest.model_validate(raw)  # still a manifest the service serves
+            path.write_text(json.dumps(raw, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            changed.append(path)
+            log.info("tidied %s", path)
+    return changed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models_dir", type=Path, nargs="?", default=Path("models"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    changed = tidy_manifests(args.models_dir)
+    log.info("%d manifest(s) rewritten", len(changed))
+
+
+if __name__ == "__main__":
+    main()
