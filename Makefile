@@ -13,7 +13,7 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp bench-panel bench-images
+.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp bench-panel bench-images bench-client
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
@@ -129,3 +129,8 @@ bench-gpu:
 # same steps and global batch: time, losses, discriminative score (benchmarks/results/ddp.json).
 bench-ddp: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.ddp
+
+# rnngan.client's sharded download of 10 M rows (4 shards) vs one request: a shard's connection
+# dropped midway, a killed run resumed; same bytes (benchmarks/results/client.json).
+bench-client: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.client_download

@@ -41,6 +41,7 @@ import httpx
 import pandas as pd
 
 from rnngan.client.errors import DownloadError, InputError
+from rnngan.client.pieces import whole_series
 
 if TYPE_CHECKING:
     from rnngan.client.http import Client
@@ -273,7 +274,7 @@ class _Job:
             version = int(response.headers.get("x-model-version", self.state.data["version"]))
             self._same_version(version)
             with file.open("ab") as sink:
-                for data in response.iter_bytes(_WRITE_BLOCK):
+                for data in response.iter_bytes():
                     sink.write(data)
                     sha.update(data)
                     size += len(data)
@@ -327,7 +328,7 @@ class _Job:
         complete = 0
         cut = kept
         if _splittable(self.fmt, self.compression):
-            found = _whole_series(file, kept, first, self.fmt)
+            found = whole_series(file, kept, first, self.fmt)
             if found is not None:
                 complete, cut = found
         with file.open("r+b") as fh:
@@ -344,52 +345,6 @@ class _Job:
         log.info("shard %d: kept %d whole series of an interrupted request", k, complete)
         self._check_and_record(k, first, complete, sha.hexdigest(), cut - kept, rows)
         return first + complete
-
-
-def _whole_series(file: Path, start: int, first: int, fmt: str) -> tuple[int, int] | None:
-    """(whole series, end byte) of file[start:], written by a request from series `first` on:
-    everything before the first row of the last series seen (which may be incomplete), the
-    header included. Reads backwards from the end, a window at a time. None when unreadable."""
-    size = file.stat().st_size
-    window = 1 << 20
-    with file.open("rb") as fh:
-        while True:
-            lo = max(start, size - window)
-            fh.seek(lo)
-            data = fh.read(size - lo)
-            complete = data.rfind(b"\n") + 1
-            if complete == 0:
-                if lo == start:
-                    return 0, start
-                window *= 4
-                continue
-            lines = data[:complete].split(b"\n")[:-1]
-            last_id = _series_index(lines[-1], fmt)
-            if last_id is None or last_id - first <= 0:
-                return None if last_id is None and len(lines) > 1 else (0, start)
-            end = lo + complete  # end of line i, walking back
-            for i in range(len(lines) - 1, -1, -1):
-                if i == 0 and lo > start:
-                    break  # the first line of the window may be cut: read further back
-                if _series_index(lines[i], fmt) != last_id:
-                    return last_id - first, end
-                end -= len(lines[i]) + 1
-            if lo == start:
-                return 0, start
-            window *= 4
-
-
-def _series_index(line: bytes, fmt: str) -> int | None:
-    """The series number of a row: its first field (`123`, or `synthetic-123`)."""
-    try:
-        if fmt == "csv":
-            field = line.split(b",", 1)[0]
-        else:
-            field = line.split(b":", 1)[1].split(b",", 1)[0]
-        text = field.strip().strip(b'"').decode()
-        return int(text.rsplit("-", 1)[-1])
-    except (IndexError, ValueError, UnicodeDecodeError):
-        return None
 
 
 def _assemble(job: _Job, path: Path, fmt: str, compression: str) -> int:

@@ -22,7 +22,7 @@ from rnngan.client import (
     NotFound,
     Unavailable,
 )
-from rnngan.client.download import _whole_series
+from rnngan.client.pieces import whole_series
 from tests.conftest import MODELS, SHIPPED
 
 ETTH1_OT = json.loads(
@@ -203,12 +203,12 @@ def _csv(first: int, count: int, length: int, header: bool) -> bytes:
 
 @pytest.mark.parametrize("first", [0, 7])
 @pytest.mark.parametrize("cut", [3, 40, 57])
-def test_client_interrupted_csv_keeps_whole_series(tmp_path: Path, first: int, cut: int) -> None:
+def test_client_interrupted_csv_keepswhole_series(tmp_path: Path, first: int, cut: int) -> None:
     full = _csv(first, 10, 4, header=first == 0)
     prefix = b"earlier piece\n"
     file = tmp_path / "shard.csv"
     file.write_bytes(prefix + full[: len(full) * cut // 100])
-    whole, end = _whole_series(file, len(prefix), first, "csv")
+    whole, end = whole_series(file, len(prefix), first, "csv")
     kept = file.read_bytes()[len(prefix) : end]
     if whole == 0:
         assert end == len(prefix)
@@ -227,7 +227,7 @@ def test_client_interrupted_ndjson_with_string_ids(tmp_path: Path) -> None:
     data = ("\n".join(rows) + "\n").encode()
     file = tmp_path / "shard.ndjson"
     file.write_bytes(data[:-20])  # the last row cut off mid-way
-    whole, end = _whole_series(file, 0, 3, "ndjson")
+    whole, end = whole_series(file, 0, 3, "ndjson")
     assert whole == 5  # synthetic-3 … synthetic-7; synthetic-8 may be incomplete
     assert (
         file.read_bytes()[:end]
