@@ -9,6 +9,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from tests.training.helpers import tiny_forecast
@@ -62,6 +63,10 @@ def test_season_is_inferred_from_the_spacing() -> None:
     assert infer_season(7 * 86400.0, "datetime", True) == 52
     assert infer_season(30.4 * 86400.0, "datetime", False) == 12
     assert infer_season(1.0, "numeric", True) == 1
+    # calendar frequencies (rnngan/core/calendar.py): business days, month starts, quarters
+    assert infer_season(86400.0, "datetime", False, "B") == 5
+    assert infer_season(2678400.0, "datetime", False, "MS") == 12
+    assert infer_season(7862400.0, "datetime", False, "QS-JAN") == 4
 
 
 def test_selection_keeps_step_zero_as_a_candidate(tmp_path: Path) -> None:
@@ -102,3 +107,96 @@ def test_verdict_says_when_it_does_not_beat_seasonal_naive() -> None:
     assert [r["series"] for r in out["per_series"]] == ["a", "b", "c"]
     blocks["gan"] = block(truth[None], truth, truth)
     assert compare(blocks, ids, ["a", "b", "c"], calibrated=True)["verdict"]["passed"]
+
+
+# --- covariates (#16.2) ---
+
+
+def _cov_graph(n_cov: int = 3) -> panel.PanelForecastGraph:
+    torch.manual_seed(0)
+    gen = panel.PanelGenerator(
+        context=48,
+        horizon=12,
+        season=24,
+        latent_dim=2,
+        hidden=8,
+        patch=4,
+        enc_patch=24,
+        n_cov=n_cov,
+    )
+    return panel.PanelForecastGraph(gen).eval()
+
+
+def test_untrained_generator_with_covariates_is_the_seasonal_naive() -> None:
+    graph = _cov_graph()
+    hist = 10.0 + torch.randn(3, 48, generator=torch.Generator().manual_seed(1))
+    cov = torch.randn(3, 48 + 12, 3)
+    with torch.no_grad():
+        out = graph(hist, torch.randn(3, 4, 12, 2), cov).numpy()
+        short = graph(hist, torch.randn(3, 4, 5, 2), cov[:, : 48 + 5]).numpy()
+    expected = seasonal_naive_point(hist.numpy(), 12, 24)
+    np.testing.assert_allclose(out, np.repeat(expected[:, None], 4, axis=1), atol=1e-4)
+    assert short.shape == (3, 4, 5)
+
+
+def test_covariates_reach_the_forecast() -> None:
+    graph = _cov_graph(1)
+    for p in graph.parameters():
+        p.data.add_(0.1 * torch.randn_like(p))
+    hist = 5.0 + torch.rand(2, 48)
+    noise = torch.randn(2, 3, 12, 2)
+    on, off = torch.ones(2, 60, 1), torch.zeros(2, 60, 1)
+    off[:, :48] = 1.0  # the same history, another future
+    with torch.no_grad():
+        assert not torch.allclose(graph(hist, noise, on), graph(hist, noise, off))
+
+
+def test_covariate_config_errors(tmp_path: Path) -> None:
+    from tests.training.helpers import tiny_table_forecast
+    from training.config import ConfigError, RunConfig, from_dict
+
+    raw = tiny_table_forecast(tmp_path).to_dict()
+    for data, message in [
+        ({"calendar": ["season"]}, "data.calendar"),
+        ({"calendar": ["auto", "hour"]}, "data.calendar"),
+        ({"future_cols": ["value"]}, "must not include the target"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            from_dict(RunConfig, {**raw, "data": {**raw["data"], **data}})
+    generate = tiny_forecast(tmp_path).to_dict()
+    with pytest.raises(ConfigError, match="own table"):
+        from_dict(RunConfig, {**generate, "data": {**generate["data"], "future_cols": ["HUFL"]}})
+
+
+def test_table_covariates_are_loaded_and_standardised(tmp_path: Path) -> None:
+    from examples.tables import promo_panel
+    from rnngan.core.tables.spec import TableError
+    from training.config import RunConfig, from_dict
+    from training.data.tables import load_table_forecast
+
+    promo_panel(entities=2, rows=24 * 10).assign(note="x").to_csv(tmp_path / "p.csv", index=False)
+    base = {"dataset": "table", "path": str(tmp_path / "p.csv"), "id_col": "store"}
+    base |= {"time_col": "time", "target": "sales", "context_len": 48, "horizon": 12, "season": 0}
+    config = from_dict(
+        RunConfig,
+        {
+            "name": "p",
+            "task": "forecast",
+            "data": {**base, "future_cols": ["promo"], "calendar": ["auto"]},
+        },
+    )
+    data = load_table_forecast(config.data)
+    assert data.calendar == ("hour", "weekday") and data.future == ("promo",) and data.season == 24
+    e = data.entities[0]
+    assert e.covariates is not None and e.covariates.shape == (240, 5)
+    assert set(np.unique(e.covariates[:, 4])) <= {0.0, 1.0}
+    mean, std = data.covariate_stats  # type: ignore[misc]
+    assert mean[:4].tolist() == [0.0] * 4 and std[:4].tolist() == [1.0] * 4 and std[4] > 0
+    cov = data.origin_covariates("validation", 48, 12)
+    hist, _, _ = data.origins("validation", 48, 12)
+    assert cov is not None and cov.shape == (len(hist), 60, 5)
+    bad = {**base, "future_cols": ["note"]}
+    with pytest.raises(TableError, match="future column 'note' must be numeric"):
+        load_table_forecast(
+            from_dict(RunConfig, {"name": "p", "task": "forecast", "data": bad}).data
+        )
