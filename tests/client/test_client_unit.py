@@ -233,3 +233,78 @@ def test_client_interrupted_ndjson_with_string_ids(tmp_path: Path) -> None:
         file.read_bytes()[:end]
         == ("\n".join(rows[: sum(3 + i for i in range(3, 8))]) + "\n").encode()
     )
+
+
+# --- known-future covariates: sent per series when the manifest lists them ---
+
+
+def _covariate_client(sent: list[dict[str, object]]) -> Client:
+    manifest = {
+        **ETTH1_OT,
+        "covariates": {"future": ["temp"]},
+        "onnx": {**ETTH1_OT["onnx"], "inputs": ["history", "noise", "covariates"]},
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/models/etth1_ot":
+            return httpx.Response(200, json=manifest)
+        if request.url.path == "/v1/limits":
+            return httpx.Response(404, json={"detail": "Not Found"})
+        body = json.loads(request.content)
+        sent.append(body)
+        h = body["horizon"]
+        forecasts = [
+            {
+                "id": s["id"],
+                "mean": [0.0] * h,
+                "quantiles": {repr(q): [0.0] * h for q in body["quantiles"]},
+            }
+            for s in body["series"]
+        ]
+        return httpx.Response(200, json={"model": "etth1_ot", "version": 2, "forecasts": forecasts})
+
+    return _client(handler)
+
+
+def test_client_forecast_sends_x_df_as_future_covariates() -> None:
+    sent: list[dict[str, object]] = []
+    panel = _panel(n=170).assign(temp=lambda d: np.arange(len(d), dtype=float))
+    future = pd.DataFrame(
+        {
+            "unique_id": np.repeat(["a", "b"], 3),
+            "ds": list(pd.date_range("2024-01-08 02:00", periods=3, freq="h")) * 2,
+            "temp": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        }
+    )
+    fc = _covariate_client(sent).forecast("etth1_ot", panel, h=3, X_df=future)
+    assert len(fc) == 6
+    (body,) = sent
+    first = body["series"][0]  # type: ignore[index]
+    assert first["future"] == {"temp": [1.0, 2.0, 3.0]}
+    assert first["covariates"] == {"temp": [float(v) for v in range(2, 170)]}  # the last 168
+    assert len(first["timestamps"]) == 168
+
+
+@pytest.mark.parametrize(
+    ("x_df", "message"),
+    [
+        (None, r"model 'etth1_ot' needs X_df with the future values of \['temp'\]"),
+        (
+            pd.DataFrame(
+                {"unique_id": ["a"], "ds": [pd.Timestamp("2024-01-08 02:00")], "temp": [1.0]}
+            ),
+            r"X_df lacks finite values of \['temp'\] for 5 horizon step\(s\), e.g. series 'a' at "
+            r"2024-01-08 03:00:00",
+        ),
+        (pd.DataFrame({"unique_id": ["a"], "ds": [0]}), r"X_df has no column\(s\) \['temp'\]"),
+    ],
+    ids=["missing", "short", "no-column"],
+)
+def test_client_forecast_bad_x_df_refused_before_request(
+    x_df: pd.DataFrame | None, message: str
+) -> None:
+    sent: list[dict[str, object]] = []
+    panel = _panel(n=170).assign(temp=1.0)
+    with pytest.raises(InputError, match=message):
+        _covariate_client(sent).forecast("etth1_ot", panel, h=3, X_df=x_df)
+    assert sent == []
