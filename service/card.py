@@ -78,6 +78,13 @@ def _what(m: Manifest) -> str:
         ("season", m.season or ""),
         ("noise per step (latent_dim)", m.latent_dim),
     ]
+    if m.covariates is not None:
+        known = []
+        if m.covariates.calendar:
+            known.append(f"calendar: {', '.join(m.covariates.calendar)}")
+        if m.covariates.future:
+            known.append(f"known-future columns: {', '.join(m.covariates.future)}")
+        shape.append(("covariates", "; ".join(known)))
     if m.table is not None:
         cols = ", ".join(
             f"{c.name} ({c.kind}{', static' if c.static else ''})" for c in m.table.columns
@@ -165,15 +172,25 @@ def _calls(m: Manifest, base: str, api_keys: bool) -> str:
             f" -o {m.name}.parquet",
         ]
     elif m.task == "forecast":
-        # context_len values of a cycle of the model's season, built as the README does.
-        period, n = m.season or 24, m.context_len
+        # context_len values of a cycle of the model's season, built as the README does; a
+        # model with covariates also gets the history's timestamps and its future columns (0).
+        period, n, cov = m.season or 24, m.context_len, m.covariates
         values = f"[20 + 5 * math.sin(2 * math.pi * i / {period}) for i in range({n})]"
+        extra, imports = "", "json, math"
+        if cov is not None and m.freq:
+            imports += ", pandas as pd"
+            stamps = f'pd.date_range("2024-01-01", periods={n}, freq="{m.freq}")'
+            extra += f', "timestamps": [t.isoformat() for t in {stamps}]'
+        if cov is not None and cov.future:
+            extra += ', "covariates": {' + ", ".join(f'"{c}": [0] * {n}' for c in cov.future)
+            extra += '}, "future": {' + ", ".join(f'"{c}": [0] * {m.horizon}' for c in cov.future)
+            extra += "}"
         body = (
-            f'{{"series": [{{"id": "a", "values": {values}}}], "horizon": {m.horizon}, '
+            f'{{"series": [{{"id": "a", "values": {values}{extra}}}], "horizon": {m.horizon}, '
             '"quantiles": [0.1, 0.5, 0.9]}'
         )
         lines.append(
-            f"python3 -c 'import json, math; print(json.dumps({body}))'"
+            f"python3 -c 'import {imports}; print(json.dumps({body}))'"
             f" | {post} {url}/forecast -d @-"
         )
     elif m.image is not None:

@@ -127,6 +127,20 @@ def _forecast_quality(m: Manifest) -> str:
         parts.append(
             svg.bars(rows, title=f"Test error in the data's units ({unit}; lower is better)")
         )
+    versus = m.metrics.get("vs_seasonal_naive")
+    if isinstance(versus, dict) and versus:
+        # A panel: each series has its own units, so the ratios to the seasonal naive instead.
+        rows = [
+            (name, [("MASE ratio", s.get("mase_ratio")), ("CRPS ratio", s.get("crps_ratio"))])
+            for name, s in versus.items()
+            if isinstance(s, dict)
+        ]
+        parts.append(
+            svg.bars(
+                rows,
+                title="Error / the seasonal naive's, geometric mean over series (< 1 beats it)",
+            )
+        )
     return "".join(parts)
 
 

@@ -61,6 +61,23 @@ def _forecast_history(m: Manifest) -> list[float]:
     return [round(20 + 5 * math.sin(2 * math.pi * i / period), 2) for i in range(m.context_len)]
 
 
+def _forecast_series(m: Manifest) -> dict[str, Any]:
+    """One series a forecaster accepts: its history, and for a model with covariates the
+    history's timestamps (one `freq` apart) and each known-future column, 0 throughout."""
+    series: dict[str, Any] = {"id": "demo", "values": _forecast_history(m)}
+    if m.covariates is None:
+        return series
+    assert m.context_len is not None and m.horizon is not None
+    if m.freq:
+        from rnngan.core.calendar import next_stamps  # pandas, only for such a model
+
+        series["timestamps"] = next_stamps("2024-01-01T00:00:00", m.freq, m.context_len)
+    if m.covariates.future:
+        series["covariates"] = {c: [0.0] * m.context_len for c in m.covariates.future}
+        series["future"] = {c: [0.0] * m.horizon for c in m.covariates.future}
+    return series
+
+
 def _named(name: str) -> Callable[[Manifest], bool]:
     return lambda m: m.name == name
 
@@ -73,9 +90,10 @@ def _forecast_examples(manifests: Iterable[Manifest]) -> list[BodyExample]:
         out.append(
             BodyExample(
                 key=m.name,
-                summary=f"{m.name}: {m.context_len} values of history, horizon {m.horizon}",
+                summary=f"{m.name}: {m.context_len} values of history, horizon {m.horizon}"
+                + (", with its covariates" if m.covariates is not None else ""),
                 value={
-                    "series": [{"id": "demo", "values": _forecast_history(m)}],
+                    "series": [_forecast_series(m)],
                     "horizon": m.horizon,
                     "quantiles": [0.1, 0.5, 0.9],
                     "num_samples": 200,
@@ -91,7 +109,9 @@ def _forecast_examples(manifests: Iterable[Manifest]) -> list[BodyExample]:
                 key="forecast",
                 summary="168 values of history, the model's horizon",
                 value={"series": [{"id": "demo", "values": generic}], "quantiles": [0.1, 0.9]},
-                fits=lambda m: m.task == "forecast" and (m.context_len or 0) <= 168,
+                fits=lambda m: (
+                    m.task == "forecast" and (m.context_len or 0) <= 168 and m.covariates is None
+                ),
             )
         )
     return out

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import html
 import re
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +129,28 @@ def test_card_unknown_model_is_404(client: TestClient) -> None:
 def test_model_manifest_links_its_card(client: TestClient) -> None:
     r = client.get("/v1/models/sines")
     assert r.headers["link"] == '</v1/models/sines/card>; rel="describedby"; type="text/html"'
+
+
+def _forecast_command(page: str) -> tuple[str, str]:
+    """The card's forecast line: (the python program that prints the body, the URL path)."""
+    text = html.unescape(page)
+    match = re.search(r"python3 -c '([^']*)' \| curl .* http://testserver(\S+) -d @-", text)
+    assert match is not None
+    return match.group(1), match.group(2)
+
+
+def test_card_forecast_curl_line_works(table_client: TestClient) -> None:
+    """The card's forecast line, run as written (its body printed by python, then posted), on a
+    forecaster without and one with covariates (timestamps, a known-future column)."""
+    for name in ("etth1_ot", "tiny_promo"):
+        page = _card(table_client, name)
+        program, path = _forecast_command(page)
+        body = subprocess.run(
+            [sys.executable, "-c", program], capture_output=True, text=True, check=True
+        ).stdout
+        r = table_client.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 200, (name, r.text)
+    assert (
+        "<tr><th>covariates</th><td>calendar: hour, weekday; known-future columns: promo</td>"
+        in page
+    )
