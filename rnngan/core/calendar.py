@@ -179,8 +179,8 @@ def next_stamps(last: str, freq: str, steps: int) -> list[str]:
         current = pd.Timestamp(last)
     except (ValueError, TypeError) as exc:
         raise CalendarError(f"timestamp '{last[:40]}' is not ISO-8601: {exc}") from None
-    out = []
-    for _ in range(steps):
-        current = current + offset
-        out.append(current.isoformat())
-    return out
+    if steps < 1:
+        return []
+    # `last + offset` is on the offset (month end, business day ...), so the range starts there.
+    stamps = pd.date_range(start=current + offset, periods=steps, freq=offset)
+    return [t.isoformat() for t in stamps]
