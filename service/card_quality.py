@@ -15,6 +15,7 @@ from rnngan.core import images as img
 from rnngan.core.manifest import Manifest
 from service import svg
 from service.config import Settings
+from service.errors import InvalidInput, TooLarge
 from service.registry import LoadedModel
 from service.schemas import DatasetRequest
 
@@ -256,6 +257,15 @@ def _drawn(model: LoadedModel, settings: Settings) -> str:
     return ""
 
 
+def _drawn_or_why(model: LoadedModel, settings: Settings) -> str:
+    """`_drawn`, or why nothing could be drawn (the rest of the card still helps); 503 when
+    the service is at inference capacity, as for any other request."""
+    try:
+        return _drawn(model, settings)
+    except (InvalidInput, TooLarge) as exc:
+        return f"<p>No outputs drawn here: {_e(exc.detail)}</p>"
+
+
 def quality_section(model: LoadedModel, settings: Settings, report: dict[str, Any] | None) -> str:
     m = model.manifest
     css, line = verdict(m, report)
@@ -267,7 +277,7 @@ def quality_section(model: LoadedModel, settings: Settings, report: dict[str, An
         _image_quality(m),
         _checks(report),
         _table_columns(report),
-        _drawn(model, settings),
+        _drawn_or_why(model, settings),
     ]
     for caption, data in _pictures(model):
         parts.append(

@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 
 from rnngan.core.images import encode_png
 from service.config import Settings
+from service.errors import InvalidInput
 from service.main import create_app
 from tests.conftest import SHIPPED
 
@@ -154,3 +156,17 @@ def test_card_forecast_curl_line_works(table_client: TestClient) -> None:
         "<tr><th>covariates</th><td>calendar: hour, weekday; known-future columns: promo</td>"
         in page
     )
+
+
+def test_card_still_renders_when_the_model_cannot_draw(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import service.inference
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise InvalidInput("Model 'sines' produced non-finite values for this request.")
+
+    monkeypatch.setattr(service.inference, "generate", refuse)
+    page = _card(client, "sines")
+    assert "<p>No outputs drawn here: Model &#x27;sines&#x27; produced non-finite values" in page
+    assert page.count("<svg ") == 1  # the scores are still there
