@@ -1,7 +1,8 @@
 """The one-way dependencies (STYLE.md, Layout): the service never loads torch or training, the
 manifest never loads pandas or pyarrow, rnngan.core never reaches into the service or FastAPI,
-and the client (rnngan.client, `rnngan forecast`) loads neither torch nor the service. Each check runs in a fresh interpreter, so what this test process already imported
-cannot hide (or fake) an import."""
+and the client (rnngan.client, `rnngan forecast`) loads neither torch nor the service. Each
+check runs in a fresh interpreter, so what this test process already imported cannot hide (or
+fake) an import."""
 
 from __future__ import annotations
 
