@@ -2,7 +2,8 @@
 
 A family's trainer runs one step at a time and returns its named losses (dict[str, float]); the
 loop logs them every `log_every` steps to `<run_dir>/losses.jsonl` and saves
-`<run_dir>/checkpoint.pt` (training/checkpoint.py) every `checkpoint_every` steps and at the end.
+`<run_dir>/checkpoint.pt` (training/checkpoint.py) every `checkpoint_every` steps and at the end,
+with `<run_dir>/resume.pt`, from which `rnngan train --resume` continues (training/resume.py).
 Data-parallel (training/distributed.py), the losses are averaged over ranks and rank 0 alone
 validates and writes; the other ranks never touch the run directory.
 """
@@ -17,11 +18,13 @@ import random
 import sys
 import time
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from training import resume as resuming
 from training.checkpoint import CHECKPOINT, Checkpoint
 from training.config import RunConfig
 from training.distributed import current
@@ -88,8 +91,25 @@ def seed_everything(seed: int, threads: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def run_loop(config: RunConfig, trainer: Trainer, *, progress: bool) -> list[dict[str, float]]:
-    """Run `trainer` for its steps; returns the per-step records (step, losses, val_crps)."""
+def _losses_until(log_file: Path, step: int) -> None:
+    """Keep the logged records up to `step` (a resumed run logs the later ones again)."""
+    if not log_file.is_file():
+        return
+    lines = log_file.read_text(encoding="utf-8").splitlines()
+    kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= step]
+    log_file.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
+def run_loop(
+    config: RunConfig,
+    trainer: Trainer,
+    *,
+    progress: bool,
+    resume: resuming.ResumeState | None = None,
+) -> list[dict[str, float]]:
+    """Run `trainer` for its steps; returns the per-step records (step, losses, val_crps).
+    `resume`: the state of an interrupted run, put into `trainer` here; the loop goes on from
+    the step after it."""
     run_dir = config.run_dir
     main = current().is_main  # rank 0 (or the only process) writes; others only train
     if main:
@@ -99,12 +119,28 @@ def run_loop(config: RunConfig, trainer: Trainer, *, progress: bool) -> list[dic
     t = config.train
     total = trainer.total_steps
     log_file = run_dir / "losses.jsonl"
-    with log_file.open("w", encoding="utf-8") if main else contextlib.nullcontext() as loss_log:
-        steps = range(1, total + 1)
+    stopper = Stopper(t.budget_s, t.patience, started)
+    first = 1
+    if resume is not None:
+        if resume.step >= total:
+            raise resuming.ResumeError(
+                f"nothing to resume in {run_dir}: it ran all {resume.step} of {total} steps; "
+                "raise train.steps (--steps) to train further"
+            )
+        resuming.apply(resume, trainer)
+        stopper.best, stopper.stale, first = resume.best, resume.stale, resume.step + 1
+        if main:
+            _losses_until(log_file, resume.step)
+        log.info("resuming %s at step %d of %d", config.name, first, total)
+    mode = "a" if resume is not None else "w"
+    with log_file.open(mode, encoding="utf-8") if main else contextlib.nullcontext() as loss_log:
+        steps = range(first, total + 1)
         # Redraw rarely when stderr is a file or a CI log rather than a terminal.
         interval = 0.1 if sys.stderr.isatty() else 30.0
-        stopper = Stopper(t.budget_s, t.patience, started)
-        for step in tqdm(steps, disable=not progress, desc=config.name, mininterval=interval):
+        bar = tqdm(
+            steps, disable=not progress, desc=config.name, mininterval=interval, initial=first - 1
+        )
+        for step in bar:
             record = {"step": step, **current().average(trainer.step())}
             if main and t.select_every and (step % t.select_every == 0 or step == total):
                 val_crps = trainer.validate(step)
@@ -119,6 +155,7 @@ def run_loop(config: RunConfig, trainer: Trainer, *, progress: bool) -> list[dic
                 log.info("step %d %s", step, {k: round(v, 4) for k, v in record.items()})
             if main and (step % t.checkpoint_every == 0 or last):
                 trainer.checkpoint(step).save(run_dir / CHECKPOINT)
+                resuming.save(run_dir, config, step, trainer, stopper.best, stopper.stale)
             if last:
                 break
     seconds = time.perf_counter() - started
@@ -133,6 +170,7 @@ def run_loop(config: RunConfig, trainer: Trainer, *, progress: bool) -> list[dic
             {
                 "steps": total,
                 "steps_run": len(history),
+                "resumed_from": resume.step if resume is not None else None,
                 "stopped": stopper.reason,
                 "seconds": round(seconds, 1),
                 "threads": t.threads,

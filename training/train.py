@@ -15,6 +15,7 @@ import socket
 
 import torch.multiprocessing as mp
 
+from training import resume as resuming
 from training.config import RunConfig
 from training.distributed import check_supported, process_group
 from training.families import DATA_PARALLEL, family_for
@@ -27,15 +28,21 @@ class RankFailed(RuntimeError):
     """A process of a `launch`ed job failed (the others were stopped)."""
 
 
-def train(config: RunConfig, *, progress: bool = True) -> list[dict[str, float]]:
+def train(
+    config: RunConfig, *, progress: bool = True, resume: bool = False
+) -> list[dict[str, float]]:
     """Train the model a config describes; returns the per-step losses (averaged over ranks
-    when data-parallel)."""
+    when data-parallel). `resume`: continue the run in `config.run_dir` from its last
+    checkpoint (training/resume.py; ResumeError when there is none, or the config differs)."""
     family = family_for(config)
+    state = resuming.load(config) if resume else None  # checked before any work
     with process_group(config, family, DATA_PARALLEL) as shard:
+        if state is not None and shard.world > 1:
+            raise resuming.ResumeError("--resume runs in one process for now (--nproc 1)")
         # Every rank seeds alike: the same initial weights and the same global batches.
         rng = seed_everything(config.seed, config.train.threads)
         trainer = family.trainer(config, rng)
-        return run_loop(config, trainer, progress=progress and shard.is_main)
+        return run_loop(config, trainer, progress=progress and shard.is_main, resume=state)
 
 
 def launch(config: RunConfig, nproc: int, *, progress: bool = True) -> None:

@@ -80,8 +80,15 @@ def train(
             min=1, help="data-parallel processes (DDP, gloo), as torchrun --nproc-per-node"
         ),
     ] = 1,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="continue the run in <out_dir>/<name> from its last checkpoint: the same config "
+            "(--steps may raise the total, --budget gives this command its own time)"
+        ),
+    ] = False,
 ) -> None:
-    """Train a model; writes <out_dir>/<name>/{checkpoint.pt, losses.jsonl}.
+    """Train a model; writes <out_dir>/<name>/{checkpoint.pt, resume.pt, losses.jsonl}.
 
     Either a TOML config (--config), or your own long table (--data with --id-col): one row per
     entity and time; column types are inferred and printed for you to check. With --nproc N
@@ -139,11 +146,14 @@ def train(
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, budget_s=budget_s))
     if out_dir is not None:
         cfg = dataclasses.replace(cfg, out_dir=out_dir)
+    if resume and nproc > 1:
+        fail("--resume runs in one process for now: drop --nproc")
+        return
     try:
         if nproc > 1:
             launch(cfg, nproc)
         else:
-            run_training(cfg)
+            run_training(cfg, resume=resume)
     except (FileNotFoundError, ValueError, RankFailed) as exc:
         fail(str(exc))
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 alone reports
