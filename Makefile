@@ -13,7 +13,7 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp bench-panel bench-images bench-client
+.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp bench-panel bench-images bench-covariates bench-client
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
@@ -78,6 +78,11 @@ bench-forecast: $(VENV)/.dev
 # AutoARIMA (benchmarks/results/panel.json, the panel table in docs/forecast.md).
 bench-panel: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.panel
+
+# Known-future covariates on a synthetic promotions panel: with vs without --future-cols
+# (benchmarks/results/covariates.json, docs/forecast.md)
+bench-covariates: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.covariates
 
 # The shipped digit models through ONNX Runtime vs the real data's scores
 # (benchmarks/results/images.json, docs/images.md, docs/images_grid.png).

@@ -150,13 +150,16 @@ def table(results: list[dict[str, Any]], env: dict[str, Any]) -> str:
 
 
 def _panel_block() -> str:
-    """The `make bench-panel` section of docs/forecast.md, kept when this table is rewritten."""
-    from benchmarks.panel import BEGIN, END
+    """The `make bench-panel` and `make bench-covariates` sections of docs/forecast.md, kept
+    when this table is rewritten."""
+    from benchmarks import covariates, panel
 
     doc = TABLE.read_text() if TABLE.is_file() else ""
-    if BEGIN not in doc or END not in doc:
-        return ""
-    return "\n" + doc[doc.index(BEGIN) : doc.index(END) + len(END)] + "\n"
+    kept = ""
+    for begin, end in ((panel.BEGIN, panel.END), (covariates.BEGIN, covariates.END)):
+        if begin in doc and end in doc:
+            kept += "\n" + doc[doc.index(begin) : doc.index(end) + len(end)] + "\n"
+    return kept
 
 
 def main() -> None:

@@ -81,9 +81,10 @@ def test_e2e_readme_curl_examples_work(server: str, tmp_path) -> None:  # type: 
     commands = _readme_curls()
     assert len(commands) >= 8, "the README shows a curl example for every route"
     # The own-table walkthrough's lines call a model the reader trains first (not shipped);
-    # the same request bodies are exercised in tests/training/test_table.py.
+    # the same request bodies are exercised in tests/training/test_table.py (stores) and
+    # tests/service/test_forecast_covariates.py (promo).
     walkthrough = [c for c in commands if _model_of(c) not in (None, *SHIPPED)]
-    assert all(_model_of(c) == "stores" for c in walkthrough), walkthrough
+    assert all(_model_of(c) in ("stores", "promo") for c in walkthrough), walkthrough
     for command in (c for c in commands if c not in walkthrough):
         line = command.replace("http://localhost:8000", server)
         line = line.replace("curl ", "curl -sS --fail-with-body ", 1)
