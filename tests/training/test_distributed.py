@@ -16,7 +16,7 @@ import torch.distributed as dist
 from typer.testing import CliRunner
 
 from rnngan.cli import app
-from tests.training.helpers import tiny_generate, tiny_image, tiny_timegan
+from tests.training.helpers import tiny_generate, tiny_image, tiny_table, tiny_timegan
 from tests.training.ranks import train_on_ranks
 from training.checkpoint import load_run
 from training.config import ConfigError, RunConfig
@@ -59,8 +59,11 @@ def test_shard_take_is_the_rank_block_and_single_is_identity() -> None:
 
 def test_distributed_unsupported_family_is_a_clear_error(tmp_path: Path) -> None:
     config = tiny_image(tmp_path)
-    message = "--nproc > 1 is not supported for image yet (data-parallel families: rcgan, timegan)"
-    assert DATA_PARALLEL == ("rcgan", "timegan")
+    message = (
+        "--nproc > 1 is not supported for image yet "
+        "(data-parallel families: rcgan, timegan, table_gan)"
+    )
+    assert DATA_PARALLEL == ("rcgan", "timegan", "table_gan")
     with pytest.raises(ConfigError) as err:
         check_supported(config, family_for(config), 2, DATA_PARALLEL)
     assert str(err.value) == message
@@ -141,10 +144,19 @@ def _train(config: RunConfig, **train: Any) -> RunConfig:
 
 # A tiny run per family beside rcgan, each exercising what data-parallel training has to agree
 # on: TimeGAN's three phases with its threshold met and then not (the discriminator updates at
-# some joint steps and skips others).
+# some joint steps and skips others); the own-table GAN's hard samples, masked losses and
+# held-out selection, stopped early by patience (a high learning rate: its score turns at step 8).
 D_THRESHOLD = 1.4145
 CASES: dict[str, Callable[[Path], RunConfig]] = {
     "timegan": lambda out: _train(tiny_timegan(out, steps=6), d_threshold=D_THRESHOLD),
+    "table_gan": lambda out: _train(
+        tiny_table(out, steps=12),
+        select_every=1,
+        patience=2,
+        ema_decay=0.0,
+        lr_g=0.05,
+        diff_weight=1.0,
+    ),
 }
 
 
@@ -163,3 +175,15 @@ def test_distributed_families_match_one_process(tmp_path: Path) -> None:
 
     d_losses = [r["d_loss"] for r in runs["timegan"] if "d_loss" in r]
     assert min(d_losses) < D_THRESHOLD < max(d_losses)  # both branches were taken
+    # Rank 0 validated and both ranks stopped at its decision, where one process stops.
+    stopped = [
+        json.loads((c.run_dir / "training.json").read_text())
+        for c in (one["table_gan"], two["table_gan"])
+    ]
+    assert [(r["steps_run"], r["stopped"]) for r in stopped] == [
+        (9, "no better validation score in 2 checks")
+    ] * 2
+    selected = [load_run(c.run_dir).selection for c in (one["table_gan"], two["table_gan"])]
+    assert selected[0] is not None and selected[1] is not None
+    assert selected[1].step == selected[0].step == 7
+    assert selected[1].val_crps == pytest.approx(selected[0].val_crps, abs=LOSS_TOLERANCE)

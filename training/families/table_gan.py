@@ -13,6 +13,11 @@
   matches each channel's mean and std.
 - Series lengths come from the training entities' lengths (saved in the manifest); the
   generator is recurrent, so any length can be generated.
+- Data-parallel (training/distributed.py): the uniforms behind the hard samples are drawn for
+  the global batch (`draw`) like the noise, so each rank's block is the one process's; masked
+  losses divide by the global batch's count of real steps; the moment and first-difference
+  terms see the gathered synthetic batch. Rank 0 alone validates (the held-out split is the
+  same on every rank) and its stop decision is shared (training/loop.py).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from training import losses
 from training.checkpoint import Checkpoint, Selection
 from training.config import RunConfig
 from training.data.tables import TableData, load_table
+from training.distributed import current
 from training.evaluate.tables import evaluate_table
 from training.families.base import Family
 from training.loop import Trainer
@@ -93,12 +99,25 @@ class TableGenerator(nn.Module):
     def forward(self, noise: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         return self.activate(self.logits(noise, condition))
 
-    def sample(self, logits: torch.Tensor, tau: float, rng: torch.Generator) -> torch.Tensor:
-        """Hard discrete channels with straight-through gradients (training only)."""
+    def draw(self, batch: int, length: int, rng: torch.Generator) -> list[torch.Tensor]:
+        """The uniforms `sample` turns into hard channels for a (batch, length) batch: one
+        (B, T, k) block per categorical column (Gumbel noise), then one for the Bernoulli
+        channels when there are any."""
+        shapes = [b - a for a, b, soft in self.runs if soft]
+        if self.bernoulli:
+            shapes.append(len(self.bernoulli))
+        return [torch.rand(batch, length, k, generator=rng) for k in shapes]
+
+    def sample(
+        self, logits: torch.Tensor, tau: float, uniforms: list[torch.Tensor]
+    ) -> torch.Tensor:
+        """Hard discrete channels with straight-through gradients (training only); `uniforms`
+        from `draw`."""
         parts = []
+        drawn = iter(uniforms)
         for a, b, soft in self.runs:
             if soft:
-                u = torch.rand(logits[..., a:b].shape, generator=rng).clamp(1e-9, 1 - 1e-9)
+                u = next(drawn).clamp(1e-9, 1 - 1e-9)
                 y = torch.softmax((logits[..., a:b] - torch.log(-torch.log(u))) / tau, dim=-1)
                 hard = F.one_hot(y.argmax(dim=-1), b - a).to(y.dtype)
                 parts.append(hard + y - y.detach())
@@ -108,10 +127,24 @@ class TableGenerator(nn.Module):
         if self.bernoulli:
             idx = torch.tensor(self.bernoulli)
             p = out[..., idx]
-            hard = (torch.rand(p.shape, generator=rng) < p).to(p.dtype)
+            hard = (next(drawn) < p).to(p.dtype)
             out = out.clone()
             out[..., idx] = hard + p - p.detach()
         return out
+
+
+class Sampler(nn.Module):
+    """Training's path through the generator, noise (B, T, L) + condition (B, C) -> hard
+    channels (B, T, D), as a forward that DDP can wrap (Shard.wrap)."""
+
+    def __init__(self, generator: TableGenerator) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(
+        self, noise: torch.Tensor, condition: torch.Tensor, tau: float, uniforms: list[torch.Tensor]
+    ) -> torch.Tensor:
+        return self.generator.sample(self.generator.logits(noise, condition), tau, uniforms)
 
 
 class TableGraph(nn.Module):
@@ -144,11 +177,15 @@ def build(config: RunConfig, spec: TableSpec) -> tuple[TableGenerator, Recurrent
     return generator, discriminator
 
 
-def _masked_bce(logits: torch.Tensor, target: float, valid: torch.Tensor) -> torch.Tensor:
+def _masked_bce(
+    logits: torch.Tensor, target: float, valid: torch.Tensor, count: torch.Tensor
+) -> torch.Tensor:
+    """Mean over real steps; `count`: the global batch's real steps per rank (its own when
+    alone), so that the ranks' mean is the global batch's."""
     loss = F.binary_cross_entropy_with_logits(
         logits.squeeze(-1), torch.full_like(valid, target), reduction="none"
     )
-    return (loss * valid).sum() / valid.sum().clamp_min(1.0)
+    return (loss * valid).sum() / count
 
 
 def masked_moment_loss(real: torch.Tensor, fake: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -174,6 +211,9 @@ class TableTrainer(Trainer):
         self.valid = torch.from_numpy(data.valid)
         self.conditions = torch.from_numpy(data.conditions)
         self.generator, self.discriminator = build(config, data.spec)
+        self.shard = current()
+        self.sampler = self.shard.wrap(Sampler(self.generator))
+        self.judge = self.shard.wrap(self.discriminator)
         t = config.train
         # An exponential moving average of the generator's weights is what gets exported
         # (`train.ema_decay` > 0), as for the TimeGAN-class generators.
@@ -194,44 +234,54 @@ class TableTrainer(Trainer):
             held = max(1, min(256, n // 10))
             self.val_idx, self.train_idx = order[:held], order[held:]
 
-    def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _batch(self) -> tuple[torch.Tensor, ...]:
+        """The global batch, the same on every rank: windows (B, T, D), valid (B, T),
+        conditions (B, C), noise (B, T, L), then `TableGenerator.draw`'s uniforms."""
         t = self.config.train
         if self.train_idx is None:
             idx = torch.randint(0, self.windows.shape[0], (t.batch_size,), generator=self.rng)
         else:
             pick = torch.randint(0, len(self.train_idx), (t.batch_size,), generator=self.rng)
             idx = self.train_idx[pick]
-        noise = torch.randn(
-            t.batch_size, self.windows.shape[1], self.config.model.latent_dim, generator=self.rng
-        )
-        return self.windows[idx], self.valid[idx], self.conditions[idx], noise
+        length = self.windows.shape[1]
+        noise = torch.randn(t.batch_size, length, self.config.model.latent_dim, generator=self.rng)
+        uniforms = self.generator.draw(t.batch_size, length, self.rng)
+        return self.windows[idx], self.valid[idx], self.conditions[idx], noise, *uniforms
 
     def _judge(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         steps = condition.unsqueeze(1).expand(-1, x.shape[1], -1)
-        out: torch.Tensor = self.discriminator(torch.cat([x, steps], dim=-1))
+        out: torch.Tensor = self.judge(torch.cat([x, steps], dim=-1))
         return out
 
     def step(self) -> dict[str, float]:
-        t = self.config.train
+        t, shard = self.config.train, self.shard
         tau = 0.5
         for _ in range(t.d_steps):
-            real, valid, cond, noise = self._batch()
+            real_all, valid_all, *drawn = self._batch()
+            real, valid, cond, noise, *uniforms = (
+                shard.take(x) for x in (real_all, valid_all, *drawn)
+            )
+            count = valid_all.sum().clamp_min(1.0) / shard.world
             with torch.no_grad():
-                fake = self.generator.sample(self.generator.logits(noise, cond), tau, self.rng)
-            d_loss = _masked_bce(self._judge(real, cond), 1.0, valid) + _masked_bce(
-                self._judge(fake, cond), 0.0, valid
+                fake = self.sampler(noise, cond, tau, uniforms)
+            d_loss = _masked_bce(self._judge(real, cond), 1.0, valid, count) + _masked_bce(
+                self._judge(fake, cond), 0.0, valid, count
             )
             self.opt_d.zero_grad()
             d_loss.backward()
             self.opt_d.step()
-        real, valid, cond, noise = self._batch()
-        fake = self.generator.sample(self.generator.logits(noise, cond), tau, self.rng)
-        adversarial = _masked_bce(self._judge(fake, cond), 1.0, valid)
-        moment = masked_moment_loss(real, fake, valid)
+        real_all, valid_all, *drawn = self._batch()
+        cond, noise, *uniforms = (shard.take(x) for x in drawn)
+        valid = shard.take(valid_all)
+        count = valid_all.sum().clamp_min(1.0) / shard.world
+        fake = self.sampler(noise, cond, tau, uniforms)
+        adversarial = _masked_bce(self._judge(fake, cond), 1.0, valid, count)
+        fake_all = shard.gather(fake)  # batch statistics: the global synthetic batch
+        moment = masked_moment_loss(real_all, fake_all, valid_all)
         g_loss = t.adv_weight * adversarial + t.moment_weight * moment
         roughness = None
         if t.diff_weight:
-            roughness = losses.diff_loss(real, fake, valid)
+            roughness = losses.diff_loss(real_all, fake_all, valid_all)
             g_loss = g_loss + t.diff_weight * roughness
         self.opt_g.zero_grad()
         g_loss.backward()
@@ -298,6 +348,7 @@ class TableTrainer(Trainer):
 class TableGAN(Family):
     name = "table_gan"
     task = "generate"
+    data_parallel = True
     datasets = frozenset({"table"})
     graph_io = TABLE_GRAPH_IO
     dynamic_axes = {
