@@ -180,21 +180,35 @@ def generate(
     if loaded.manifest.task not in ("generate", "image"):
         fail(f"model '{model}' is a {loaded.manifest.task} model, not a generate model")
         return
-    bar = tqdm(total=None, unit="rows", disable=str(out) == "-", file=sys.stderr)
+    from service import images
+    from service.plans import plan_image_dataset
+
     try:
         if loaded.manifest.image is not None:  # parquet rows of images (service/images.py)
-            from service import images
-            from service.plans import plan_image_dataset
-
             image_plan = plan_image_dataset(loaded, req, settings)
-            stream = images.dataset_stream(loaded, image_plan, on_rows=bar.update)
+            total, unit = image_plan.n, "images"
         else:
             plan = plan_dataset(loaded, req, settings, chunk_series=chunk_series)
-            stream = dataset_stream(loaded, plan, on_rows=bar.update)
+            total, unit = (
+                plan.table.rows if plan.table is not None else plan.n * plan.length,
+                "rows",
+            )
     except ServiceError as exc:
-        bar.close()
         fail(exc.detail)
         return
+    # The total is known up front: the bar shows the rate and the time left (stderr; none for
+    # --out -).
+    bar = tqdm(
+        total=total,
+        unit=unit,
+        unit_scale=total >= 100_000,
+        disable=str(out) == "-",
+        file=sys.stderr,
+    )
+    if loaded.manifest.image is not None:
+        stream = images.dataset_stream(loaded, image_plan, on_rows=bar.update)
+    else:
+        stream = dataset_stream(loaded, plan, on_rows=bar.update)
     sink = sys.stdout.buffer if str(out) == "-" else out.open("wb")
     try:
         for data in stream:

@@ -115,3 +115,12 @@ def test_cli_version_prints_the_package_version() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0, result.output
     assert result.output == f"rnngan {__version__}\n"
+
+
+def test_cli_generate_progress_shows_the_total(tmp_path: Path) -> None:
+    out = tmp_path / "s.csv"
+    args = ["generate", "--model", "sines", "--n", "10", "--length", "24", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--models-dir", str(MODELS)])
+    assert result.exit_code == 0, result.output
+    assert "240/240" in result.stderr  # n × length rows, known before the first chunk
+    assert "| 0/240 [" in result.stderr  # the first draw, before any row
