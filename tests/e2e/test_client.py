@@ -259,3 +259,13 @@ def test_client_cli_forecast(server: str, client: Client, tmp_path: Path) -> Non
         app, ["forecast", "--url", server, "--input", str(tmp_path / "panel.csv"), "--out", "x.csv"]
     )
     assert result.exit_code == 2 and "pick one with --model" in result.output
+
+
+def test_client_example_round_trip(server: str, tmp_path: Path) -> None:
+    from examples import client_roundtrip
+
+    client_roundtrip.main(["--url", server, "--out-dir", str(tmp_path)])
+    forecast = pd.read_csv(tmp_path / "forecast.csv")
+    assert list(forecast.columns) == ["unique_id", "ds", "etth1_ot", *LEVEL_COLUMNS]
+    assert len(forecast) == 4 * 24
+    assert (tmp_path / "forecast.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
