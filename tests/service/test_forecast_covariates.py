@@ -247,3 +247,23 @@ def test_business_day_model_skips_weekends(served: tuple[TestClient, Path]) -> N
     assert r.json()["forecasts"][0]["timestamps"] == ["2024-02-12T00:00:00", "2024-02-13T00:00:00"]
     r = client.post("/v1/models/bdays/forecast", json={"series": [{"id": "b", "values": values}]})
     assert r.status_code == 200 and "timestamps" not in r.json()["forecasts"][0]
+
+
+def test_hourly_shipped_model_returns_horizon_stamps(client: TestClient) -> None:
+    """etth1_ot (freq 'h', no covariates): the same numbers with or without timestamps, and the
+    horizon's stamps when they were sent."""
+    values = [20.0 + 5 * math.sin(i / 24 * 2 * math.pi) for i in range(200)]
+    stamps = _hours(200, start="2024-03-23T16:00:00")  # the last one is 2024-03-31T23:00
+    body = {"series": [{"id": "h", "values": values, "timestamps": stamps}], "horizon": 3}
+    r = client.post("/v1/models/etth1_ot/forecast", json=body)
+    assert r.status_code == 200, r.text
+    item = r.json()["forecasts"][0]
+    assert item["timestamps"] == [
+        "2024-04-01T00:00:00",
+        "2024-04-01T01:00:00",
+        "2024-04-01T02:00:00",
+    ]
+    plain = client.post(
+        "/v1/models/etth1_ot/forecast", json={**body, "series": [{"id": "h", "values": values}]}
+    ).json()["forecasts"][0]
+    assert plain == {k: v for k, v in item.items() if k != "timestamps"}
