@@ -216,7 +216,9 @@ def evaluate(
     from training.evaluate.run import evaluate_run
 
     try:
-        metrics = evaluate_run(run, max_entities=max_entities, max_windows=max_windows)
+        metrics = evaluate_run(
+            run, max_entities=max_entities, max_windows=max_windows, show_progress=True
+        )
     except FileNotFoundError as exc:
         fail(str(exc))
         return

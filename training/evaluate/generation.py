@@ -11,16 +11,15 @@ the models); `rnngan evaluate --run runs/sines` (training/evaluate/run.py) write
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from training.config import RunConfig
 from training.data.series import load_generation, sines
+from training.evaluate import progress
 from training.evaluate.metrics import (
     autocorrelation,
     autocorrelation_error,
@@ -51,11 +50,6 @@ __all__ = [
 log = logging.getLogger("rnngan.evaluate")
 
 
-def _progress() -> bool:
-    """Progress bars on long evaluation work, where a person watches a terminal."""
-    return sys.stderr.isatty()
-
-
 def _mean_std(values: list[float]) -> dict[str, float]:
     return {
         "mean": float(np.mean(values)),
@@ -79,6 +73,23 @@ def generation_report(
     discriminative score over at least MIN_DISC_RUNS classifier runs."""
     seeds = [seed + r for r in range(runs)]
     disc_seeds = [seed + r for r in range(max(runs, MIN_DISC_RUNS))]
+    total = 2 * (len(disc_seeds) * disc_steps + len(seeds) * pred_steps)  # classifier steps
+    with progress.stage("scores (disc, pred and their floors)", total):
+        return _report(
+            real, fake, real_other, seeds, disc_seeds, disc_steps, pred_steps, batch_size
+        )
+
+
+def _report(
+    real: np.ndarray,
+    fake: np.ndarray,
+    real_other: np.ndarray,
+    seeds: list[int],
+    disc_seeds: list[int],
+    disc_steps: int,
+    pred_steps: int,
+    batch_size: int,
+) -> dict[str, Any]:
     return {
         "autocorrelation_error": autocorrelation_error(real, fake),
         "autocorrelation_error_real_floor": autocorrelation_error(real, real_other),
@@ -87,13 +98,13 @@ def generation_report(
         "discriminative": _mean_std(
             [
                 discriminative_score(real, fake, steps=disc_steps, batch_size=batch_size, seed=s)
-                for s in tqdm(disc_seeds, desc="disc", disable=not _progress(), leave=False)
+                for s in disc_seeds
             ]
         ),
         "predictive": _mean_std(
             [
                 predictive_score(fake, real, steps=pred_steps, batch_size=batch_size, seed=s)
-                for s in tqdm(seeds, desc="pred", disable=not _progress(), leave=False)
+                for s in seeds
             ]
         ),
         "discriminative_real_floor": _mean_std(
@@ -101,13 +112,13 @@ def generation_report(
                 discriminative_score(
                     real, real_other, steps=disc_steps, batch_size=batch_size, seed=s
                 )
-                for s in tqdm(disc_seeds, desc="disc floor", disable=not _progress(), leave=False)
+                for s in disc_seeds
             ]
         ),
         "predictive_real_floor": _mean_std(
             [
                 predictive_score(real_other, real, steps=pred_steps, batch_size=batch_size, seed=s)
-                for s in tqdm(seeds, desc="pred floor", disable=not _progress(), leave=False)
+                for s in seeds
             ]
         ),
     }
@@ -176,7 +187,6 @@ def report_and_picture(
         batch_size=e.batch_size,
         max_windows=cap,
         seed=config.seed,
-        progress=_progress(),
         extra_checks=extra_checks,
     )
     quality["checks"].insert(0, global_disc_check(report))

@@ -36,6 +36,7 @@ from rnngan.core import images as img
 from rnngan.core.noise import series_noise
 from training.config import RunConfig
 from training.data.digits import DigitSplit, load_digit_split
+from training.evaluate import progress
 
 LabelSampler = Callable[[np.ndarray, int], np.ndarray]
 """(labels (n,), seed) -> images (n, 8, 8) in [0, 1]."""
@@ -114,6 +115,7 @@ def discriminative_score(
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(x_tr, y_tr)
         scores.append(abs(clf.score(x_te, y_te) - 0.5))
+        progress.advance()
     return float(np.mean(scores)), float(np.std(scores))
 
 
@@ -192,13 +194,16 @@ def evaluate_sampler(
     """Score `sample(labels, seed) -> images` over `draws` noise seeds (each draw asks for the
     test split's labels, so its size and class mix match the Fréchet floor's), plus the
     discriminative score on one draw as large as the training split."""
-    scores = [
-        _score_draw(sample(split.y_test, seed + k), split.y_test, split, judge)
-        for k in range(draws)
-    ]
-    out = _summarise(scores)
-    fake = quantise(sample(split.y_train, seed + 1000))
-    out["disc_score"], out["disc_score_std"] = discriminative_score(split.x_train, fake, disc_runs)
+    with progress.stage("image scores (draws, then disc runs)", draws + disc_runs, "runs"):
+        scores = []
+        for k in range(draws):
+            scores.append(_score_draw(sample(split.y_test, seed + k), split.y_test, split, judge))
+            progress.advance()
+        out = _summarise(scores)
+        fake = quantise(sample(split.y_train, seed + 1000))
+        out["disc_score"], out["disc_score_std"] = discriminative_score(
+            split.x_train, fake, disc_runs
+        )
     return out
 
 

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from training.evaluate import progress
+
 
 class _PostHocGRU(nn.Module):
     def __init__(self, input_size: int, hidden_size: int, output_size: int) -> None:
@@ -56,6 +58,7 @@ def discriminative_score(
         opt.zero_grad()
         loss.backward()
         opt.step()
+        progress.advance()
     with torch.no_grad():
         _, logit = model(x[test_idx])
         accuracy = ((logit.squeeze(-1) > 0).float() == y[test_idx]).float().mean().item()
@@ -89,6 +92,7 @@ def predictive_score(
         opt.zero_grad()
         loss.backward()
         opt.step()
+        progress.advance()
     with torch.no_grad():
         x_test = torch.from_numpy(test_on[:, :-1, inputs].astype(np.float32))
         y_test = torch.from_numpy(test_on[:, 1:, -1:].astype(np.float32))

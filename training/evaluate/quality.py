@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 from scipy.stats import ks_2samp
-from tqdm import tqdm
 
+from training.evaluate import progress
 from training.evaluate.metrics import autocorrelation_error, discriminative_score
 
 MIN_DISC_RUNS = 5  # the discriminative score as mean ± std over at least 5 runs
@@ -138,8 +138,6 @@ def disc_runs(
     steps: int,
     batch_size: int,
     seed: int,
-    label: str,
-    progress: bool,
     hidden: int | None = None,
 ) -> dict[str, Any]:
     """Mean ± std of the discriminative score over `runs` classifier seeds."""
@@ -147,7 +145,7 @@ def disc_runs(
         discriminative_score(
             real, other, steps=steps, batch_size=batch_size, seed=seed + r, hidden_size=hidden
         )
-        for r in tqdm(range(runs), desc=label, disable=not progress, leave=False)
+        for r in range(runs)
     ]
     return {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "runs": scores}
 
@@ -165,7 +163,6 @@ def quality_report(
     max_windows: int = 1000,
     seed: int = 0,
     limits: Limits = LIMITS,
-    progress: bool = False,
     extra_checks: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Per-window z-scored discriminative score (≥ 5 runs, on at most `max_windows` windows a
@@ -181,11 +178,11 @@ def quality_report(
         steps=disc_steps,
         batch_size=batch_size,
         seed=seed,
-        progress=progress,
         hidden=ZSCORED_HIDDEN,
     )
-    disc_z = disc_runs(zr, zf, label="disc (per-window z)", **common)  # type: ignore[arg-type]
-    disc_z_floor = disc_runs(zr, zo, label="disc floor (z)", **common)  # type: ignore[arg-type]
+    with progress.stage("verdict scores (per-window z disc and floor)", 2 * runs * disc_steps):
+        disc_z = disc_runs(zr, zf, **common)  # type: ignore[arg-type]
+        disc_z_floor = disc_runs(zr, zo, **common)  # type: ignore[arg-type]
     acf = autocorrelation_error(real, fake)
     acf_floor = autocorrelation_error(real, real_other)
     checks = [

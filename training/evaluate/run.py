@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from training.checkpoint import load_run
+from training.evaluate import progress
 from training.evaluate.tables import EvalLimits, eval_limits
 from training.families import family_for
 from training.loop import seed_everything
@@ -20,10 +21,15 @@ log = logging.getLogger("rnngan.evaluate")
 
 
 def evaluate_run(
-    run_dir: Path, *, max_entities: int | None = None, max_windows: int | None = None
+    run_dir: Path,
+    *,
+    max_entities: int | None = None,
+    max_windows: int | None = None,
+    show_progress: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a run; own tables look at up to `max_entities` entities and score up to
-    `max_windows` windows a side (EvalLimits' defaults when None)."""
+    `max_windows` windows a side (EvalLimits' defaults when None). `show_progress`: a bar per
+    stage with its total and time left, on stderr (training/evaluate/progress.py)."""
     ckpt = load_run(run_dir)
     config = ckpt.config
     seed_everything(config.seed, config.train.threads)
@@ -35,7 +41,7 @@ def evaluate_run(
         max_entities=max_entities or defaults.max_entities,
         max_windows=max_windows or defaults.max_windows,
     )
-    with eval_limits(limits):
+    with eval_limits(limits), progress.showing(show_progress):
         metrics = family.evaluate(config, graph)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     log.info(
