@@ -267,3 +267,23 @@ def test_hourly_shipped_model_returns_horizon_stamps(client: TestClient) -> None
         "/v1/models/etth1_ot/forecast", json={**body, "series": [{"id": "h", "values": values}]}
     ).json()["forecasts"][0]
     assert plain == {k: v for k, v in item.items() if k != "timestamps"}
+
+
+def test_graph_check_refuses_a_manifest_with_other_covariates(
+    served: tuple[TestClient, Path],
+) -> None:
+    import onnxruntime as ort
+
+    from service.repository import ModelRefused, check_graph
+
+    _, models = served
+    version = models / "promo" / "1"
+    manifest = Manifest.read(version / "manifest.json")
+    session = ort.InferenceSession(str(version / "model.onnx"), providers=["CPUExecutionProvider"])
+    check_graph(session, manifest)  # as exported: runs
+    assert manifest.covariates is not None
+    wrong = manifest.model_copy(
+        update={"covariates": manifest.covariates.model_copy(update={"future": ["promo", "price"]})}
+    )
+    with pytest.raises(ModelRefused, match="does not run on the manifest's shapes"):
+        check_graph(session, wrong)
