@@ -10,10 +10,12 @@ mix two models). A checked piece is recorded in `state.json` (after its bytes ar
 a rerun keeps it.
 
 A connection that breaks mid-shard (or a rerun after a crash) resumes the shard: for csv and
-ndjson, the whole series already received are kept (the rows of the last, maybe incomplete,
-series are cut off), checked as a piece of their own (the server computes that digest: no
-download of it completed), and the rest is fetched from the next series on. parquet and gzip
-pieces cannot be cut, so their shard starts again.
+ndjson, the whole series already received are kept, back to a whole number of the server's
+chunks (`X-Chunk-Series`, recorded in `state.json`: the server kept the digest of every whole
+chunk it sent before the break, so the kept part is checked from its cache; without it the
+server generates that part again to hash it), checked as a piece of their own, and the rest is
+fetched from the next series on. parquet and gzip pieces cannot be cut, so their shard starts
+again.
 
 The result: csv and ndjson shards concatenate to the bytes one request would send (a header only
 at offset 0); gzip shards concatenate to a valid multi-member gzip file whose content is one
@@ -131,6 +133,8 @@ def download(
     params = {"model": name, "n": n, "offset": offset, "shards": shards, "body": body}
     state = _State.open(parts, params, manifest.version, resume=resume)
     job = _Job(client, name, body, state, parts, _ext(format, compression), bounds)
+    if manifest.task == "generate" and manifest.table is None:
+        job.rows_per_series = length or manifest.seq_len
     bar = _bar(progress, job)
     try:
         with ThreadPoolExecutor(workers or shards, thread_name_prefix="rnngan-shard") as pool:
@@ -197,6 +201,12 @@ class _State:
         state.save()
         return state
 
+    def set(self, shard: int, key: str, value: Any) -> None:
+        with self._lock:
+            if self.shards[shard].get(key) != value:
+                self.shards[shard][key] = value
+                self.save()
+
     def add(self, shard: int, piece: dict[str, Any]) -> None:
         with self._lock:
             self.shards[shard]["pieces"].append(piece)
@@ -223,6 +233,7 @@ class _Job:
         self.parts, self.ext, self.bounds = parts, ext, bounds
         self.fmt, self.compression = body["format"], body["compression"]
         self.resumed = 0
+        self.rows_per_series: int | None = None  # plain models: every series has `length` rows
         self._lock = threading.Lock()
 
     @property
@@ -273,6 +284,9 @@ class _Job:
         ) as response:
             version = int(response.headers.get("x-model-version", self.state.data["version"]))
             self._same_version(version)
+            # Series per chunk of this request: where the server keeps digests if it breaks.
+            chunk = response.headers.get("x-chunk-series")
+            self.state.set(k, "chunk_series", int(chunk) if chunk else None)
             with file.open("ab") as sink:
                 for data in response.iter_bytes():
                     sink.write(data)
@@ -328,7 +342,14 @@ class _Job:
         complete = 0
         cut = kept
         if _splittable(self.fmt, self.compression):
-            found = whole_series(file, kept, first, self.fmt)
+            found = whole_series(
+                file,
+                kept,
+                first,
+                self.fmt,
+                rows_per_series=self.rows_per_series,
+                multiple=self.state.shards[k].get("chunk_series"),
+            )
             if found is not None:
                 complete, cut = found
         with file.open("r+b") as fh:

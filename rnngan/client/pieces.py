@@ -1,44 +1,103 @@
 """Where the bytes of an interrupted csv or ndjson request are cut so that what is kept is whole
 series: rows are grouped by series in order, and each row starts with its series' id (`123`, or
-`synthetic-123` for a table model's string ids), so everything before the first row of the last
-series seen is whole (that last one may be incomplete and is fetched again)."""
+`synthetic-123` for a table model's string ids). Everything before the first row of the last
+series seen is whole; that last one is too when it has all its rows (`rows_per_series`, plain
+models). With `multiple` (the server's `X-Chunk-Series`), the cut goes back to a whole number of
+the server's chunks, whose digests the server kept when the stream broke: the kept part is then
+checked from its cache instead of being generated again."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
+
+_WINDOW = 1 << 20
 
 
-def whole_series(file: Path, start: int, first: int, fmt: str) -> tuple[int, int] | None:
-    """(whole series, end byte) of file[start:], written by a request from series `first` on:
-    everything before the first row of the last series seen (which may be incomplete), the
-    header included. Reads backwards from the end, a window at a time. None when unreadable."""
-    size = file.stat().st_size
-    window = 1 << 20
+def _lines_backward(fh: BinaryIO, start: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """(offset, line without its newline) of every line in [start, end), the last first; `end`
+    follows a newline. Reads a window at a time."""
+    pos, tail = end, b""
+    while pos > start:
+        lo = max(start, pos - _WINDOW)
+        fh.seek(lo)
+        buf = fh.read(pos - lo) + tail  # ends with a newline
+        pos = lo
+        parts = buf[:-1].split(b"\n")
+        offsets = [lo]
+        for part in parts[:-1]:
+            offsets.append(offsets[-1] + len(part) + 1)
+        whole_from = 0 if lo == start else 1  # parts[0] may begin before the window
+        for i in range(len(parts) - 1, whole_from - 1, -1):
+            yield offsets[i], parts[i]
+        tail = parts[0] + b"\n"
+
+
+def _complete_end(fh: BinaryIO, start: int, size: int) -> int:
+    """The end of the last complete line in [start, size), or `start` when there is none."""
+    pos = size
+    while pos > start:
+        lo = max(start, pos - _WINDOW)
+        fh.seek(lo)
+        found = fh.read(pos - lo).rfind(b"\n")
+        if found >= 0:
+            return lo + found + 1
+        pos = lo
+    return start
+
+
+def whole_series(
+    file: Path,
+    start: int,
+    first: int,
+    fmt: str,
+    *,
+    rows_per_series: int | None = None,
+    multiple: int | None = None,
+) -> tuple[int, int] | None:
+    """(whole series, end byte) of file[start:], written by a request from series `first` on
+    (the header included when it has one); None when the rows cannot be read."""
     with file.open("rb") as fh:
-        while True:
-            lo = max(start, size - window)
-            fh.seek(lo)
-            data = fh.read(size - lo)
-            complete = data.rfind(b"\n") + 1
-            if complete == 0:
-                if lo == start:
-                    return 0, start
-                window *= 4
-                continue
-            lines = data[:complete].split(b"\n")[:-1]
-            last_id = series_index(lines[-1], fmt)
-            if last_id is None or last_id - first <= 0:
-                return None if last_id is None and len(lines) > 1 else (0, start)
-            end = lo + complete  # end of line i, walking back
-            for i in range(len(lines) - 1, -1, -1):
-                if i == 0 and lo > start:
-                    break  # the first line of the window may be cut: read further back
-                if series_index(lines[i], fmt) != last_id:
-                    return last_id - first, end
-                end -= len(lines[i]) + 1
-            if lo == start:
-                return 0, start
-            window *= 4
+        end = _complete_end(fh, start, file.stat().st_size)
+        if end == start:
+            return 0, start
+        lines = _lines_backward(fh, start, end)
+        offset, line = next(lines)
+        last = series_index(line, fmt)
+        if last is None:  # a header alone, or not our rows
+            return (0, start) if offset == start else None
+        rows, cut = 1, offset
+        before: tuple[int, bytes] | None = None
+        for offset, line in lines:
+            if series_index(line, fmt) != last:
+                before = offset, line
+                break
+            rows, cut = rows + 1, offset
+        whole = last - first
+        if rows_per_series is not None and rows == rows_per_series:
+            whole, cut = whole + 1, end  # the last series is complete too
+        if whole <= 0:
+            return 0, start
+        if not multiple or whole % multiple == 0:
+            return whole, cut
+        whole -= whole % multiple
+        if whole == 0:
+            return 0, start
+        # Walk back to the end of series first + whole - 1.
+        pending = [before] if before is not None else []
+        for offset, line in _chain(pending, lines):
+            index = series_index(line, fmt)
+            if index is None or index < first + whole:
+                return whole, offset + len(line) + 1
+        return 0, start
+
+
+def _chain(
+    head: list[tuple[int, bytes]], rest: Iterator[tuple[int, bytes]]
+) -> Iterator[tuple[int, bytes]]:
+    yield from head
+    yield from rest
 
 
 def series_index(line: bytes, fmt: str) -> int | None:

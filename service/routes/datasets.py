@@ -18,14 +18,21 @@ from service.registry import LoadedModel
 from service.schemas import DatasetChecksum, DatasetRequest
 
 router = APIRouter(tags=["generate"])
+# How long a checksum request that misses the cache waits for a download of the same set that is
+# still being hashed (it records its digests when it ends, or is cut, within about a chunk).
+_WAIT_S = 10.0
 
 
 Stream = Callable[[Callable[[int], object]], Iterator[bytes]]
 
 
-def _planned(state: AppState, name: str, body: DatasetRequest) -> tuple[LoadedModel, int, Stream]:
-    """A checked request: the model, the row count, and what starts its byte stream (primed,
-    so an error in the first chunk still gets its status) given a row counter."""
+def _planned(
+    state: AppState, name: str, body: DatasetRequest
+) -> tuple[LoadedModel, int, Stream, int | None]:
+    """A checked request: the model, the row count, what starts its byte stream (primed, so an
+    error in the first chunk still gets its status) given a row counter, and the series per
+    streamed chunk when each chunk is one item of the stream and its bytes depend only on its
+    series (plain models, csv or ndjson without gzip), else None."""
     model = lookup(state, name)
     if model.manifest.image is not None:  # parquet, one row per image (service/images.py)
         image_plan = plan_image_dataset(model, body, state.settings)
@@ -35,14 +42,17 @@ def _planned(state: AppState, name: str, body: DatasetRequest) -> tuple[LoadedMo
             lambda on_rows: streaming.primed(
                 images.dataset_stream(model, image_plan, on_rows=on_rows)
             ),
+            None,
         )
     model = lookup(state, name, "generate")
     plan = plan_dataset(model, body, state.settings)
     rows = plan.table.rows if plan.table is not None else plan.n * plan.length
+    whole_chunks = plan.table is None and plan.format != "parquet" and plan.compression == "none"
     return (
         model,
         rows,
         lambda on_rows: streaming.primed(streaming.dataset_stream(model, plan, on_rows=on_rows)),
+        plan.chunk if whole_chunks else None,
     )
 
 
@@ -66,24 +76,42 @@ def dataset(
     models), `pixels` (list<uint8>, height × width row-major, pixel units).
 
     With the header `Want-Content-Digest: sha-256`, the bytes are hashed as they stream and,
-    once complete, the digest is kept for `POST .../datasets/checksum` with the same body.
-    `X-Model-Version` says which version made the bytes."""
+    once complete, the digest is kept for `POST .../datasets/checksum` with the same body (cut
+    short, csv/ndjson without gzip: the digest of each whole chunk sent, for the body with
+    `n` = k × `X-Chunk-Series`). `X-Model-Version` says which version made the bytes."""
     rows_counter = state.metrics.rows.labels("/v1/models/{name}/datasets", name)
-    model, _, start = _planned(state, name, body)
-    stream = start(rows_counter.inc)
-    if request.headers.get(digests.WANT_DIGEST_HEADER, "").lower().startswith("sha-256"):
-        key = digests.cache_key(name, model.manifest.version, body.model_dump(mode="json"))
-        stream = digests.hashed(stream, lambda digest: state.digests.put(key, digest))
     filename = streaming.file_name(
         name, body.seed, body.offset, body.n, body.format, body.compression
     )
+    model, _, start, chunk = _planned(state, name, body)
+    stream = start(rows_counter.inc)
+    headers = {
+        "Content-Disposition": f"attachment; filename={filename}",
+        "X-Model-Version": str(model.manifest.version),
+    }
+    if request.headers.get(digests.WANT_DIGEST_HEADER, "").lower().startswith("sha-256"):
+        version, fields = model.manifest.version, body.model_dump(mode="json")
+        key = digests.cache_key(name, version, fields)
+
+        def on_cut(prefixes: list[digests.Digest]) -> None:
+            assert chunk is not None
+            for prefix, digest in zip(
+                digests.prefix_bodies(fields, chunk, len(prefixes)), prefixes, strict=True
+            ):
+                state.digests.put(digests.cache_key(name, version, prefix), digest)
+
+        stream = digests.hashed(
+            stream,
+            lambda digest: state.digests.put(key, digest),
+            on_cut if chunk is not None else None,
+            running=(state.digests, digests.stream_key(name, version, fields)),
+        )
+        if chunk is not None:
+            headers["X-Chunk-Series"] = str(chunk)
     return StreamingResponse(
         streaming.in_threads(stream, name),
         media_type=streaming.media_type(body.format, body.compression),
-        headers={
-            "Content-Disposition": f"attachment; filename={filename}",
-            "X-Model-Version": str(model.manifest.version),
-        },
+        headers=headers,
     )
 
 
@@ -98,9 +126,13 @@ def dataset_checksum(
     """The sha-256, size and row count of the bytes `POST .../datasets` sends for the same body:
     kept from a completed download that asked for it (`Want-Content-Digest: sha-256`), else
     generated and hashed here (as long as the download, without the network)."""
-    model, rows, start = _planned(state, name, body)
-    key = digests.cache_key(name, model.manifest.version, body.model_dump(mode="json"))
+    model, rows, start, _ = _planned(state, name, body)
+    version, fields = model.manifest.version, body.model_dump(mode="json")
+    key = digests.cache_key(name, version, fields)
     found = state.digests.get(key)
+    if found is None:  # a download of this set still streaming may be about to record it
+        state.digests.wait_ended(digests.stream_key(name, version, fields), _WAIT_S)
+        found = state.digests.get(key)
     source: Literal["cache", "computed"] = "cache"
     if found is None:
         counter = state.metrics.rows.labels("/v1/models/{name}/datasets/checksum", name)

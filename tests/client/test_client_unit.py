@@ -308,3 +308,23 @@ def test_client_forecast_bad_x_df_refused_before_request(
     with pytest.raises(InputError, match=message):
         _covariate_client(sent).forecast("etth1_ot", panel, h=3, X_df=x_df)
     assert sent == []
+
+
+@pytest.mark.parametrize("first", [0, 7])
+@pytest.mark.parametrize("cut", [2, 35, 50, 76, 100])
+@pytest.mark.parametrize("multiple", [None, 3])
+def test_client_interrupted_csv_cut_to_whole_chunks(
+    tmp_path: Path, first: int, cut: int, multiple: int | None
+) -> None:
+    """With each series' row count known, a complete last series is kept; with the server's
+    chunk size, the cut goes back to a whole number of chunks (their digests are cached)."""
+    full = _csv(first, 10, 4, header=first == 0)
+    file = tmp_path / "shard.csv"
+    file.write_bytes(full[: len(full) * cut // 100])
+    whole, end = whole_series(file, 0, first, "csv", rows_per_series=4, multiple=multiple)
+    rows_seen = file.read_bytes().count(b"\n") - (first == 0)
+    expected = max(0, rows_seen // 4)
+    if multiple:
+        expected -= expected % multiple
+    assert whole == expected
+    assert file.read_bytes()[:end] == (_csv(first, whole, 4, header=first == 0) if whole else b"")

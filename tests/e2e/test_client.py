@@ -28,8 +28,17 @@ LEVEL_COLUMNS = ["etth1_ot-lo-95", "etth1_ot-lo-80", "etth1_ot-hi-80", "etth1_ot
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    with start_server(MODELS) as served:
+    # Chunks of 100 series, so that a shard of these small downloads spans several.
+    with start_server(MODELS, env={"RNNGAN_DATASET_CHUNK_SERIES": "100"}) as served:
         yield served.base
+
+
+def _checksum_rows(server: str) -> float:
+    """Rows the checksum route generated (its cache misses), from /metrics."""
+    for line in httpx.get(f"{server}/metrics").text.splitlines():
+        if line.startswith("rnngan_rows_generated_total{") and "datasets/checksum" in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 @pytest.fixture()
@@ -173,6 +182,7 @@ N = 3001  # series, in shards of 750/751; csv ~1.4 kB a series
 @pytest.mark.parametrize("fmt", ["csv", "ndjson"])
 def test_client_download_shard_broken_midway_resumes(server: str, tmp_path: Path, fmt: str) -> None:
     transport = BreakingTransport(offset=1500, after_bytes=500_000)  # shard 2, about half
+    computed_before = _checksum_rows(server)
     with Client(server, transport=transport) as c:
         c._sleep = lambda s: None
         summary = c.download(
@@ -186,6 +196,8 @@ def test_client_download_shard_broken_midway_resumes(server: str, tmp_path: Path
         )
     assert transport.broken == 1 and summary.resumed_pieces == 1
     assert summary.rows == N * 24 and summary.version >= 1
+    # Every piece, the kept part of the broken one too, was checked from the server's cache.
+    assert _checksum_rows(server) == computed_before
     expected = _one_request(server, {"n": N, "seed": 4, "format": fmt})
     assert (tmp_path / f"s.{fmt}").read_bytes() == expected
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # parts removed

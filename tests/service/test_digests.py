@@ -125,3 +125,33 @@ def test_forecast_offset_split_equals_one_request(client: TestClient) -> None:
     # Without the offset, the second part draws the first part's noise: other numbers.
     plain = client.post("/v1/models/etth1_ot/forecast", json={"series": series[2:5], **common})
     assert plain.json()["forecasts"] != whole.json()["forecasts"][2:5]
+
+
+def test_digests_cut_stream_keeps_each_whole_chunk_for_the_smaller_request() -> None:
+    """A download cut after two chunks leaves the digests of the requests for the first 10 and
+    20 series (chunks of 10 here), which the checksum route then answers from the cache."""
+    settings = Settings(models_dir=MODELS, dataset_chunk_series=10, _env_file=None)  # type: ignore[call-arg]
+    app = create_app(settings)
+    body = {"n": 35, "length": 24, "seed": 3, "format": "ndjson", "offset": 5}
+    with TestClient(app) as c:
+        state = app.state.rnngan
+        from service.routes.datasets import _planned
+        from service.schemas import DatasetRequest
+
+        model, _, start, chunk = _planned(state, "sines", DatasetRequest.model_validate(body))
+        assert chunk == 10
+        cut: list[Digest] = []
+        stream = hashed(start(lambda rows: None), lambda d: None, cut.extend)
+        next(stream), next(stream)
+        stream.close()  # type: ignore[attr-defined]
+        assert len(cut) == 2
+        for k, digest in enumerate(cut, 1):
+            smaller = {**body, "n": 10 * k}
+            content = c.post("/v1/models/sines/datasets", json=smaller).content
+            assert digest == Digest(hashlib.sha256(content).hexdigest(), len(content))
+        # Through the route: the header says the chunk size; parquet and gzip have none.
+        r = c.post("/v1/models/sines/datasets", json=body, headers=WANT)
+        assert r.headers["x-chunk-series"] == "10"
+        for other in ({"format": "parquet"}, {"compression": "gzip"}):
+            r = c.post("/v1/models/sines/datasets", json={**body, **other}, headers=WANT)
+            assert "x-chunk-series" not in r.headers
