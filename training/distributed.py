@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -70,8 +70,15 @@ class Shard:
             return x
         return self.gather(x.reshape(1)).mean()
 
-    def wrap(self, module: nn.Module) -> nn.Module:
-        """`module` under DDP (gradients averaged over ranks in backward); itself on one rank."""
+    def wrap(
+        self, module: nn.Module, through: Callable[..., torch.Tensor] | None = None
+    ) -> nn.Module:
+        """`module` under DDP (gradients averaged over ranks in backward); itself on one rank.
+        DDP sees only `forward`: a trainer that calls the network another way (`encode` then
+        `decode`, `z_paths`) passes that call as `through(module, *args)`, which becomes the
+        forward of the module returned."""
+        if through is not None:
+            module = Through(module, through)
         if self.world == 1:
             return module
         from torch.nn.parallel import DistributedDataParallel
@@ -87,6 +94,17 @@ class Shard:
         t = torch.tensor(list(values.values()), dtype=torch.float64)
         dist.all_reduce(t)
         return dict(zip(values, (t / self.world).tolist(), strict=True))
+
+
+class Through(nn.Module):
+    """`module` called as `through(module, *args)`: its forward (Shard.wrap)."""
+
+    def __init__(self, module: nn.Module, through: Callable[..., torch.Tensor]) -> None:
+        super().__init__()
+        self.module, self.through = module, through
+
+    def forward(self, *args: Any) -> torch.Tensor:
+        return self.through(self.module, *args)
 
 
 class _GatherRows(torch.autograd.Function):

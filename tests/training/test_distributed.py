@@ -16,10 +16,17 @@ import torch.distributed as dist
 from typer.testing import CliRunner
 
 from rnngan.cli import app
-from tests.training.helpers import tiny_generate, tiny_image, tiny_table, tiny_timegan
+from tests.training.helpers import (
+    tiny_forecast,
+    tiny_generate,
+    tiny_image,
+    tiny_table,
+    tiny_table_forecast,
+    tiny_timegan,
+)
 from tests.training.ranks import train_on_ranks
 from training.checkpoint import load_run
-from training.config import ConfigError, RunConfig
+from training.config import ConfigError, RunConfig, from_dict
 from training.distributed import SINGLE, Shard, check_supported
 from training.export import export
 from training.families import DATA_PARALLEL, family_for
@@ -61,9 +68,9 @@ def test_distributed_unsupported_family_is_a_clear_error(tmp_path: Path) -> None
     config = tiny_image(tmp_path)
     message = (
         "--nproc > 1 is not supported for image yet "
-        "(data-parallel families: rcgan, timegan, table_gan)"
+        "(data-parallel families: rcgan, timegan, forgan, table_gan, table_forecast)"
     )
-    assert DATA_PARALLEL == ("rcgan", "timegan", "table_gan")
+    assert DATA_PARALLEL == ("rcgan", "timegan", "forgan", "table_gan", "table_forecast")
     with pytest.raises(ConfigError) as err:
         check_supported(config, family_for(config), 2, DATA_PARALLEL)
     assert str(err.value) == message
@@ -102,6 +109,7 @@ def test_distributed_two_processes_match_one(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "two").rglob("*")) == [
         "checkpoint.pt",
         "losses.jsonl",
+        "resume.pt",
         "tiny_sines",
         "training.json",
     ]
@@ -142,10 +150,28 @@ def _train(config: RunConfig, **train: Any) -> RunConfig:
     return dataclasses.replace(config, train=dataclasses.replace(config.train, **train))
 
 
+def _forgan_v1(out: Path) -> RunConfig:
+    config = _train(tiny_forecast(out, steps=4), select_every=2)
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, kind="forgan_v1"))
+
+
+def _promo_forecast(out: Path) -> RunConfig:
+    """The panel forecaster of an own table with a known-future column and calendar features."""
+    from examples.tables import promo_panel
+
+    raw = tiny_table_forecast(out, steps=4).to_dict()
+    promo_panel(entities=2, rows=24 * 10).to_csv(out / "promo.csv", index=False)
+    data = {"path": str(out / "promo.csv"), "id_col": "store", "time_col": "time"}
+    data |= {"target": "sales", "future_cols": ["promo"], "calendar": ["auto"]}
+    config: RunConfig = from_dict(RunConfig, {**raw, "data": {**raw["data"], **data}})
+    return config
+
+
 # A tiny run per family beside rcgan, each exercising what data-parallel training has to agree
 # on: TimeGAN's three phases with its threshold met and then not (the discriminator updates at
 # some joint steps and skips others); the own-table GAN's hard samples, masked losses and
-# held-out selection, stopped early by patience (a high learning rate: its score turns at step 8).
+# held-out selection, stopped early by patience (a high learning rate: its score turns at step 8);
+# both forecasters: the panel one (also with covariates on an own table, selecting) and ForGAN v1.
 D_THRESHOLD = 1.4145
 CASES: dict[str, Callable[[Path], RunConfig]] = {
     "timegan": lambda out: _train(tiny_timegan(out, steps=6), d_threshold=D_THRESHOLD),
@@ -157,6 +183,9 @@ CASES: dict[str, Callable[[Path], RunConfig]] = {
         lr_g=0.05,
         diff_weight=1.0,
     ),
+    "forgan": lambda out: tiny_forecast(out, steps=4),
+    "forgan_v1": _forgan_v1,
+    "table_forecast": _promo_forecast,
 }
 
 

@@ -12,6 +12,10 @@ recent history and the future together. Losses: adversarial + a two-sample CRPS 
 term. With `train.select_every`, the generator is scored on the validation rows every N steps
 (fixed noise) and the weights with the best validation CRPS are the ones saved. The exported
 graph is history (S, C) and noise (S, N, H, L) → N sample futures (S, N, H), in history units.
+
+Both models train data-parallel (training/distributed.py): each rank trains on its block of the
+global batch, the generator called through the forward DDP wraps (`two_futures` here,
+`z_paths` in the panel forecaster); rank 0 alone validates and selects.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from training import losses
 from training.checkpoint import Checkpoint, Selection
 from training.config import RunConfig
 from training.data.series import load_forecast
+from training.distributed import SINGLE, Shard, current
 from training.evaluate.forecast import evaluate_forecast, rolling_windows
 from training.evaluate.scores import gan_paths, score_paths_scaled, seasonal_scale
 from training.families import panel_forecast as panel
@@ -58,29 +63,43 @@ def build_nets(config: RunConfig) -> tuple[ForecastGenerator, ForecastDiscrimina
     )
 
 
+def two_futures(
+    generator: ForecastGenerator, history: torch.Tensor, noise: torch.Tensor
+) -> torch.Tensor:
+    """history (B, C) standardised, noise (2B, H, L) -> two futures per history (2B, H): the
+    first B rows from noise[:B], the next from noise[B:]; the history is encoded once."""
+    state = generator.encode(history).repeat(2, 1, 1)  # (2B, 1, hidden)
+    out: torch.Tensor = generator.decode(state, history[:, -1:].repeat(2, 1), noise)
+    return out
+
+
 def forecast_step(
     config: RunConfig,
     windows: torch.Tensor,
-    nets: tuple[ForecastGenerator, ForecastDiscriminator],
+    nets: tuple[nn.Module, nn.Module],
     opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
     rng: torch.Generator,
+    shard: Shard = SINGLE,
 ) -> dict[str, float]:
     """One update of each network. Two futures are drawn per history (the sample CRPS needs a
-    pair); the discriminator sees the last `disc_context` history steps and the future."""
-    generator, discriminator = nets
+    pair); the discriminator sees the last `disc_context` history steps and the future.
+    `nets`: the generator through `two_futures` and the discriminator (Shard.wrap); each rank
+    trains on its `shard` of the global batch (training/distributed.py)."""
+    futures, discriminator = nets
     opt_g, opt_d = opts
     t, c, h = config.train, config.data.context_len, config.data.horizon
     k = config.model.disc_context
 
     idx = torch.randint(0, windows.shape[0], (t.batch_size,), generator=rng)
-    w = windows[idx]  # (B, C + H)
+    w = shard.take(windows[idx])  # this rank's block of the global batch, (B / N, C + H)
     mean, std = standardise(w[:, :c])
     w = (w - mean) / std
     history, future = w[:, :c], w[:, c:]
     noise = torch.randn(2 * t.batch_size, h, config.model.latent_dim, generator=rng)
-    state = generator.encode(history).repeat(2, 1, 1)  # (2B, 1, hidden)
-    fakes = generator.decode(state, history[:, -1:].repeat(2, 1), noise)  # (2B, H)
-    first, second = fakes[: t.batch_size], fakes[t.batch_size :]
+    noise = torch.cat([shard.take(half) for half in noise.chunk(2)])  # each half's block
+    b = history.shape[0]
+    fakes = futures(history, noise)  # (2B, H)
+    first, second = fakes[:b], fakes[b:]
     recent = history[:, -k:]
 
     real_logits = discriminator(torch.cat([recent, future], dim=1))
@@ -152,6 +171,8 @@ class ForGANTrainer(Trainer):
         self.config, self.rng, self.dataset, self.freq = config, rng, dataset, freq
         self.windows = torch.from_numpy(windows)
         self.nets = build_nets(config)
+        shard = self.shard = current()
+        self.ddp_nets = (shard.wrap(self.nets[0], through=two_futures), shard.wrap(self.nets[1]))
         t = config.train
         self.opts = (
             torch.optim.Adam(self.nets[0].parameters(), lr=t.lr_g, betas=(0.5, 0.999)),
@@ -161,7 +182,9 @@ class ForGANTrainer(Trainer):
         self.total_steps = t.steps
 
     def step(self) -> dict[str, float]:
-        return forecast_step(self.config, self.windows, self.nets, self.opts, self.rng)
+        return forecast_step(
+            self.config, self.windows, self.ddp_nets, self.opts, self.rng, self.shard
+        )
 
     def validate(self, step: int) -> float | None:
         return self.selector(step)
@@ -189,6 +212,7 @@ class ForGANTrainer(Trainer):
 class ForGAN(Forecaster):
     name = "forgan"
     datasets = SERIES_DATASETS
+    data_parallel = True  # and TableForecast, which trains with the same trainers
 
     def trainer(self, config: RunConfig, rng: torch.Generator) -> Trainer:
         d = config.data

@@ -49,6 +49,7 @@ from rnngan.core.calendar import calendar_columns
 from rnngan.core.manifest import DatasetInfo
 from training.checkpoint import Checkpoint, Selection
 from training.config import RunConfig
+from training.distributed import current
 from training.evaluate.versus import block_from_paths, point_block, seasonal_naive_point
 from training.loop import Trainer
 from training.networks_forecast import (
@@ -257,6 +258,11 @@ class PanelTrainer(Trainer):
             self.graph.generator.cov_loc.copy_(torch.from_numpy(covariate_stats[0]))
             self.graph.generator.cov_scale.copy_(torch.from_numpy(covariate_stats[1]))
         self.disc = build_discriminator(config)
+        # Data-parallel (training/distributed.py): the paths (through z_paths) and the
+        # discriminator under DDP, each rank on its block of the global batch.
+        self.shard = current()
+        self.paths = self.shard.wrap(self.graph, through=PanelForecastGraph.z_paths)
+        self.judge = self.shard.wrap(self.disc)
         t = config.train
         self.opt_g = torch.optim.Adam(self.graph.parameters(), lr=t.lr_g, betas=(0.5, 0.9))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=t.lr_d, betas=(0.5, 0.9))
@@ -268,17 +274,18 @@ class PanelTrainer(Trainer):
     def step(self) -> dict[str, float]:
         c, d = self.config, self.config.data
         t, s = c.train, d.season
-        w, cov = self.data.batch(self.rng, t.batch_size)
+        w, cov = self.data.batch(self.rng, t.batch_size)  # the global batch, alike on every rank
+        w, cov = self.shard.take(w), (self.shard.take(cov) if cov is not None else None)
         loc, scale = window_scale(w[:, : d.context_len], s)
         z = torch.clamp((w - loc) / scale, -ZCLIP, ZCLIP)
         zh, zf = z[:, : d.context_len], z[:, d.context_len :]
         covz = self.graph.generator.scale_cov(cov) if cov is not None else None
         noise = torch.randn(t.batch_size, PATHS, d.horizon, c.model.latent_dim, generator=self.rng)
-        x = self.graph.z_paths(zh, noise, covz)  # (B, K, H)
+        x = self.paths(zh, self.shard.take(noise), covz)  # (B, K, H)
         out: dict[str, float] = {}
         if t.adv_weight > 0:
-            real = self.disc(zh, zf, covz)
-            fake = self.disc(zh, x[:, 0].detach(), covz)
+            real = self.judge(zh, zf, covz)
+            fake = self.judge(zh, x[:, 0].detach(), covz)
             d_loss = F.softplus(-real).mean() + F.softplus(fake).mean()
             self.opt_d.zero_grad()
             d_loss.backward()
@@ -288,7 +295,7 @@ class PanelTrainer(Trainer):
         crps = fair_crps(x, zf)
         g_loss = t.crps_weight * crps
         if t.adv_weight > 0:
-            adv = F.softplus(-self.disc(zh, x[:, 0], covz)).mean()
+            adv = F.softplus(-self.judge(zh, x[:, 0], covz)).mean()
             g_loss = g_loss + t.adv_weight * adv
             out["g_adversarial"] = adv.item()
         self.opt_g.zero_grad()
