@@ -207,7 +207,9 @@ class Manifest(_Frozen):
     task: Task
     description: str = ""
     features: list[str] = Field(min_length=1)
-    freq: str | None = Field(default=None, description="pandas frequency alias, e.g. 'h'")
+    freq: str | None = Field(
+        default=None, description="pandas frequency alias, e.g. 'h', 'D', 'B', 'MS', 'ME'"
+    )
     seq_len: int | None = Field(default=None, ge=1, description="window length trained on")
     context_len: int | None = Field(
         default=None, ge=1, description="history values a forecast needs (the most recent are used)"
