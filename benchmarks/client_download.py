@@ -12,7 +12,10 @@ csv, ~10 M rows (416,667 series × 24 steps):
    with `resume=True`: the rerun's time, and the two runs' total.
 
 Each run's file is compared byte for byte (sha-256 and size) with the single request's. Rates
-are rows/s over the wall time of the call (the server's checks included). Thread settings beside
+are rows/s over the wall time of the call (the server's checks included). `checksum_rows_generated`
+(cumulative) counts the rows the server had to generate again to answer a checksum (a cache miss);
+0 means every piece, the kept parts of broken ones too, was checked from the digests the server
+kept while streaming. Thread settings beside
 the figures: OMP_WAIT_POLICY=PASSIVE, ONNX Runtime threads as the service settings say (1 intra,
 1 inter, no spinning by default), one uvicorn worker, and the load average of the shared host.
 
@@ -53,6 +56,14 @@ def _sha(path: Path) -> str:
         while block := fh.read(1 << 22):
             digest.update(block)
     return digest.hexdigest()
+
+
+def checksum_rows(base: str) -> int:
+    """Rows the server generated to answer checksum requests (cache misses), from /metrics."""
+    for line in httpx.get(f"{base}/metrics").text.splitlines():
+        if line.startswith("rnngan_rows_generated_total{") and "datasets/checksum" in line:
+            return int(float(line.rsplit(" ", 1)[1]))
+    return 0
 
 
 def single_request(base: str, body: dict[str, Any], out: Path) -> float:
@@ -172,6 +183,7 @@ def main() -> None:
                 "s": round(s.seconds, 2),
                 "rows_per_s": round(s.rows_per_s),
                 "identical": check(work / "clean.csv"),
+                "checksum_rows_generated": checksum_rows(server.base),
             }
             log.info("%d shards: %.1f s, identical %s", shards, s.seconds, result["sharded"])
 
@@ -195,11 +207,13 @@ def main() -> None:
                 "dropped_after_bytes": shard_bytes // 2,
                 "resumed_pieces": s.resumed_pieces,
                 "identical": check(work / "broken.csv"),
+                "checksum_rows_generated": checksum_rows(server.base),
             }
             log.info("one shard dropped midway: %s", result["one_shard_killed_midway"])
 
             crash = killed_then_resumed(server.base, work / "crash.csv", n, shards, size)
             crash["identical"] = check(work / "crash.csv")
+            crash["checksum_rows_generated"] = checksum_rows(server.base)
             crash["rows_per_s_overall"] = round(rows / crash["total_s"])
             result["process_killed_and_rerun"] = crash
             log.info("process killed, rerun: %s", crash)

@@ -43,7 +43,7 @@ import httpx
 import pandas as pd
 
 from rnngan.client.errors import DownloadError, InputError
-from rnngan.client.pieces import whole_series
+from rnngan.client.pieces import assemble, whole_series
 
 if TYPE_CHECKING:
     from rnngan.client.http import Client
@@ -142,7 +142,8 @@ def download(
     finally:
         if bar is not None:
             bar.close()
-    total_bytes = _assemble(job, path, format, compression)
+    files = [job.file(k) for k in range(len(bounds) - 1)]
+    total_bytes = assemble(files, path, parquet=format == "parquet")
     shutil.rmtree(parts)
     return DownloadSummary(
         path=path,
@@ -326,6 +327,13 @@ class _Job:
             "POST", f"/v1/models/{self.name}/datasets/checksum", json=body
         ).json()
         self._same_version(int(answer["version"]))
+        if answer.get("source") == "computed":
+            log.info(
+                "shard %d: the server generated series %d … %d again to check them",
+                k,
+                first,
+                first + n - 1,
+            )
         if (answer["sha256"], answer["bytes"], answer["rows"]) != (sha256, size, rows):
             raise DownloadError(
                 f"shard {k}, series {first} … {first + n - 1}: received {size} bytes, {rows} rows, "
@@ -349,6 +357,7 @@ class _Job:
                 self.fmt,
                 rows_per_series=self.rows_per_series,
                 multiple=self.state.shards[k].get("chunk_series"),
+                total=end - first,
             )
             if found is not None:
                 complete, cut = found
@@ -366,34 +375,3 @@ class _Job:
         log.info("shard %d: kept %d whole series of an interrupted request", k, complete)
         self._check_and_record(k, first, complete, sha.hexdigest(), cut - kept, rows)
         return first + complete
-
-
-def _assemble(job: _Job, path: Path, fmt: str, compression: str) -> int:
-    """The shards as the final file (or directory, for parquet in several shards)."""
-    shards = len(job.bounds) - 1
-    if fmt == "parquet" and shards > 1:
-        tmp = path.parent / f".{path.name}.assembling"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
-        total = 0
-        for k in range(shards):
-            total += job.file(k).stat().st_size
-            os.replace(job.file(k), tmp / f"part-{k:05d}.parquet")
-        _replace(tmp, path)
-        return total
-    tmp = path.parent / f".{path.name}.assembling"
-    with tmp.open("wb") as sink:
-        for k in range(shards):
-            with job.file(k).open("rb") as source:
-                shutil.copyfileobj(source, sink, _WRITE_BLOCK * 8)
-        sink.flush()
-        os.fsync(sink.fileno())
-    _replace(tmp, path)
-    return path.stat().st_size
-
-
-def _replace(src: Path, dest: Path) -> None:
-    if dest.is_dir():
-        shutil.rmtree(dest)
-    os.replace(src, dest)

@@ -4,10 +4,14 @@ series: rows are grouped by series in order, and each row starts with its series
 series seen is whole; that last one is too when it has all its rows (`rows_per_series`, plain
 models). With `multiple` (the server's `X-Chunk-Series`), the cut goes back to a whole number of
 the server's chunks, whose digests the server kept when the stream broke: the kept part is then
-checked from its cache instead of being generated again."""
+checked from its cache instead of being generated again.
+
+`assemble` puts the checked shards together as the final file."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -55,9 +59,11 @@ def whole_series(
     *,
     rows_per_series: int | None = None,
     multiple: int | None = None,
+    total: int | None = None,
 ) -> tuple[int, int] | None:
     """(whole series, end byte) of file[start:], written by a request from series `first` on
-    (the header included when it has one); None when the rows cannot be read."""
+    (the header included when it has one); None when the rows cannot be read. All `total`
+    series of the request whole are kept as they are (its complete digest is the cached one)."""
     with file.open("rb") as fh:
         end = _complete_end(fh, start, file.stat().st_size)
         if end == start:
@@ -79,7 +85,7 @@ def whole_series(
             whole, cut = whole + 1, end  # the last series is complete too
         if whole <= 0:
             return 0, start
-        if not multiple or whole % multiple == 0:
+        if not multiple or whole % multiple == 0 or whole == total:
             return whole, cut
         whole -= whole % multiple
         if whole == 0:
@@ -111,3 +117,49 @@ def series_index(line: bytes, fmt: str) -> int | None:
         return int(text.rsplit("-", 1)[-1])
     except (IndexError, ValueError, UnicodeDecodeError):
         return None
+
+
+def assemble(files: list[Path], path: Path, *, parquet: bool) -> int:
+    """The shard files, in order, as `path`: one file, or a directory of parts for parquet in
+    several shards (parquet files do not concatenate); the bytes in all."""
+    shards = len(files)
+    if parquet and shards > 1:
+        tmp = path.parent / f".{path.name}.assembling"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        total = 0
+        for k in range(shards):
+            total += files[k].stat().st_size
+            os.replace(files[k], tmp / f"part-{k:05d}.parquet")
+        _replace(tmp, path)
+        return total
+    tmp = path.parent / f".{path.name}.assembling"
+    with tmp.open("wb", buffering=0) as sink:
+        for k in range(shards):
+            _append(files[k], sink)
+        os.fsync(sink.fileno())
+    _replace(tmp, path)
+    return path.stat().st_size
+
+
+def _append(src: Path, sink: BinaryIO) -> None:
+    """Copy `src` to the end of `sink` (unbuffered), in the kernel where it can."""
+    with src.open("rb") as source:
+        size, done = os.fstat(source.fileno()).st_size, 0
+        try:
+            while done < size:
+                copied = os.copy_file_range(source.fileno(), sink.fileno(), size - done, done)
+                if copied == 0:
+                    break
+                done += copied
+        except OSError:  # another file system, an old kernel: copy through user space
+            pass
+        source.seek(done)
+        shutil.copyfileobj(source, sink, _WINDOW * 8)
+
+
+def _replace(src: Path, dest: Path) -> None:
+    if dest.is_dir():
+        shutil.rmtree(dest)
+    os.replace(src, dest)

@@ -328,3 +328,15 @@ def test_client_interrupted_csv_cut_to_whole_chunks(
         expected -= expected % multiple
     assert whole == expected
     assert file.read_bytes()[:end] == (_csv(first, whole, 4, header=first == 0) if whole else b"")
+
+
+def test_client_interrupted_csv_received_whole_is_kept_whole(tmp_path: Path) -> None:
+    """Every series of the request arrived (its complete digest is the one cached): no cut back
+    to whole chunks."""
+    file = tmp_path / "shard.csv"
+    file.write_bytes(_csv(7, 10, 4, header=False))
+    assert whole_series(file, 0, 7, "csv", rows_per_series=4, multiple=3, total=10) == (
+        10,
+        file.stat().st_size,
+    )
+    assert whole_series(file, 0, 7, "csv", rows_per_series=4, multiple=3, total=11)[0] == 9  # type: ignore[index]
