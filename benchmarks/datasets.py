@@ -470,7 +470,10 @@ def main() -> None:
     blocks.clear()
 
     if previous is not None:  # --only: the other formats keep their previous rows, in order
-        kept = previous["formats"]
+        kept = {  # each row keeps the generator rate of the run it comes from
+            label: {"generator_rows_per_s": previous["generator_rows_per_s"], **entry}
+            for label, entry in previous["formats"].items()
+        }
         formats = {label: formats.get(label, kept.get(label)) for label in FORMATS}
         formats = {label: entry for label, entry in formats.items() if entry is not None}
     loadavg_after = [round(x, 2) for x in os.getloadavg()]
