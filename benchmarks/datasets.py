@@ -146,6 +146,29 @@ def _gzip_writers(
     return {name: round(rate) for name, rate in best.items()}
 
 
+def _gzip_cpu(blocks: list[tuple[int, np.ndarray]], features: list[str]) -> dict[str, float]:
+    """CPU µs per row of the csv gzip stage alone, per library, and of the csv encoding before
+    it: thread CPU time, which other work on the machine barely changes (unlike the rates)."""
+    csv = [datasets._csv_encode(datasets.long_table(s, b, features), s == 0) for s, b in blocks]
+    rows = sum(b.shape[0] * b.shape[1] for _, b in blocks)
+    backends = ["isal", "zlib"] if compression.isal_zlib is not None else ["zlib"]
+    best = dict.fromkeys(backends, float("inf"))
+    for _ in range(3):
+        for name in backends:
+            packer = compression.gzip_compressor("csv", name)  # type: ignore[arg-type]
+            started = time.thread_time()
+            for data in csv:
+                packer.compress(data)
+            packer.flush()
+            best[name] = min(best[name], time.thread_time() - started)
+    started = time.thread_time()
+    for s, b in blocks:
+        datasets._csv_encode(datasets.long_table(s, b, features), False)
+    encode = time.thread_time() - started
+    out = {f"gzip_{name}": round(cpu / rows * 1e6, 3) for name, cpu in best.items()}
+    return {**out, "csv_encode": round(encode / rows * 1e6, 3)}
+
+
 def _profile(model: LoadedModel, rows: int, chunk: int) -> list[dict[str, Any]]:
     """cProfile of generation + csv encoding run serially in this thread, no worker threads
     (the route overlaps them in two, which cProfile cannot follow): where a row's time goes."""
@@ -330,6 +353,13 @@ def table(result: dict[str, Any]) -> str:
             + "."
             if result.get("gzip_writer_rows_per_s")
             else ""
+        )
+        + (
+            " CPU µs per row (thread CPU time, which the load barely changes): "
+            + ", ".join(f"{k} {v}" for k, v in result["csv_gzip_cpu_us_per_row"].items())
+            + "."
+            if result.get("csv_gzip_cpu_us_per_row")
+            else ""
         ),
         "",
         f"Load average (1, 5, 15 min) before: {result['loadavg_before']}, after: "
@@ -390,6 +420,7 @@ def main() -> None:
     generator = _best_rate(rows, lambda: list(_chunks(model, rows, chunk)), args.repeats)
     blocks = list(_chunks(model, rows, chunk))  # (b) is fed these precomputed values
     gzip_writers = _gzip_writers(blocks, features, rows, args.repeats) if "csv+gzip" in only else {}
+    gzip_cpu = _gzip_cpu(blocks, features) if "csv+gzip" in only else {}
     log.info("stage costs and serial profile")
     stages = _stage_costs(model, blocks)
     profile = _profile(model, min(rows, 500_000), chunk)
@@ -489,6 +520,7 @@ def main() -> None:
         "generator_rows_per_s": round(generator),
         "gzip": compression.describe(),
         "gzip_writer_rows_per_s": gzip_writers,
+        "csv_gzip_cpu_us_per_row": gzip_cpu,
         "formats": formats,
         "stage_us_per_row": stages,
         "profile": profile,
