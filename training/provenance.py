@@ -29,7 +29,7 @@ from rnngan.core.manifest import Manifest
 log = logging.getLogger("rnngan.provenance")
 
 TABLE_KEYS = ("id_col", "time_col", "static", "types", "bounds", "columns", "stride")
-FORECAST_KEYS = ("target", "context_len", "horizon", "season", "freq")
+FORECAST_KEYS = ("target", "context_len", "horizon", "season")
 SERIES_SPLIT_KEYS = ("train_end", "val_end", "test_end")  # built-in series: split by row
 TABLE_SPLIT_KEYS = ("val_share", "test_share", "future_cols", "calendar")  # table forecasts
 FORECAST_MODEL_KEYS = ("patch_len", "disc_context")
@@ -37,26 +37,32 @@ FORECAST_EVAL_KEYS = ("num_samples", "baselines", "baseline_input_size", "calibr
 RUN_ONLY_KEYS = ("out_dir",)  # where the run was written: means nothing beside the model
 
 
-def applicable_data_keys(task: str, data: dict[str, Any]) -> set[str]:
-    """The `[data]` options a run of `task` on `data["dataset"]` reads (training/data/)."""
+def _applies(key: str, task: str, data: dict[str, Any]) -> bool:
+    """Whether a run of `task` on `data["dataset"]` reads `[data].key` (training/data/). Keys
+    this table does not name are kept: an option added later is recorded until it is listed."""
     dataset = data.get("dataset")
-    keys = {"dataset"}
-    if data.get("path") is not None:
-        keys.add("path")
-    if task == "image":
-        return keys
-    if dataset == "sines":
-        keys.add("n_series")
-    if dataset == "table":
-        keys.update(TABLE_KEYS)
-    if task == "generate":
-        keys.add("seq_len")
-        if data.get("freq") is not None:  # set on purpose, not a default
-            keys.add("freq")
-    if task == "forecast":
-        keys.update(FORECAST_KEYS)
-        keys.update(TABLE_SPLIT_KEYS if dataset == "table" else SERIES_SPLIT_KEYS)
-    return keys
+    if key == "path":
+        return data.get("path") is not None
+    if key == "n_series":
+        return dataset == "sines"
+    if key == "seq_len":
+        return task == "generate"
+    if key == "freq":  # forecasts; on a generator only when set on purpose, not the default
+        return task == "forecast" or data.get("freq") is not None
+    if key in TABLE_KEYS:
+        return dataset == "table"
+    if key in FORECAST_KEYS:
+        return task == "forecast"
+    if key in SERIES_SPLIT_KEYS:
+        return task == "forecast" and dataset != "table"
+    if key in TABLE_SPLIT_KEYS:
+        return task == "forecast" and dataset == "table"
+    return True
+
+
+def applicable_data_keys(task: str, data: dict[str, Any]) -> set[str]:
+    """The keys of `data` (a run's `[data]` table) that the run reads."""
+    return {key for key in data if _applies(key, task, data)}
 
 
 def recorded_config(config: dict[str, Any]) -> dict[str, Any]:

@@ -123,3 +123,17 @@ def test_provenance_cli_trained_model_leaks_no_path(tmp_path: Path) -> None:
     assert manifest["dataset"]["source"] == "shop.csv"
     assert "n_series" not in manifest["training"]["data"]
     assert "target" not in manifest["training"]["data"]
+
+
+def test_provenance_rules_name_every_data_option() -> None:
+    """A new `[data]` option is recorded on every model until training/provenance.py says
+    which runs read it: this test asks for that decision."""
+    import dataclasses
+
+    from training import provenance
+    from training.config import DataConfig
+
+    named = {"dataset", "path", "n_series", "seq_len", "freq"}
+    for group in ("TABLE_KEYS", "FORECAST_KEYS", "SERIES_SPLIT_KEYS", "TABLE_SPLIT_KEYS"):
+        named |= set(getattr(provenance, group))
+    assert {f.name for f in dataclasses.fields(DataConfig)} - named == set()
