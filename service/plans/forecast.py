@@ -14,7 +14,6 @@ model has a frequency (month ends stay month ends, business days skip weekends).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 
@@ -135,13 +134,12 @@ def _history(series: SeriesIn, context_len: int, max_history: int) -> np.ndarray
                 f"series '{series.id}': {len(series.timestamps)} timestamps for {n} values; "
                 "give one per value or none."
             )
-        for stamp in series.timestamps[-context_len:]:
-            try:
-                datetime.fromisoformat(stamp)
-            except ValueError:
-                raise InvalidInput(
-                    f"series '{series.id}': timestamp '{stamp[:40]}' is not ISO-8601."
-                ) from None
+        # Parsed as the trainer parses a time column (pandas), so "1949-01" (a month) is a
+        # stamp here as it was in the training file.
+        try:
+            parse_stamps(series.timestamps[-context_len:])
+        except CalendarError as exc:
+            raise InvalidInput(f"series '{series.id}': {exc}.") from None
     return values[-context_len:]
 
 

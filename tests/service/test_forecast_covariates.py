@@ -233,6 +233,22 @@ def test_monthly_model_keeps_month_ends(served: tuple[TestClient, Path]) -> None
     )
 
 
+def test_stamps_are_read_as_the_trainer_reads_them(served: tuple[TestClient, Path]) -> None:
+    """'2015-01' (a month, as AirPassengers writes it) is a stamp to pandas and to training, so
+    the service takes it too; text that is no date is a 422 naming the series."""
+    client, _ = served
+    stamps = [f"{2015 + i // 12}-{i % 12 + 1:02d}" for i in range(60)]
+    values = [50.0 + 5 * math.sin(2 * math.pi * i / 12) for i in range(60)]
+    body = {"series": [{"id": "m", "values": values, "timestamps": stamps}], "horizon": 2}
+    r = client.post("/v1/models/monthly/forecast", json=body)
+    assert r.status_code == 200, r.text
+    assert len(r.json()["forecasts"][0]["timestamps"]) == 2
+    body["series"][0]["timestamps"] = stamps[:-1] + ["not a date"]
+    r = client.post("/v1/models/monthly/forecast", json=body)
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith("series 'm': timestamps are not ISO-8601 date-times")
+
+
 def test_business_day_model_skips_weekends(served: tuple[TestClient, Path]) -> None:
     client, models = served
     manifest = Manifest.read(models / "bdays" / "1" / "manifest.json")
