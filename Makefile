@@ -130,8 +130,9 @@ bench-ray: $(VENV)/.dev
 bench-gpu:
 	$(BIN)/python -m benchmarks.gpu
 
-# Data-parallel training: sines as an RCGAN, 1 process vs torchrun --nproc-per-node 2 (DDP, gloo),
-# same steps and global batch: time, losses, discriminative score (benchmarks/results/ddp.json).
+# Data-parallel training: sines as an RCGAN and as a TimeGAN, 1 process vs torchrun
+# --nproc-per-node 2 (DDP, gloo), same steps and global batch: time, losses, discriminative
+# score (benchmarks/results/ddp.json; --only timegan reruns one family).
 bench-ddp: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.ddp
 

@@ -1,7 +1,11 @@
-"""`make bench-ddp`: one generation model (configs/sines.toml as an RCGAN, fewer steps) trained
-by one process and by two data-parallel processes (`torchrun --standalone --nproc-per-node 2
--m rnngan train`, DDP over gloo) at the same total steps and global batch, written to
-`benchmarks/results/ddp.json`.
+"""`make bench-ddp`: generation models on configs/sines.toml's data trained by one process and
+by two data-parallel processes (`torchrun --standalone --nproc-per-node 2 -m rnngan train`, DDP
+over gloo) at the same total steps and global batch, written to `benchmarks/results/ddp.json`,
+one block per family:
+
+- `rcgan`: configs/sines.toml as an RCGAN (`moment_weight = 1`), `--steps` steps;
+- `timegan`: configs/sines.toml itself (TimeGAN, its three phases), `--steps` loop steps split
+  1/4 embedding, 1/4 supervised, 1/2 joint, with `ema_decay = 0.99` to suit so short a run.
 
 Measured, beside the thread settings (OMP_WAIT_POLICY=PASSIVE, 1 torch thread per process) and
 the load average:
@@ -15,6 +19,7 @@ the load average:
 - the ONNX parity of each export (into a temporary model repository, never models/).
 
     python -m benchmarks.ddp [--steps 600] [--disc-runs 3] [--disc-steps 1000]
+    python -m benchmarks.ddp --only timegan   # rerun one family, keep the other's block
 """
 
 from __future__ import annotations
@@ -48,16 +53,42 @@ OUT = Path("runs/bench_ddp")
 log = logging.getLogger("rnngan.bench")
 
 
-def bench_config(steps: int, out_dir: Path) -> RunConfig:
-    """configs/sines.toml's data, sizes, batch (128) and seed, trained as an RCGAN."""
+FAMILIES = ("rcgan", "timegan")
+WHAT = {
+    "rcgan": "configs/sines.toml as an RCGAN: 1 process vs torchrun --nproc-per-node 2 (DDP, "
+    "gloo), same steps, same global batch",
+    "timegan": "configs/sines.toml (TimeGAN), 1/4 embedding, 1/4 supervised, 1/2 joint steps, "
+    "ema_decay 0.99: 1 process vs torchrun --nproc-per-node 2 (DDP, gloo), same steps, same "
+    "global batch",
+}
+
+
+def bench_config(family: str, steps: int, out_dir: Path) -> RunConfig:
+    """configs/sines.toml's data, sizes, batch (128) and seed, trained by `family`."""
     base = load_config("configs/sines.toml")
+    if family == "rcgan":
+        return dataclasses.replace(
+            base,
+            name="sines_rcgan",
+            out_dir=str(out_dir),
+            model=dataclasses.replace(base.model, kind="rcgan"),
+            train=dataclasses.replace(
+                base.train, steps=steps, moment_weight=1.0, log_every=1, checkpoint_every=steps
+            ),
+        )
+    quarter = steps // 4
     return dataclasses.replace(
         base,
-        name="sines_rcgan",
+        name="sines_timegan",
         out_dir=str(out_dir),
-        model=dataclasses.replace(base.model, kind="rcgan"),
         train=dataclasses.replace(
-            base.train, steps=steps, moment_weight=1.0, log_every=1, checkpoint_every=steps
+            base.train,
+            embed_steps=quarter,
+            supervised_steps=quarter,
+            steps=steps - 2 * quarter,
+            ema_decay=0.99,
+            log_every=1,
+            checkpoint_every=steps,
         ),
     )
 
@@ -79,21 +110,23 @@ def losses(run_dir: Path) -> list[dict[str, float]]:
 
 
 def loss_gaps(one: list[dict[str, float]], two: list[dict[str, float]]) -> dict[str, Any]:
-    names = [k for k in one[0] if k != "step"]
+    """Per loss term (TimeGAN's differ by phase): the max |difference| over its first 20 logged
+    steps and over all of them, and each run's mean over its last 100."""
+    names = list(dict.fromkeys(k for r in one for k in r if k != "step"))
+    pairs = list(zip(one, two, strict=True))
 
-    def gap(rows: int) -> dict[str, float]:
-        return {
-            n: max(abs(a[n] - b[n]) for a, b in zip(one[:rows], two[:rows], strict=True))
-            for n in names
-        }
+    def gap(n: str, rows: int | None) -> float:
+        diffs = [abs(a[n] - b[n]) for a, b in pairs if n in a]
+        return max(diffs[:rows])
+
+    def last(rows: list[dict[str, float]], n: str) -> float:
+        return float(np.mean([r[n] for r in rows if n in r][-100:]))
 
     return {
-        "max_abs_diff_first_20_steps": gap(20),
-        "max_abs_diff_all_steps": gap(len(one)),
-        "mean_last_100_one_process": {n: float(np.mean([r[n] for r in one[-100:]])) for n in names},
-        "mean_last_100_two_processes": {
-            n: float(np.mean([r[n] for r in two[-100:]])) for n in names
-        },
+        "max_abs_diff_first_20_steps": {n: gap(n, 20) for n in names},
+        "max_abs_diff_all_steps": {n: gap(n, None) for n in names},
+        "mean_last_100_one_process": {n: last(one, n) for n in names},
+        "mean_last_100_two_processes": {n: last(two, n) for n in names},
     }
 
 
@@ -123,24 +156,17 @@ def real_floor(config: RunConfig, runs: int, disc_steps: int) -> dict[str, Any]:
     return {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "runs": scores}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--disc-runs", type=int, default=3)
-    parser.add_argument("--disc-steps", type=int, default=1000)
-    args = parser.parse_args()
-    setup_logging()
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-    one = bench_config(args.steps, OUT / "one")
-    two = bench_config(args.steps, OUT / "two")
+def bench(family: str, steps: int, disc_runs: int, disc_steps: int) -> dict[str, Any]:
+    """One family's block: both runs, their times, losses, parity and quality."""
+    one = bench_config(family, steps, OUT / family / "one")
+    two = bench_config(family, steps, OUT / family / "two")
     load_before = os.getloadavg()
 
     started = time.perf_counter()
     train(one, progress=False)
     one_seconds = time.perf_counter() - started
 
-    toml_path = OUT / "sines_rcgan.toml"
+    toml_path = OUT / family / f"{two.name}.toml"
     toml_path.parent.mkdir(parents=True, exist_ok=True)
     toml_path.write_text(toml(two), encoding="utf-8")
     command = [
@@ -163,15 +189,14 @@ def main() -> None:
             ]["onnx_parity_max_scaled_diff"]
             for name, c in (("one", one), ("two", two))
         }
-    log.info("scoring (discriminative, %d runs of %d steps)", args.disc_runs, args.disc_steps)
-    results = {
-        "what": "configs/sines.toml as an RCGAN: 1 process vs torchrun --nproc-per-node 2 (DDP, "
-        "gloo), same steps, same global batch",
+    log.info("%s: scoring (discriminative, %d runs of %d steps)", family, disc_runs, disc_steps)
+    return {
+        "what": WHAT[family],
         "command_two_processes": " ".join(command[1:]).replace(str(toml_path), "<config>"),
         "environment": environment(torch_threads=one.train.threads),
         "threads": "OMP_WAIT_POLICY=PASSIVE, torch threads 1 per process (train.threads)",
         "load_average_before_after": [round(load_before[0], 1), round(load_after[0], 1)],
-        "steps": args.steps,
+        "steps": loop["one"]["steps"],
         "global_batch": one.train.batch_size,
         "per_rank_batch": two.train.batch_size // 2,
         "wall_seconds": {
@@ -185,11 +210,44 @@ def main() -> None:
         "losses": loss_gaps(losses(one.run_dir), losses(two.run_dir)),
         "onnx_parity_max_scaled_diff": parity,
         "discriminative": {
-            "one_process": quality(one, args.disc_runs, args.disc_steps),
-            "two_processes": quality(two, args.disc_runs, args.disc_steps),
-            "real_floor": real_floor(one, args.disc_runs, args.disc_steps),
-            "disc_steps": args.disc_steps,
+            "one_process": quality(one, disc_runs, disc_steps),
+            "two_processes": quality(two, disc_runs, disc_steps),
+            "real_floor": real_floor(one, disc_runs, disc_steps),
+            "disc_steps": disc_steps,
         },
+    }
+
+
+def previous() -> dict[str, Any]:
+    """The blocks of the last run by family (a file from before the per-family layout held the
+    rcgan block at its top level)."""
+    if not RESULTS.is_file():
+        return {}
+    old = json.loads(RESULTS.read_text(encoding="utf-8"))
+    return dict(old.get("families", {"rcgan": old} if "what" in old else {}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--disc-runs", type=int, default=3)
+    parser.add_argument("--disc-steps", type=int, default=1000)
+    parser.add_argument("--only", help=f"comma-separated families of {', '.join(FAMILIES)}")
+    args = parser.parse_args()
+    setup_logging()
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    only = FAMILIES if args.only is None else tuple(x.strip() for x in args.only.split(","))
+    if unknown := set(only) - set(FAMILIES):
+        parser.error(f"unknown families {sorted(unknown)}; choose from {', '.join(FAMILIES)}")
+
+    blocks = previous()
+    for family in only:
+        blocks[family] = bench(family, args.steps, args.disc_runs, args.disc_steps)
+    results = {
+        "what": "generation on configs/sines.toml's data: 1 process vs torchrun "
+        "--nproc-per-node 2 (DDP, gloo), same steps, same global batch; one block per family, "
+        "each from its own run (see its environment and load average)",
+        "families": {f: blocks[f] for f in FAMILIES if f in blocks},
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
