@@ -281,3 +281,16 @@ def test_client_example_round_trip(server: str, tmp_path: Path) -> None:
     assert list(forecast.columns) == ["unique_id", "ds", "etth1_ot", *LEVEL_COLUMNS]
     assert len(forecast) == 4 * 24
     assert (tmp_path / "forecast.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_client_forecast_integer_stamps_and_categorical_ids(client: Client) -> None:
+    panel = _panel("h", {"a": 170, "b": 175})
+    panel["ds"] = panel.groupby("unique_id").cumcount().astype("int64") * 5 + 100
+    panel["unique_id"] = panel["unique_id"].astype("category")
+    fc = client.forecast("etth1_ot", panel, h=3, level=[50])
+    assert [str(t) for t in fc.dtypes[:2]] == ["category", "int64"]
+    last = panel.groupby("unique_id", observed=True)["ds"].max()
+    assert fc["ds"].tolist() == [last["a"] + 5 * i for i in (1, 2, 3)] + [
+        last["b"] + 5 * i for i in (1, 2, 3)
+    ]
+    assert list(fc.columns[2:]) == ["etth1_ot", "etth1_ot-lo-50", "etth1_ot-hi-50"]
