@@ -75,6 +75,8 @@ def _capture(value: Any, seen: set[int]) -> Any:
     if id(value) in seen and not isinstance(value, (bool, int, float, str, type(None))):
         return ("seen",)
     seen.add(id(value))
+    if isinstance(value, nn.parallel.DistributedDataParallel):
+        value = value.module  # a data-parallel run's wrapper: the module one process holds there
     if isinstance(value, nn.Module):
         return ("module", value.state_dict())
     if isinstance(value, torch.optim.Optimizer):

@@ -118,12 +118,14 @@ def test_distributed_two_processes_match_one(tmp_path: Path) -> None:
     assert_same_run(single, config, tmp_path / "models")
 
 
-def assert_same_run(one: RunConfig, two: RunConfig, models: Path) -> list[dict[str, Any]]:
-    """Run `two` (2 processes) logged the losses and holds the generator weights of run `one`
+def assert_same_run(
+    one: RunConfig, two: RunConfig, models: Path, processes: int = 2
+) -> list[dict[str, Any]]:
+    """Run `two` (on `processes`) logged the losses and holds the generator weights of run `one`
     (1 process) within LOSS_TOLERANCE, and its export passes the ONNX parity check; returns
     one's losses."""
     report = json.loads((two.run_dir / "training.json").read_text())
-    assert report["processes"] == 2
+    assert report["processes"] == processes
     first, second = _losses(one.run_dir), _losses(two.run_dir)
     assert [r["step"] for r in second] == [r["step"] for r in first]
     assert [sorted(r) for r in second] == [sorted(r) for r in first]
@@ -212,6 +214,14 @@ def test_distributed_families_match_one_process(tmp_path: Path) -> None:
     assert [(r["steps_run"], r["stopped"]) for r in stopped] == [
         (9, "no better validation score in 2 checks")
     ] * 2
+    # A data-parallel run's resume.pt goes on in one process (--resume runs in one for now) as
+    # one process would have: TimeGAN, its five DDP wrappers saved as the plain networks.
+    longer = {
+        name: _train(c, steps=8) for name, c in (("one", one["timegan"]), ("two", two["timegan"]))
+    }
+    train(longer["one"], progress=False)
+    train(longer["two"], progress=False, resume=True)
+    assert_same_run(longer["one"], longer["two"], tmp_path / "models" / "resumed", processes=1)
     selected = [load_run(c.run_dir).selection for c in (one["table_gan"], two["table_gan"])]
     assert selected[0] is not None and selected[1] is not None
     assert selected[1].step == selected[0].step == 7
