@@ -73,10 +73,10 @@ class Shard:
     def wrap(
         self, module: nn.Module, through: Callable[..., torch.Tensor] | None = None
     ) -> nn.Module:
-        """`module` under DDP (gradients averaged over ranks in backward); itself on one rank.
-        DDP sees only `forward`: a trainer that calls the network another way (`encode` then
-        `decode`, `z_paths`) passes that call as `through(module, *args)`, which becomes the
-        forward of the module returned."""
+        """`module` under DDP (gradients averaged over ranks in backward); on one rank, itself
+        (or its `Through`). DDP sees only `forward`: a trainer that calls the network another
+        way (`encode` then `decode`, `z_paths`) passes that call as `through(module, *args)`,
+        which becomes the forward of the module returned."""
         if through is not None:
             module = Through(module, through)
         if self.world == 1:

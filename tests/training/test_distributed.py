@@ -62,6 +62,17 @@ def test_shard_take_is_the_rank_block_and_single_is_identity() -> None:
     assert Shard(rank=0, world=4).take(x.T, dim=1).flatten().tolist() == [0, 1]
     assert SINGLE.take(x) is x and SINGLE.gather(x) is x
     assert SINGLE.average({"d_loss": 0.5}) == {"d_loss": 0.5}
+    loss = torch.tensor(0.25)
+    assert SINGLE.mean(loss) is loss
+
+
+def test_shard_wrap_through_is_the_call_as_forward() -> None:
+    net = torch.nn.Linear(2, 1)
+    x = torch.ones(3, 2)
+    doubled = SINGLE.wrap(net, through=lambda m, v: 2 * m(v))
+    assert list(doubled.parameters()) == list(net.parameters())
+    torch.testing.assert_close(doubled(x), 2 * net(x), atol=0, rtol=0)
+    assert SINGLE.wrap(net) is net
 
 
 def test_distributed_unsupported_family_is_a_clear_error(tmp_path: Path) -> None:
