@@ -294,3 +294,35 @@ def test_client_forecast_integer_stamps_and_categorical_ids(client: Client) -> N
         last["b"] + 5 * i for i in (1, 2, 3)
     ]
     assert list(fc.columns[2:]) == ["etth1_ot", "etth1_ot-lo-50", "etth1_ot-hi-50"]
+
+
+def test_client_cli_download(server: str, tmp_path: Path) -> None:
+    out = tmp_path / "s.ndjson"
+    result = CliRunner().invoke(
+        app,
+        [
+            "download",
+            "--url",
+            server,
+            "--model",
+            "sines",
+            "--n",
+            "450",
+            "--seed",
+            "3",
+            "--format",
+            "ndjson",
+            "--shards",
+            "3",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "10800 rows" in result.output and "3 shards" in result.output
+    assert out.read_bytes() == _one_request(server, {"n": 450, "seed": 3, "format": "ndjson"})
+    result = CliRunner().invoke(
+        app, ["download", "--url", server, "--model", "etth1_ot", "--out", str(tmp_path / "x")]
+    )
+    assert result.exit_code == 2
+    assert "model 'etth1_ot' is a forecast model; it has no data sets" in result.output
