@@ -304,7 +304,9 @@ def forecast(
 
     def send(batch: tuple[int, int]) -> list[dict[str, Any]]:
         a, b = batch
-        body = {"series": items[a:b], **common, "offset": a}
+        body = {"series": items[a:b], **common}
+        if a:  # (a server older than `offset` takes a panel that fits one request)
+            body["offset"] = a
         answer: list[dict[str, Any]] = client.request("POST", path, json=body).json()["forecasts"]
         return answer
 
