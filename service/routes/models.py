@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Response
 from service.deps import AppState, app_state, lookup
 from service.errors import ModelNotFound, NotReady, error_responses
 from service.schemas import Limits, ModelList, ModelSummary
+from service.versioned import pinned_version
 
 router = APIRouter(tags=["models"])
 
@@ -40,9 +41,9 @@ def get_model(
     """The model's manifest: shapes, features, scaler, training config and measured metrics.
     Its `Link` header points at the model card (an HTML page for people)."""
     model = lookup(state, name)
-    response.headers["Link"] = (
-        f'</v1/models/{model.name}/card>; rel="describedby"; type="text/html"'
-    )
+    pinned = pinned_version()  # a pinned manifest links the card of the same version
+    base = f"/v1/models/{model.name}" + (f"/versions/{pinned}" if pinned is not None else "")
+    response.headers["Link"] = f'<{base}/card>; rel="describedby"; type="text/html"'
     # `versions`: the versions that can be pinned (`/v1/models/{name}/versions/{version}/...`).
     return {**model.manifest.model_dump(mode="json"), "versions": state.registry.available[name]}
 

@@ -196,3 +196,15 @@ def test_pinned_versions_refused_version_says_why_and_reload_drops_gone_ones(
     assert registry.available["sines"] == [2]
     with pytest.raises(VersionNotServed, match=r"has no version 1; versions: 2\."):
         registry.get_version("sines", 1)
+
+
+def test_versions_pinned_manifest_links_the_pinned_card(pinned_client: TestClient) -> None:
+    r = pinned_client.get(f"/v1/models/sines/versions/{OLD}")
+    assert r.headers["Link"] == (
+        f'</v1/models/sines/versions/{OLD}/card>; rel="describedby"; type="text/html"'
+    )
+    card = pinned_client.get(f"/v1/models/sines/versions/{OLD}/card")
+    assert card.status_code == 200 and card.headers["content-type"].startswith("text/html")
+    assert (
+        pinned_client.get("/v1/models/sines").headers["Link"].startswith("</v1/models/sines/card>")
+    )
