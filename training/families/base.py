@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from rnngan.core.calendar import calendar_columns
 from rnngan.core.manifest import (
     FORECAST_COVARIATE_GRAPH_IO,
     GRAPH_IO,
@@ -149,10 +150,10 @@ class Forecaster(Family):
         """The conditional generator the graph wraps."""
 
     def io(self, ckpt: Checkpoint) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        return FORECAST_COVARIATE_GRAPH_IO if _covariates(ckpt.config) else self.graph_io
+        return FORECAST_COVARIATE_GRAPH_IO if covariate_columns(ckpt.config) else self.graph_io
 
     def axes(self, ckpt: Checkpoint) -> AxesSpec:
-        if not _covariates(ckpt.config):
+        if not covariate_columns(ckpt.config):
             return self.dynamic_axes
         return {**self.dynamic_axes, "covariates": {0: "batch", 1: "steps"}}
 
@@ -167,7 +168,7 @@ class Forecaster(Family):
         history = 20.0 + 5.0 * torch.randn(batch, config.data.context_len, generator=g)
         noise = torch.randn(batch, 3, length, config.model.latent_dim, generator=g)
         inputs = {"history": history, "noise": noise}
-        n_cov = len(_covariates(config))
+        n_cov = len(covariate_columns(config))
         if n_cov:
             steps = config.data.context_len + length
             inputs["covariates"] = 1.0 + 2.0 * torch.randn(batch, steps, n_cov, generator=g)
@@ -186,17 +187,18 @@ class Forecaster(Family):
             "scaler": Scaler(kind="per_series_standard"),
             "covariates": (
                 Covariates(calendar=list(d.calendar), future=list(d.future_cols))
-                if _covariates(ckpt.config)
+                if covariate_columns(ckpt.config)
                 else None
             ),
         }
 
 
-def _covariates(config: RunConfig) -> list[str]:
-    """The covariate channels a forecaster's graph reads (training/families/panel_forecast.py)."""
-    from training.families.panel_forecast import covariate_columns
-
-    return covariate_columns(config)
+def covariate_columns(config: RunConfig) -> list[str]:
+    """The covariate channels of the graph's `covariates` input, in order: the calendar
+    features' sin and cos (resolved names; "auto" is resolved when training starts), then the
+    known-future columns."""
+    calendar = [c for c in config.data.calendar if c != "auto"]
+    return calendar_columns(calendar) + list(config.data.future_cols)
 
 
 def series_checkpoint(

@@ -45,12 +45,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnngan.core.calendar import calendar_columns
 from rnngan.core.manifest import DatasetInfo
 from training.checkpoint import Checkpoint, Selection
 from training.config import RunConfig
 from training.distributed import current
 from training.evaluate.versus import block_from_paths, point_block, seasonal_naive_point
+from training.families.base import covariate_columns
 from training.loop import Trainer
 from training.networks_forecast import (
     ZCLIP,
@@ -68,14 +68,6 @@ log = logging.getLogger("rnngan.train")
 
 PATHS = 8  # sample paths per training window (the sample CRPS)
 SELECT_MAX_WINDOWS = 2000  # validation windows scored per selection (an even subsample beyond)
-
-
-def covariate_columns(config: RunConfig) -> list[str]:
-    """The covariate channels of the graph's `covariates` input, in order: the calendar
-    features' sin and cos (resolved names; "auto" is resolved when training starts), then the
-    known-future columns."""
-    calendar = [c for c in config.data.calendar if c != "auto"]
-    return calendar_columns(calendar) + list(config.data.future_cols)
 
 
 def build_generator(config: RunConfig) -> PanelGenerator:
