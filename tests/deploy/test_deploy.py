@@ -336,7 +336,8 @@ def test_deploy_serve_cpu_install_replayed_in_clean_venv_serves_shipped_models(
         [str(venv / "bin" / "python"), "-m", "pip", "freeze"], capture_output=True, text=True
     ).stdout.lower()
     assert "onnxruntime==" in freeze
-    assert "torch" not in freeze and "onnxruntime-gpu" not in freeze and "httpx" not in freeze
+    # httpx is in the serving set on purpose: rnngan.client, the Python client, uses it.
+    assert "torch" not in freeze and "onnxruntime-gpu" not in freeze
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("RNNGAN_")}
     env.update(_stage_env("serve-cpu"))
