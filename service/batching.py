@@ -64,6 +64,7 @@ class MicroBatcher:
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._lock = threading.Lock()
         self._in_flight = 0
+        self._closed = False
         self.calls = 0  # session calls made (for tests and metrics)
         self.jobs = 0
         self._thread = threading.Thread(target=self._loop, name=f"batcher-{name}", daemon=True)
@@ -75,16 +76,27 @@ class MicroBatcher:
         if job.work >= self.max_rows:  # already a full batch: no reason to wait for company
             return self._run(inputs)
         with self._lock:
-            self._in_flight += 1
+            if self._closed:  # retired (its model was replaced): run alone, never queue
+                closed = True
+            else:
+                closed = False
+                self._in_flight += 1
+                self._queue.put(job)  # under the lock: never behind the stop marker
+        if closed:
+            return self._run(inputs)
         try:
-            self._queue.put(job)
             return job.future.result()
         finally:
             with self._lock:
                 self._in_flight -= 1
 
     def close(self) -> None:
-        self._queue.put(None)
+        """Stop the batching thread once the queued jobs are done; later calls run alone."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(None)
         self._thread.join(timeout=5)
 
     def _others_pending(self, gathered: int) -> bool:

@@ -293,10 +293,14 @@ class Registry:
             for name in sorted(set(self.models) - set(models)):
                 log.warning("model %s is no longer in the repository; no longer served", name)
             # One assignment each: a request that already holds a LoadedModel finishes on it.
+            retired = _retired_batchers(self.models, models)
             self.models, self.refused, self._refused_at = models, refused, refused_at
             self.available = available
             self.pinned.keep(available)
-            return self._report(newly, reopened)
+            report = self._report(newly, reopened)
+        for batcher in retired:  # a request still holding the old model runs without it
+            batcher.close()
+        return report
 
     def _report(self, newly: dict[str, str], reopened: list[str]) -> ReloadReport:
         return ReloadReport(
@@ -399,3 +403,12 @@ class ReloadPoller:
                 self._reload()
             except Exception:  # the poller must outlive any one bad scan
                 log.exception("model reload failed; retrying in %.0f s", self._interval_s)
+
+
+def _retired_batchers(
+    old: dict[str, LoadedModel], new: dict[str, LoadedModel]
+) -> list[MicroBatcher]:
+    """The micro-batchers of loaded models that the new table no longer uses (each holds a
+    thread until closed)."""
+    kept = {id(m.batcher) for m in new.values() if m.batcher is not None}
+    return [m.batcher for m in old.values() if m.batcher is not None and id(m.batcher) not in kept]

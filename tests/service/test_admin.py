@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from fastapi.testclient import TestClient
 
 from service.config import Settings
@@ -127,3 +128,18 @@ def test_metrics_unknown_model_names_share_one_label(models_copy: Path) -> None:
         'status="404"} 3.0' in text
     )
     assert "nope" not in text and "zzz" not in text
+
+
+def test_admin_reload_retires_the_replaced_versions_batcher(models_copy: Path) -> None:
+    """The micro-batcher of a version that a reload replaced stops its thread; a request that
+    still holds the old version runs without it and gets its numbers."""
+    with TestClient(_app(models_copy)) as c:
+        registry = c.app.state.rnngan.registry  # type: ignore[attr-defined]
+        old = registry.get("sines")
+        assert old.batcher is not None and old.batcher._thread.is_alive()
+        add_version(models_copy, "sines")
+        c.post("/admin/reload")
+        assert not old.batcher._thread.is_alive()
+        assert registry.get("sines").batcher._thread.is_alive()
+        noise = np.zeros((1, 3, old.manifest.latent_dim), dtype=np.float32)
+        assert old.run({"noise": noise}).shape[:2] == (1, 3)
