@@ -357,4 +357,25 @@ def test_deploy_serve_cpu_install_replayed_in_clean_venv_serves_shipped_models(
         assert body["providers"] == ["CPUExecutionProvider"]
         assert body["refused"] == {}
         assert _get_json(f"{served.base}/healthz") == (200, {"status": "ok"})
+        # The Python client from the same install: a forecast frame back.
+        client = subprocess.run(
+            [
+                str(venv / "bin" / "python"),
+                "-c",
+                "import numpy as np, pandas as pd; from rnngan.client import Client\n"
+                "df = pd.DataFrame({'unique_id': 'a', 'y': 20 + np.sin(np.arange(200) / 4),\n"
+                "                   'ds': pd.date_range('2024-01-01', periods=200, freq='h')})\n"
+                f"fc = Client('{served.base}').forecast('etth1_ot', df, h=6)\n"
+                "print(list(fc.columns), len(fc))",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert client.returncode == 0, client.stderr[-2000:]
+        assert client.stdout.strip() == (
+            "['unique_id', 'ds', 'etth1_ot', 'etth1_ot-lo-95', 'etth1_ot-lo-80', "
+            "'etth1_ot-hi-80', 'etth1_ot-hi-95'] 6"
+        )
     assert served.returncode == 0
