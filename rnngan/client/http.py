@@ -67,8 +67,9 @@ class Client:
     """A connection to one rnngan server; thread-safe, and a context manager (closes its pool).
 
     `retries`: extra tries after a connection error or a 503 (waits `backoff_s` × 2^try, or the
-    `Retry-After` the server sent, at most `max_wait_s`); `concurrency`: requests in flight at
-    once when a forecast panel is split."""
+    `Retry-After` the server sent, at most `max_wait_s`); never after a 4xx, nor after a request
+    that timed out waiting for its answer (`timeout`, seconds); `concurrency`: requests in flight
+    at once when a forecast panel is split."""
 
     def __init__(
         self,
@@ -88,6 +89,7 @@ class Client:
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout
         self.retries = retries
         self.backoff_s = backoff_s
         self.max_wait_s = max_wait_s
@@ -139,6 +141,11 @@ class Client:
         for attempt in range(self.retries + 1):
             try:
                 response = self._http.request(method, path, json=json, headers=headers)
+            except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+                raise ConnectionFailed(
+                    f"{method} {self.base_url}{path}: no answer within {self.timeout_s:g} s (not "
+                    "retried: the server may still be working on it); pass a larger timeout="
+                ) from exc
             except httpx.TransportError as exc:
                 if attempt >= self.retries:
                     raise ConnectionFailed(

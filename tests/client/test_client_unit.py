@@ -340,3 +340,15 @@ def test_client_interrupted_csv_received_whole_is_kept_whole(tmp_path: Path) -> 
         file.stat().st_size,
     )
     assert whole_series(file, 0, 7, "csv", rows_per_series=4, multiple=3, total=11)[0] == 9  # type: ignore[index]
+
+
+def test_client_read_timeout_is_not_retried() -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        raise httpx.ReadTimeout("timed out")
+
+    with pytest.raises(ConnectionFailed, match=r"no answer within 60 s \(not retried"):
+        _client(handler, retries=3).models()
+    assert len(calls) == 1
