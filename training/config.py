@@ -123,7 +123,10 @@ class ImageConfig:
     mbstd_group: int = 4  # per-pixel minibatch-std feature in D (<= 1: off)
     mode_seeking: float = 0.0  # MSGAN term weight (0: off)
     mismatch_weight: float = 0.5  # text: matching-aware share of D's fake loss (GAN-INT-CLS)
-    text_dim: int = 32  # text: condition vector from the frozen encoder
+    text_dim: int = 32  # text: the frozen encoder's text features
+    # text: what conditions the generator and discriminator: the text features ("embedding") or
+    # the encoder's posterior over the digits ("classes")
+    text_condition: Literal["embedding", "classes"] = "embedding"
     encoder_steps: int = 600  # text: encoder pre-training steps
     encoder_batch: int = 128
     word_dropout: float = 0.1  # text: encoder pre-training words replaced by <unk>

@@ -113,24 +113,43 @@ class RowDiscriminator(nn.Module):
 
 
 class TextEncoder(nn.Module):
-    """token ids (n, L) int64 -> condition (n, out_dim) in (-1, 1): word embeddings, a
-    bidirectional GRU, a mean over non-<pad> positions, a linear map and tanh. ``classify`` is
-    the pre-training head (digit from caption)."""
+    """token ids (n, L) int64 -> condition: word embeddings, a bidirectional GRU, a mean over
+    non-<pad> positions, a linear map and tanh give the text features (n, out_dim) in (-1, 1);
+    ``classify`` is the pre-training head (digit from caption). The condition is the features
+    (``condition="embedding"``) or the head's posterior over the digits (``"classes"``, (n, 10),
+    what the caption says, in the form a label-conditioned generator reads)."""
 
     def __init__(
-        self, *, vocab_size: int, embed_dim: int = 32, hidden: int = 64, out_dim: int = 32
+        self,
+        *,
+        vocab_size: int,
+        embed_dim: int = 32,
+        hidden: int = 64,
+        out_dim: int = 32,
+        condition: Literal["embedding", "classes"] = "embedding",
     ) -> None:
         super().__init__()
+        self.condition = condition
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=img.PAD_ID)
         self.rnn = nn.GRU(embed_dim, hidden, batch_first=True, bidirectional=True)
         self.proj = nn.Linear(2 * hidden, out_dim)
         self.classify = nn.Linear(out_dim, img.NUM_CLASSES)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def features(self, tokens: torch.Tensor) -> torch.Tensor:
         mask = (tokens != img.PAD_ID).unsqueeze(-1).to(torch.float32)  # (n, L, 1)
         states, _ = self.rnn(self.embed(tokens))
         pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         return torch.tanh(self.proj(pooled))
+
+    def logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The pre-training head's digit logits (n, 10)."""
+        out: torch.Tensor = self.classify(self.features(tokens))
+        return out
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        if self.condition == "classes":
+            return torch.softmax(self.logits(tokens), dim=-1)
+        return self.features(tokens)
 
 
 # ------------------------------------------------------------------------------ export graphs

@@ -287,7 +287,7 @@ def encoder_accuracy(graph: nn.Module) -> dict[str, float]:
         prompts = [img.caption(t, y) for y in range(img.NUM_CLASSES) for t in templates]
         labels = np.repeat(np.arange(img.NUM_CLASSES), len(templates))
         tokens = torch.from_numpy(img.encode_prompts(prompts)[0])
-        pred = graph.encoder.classify(graph.encoder(tokens)).argmax(-1).numpy()
+        pred = graph.encoder.logits(tokens).argmax(-1).numpy()
         out[name] = float((pred == labels).mean())
     return out
 

@@ -51,7 +51,8 @@ BETAS = (0.5, 0.999)
 
 def _cond_dim(config: RunConfig) -> int:
     if config.model.kind == "text_image":
-        return config.image.text_dim
+        classes = config.image.text_condition == "classes"
+        return img.NUM_CLASSES if classes else config.image.text_dim
     return img.NUM_CLASSES if config.image.conditioning == "label" else 0
 
 
@@ -60,7 +61,11 @@ def build_graph(config: RunConfig) -> nn.Module:
     m = config.model
     encoder = None
     if config.model.kind == "text_image":  # first: it fixes the initial weights drawn after it
-        encoder = TextEncoder(vocab_size=len(img.VOCAB), out_dim=config.image.text_dim)
+        encoder = TextEncoder(
+            vocab_size=len(img.VOCAB),
+            out_dim=config.image.text_dim,
+            condition=config.image.text_condition,
+        )
     generator = RowGenerator(
         latent_dim=m.latent_dim,
         cond_dim=_cond_dim(config),
@@ -93,7 +98,7 @@ def pretrain_encoder(config: RunConfig, encoder: TextEncoder, rng: torch.Generat
         tokens = tokens_all[y, t].clone()
         drop = torch.rand(tokens.shape, generator=rng) < c.word_dropout
         tokens[drop & (tokens != img.PAD_ID)] = img.UNK_ID
-        loss = F.cross_entropy(encoder.classify(encoder(tokens)), y)
+        loss = F.cross_entropy(encoder.logits(tokens), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
