@@ -28,13 +28,20 @@ def moment_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
 
 
 def diff_loss(
-    real: torch.Tensor, fake: torch.Tensor, valid: torch.Tensor | None = None
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    valid: torch.Tensor | None = None,
+    channels: list[int] | None = None,
 ) -> torch.Tensor:
     """Each feature's step-to-step change, real vs synthetic: the std of first differences over
     pairs of observed steps ((B, T) `valid`, all steps when None), (B, T, F) inputs. The moment
     term sees the marginals; this one sees how rough the paths are (a generator that smooths the
     noise away, or adds jitter, matches the first and fails this). The first-difference moment
-    that TimeGAN's follow-ups (e.g. Diffusion-TS's Fourier term) add in other forms."""
+    that TimeGAN's follow-ups (e.g. Diffusion-TS's Fourier term) add in other forms.
+    `channels`: the features it looks at (all when None); discrete ones are better left out,
+    their roughness is the sampler's (relaxed samples in training, independent draws after)."""
+    if channels is not None:
+        real, fake = real[..., channels], fake[..., channels]
     if valid is None:
         valid = torch.ones(real.shape[:2], dtype=real.dtype, device=real.device)
     pair = (valid[:, 1:] * valid[:, :-1]).unsqueeze(-1)

@@ -26,8 +26,12 @@ def _acf(x: np.ndarray, valid: np.ndarray, lags: int) -> np.ndarray:
     return np.array([np.mean(z[:, k:] * z[:, :-k]) for k in range(1, lags + 1)])
 
 
-def window_distance(real: np.ndarray, fake: np.ndarray, valid: np.ndarray) -> float:
-    """real, fake (N, T, D) model channels and valid (N, T) observed steps -> the score."""
+def window_distance(
+    real: np.ndarray, fake: np.ndarray, valid: np.ndarray, rough: list[int] | None = None
+) -> float:
+    """real, fake (N, T, D) model channels and valid (N, T) observed steps -> the score.
+    `rough`: the channels whose step-to-step change is compared (all when None; discrete
+    channels' roughness belongs to the sampler, not the model)."""
     lags = min(24, real.shape[1] - 1)
     mask = valid.astype(bool)
     if not mask.any():
@@ -39,7 +43,7 @@ def window_distance(real: np.ndarray, fake: np.ndarray, valid: np.ndarray) -> fl
         marginal = float(np.mean(np.abs(np.quantile(r, _QUANTILES) - np.quantile(f, _QUANTILES))))
         score = marginal / spread + abs(float(np.log((np.std(f) + _EPS) / spread)))
         pairs = mask[:, 1:] & mask[:, :-1]
-        if pairs.any():
+        if pairs.any() and (rough is None or d in rough):
             rough_r = float(np.std(np.diff(real[:, :, d], axis=1)[pairs])) + _EPS
             rough_f = float(np.std(np.diff(fake[:, :, d], axis=1)[pairs])) + _EPS
             score += abs(float(np.log(rough_f / rough_r)))

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnngan.core.manifest import TABLE_GRAPH_IO, DatasetInfo, Scaler
-from rnngan.core.tables.spec import TableSpec, channel_layout, describe
+from rnngan.core.tables.spec import NUMERIC, TableSpec, channel_layout, describe
 from training import losses
 from training.checkpoint import Checkpoint, Selection
 from training.config import RunConfig
@@ -211,6 +211,11 @@ class TableTrainer(Trainer):
         self.valid = torch.from_numpy(data.valid)
         self.conditions = torch.from_numpy(data.conditions)
         self.generator, self.discriminator = build(config, data.spec)
+        layout = channel_layout(data.spec)
+        # The first-difference term's channels: numeric columns and the time gap.
+        self.numeric_channels = [
+            layout.values[c.name].start for c in data.spec.dynamic if c.kind in NUMERIC
+        ] + ([layout.gap] if layout.gap is not None else [])
         self.shard = current()
         self.sampler = self.shard.wrap(Sampler(self.generator))
         self.judge = self.shard.wrap(self.discriminator)
@@ -281,7 +286,7 @@ class TableTrainer(Trainer):
         g_loss = t.adv_weight * adversarial + t.moment_weight * moment
         roughness = None
         if t.diff_weight:
-            roughness = losses.diff_loss(real_all, fake_all, valid_all)
+            roughness = losses.diff_loss(real_all, fake_all, valid_all, self.numeric_channels)
             g_loss = g_loss + t.diff_weight * roughness
         self.opt_g.zero_grad()
         g_loss.backward()
@@ -312,7 +317,9 @@ class TableTrainer(Trainer):
         generator = self.exported()
         with torch.no_grad():
             fake = generator(noise, self.conditions[self.val_idx])
-        score = window_distance(real.numpy(), fake.numpy(), self.valid[self.val_idx].numpy())
+        score = window_distance(
+            real.numpy(), fake.numpy(), self.valid[self.val_idx].numpy(), self.numeric_channels
+        )
         if self.best is None or score < self.best[0]:
             state = {k: v.detach().clone() for k, v in generator.state_dict().items()}
             self.best = (score, step, state)
