@@ -13,7 +13,7 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp bench-panel bench-images bench-covariates bench-client
+.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp bench-panel bench-images bench-covariates bench-client bench-heavy-panel docs-check
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
@@ -137,6 +137,17 @@ bench-gpu:
 # score (benchmarks/results/ddp.json; --only timegan reruns one family).
 bench-ddp: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.ddp
+
+# A panel whose entity levels span five orders of magnitude through `rnngan train --data` at its
+# defaults, 1500 steps (benchmarks/results/heavy_panel.json).
+bench-heavy-panel: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.heavy_panel
+
+# Each figure file (benchmarks/results/*.json, the docs written from them): is the code its numbers
+# depend on at HEAD the code it recorded running on? Exits 1 when any is stale (table and rules:
+# benchmarks/provenance.py). Not part of `make test`: a stale figure needs a benchmark rerun.
+docs-check:
+	$(PYTHON) -m benchmarks.provenance
 
 # rnngan.client's sharded download of 10 M rows (4 shards) vs one request: a shard's connection
 # dropped midway, a killed run resumed; same bytes (benchmarks/results/client.json).

@@ -1,10 +1,47 @@
-"""Shared benchmark helpers: the machine and thread settings that go beside every figure."""
+"""Shared benchmark helpers: the machine, thread settings and code version that go beside every
+figure (`python -m benchmarks.provenance`, i.e. `make docs-check`, reads the code version back)."""
 
 from __future__ import annotations
 
 import os
 import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+# What a benchmark's numbers can depend on; a change here that is not committed makes a run
+# "dirty", and the changed files' contents are recorded so the check can still compare them.
+CODE_ROOTS = (
+    "training", "service", "rnngan", "benchmarks", "configs", "examples", "models", "data",
+)  # fmt: skip
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=REPO, capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout.strip()
+
+
+def code_version() -> dict[str, Any]:
+    """The commit the benchmark ran on, whether tracked code differed from it, and when (UTC).
+
+    `dirty_files` maps each tracked file under CODE_ROOTS that differs from the commit to the git
+    blob id of its content then (None: deleted), so that `benchmarks.provenance` can tell whether
+    today's code is the code that ran, also when a change was measured before it was committed.
+    """
+    info: dict[str, Any] = {"utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    try:
+        info["commit"] = _git("rev-parse", "HEAD")
+        changed = _git("diff", "--name-only", "HEAD", "--", *CODE_ROOTS).splitlines()
+    except (OSError, subprocess.SubprocessError):  # no git, or not a checkout
+        return {**info, "commit": None, "dirty": None}
+    dirty: dict[str, str | None] = {}
+    for path in changed:
+        dirty[path] = _git("hash-object", "--", path) if (REPO / path).is_file() else None
+    return {**info, "dirty": bool(dirty), "dirty_files": dirty}
 
 
 def setup_logging() -> None:
@@ -15,6 +52,42 @@ def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+CODE_KEYS = ("commit", "dirty", "dirty_files", "utc")
+
+
+def kept(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per-case results kept from an earlier run: each keeps the code version it was measured on,
+    and one measured before runs recorded it says so (`commit` None), rather than passing for
+    the code of the run that keeps it."""
+    return {name: {"code": {"commit": None, "utc": None}, **r} for name, r in results.items()}
+
+
+def hardware(env: dict[str, Any]) -> str:
+    """An environment block as `key=value, …` for a doc, without its code version (code_line)."""
+    return ", ".join(f"{k}={v}" for k, v in env.items() if k not in CODE_KEYS)
+
+
+def code_line(env: dict[str, Any]) -> str:
+    """The doc line that says which code produced the figures (`make docs-check` checks it)."""
+    commit = env.get("commit")
+    if not commit:
+        return (
+            "Code: not recorded (results written before the benchmarks recorded their commit); "
+            "`make docs-check` compares the results file's last commit with the code."
+        )
+    changed = sorted(env.get("dirty_files") or {})
+    dirty = ""
+    if changed:
+        shown = ", ".join(changed[:3]) + (
+            f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        )
+        dirty = f" with uncommitted changes to {shown}"
+    return (
+        f"Code: commit {commit[:10]}{dirty}, run {env.get('utc')}; `make docs-check` says "
+        "whether the code has changed since."
+    )
 
 
 def environment(torch_threads: int | None = None) -> dict[str, Any]:
@@ -28,6 +101,7 @@ def environment(torch_threads: int | None = None) -> dict[str, Any]:
         "numpy": np.__version__,
         "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "unset"),
         "gpu": "none",
+        **code_version(),
     }
     try:
         import torch
@@ -73,6 +147,7 @@ def run_one(config: Any, reuse: bool) -> dict[str, Any]:
     out = export(config.run_dir, Path("models"))
     return {
         "model": f"{config.name}/{config.version}",
+        "code": code_version(),  # per result: a rerun of one data set keeps the others' figures
         "exported_to": str(out),
         "seed": config.seed,
         "steps": config.train.steps,

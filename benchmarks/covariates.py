@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import environment, setup_logging
+from benchmarks.common import code_line, environment, hardware, setup_logging
 from examples.tables import promo_panel
 
 RESULTS = Path("benchmarks/results/covariates.json")
@@ -108,7 +108,9 @@ def render(report: dict[str, Any]) -> str:
         f"{next(iter(report['results'].values()))['n_windows']} test windows; ratios are per "
         "series to the seasonal naive on the same windows, geometric mean over series.",
         "",
-        "Hardware: " + ", ".join(f"{k}={v}" for k, v in hw.items()),
+        "Hardware: " + hardware(hw),
+        "",
+        code_line(hw),
         END,
     ]
     return "\n".join(lines)

@@ -36,7 +36,7 @@ import httpx
 import numpy as np
 import psutil
 
-from benchmarks.common import environment, setup_logging
+from benchmarks.common import code_line, environment, hardware, setup_logging
 from rnngan.core.noise import series_noise
 from service import compression
 from service import streaming as datasets
@@ -373,10 +373,32 @@ def table(result: dict[str, Any]) -> str:
         "",
         "Threads: " + ", ".join(f"{k}={v}" for k, v in threads.items()) + ".",
         "",
-        "Hardware: " + ", ".join(f"{k}={v}" for k, v in env.items()) + ".",
+        "Hardware: " + hardware(env) + ".",
+        "",
+        code_line(env),
+        *(
+            [
+                f"Formats other than {', '.join(result['rerun_formats'])}: kept from earlier runs "
+                f"({'; '.join(_describe(v) for v in result['kept_code'])})."
+            ]
+            if result.get("kept_code")
+            else []
+        ),
         "",
     ]
     return "\n".join(lines)
+
+
+def _describe(version: dict[str, Any]) -> str:
+    if not version.get("commit"):
+        return "code not recorded"
+    dirty = " + uncommitted changes" if version.get("dirty") else ""
+    return f"commit {version['commit'][:10]}{dirty}, run {version.get('utc')}"
+
+
+def _code_of(env: dict[str, Any]) -> dict[str, Any]:
+    """The code version in an environment block (commit None: written before it was recorded)."""
+    return {k: env.get(k) for k in ("commit", "dirty", "dirty_files", "utc")}
 
 
 def main() -> None:
@@ -545,6 +567,9 @@ def main() -> None:
     }
     if previous is not None:
         result["rerun_formats"] = only
+        # The other formats' figures come from the earlier runs: keep the code they ran on too.
+        earlier = [*previous.get("kept_code", []), _code_of(previous["environment"])]
+        result["kept_code"] = [v for i, v in enumerate(earlier) if v not in earlier[:i]]
         result["previous_run"] = previous.get("previous_run") or (
             f"load {previous['loadavg_before']} before, gzip {previous.get('gzip', 'zlib')}"
         )

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import environment, run_one, setup_logging
+from benchmarks.common import code_line, environment, hardware, run_one, setup_logging
 from training.config import RunConfig, load_config
 
 CONFIGS = ["configs/etth1_ot.toml", "configs/traffic_a5m.toml"]
@@ -141,7 +141,9 @@ def table(results: list[dict[str, Any]], env: dict[str, Any]) -> str:
             "",
         ]
     lines += [
-        "Hardware: " + ", ".join(f"{k}={v}" for k, v in env.items()),
+        "Hardware: " + hardware(env),
+        "",
+        code_line(env),
         "",
         "![forecast fans](forecast_fans.png)",
         "",

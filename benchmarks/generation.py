@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import environment, run_one, setup_logging
+from benchmarks.common import code_line, environment, hardware, kept, run_one, setup_logging
 from training.config import load_config
 
 DATASETS = ["sines", "stocks", "energy", "etth1"]
@@ -137,7 +137,7 @@ def table(results: dict[str, dict[str, Any]], env: dict[str, Any]) -> str:
                 + " its pred"
             )
             lines.append(f"- {n}: {verdict}.")
-    lines += ["", "Hardware: " + ", ".join(f"{k}={v}" for k, v in env.items()), ""]
+    lines += ["", "Hardware: " + hardware(env), "", code_line(env), ""]
     lines += [f"![{n}](generation_{n}.png)" for n in names] + [""]
     return "\n".join(lines)
 
@@ -163,7 +163,7 @@ def main() -> None:
         measured[name] = run_one(config, args.reuse)
         shutil.copyfile(config.run_dir / "projection.png", f"docs/generation_{name}.png")
     # Keep data sets measured by an earlier (or concurrent) --only run: read them just now.
-    results = json.loads(RESULTS.read_text())["results"] if RESULTS.is_file() else {}
+    results = kept(json.loads(RESULTS.read_text())["results"]) if RESULTS.is_file() else {}
     results.update(measured)
     env = environment()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

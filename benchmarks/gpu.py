@@ -39,6 +39,9 @@ CUDA = "CUDAExecutionProvider"
 
 
 def _write(path: Path, result: dict[str, Any]) -> None:
+    from benchmarks.common import environment
+
+    result = {**result, "environment": environment()}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: result[k] for k in ("status",)} | {"out": str(path)}))

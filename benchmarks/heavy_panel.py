@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
+from benchmarks.common import environment
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "data" / "internet_traffic_a5m.csv"
 N_ENTITIES, LENGTH = 50, 96
@@ -161,6 +163,7 @@ def main() -> None:
             "torch_threads": 1,
             "note": "2 CPU cores shared with other work",
         },
+        "environment": environment(torch_threads=1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")

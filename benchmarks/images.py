@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from benchmarks.common import environment, setup_logging
+from benchmarks.common import code_line, environment, setup_logging
 from rnngan.core import images as img
 from rnngan.core.manifest import Manifest
 from rnngan.core.noise import series_noise
@@ -186,6 +186,8 @@ def write_table(result: dict[str, Any]) -> None:
     lines += [
         "",
         "Reproduce: `make bench-images` (OMP_WAIT_POLICY=PASSIVE, one ONNX Runtime thread).",
+        "",
+        code_line(result["environment"]),
         "",
     ]
     TABLE.write_text("\n".join(lines), encoding="utf-8")

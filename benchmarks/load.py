@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from benchmarks.common import code_version
 from tests.helpers.server import start_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -261,6 +262,7 @@ def environment(concurrency: int, reload_interval_s: float) -> dict[str, Any]:
             "clients": f"{concurrency} asyncio tasks, one httpx.AsyncClient, same host",
         },
         "reload_interval_s": reload_interval_s,
+        **code_version(),
     }
     if load[0] > 0.5 * cpus:
         info["note"] = (

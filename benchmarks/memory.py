@@ -30,7 +30,7 @@ import httpx
 import numpy as np
 import psutil
 
-from benchmarks.common import environment, setup_logging
+from benchmarks.common import code_line, environment, setup_logging
 from tests.helpers.server import start_server
 
 RESULTS = Path("benchmarks/results/memory.json")
@@ -258,6 +258,8 @@ def table(report: dict[str, Any]) -> str:
             "1,604 MB / +1,453 MB on the same machine. Where it went: the forecast graph keeps",
             "every encoder step for every row of a call (about 27 KB a row), ONNX Runtime's arena",
             "kept the largest call's memory for good, and glibc kept freed blocks in its heaps.",
+            "",
+            code_line(report["environment"]),
             "",
         ]
     )

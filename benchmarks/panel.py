@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import environment, setup_logging
+from benchmarks.common import code_line, code_version, environment, hardware, setup_logging
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 RESULTS = Path("benchmarks/results/panel.json")
@@ -231,7 +231,7 @@ def table(results: list[dict[str, Any]], env: dict[str, Any]) -> str:
                 f"{b['coverage_80']:.3f} | {b['share_beating_mase']:.3f} | "
                 f"{b['share_beating_crps']:.3f} | {b.get('series')} series |"
             )
-    lines += ["", "Hardware: " + ", ".join(f"{k}={v}" for k, v in env.items()), END, ""]
+    lines += ["", "Hardware: " + hardware(env), "", code_line(env), END, ""]
     return "\n".join(lines)
 
 
@@ -260,6 +260,7 @@ def main() -> None:
     torch.set_num_threads(1)
     if args.one:
         result = run_panel(args.one, args.seeds, args.work, args.steps, args.reuse)
+        result["code"] = code_version()  # each panel runs the modules as they are on disk then
         args.out.write_text(json.dumps(result, indent=2) + "\n")
         return
     with tempfile.TemporaryDirectory() as tmp:

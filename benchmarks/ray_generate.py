@@ -35,7 +35,7 @@ from typing import Any
 
 import psutil
 
-from benchmarks.common import environment, setup_logging
+from benchmarks.common import code_line, environment, setup_logging
 from rnngan.scale.output import SUCCESS, LocalEngine, run_job
 from rnngan.scale.parts import Job, load_model, offline_settings, plan_job
 
@@ -320,6 +320,8 @@ def _write_doc(r: dict[str, Any]) -> None:
         f"- Load average (1, 5, 15 min) before: {[round(x, 2) for x in r['load_before']]}, "
         f"after: {[round(x, 2) for x in r['load_after']]}, on "
         f"{r['environment']['cpu_count']} cores shared with other work.",
+        "",
+        code_line(r["environment"]),
         "",
         END,
     ]

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from benchmarks.common import environment, setup_logging
+from benchmarks.common import code_line, environment, hardware, setup_logging
 from service.config import Settings
 from tests.helpers.server import Server, start_server, uvicorn
 
@@ -144,7 +144,9 @@ def table(data: dict[str, Any]) -> str:
     lines += [
         "Settings: " + json.dumps(data["settings"]),
         "",
-        "Hardware: " + ", ".join(f"{k}={v}" for k, v in data["environment"].items()),
+        "Hardware: " + hardware(data["environment"]),
+        "",
+        code_line(data["environment"]),
         "",
     ]
     return "\n".join(lines)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import environment, setup_logging
+from benchmarks.common import code_line, code_version, environment, kept, setup_logging
 from examples.tables import ETTH1, etth1_entities, mixed_table
 
 ROOT = Path("runs/tables")
@@ -169,6 +169,8 @@ def document(results: dict[str, dict[str, Any]], env: dict[str, Any]) -> str:
         f"Machine: {env.get('cpu_count')} CPUs, OMP_WAIT_POLICY={env.get('OMP_WAIT_POLICY')}, "
         f"torch {env.get('torch')}, GPU {env.get('gpu')}.",
         "",
+        code_line(env),
+        "",
     ]
     for name, result in results.items():
         if "forecast" in result["command"]:
@@ -186,10 +188,10 @@ def main() -> None:
     setup_logging()
     write_tables(ROOT / "data")
     previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    results = dict(previous.get("results", {}))
+    results = kept(previous.get("results", {}))
     for name in args.only.split(","):
         log.info("case %s", name)
-        results[name] = run_case(name, args.reuse)
+        results[name] = {**run_case(name, args.reuse), "code": code_version()}
     ordered = {name: results[name] for name in CASES if name in results}
     env = environment()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

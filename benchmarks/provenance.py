@@ -1,0 +1,308 @@
+"""Which figures are older than the code they describe (`make docs-check`).
+
+Every benchmark writes the commit it ran on into its results file (`environment.commit`, with
+`dirty` and the blob ids of the tracked files that differed from that commit; see
+`benchmarks/common.code_version`). FIGURES below is the one table from each results file and
+each doc that shows its numbers to the make target that writes it and the code its numbers
+depend on. A results file is CURRENT when that code at HEAD is, file for file, the code that ran
+(the recorded commit, with the recorded uncommitted changes laid over it), STALE otherwise. A
+file written before commits were recorded falls back to the last commit that touched the file
+itself, and says so. A doc is as current as the results files it is written from.
+
+    python -m benchmarks.provenance            # exit 1 when any figure is stale or unknown
+    python -m benchmarks.provenance --repo DIR # another checkout (needs its full history)
+
+It compares committed code (HEAD), not the working tree; CI clones the repository with its
+history, which the recorded commits must be part of.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CORE = ("rnngan/core/",)
+TRAINING = ("training/", *CORE)
+SERVING = ("service/", *CORE, "tests/helpers/server.py")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A results file or doc, the make target that writes it and what its numbers depend on.
+
+    `code` holds paths relative to the repository root (a trailing `/` is a folder). A doc has
+    `sources` (the results files it is written from) instead of code of its own.
+    """
+
+    path: str
+    target: str
+    code: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+def _results(name: str, target: str, *code: str) -> Figure:
+    return Figure(f"benchmarks/results/{name}.json", target, (f"benchmarks/{name}.py", *code))
+
+
+# models/<name>/ is listed where a benchmark reads the shipped models; bench-generation and
+# bench-forecast write theirs (train → export), so the models are their output, not their input.
+FIGURES: tuple[Figure, ...] = (
+    _results(
+        "generation", "bench-generation", "benchmarks/common.py", *TRAINING,
+        "configs/sines.toml", "configs/stocks.toml", "configs/energy.toml", "configs/etth1.toml",
+        "data/stock_data.csv", "data/energy_data.csv", "data/ETTh1.csv",
+    ),
+    _results(
+        "forecast", "bench-forecast", "benchmarks/common.py", *TRAINING,
+        "configs/etth1_ot.toml", "configs/traffic_a5m.toml",
+        "data/ETTh1.csv", "data/internet_traffic_a5m.csv",
+    ),
+    _results(
+        "panel", "bench-panel", *TRAINING,
+        "data/ETTh1.csv", "data/energy_data.csv", "data/internet_traffic_a5m.csv",
+    ),
+    _results("covariates", "bench-covariates", *TRAINING, "examples/tables.py"),
+    _results("tables", "bench-tables", *TRAINING, "examples/tables.py", "data/ETTh1.csv"),
+    _results("images", "bench-images", *TRAINING, "models/digits/", "models/digits_text/"),
+    _results(
+        "batch_cost", "bench-batch-cost", *TRAINING, "configs/etth1_ot.toml",
+        "models/sines/", "models/etth1_ot/",
+    ),
+    _results("load", "bench-load", *SERVING, "models/"),
+    _results(
+        "serving", "bench-serving", "benchmarks/torch_server.py", *SERVING, "training/",
+        "configs/sines.toml", "configs/etth1_ot.toml", "models/sines/", "models/etth1_ot/",
+    ),
+    _results("datasets", "bench-datasets", *SERVING, "models/sines/"),
+    _results("memory", "bench-memory", *SERVING, "models/"),
+    _results("gpu", "bench-gpu", *SERVING, "configs/sines.toml", "models/"),
+    Figure(
+        "benchmarks/results/ray.json", "bench-ray",
+        ("benchmarks/ray_generate.py", "rnngan/", "service/", "models/sines/"),
+    ),
+    _results("ddp", "bench-ddp", *TRAINING, "configs/sines.toml"),
+    Figure(
+        "benchmarks/results/client.json", "bench-client",
+        ("benchmarks/client_download.py", "rnngan/client/", *SERVING, "tests/helpers/faults.py",
+         "models/sines/"),
+    ),
+    _results(
+        "heavy_panel", "bench-heavy-panel", *TRAINING, "rnngan/cli/", "service/",
+        "data/internet_traffic_a5m.csv",
+    ),
+    Figure(
+        "docs/generation.md", "bench-generation",
+        sources=("benchmarks/results/generation.json",),
+    ),
+    Figure(
+        "docs/forecast.md", "bench-forecast, bench-panel, bench-covariates",
+        sources=(
+            "benchmarks/results/forecast.json",
+            "benchmarks/results/panel.json",
+            "benchmarks/results/covariates.json",
+        ),
+    ),
+    Figure("docs/tables.md", "bench-tables", sources=("benchmarks/results/tables.json",)),
+    Figure("docs/images.md", "bench-images", sources=("benchmarks/results/images.json",)),
+    Figure("docs/serving.md", "bench-serving", sources=("benchmarks/results/serving.json",)),
+    Figure("docs/datasets.md", "bench-datasets", sources=("benchmarks/results/datasets.json",)),
+    Figure("docs/memory.md", "bench-memory", sources=("benchmarks/results/memory.json",)),
+    Figure(
+        "docs/scaling.md", "bench-ray, bench-gpu, bench-ddp",
+        sources=(
+            "benchmarks/results/ray.json",
+            "benchmarks/results/gpu.json",
+            "benchmarks/results/ddp.json",
+        ),
+    ),
+    Figure("README.md", "bench-client", sources=("benchmarks/results/client.json",)),
+)  # fmt: skip
+
+CURRENT, STALE, UNKNOWN = "CURRENT", "STALE", "UNKNOWN"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    path: str
+    target: str
+    status: str  # CURRENT, STALE or UNKNOWN
+    recorded: str  # what the file says it ran on, or the fallback and that it is one
+    code_changed: str  # the last commit that touched the code paths
+    reason: str = ""
+
+
+class Git:
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+
+    def __call__(self, *args: str, check: bool = True) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=self.repo, capture_output=True, text=True, timeout=120
+        )
+        if check and done.returncode != 0:
+            raise RuntimeError(f"git {' '.join(args)}: {done.stderr.strip()}")
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    def has_commit(self, commit: str) -> bool:
+        done = subprocess.run(
+            ["git", "cat-file", "-e", f"{commit}^{{commit}}"],
+            cwd=self.repo,
+            capture_output=True,
+            timeout=60,
+        )
+        return done.returncode == 0
+
+    def tree(self, commit: str, code: tuple[str, ...]) -> dict[str, str]:
+        """path -> blob id of every file under `code` at `commit`."""
+        out = self("ls-tree", "-r", "-z", "--full-tree", commit, "--", *code)
+        files = {}
+        for entry in filter(None, out.split("\0")):
+            meta, path = entry.split("\t", 1)
+            files[path] = meta.split()[2]
+        return files
+
+    def last(self, *paths: str, since: str | None = None) -> str:
+        """'<short sha> <date>' of the last commit touching `paths` (after `since`), or ''."""
+        span = [f"{since}..HEAD"] if since else ["HEAD"]
+        return self("log", "-1", "--format=%h %cs", *span, "--", *paths)
+
+
+def _under(path: str, code: tuple[str, ...]) -> bool:
+    return any(path == c or (c.endswith("/") and path.startswith(c)) for c in code)
+
+
+def recorded_versions(data: Any) -> list[dict[str, Any]]:
+    """Every code version in a results file (a dict with `commit` and `utc`), outermost first."""
+    found: list[dict[str, Any]] = []
+    if isinstance(data, dict):
+        if "commit" in data and "utc" in data:
+            found.append(data)
+        for value in data.values():
+            found += recorded_versions(value)
+    elif isinstance(data, list):
+        for value in data:
+            found += recorded_versions(value)
+    return found
+
+
+def check_results(git: Git, figure: Figure) -> Verdict:
+    code_changed = git.last(*figure.code) or "never committed"
+    file = git.repo / figure.path
+    if not file.is_file():
+        return Verdict(figure.path, figure.target, UNKNOWN, "missing", code_changed, "no file")
+    versions, seen = [], set()
+    for version in recorded_versions(json.loads(file.read_text(encoding="utf-8"))):
+        key = json.dumps([version.get("commit"), version.get("dirty_files")], sort_keys=True)
+        if key not in seen:  # the same code recorded per result and for the whole run
+            seen.add(key)
+            versions.append(version)
+    if not versions or any(v.get("commit") is None for v in versions):
+        last = git("log", "-1", "--format=%H", "--", figure.path)
+        if not last:
+            return Verdict(
+                figure.path, figure.target, UNKNOWN, "none recorded, file not committed",
+                code_changed, "no commit to compare with",
+            )  # fmt: skip
+        versions = [v for v in versions if v.get("commit")] + [{"commit": last, "fallback": True}]
+    head = git.tree("HEAD", figure.code)
+    labels, problems = [], []
+    for version in versions:
+        commit = version["commit"]
+        short = commit[:7]
+        if version.get("fallback"):
+            edited = git("diff", "--name-only", "HEAD", "--", figure.path)
+            note = " (the file has uncommitted changes)" if edited else ""
+            labels.append(f"none recorded; file last committed in {git.last(figure.path)}{note}")
+        else:
+            dirty = " + uncommitted changes" if version.get("dirty") else ""
+            labels.append(f"{short}{dirty} at {version.get('utc')}")
+        if not git.has_commit(commit):
+            problems.append(f"{short} is not in this clone's history (a shallow clone?)")
+            continue
+        ran = git.tree(commit, figure.code)
+        for path, blob in (version.get("dirty_files") or {}).items():
+            if _under(path, figure.code):
+                if blob is None:
+                    ran.pop(path, None)
+                else:
+                    ran[path] = blob
+        changed = sorted(p for p in ran.keys() | head.keys() if ran.get(p) != head.get(p))
+        if changed:
+            more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+            since = git.last(*figure.code, since=commit) or "uncommitted changes then"
+            problems.append(
+                f"changed since {short} (last: {since}): {', '.join(changed[:3])}{more}"
+            )
+    status = CURRENT
+    if problems:
+        status = UNKNOWN if all("not in this clone" in p for p in problems) else STALE
+    return Verdict(
+        figure.path, figure.target, status, "; ".join(labels), code_changed, "; ".join(problems)
+    )
+
+
+def check(repo: Path, figures: tuple[Figure, ...] = FIGURES) -> list[Verdict]:
+    git = Git(repo)
+    if git("rev-parse", "--is-shallow-repository") == "true":
+        raise SystemExit("a shallow clone: the recorded commits need the full history")
+    results = {f.path: f for f in figures if not f.sources}
+    by_path = {path: check_results(git, f) for path, f in results.items()}
+    verdicts = list(by_path.values())
+    for figure in (f for f in figures if f.sources):
+        parts = [by_path[s] for s in figure.sources]
+        code = sorted({c for s in figure.sources for c in results[s].code})
+        status = next((s for s in (STALE, UNKNOWN) if any(p.status == s for p in parts)), CURRENT)
+        stale = [p.path.rsplit("/", 1)[-1] for p in parts if p.status != CURRENT]
+        verdicts.append(
+            Verdict(
+                figure.path,
+                figure.target,
+                status,
+                "from " + ", ".join(figure.sources),
+                git.last(*code) or "never committed",
+                f"{', '.join(stale)} not current" if stale else "",
+            )
+        )
+    return verdicts
+
+
+def unregistered(repo: Path, figures: tuple[Figure, ...] = FIGURES) -> list[str]:
+    """Results files that no entry of the table describes."""
+    known = {f.path for f in figures}
+    found = sorted(p.relative_to(repo).as_posix() for p in repo.glob("benchmarks/results/*.json"))
+    return [p for p in found if p not in known]
+
+
+def report(verdicts: list[Verdict], extra: list[str]) -> str:
+    lines = []
+    for v in verdicts:
+        lines.append(f"{v.status:<8} {v.path}  (make {v.target})")
+        lines.append(f"         recorded: {v.recorded}")
+        lines.append(f"         code last changed: {v.code_changed}")
+        if v.reason:
+            lines.append(f"         {v.reason}")
+    for path in extra:
+        lines.append(f"UNKNOWN  {path}: not in benchmarks/provenance.py's FIGURES")
+    counts = {s: sum(v.status == s for v in verdicts) for s in (CURRENT, STALE, UNKNOWN)}
+    counts[UNKNOWN] += len(extra)
+    lines.append(", ".join(f"{n} {s.lower()}" for s, n in counts.items()))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parents[1])
+    args = parser.parse_args()
+    verdicts = check(args.repo)
+    extra = unregistered(args.repo)
+    print(report(verdicts, extra))
+    sys.exit(1 if extra or any(v.status != CURRENT for v in verdicts) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""The code version lines of benchmarks/common.py that go into results files and docs."""
+
+from __future__ import annotations
+
+from benchmarks.common import code_line, hardware, kept
+
+
+def test_code_line_clean_and_dirty_runs() -> None:
+    clean = {
+        "commit": "0123456789abcdef",
+        "dirty": False,
+        "dirty_files": {},
+        "utc": "2026-12-04T17:00:00Z",
+    }
+    assert code_line(clean) == (
+        "Code: commit 0123456789, run 2026-12-04T17:00:00Z; `make docs-check` says whether the "
+        "code has changed since."
+    )
+    files = {f"training/{n}.py": "b" for n in "dcba"}
+    dirty = {**clean, "dirty": True, "dirty_files": files}
+    assert code_line(dirty).startswith(
+        "Code: commit 0123456789 with uncommitted changes to training/a.py, training/b.py, "
+        "training/c.py and 1 more, run 2026-12-04T17:00:00Z;"
+    )
+
+
+def test_code_line_without_a_recorded_commit() -> None:
+    assert code_line({"cpu_count": 2}).startswith("Code: not recorded (results written before")
+
+
+def test_hardware_leaves_out_the_code_version() -> None:
+    env = {
+        "cpu_count": 2,
+        "commit": "c",
+        "dirty": False,
+        "dirty_files": {},
+        "utc": "t",
+        "gpu": "none",
+    }
+    assert hardware(env) == "cpu_count=2, gpu=none"
+
+
+def test_kept_marks_results_measured_before_code_was_recorded() -> None:
+    version = {"commit": "c", "utc": "t"}
+    assert kept({"old": {"a": 1}, "new": {"a": 2, "code": version}}) == {
+        "old": {"code": {"commit": None, "utc": None}, "a": 1},
+        "new": {"code": version, "a": 2},
+    }

@@ -1,0 +1,210 @@
+"""`make docs-check` (benchmarks/provenance.py) on a small git repository made for each test: a
+results file is current while the code it depends on is the code it recorded running on, and the
+code version that benchmarks/common.py records."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from benchmarks import common
+from benchmarks.provenance import (
+    CURRENT,
+    FIGURES,
+    STALE,
+    UNKNOWN,
+    Figure,
+    check,
+    unregistered,
+)
+from tests.conftest import REPO
+
+RESULTS = "benchmarks/results/x.json"
+TABLE = (
+    Figure(RESULTS, "bench-x", ("code/", "configs/x.toml")),
+    Figure("docs/x.md", "bench-x", sources=(RESULTS,)),
+)
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def write(repo: Path, path: str, text: str) -> None:
+    (repo / path).parent.mkdir(parents=True, exist_ok=True)
+    (repo / path).write_text(text, encoding="utf-8")
+
+
+def commit(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def record(repo: Path, version: dict[str, object] | None) -> None:
+    environment = {"cpu_count": 2, **(version or {})}
+    write(repo, RESULTS, json.dumps({"environment": environment, "results": {"a": 1.0}}))
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "config", "user.email", "test@example.com")
+    git(tmp_path, "config", "user.name", "test")
+    write(tmp_path, "code/a.py", "A = 1\n")
+    write(tmp_path, "configs/x.toml", "steps = 10\n")
+    write(tmp_path, "other/readme.txt", "unrelated\n")
+    commit(tmp_path, "code")
+    return tmp_path
+
+
+def statuses(repo: Path) -> dict[str, str]:
+    return {v.path: v.status for v in check(repo, TABLE)}
+
+
+def test_check_recorded_commit_current_until_the_code_changes(repo: Path) -> None:
+    ran = git(repo, "rev-parse", "HEAD")
+    record(repo, {"commit": ran, "dirty": False, "dirty_files": {}, "utc": "2026-12-04T00:00:00Z"})
+    commit(repo, "results")
+    write(repo, "other/readme.txt", "still unrelated\n")
+    commit(repo, "not the code")
+    assert statuses(repo) == {RESULTS: CURRENT, "docs/x.md": CURRENT}
+
+    write(repo, "configs/x.toml", "steps = 20\n")
+    changed = commit(repo, "more steps")
+    verdicts = {v.path: v for v in check(repo, TABLE)}
+    assert verdicts[RESULTS].status == STALE
+    assert verdicts["docs/x.md"].status == STALE
+    assert f"changed since {ran[:7]} (last: {changed[:7]} " in verdicts[RESULTS].reason
+    assert verdicts[RESULTS].reason.endswith("): configs/x.toml")
+    assert verdicts[RESULTS].code_changed.startswith(changed[:7])
+
+
+def test_check_reverted_change_is_current(repo: Path) -> None:
+    ran = git(repo, "rev-parse", "HEAD")
+    record(repo, {"commit": ran, "dirty": False, "utc": "2026-12-04T00:00:00Z"})
+    commit(repo, "results")
+    write(repo, "code/a.py", "A = 2\n")
+    commit(repo, "change")
+    write(repo, "code/a.py", "A = 1\n")
+    commit(repo, "revert")
+    assert statuses(repo)[RESULTS] == CURRENT
+
+
+def test_check_uncommitted_change_measured_then_committed_is_current(repo: Path) -> None:
+    ran = git(repo, "rev-parse", "HEAD")
+    write(repo, "code/a.py", "A = 3\n")  # measured before it was committed
+    blob = git(repo, "hash-object", "code/a.py")
+    record(
+        repo,
+        {"commit": ran, "dirty": True, "dirty_files": {"code/a.py": blob}, "utc": "2026-12-04"},
+    )
+    commit(repo, "A = 3, measured")
+    verdict = check(repo, TABLE)[0]
+    assert (verdict.status, verdict.reason) == (CURRENT, "")
+    assert verdict.recorded == f"{ran[:7]} + uncommitted changes at 2026-12-04"
+
+    write(repo, "code/a.py", "A = 4\n")  # changed again after the measurement
+    commit(repo, "A = 4")
+    assert statuses(repo)[RESULTS] == STALE
+
+
+def test_check_deleted_file_in_the_recorded_changes(repo: Path) -> None:
+    write(repo, "code/b.py", "B = 1\n")
+    ran = commit(repo, "b")
+    (repo / "code/b.py").unlink()  # measured with b.py removed, then committed
+    record(repo, {"commit": ran, "dirty": True, "dirty_files": {"code/b.py": None}, "utc": "t"})
+    commit(repo, "b removed, measured")
+    assert statuses(repo)[RESULTS] == CURRENT
+
+
+def test_check_without_record_falls_back_to_the_file_commit(repo: Path) -> None:
+    record(repo, None)
+    landed = commit(repo, "results, no commit recorded")
+    verdict = check(repo, TABLE)[0]
+    assert verdict.status == CURRENT
+    assert verdict.recorded.startswith(f"none recorded; file last committed in {landed[:7]} ")
+
+    write(repo, "code/a.py", "A = 5\n")
+    commit(repo, "code after the results")
+    verdict = check(repo, TABLE)[0]
+    assert verdict.status == STALE
+    assert verdict.reason.endswith("): code/a.py")
+
+
+def test_check_every_recorded_version_counts(repo: Path) -> None:
+    old = git(repo, "rev-parse", "HEAD")
+    write(repo, "code/a.py", "A = 6\n")
+    new = commit(repo, "a")
+    kept = {"commit": old, "dirty": False, "utc": "earlier"}  # a partial rerun kept its figures
+    write(
+        repo,
+        RESULTS,
+        json.dumps({"environment": {"commit": new, "utc": "now"}, "kept_code": [kept]}),
+    )
+    commit(repo, "results")
+    assert statuses(repo)[RESULTS] == STALE
+
+
+def test_check_commit_missing_from_history_is_unknown(repo: Path) -> None:
+    record(repo, {"commit": "0" * 40, "dirty": False, "utc": "t"})
+    commit(repo, "results")
+    verdict = check(repo, TABLE)[0]
+    assert verdict.status == UNKNOWN
+    assert verdict.reason == "0000000 is not in this clone's history (a shallow clone?)"
+    assert check(repo, TABLE)[1].status == UNKNOWN
+
+
+def test_check_missing_results_file_is_unknown(repo: Path) -> None:
+    verdict = check(repo, TABLE)[0]
+    assert (verdict.status, verdict.recorded) == (UNKNOWN, "missing")
+
+
+def test_unregistered_lists_results_files_missing_from_the_table(repo: Path) -> None:
+    record(repo, None)
+    write(repo, "benchmarks/results/y.json", "{}")
+    assert unregistered(repo, TABLE) == ["benchmarks/results/y.json"]
+
+
+def test_code_version_records_commit_and_changed_files(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(repo, "training/loop.py", "STEPS = 1\n")
+    head = commit(repo, "training")
+    monkeypatch.setattr(common, "REPO", repo)
+    clean = common.code_version()
+    assert (clean["commit"], clean["dirty"], clean["dirty_files"]) == (head, False, {})
+    assert clean["utc"].endswith("Z")
+
+    write(repo, "other/readme.txt", "not code\n")
+    assert common.code_version()["dirty"] is False
+    write(repo, "training/loop.py", "STEPS = 2\n")
+    dirty = common.code_version()
+    assert dirty["dirty"] is True
+    assert dirty["dirty_files"] == {
+        "training/loop.py": git(repo, "hash-object", "training/loop.py")
+    }
+
+
+def test_figures_table_matches_the_repository() -> None:
+    assert unregistered(REPO) == []
+    paths = [f.path for f in FIGURES]
+    assert len(paths) == len(set(paths))
+    results = {f.path for f in FIGURES if not f.sources}
+    for figure in FIGURES:
+        assert (REPO / figure.path).is_file(), figure.path
+        assert set(figure.sources) <= results, figure.path
+        for code in figure.code:
+            assert (REPO / code).is_dir() if code.endswith("/") else (REPO / code).is_file(), code
+
+
+def test_check_same_code_recorded_twice_is_listed_once(repo: Path) -> None:
+    version = {"commit": git(repo, "rev-parse", "HEAD"), "dirty": False, "utc": "t"}
+    write(repo, RESULTS, json.dumps({"environment": version, "results": {"a": {"code": version}}}))
+    commit(repo, "results")
+    verdict = check(repo, TABLE)[0]
+    assert (verdict.status, verdict.recorded) == (CURRENT, f"{version['commit'][:7]} at t")
