@@ -22,6 +22,7 @@ A family opts in with `Family.data_parallel` (training/families/base.py).
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -185,7 +186,10 @@ def process_group(
         return
     import torch.distributed as dist
 
-    dist.init_process_group("gloo")
+    # A collective that waits longer than this fails instead of hanging the job (torch's
+    # default is 30 minutes; RNNGAN_DIST_TIMEOUT_S sets it, the tests use a short one).
+    timeout = datetime.timedelta(seconds=float(os.environ.get("RNNGAN_DIST_TIMEOUT_S", 1800)))
+    dist.init_process_group("gloo", timeout=timeout)
     _current = Shard(rank=dist.get_rank(), world=dist.get_world_size())
     if not _current.is_main:  # rank 0 alone logs
         logging.getLogger("rnngan").setLevel(logging.WARNING)

@@ -30,6 +30,7 @@ def _rank(rank: int, world: int, ports: list[int], configs: list[RunConfig]) -> 
         WORLD_SIZE=str(world),
         LOCAL_WORLD_SIZE=str(world),
         MASTER_ADDR="127.0.0.1",
+        RNNGAN_DIST_TIMEOUT_S="300",  # a rank left waiting fails the test instead of hanging it
     )
     logging.basicConfig(level=logging.WARNING)
     for port, config in zip(ports, configs, strict=True):

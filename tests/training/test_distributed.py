@@ -183,7 +183,7 @@ def _promo_forecast(out: Path) -> RunConfig:
 # A tiny run per family beside rcgan, each exercising what data-parallel training has to agree
 # on: TimeGAN's three phases with its threshold met and then not (the discriminator updates at
 # some joint steps and skips others); the own-table GAN's hard samples, masked losses and
-# held-out selection, stopped early by patience (a high learning rate: its score turns at step 8);
+# held-out selection, stopped early by patience (a high learning rate: its score soon turns);
 # both forecasters: the panel one (also with covariates on an own table, selecting) and ForGAN v1.
 D_THRESHOLD = 1.4145
 CASES: dict[str, Callable[[Path], RunConfig]] = {
@@ -222,9 +222,9 @@ def test_distributed_families_match_one_process(tmp_path: Path) -> None:
         json.loads((c.run_dir / "training.json").read_text())
         for c in (one["table_gan"], two["table_gan"])
     ]
-    assert [(r["steps_run"], r["stopped"]) for r in stopped] == [
-        (9, "no better validation score in 2 checks")
-    ] * 2
+    assert stopped[0]["steps_run"] == stopped[1]["steps_run"] < 12
+    reason = "no better validation score in 2 checks"
+    assert stopped[0]["stopped"] == stopped[1]["stopped"] == reason
     # A data-parallel run's resume.pt goes on in one process (--resume runs in one for now) as
     # one process would have: TimeGAN, its five DDP wrappers saved as the plain networks.
     longer = {
@@ -235,5 +235,6 @@ def test_distributed_families_match_one_process(tmp_path: Path) -> None:
     assert_same_run(longer["one"], longer["two"], tmp_path / "models" / "resumed", processes=1)
     selected = [load_run(c.run_dir).selection for c in (one["table_gan"], two["table_gan"])]
     assert selected[0] is not None and selected[1] is not None
-    assert selected[1].step == selected[0].step == 7
+    # The best score came 2 checks (patience) before the stop, on both.
+    assert selected[1].step == selected[0].step == stopped[0]["steps_run"] - 2
     assert selected[1].val_crps == pytest.approx(selected[0].val_crps, abs=LOSS_TOLERANCE)
