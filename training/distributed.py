@@ -172,6 +172,21 @@ def check_supported(
         raise ConfigError("--nproc > 1 needs torch.distributed with the gloo backend")
 
 
+def rank_environment(rank: int, world: int, port: int | None = None) -> dict[str, str]:
+    """The variables torchrun sets for local rank `rank` of `world` (env:// rendezvous on
+    loopback); MASTER_PORT too when `port` is given."""
+    env = {
+        "RANK": str(rank),
+        "LOCAL_RANK": str(rank),
+        "WORLD_SIZE": str(world),
+        "LOCAL_WORLD_SIZE": str(world),
+        "MASTER_ADDR": "127.0.0.1",
+    }
+    if port is not None:
+        env["MASTER_PORT"] = str(port)
+    return env
+
+
 @contextmanager
 def process_group(
     config: RunConfig, family: _Family, families: Sequence[str] = ()

@@ -17,7 +17,7 @@ import torch.multiprocessing as mp
 
 from training import resume as resuming
 from training.config import RunConfig
-from training.distributed import check_supported, process_group
+from training.distributed import check_supported, process_group, rank_environment
 from training.families import DATA_PARALLEL, family_for
 from training.loop import run_loop, seed_everything
 
@@ -66,14 +66,7 @@ def launch(config: RunConfig, nproc: int, *, progress: bool = True) -> None:
 
 def _worker(rank: int, world: int, port: int, config: RunConfig, progress: bool) -> None:
     """One rank of `launch`: the environment torchrun would set, then `train`."""
-    os.environ.update(
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-        WORLD_SIZE=str(world),
-        LOCAL_WORLD_SIZE=str(world),
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-    )
+    os.environ.update(rank_environment(rank, world, port))
     logging.basicConfig(
         level=logging.INFO if rank == 0 else logging.WARNING,
         format=f"%(asctime)s %(levelname)s %(name)s[rank {rank}]: %(message)s",

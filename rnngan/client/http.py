@@ -129,6 +129,14 @@ class Client:
                     pass
         return min(max(wait, 0.0), self.max_wait_s)
 
+    def _gave_up(
+        self, method: str, path: str, exc: httpx.TransportError, attempt: int
+    ) -> ConnectionFailed:
+        return ConnectionFailed(
+            f"{method} {self.base_url}{path}: {type(exc).__name__}: {exc} "
+            f"(tried {attempt + 1} times)"
+        )
+
     def request(
         self,
         method: str,
@@ -148,10 +156,7 @@ class Client:
                 ) from exc
             except httpx.TransportError as exc:
                 if attempt >= self.retries:
-                    raise ConnectionFailed(
-                        f"{method} {self.base_url}{path}: {type(exc).__name__}: {exc} "
-                        f"(tried {attempt + 1} times)"
-                    ) from exc
+                    raise self._gave_up(method, path, exc, attempt) from exc
                 self._sleep(self._wait(attempt))
                 continue
             if response.status_code == 503 and attempt < self.retries:
@@ -177,10 +182,7 @@ class Client:
                     )
                 except httpx.TransportError as exc:
                     if attempt >= self.retries:
-                        raise ConnectionFailed(
-                            f"{method} {self.base_url}{path}: {type(exc).__name__}: {exc} "
-                            f"(tried {attempt + 1} times)"
-                        ) from exc
+                        raise self._gave_up(method, path, exc, attempt) from exc
                     self._sleep(self._wait(attempt))
                     continue
                 if response.status_code >= 400:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import torch.multiprocessing as mp
 
 from training.config import RunConfig
+from training.distributed import rank_environment
 from training.train import _free_port, train
 
 
@@ -24,14 +25,9 @@ def train_on_ranks(configs: Sequence[RunConfig], world: int = 2) -> None:
 
 
 def _rank(rank: int, world: int, ports: list[int], configs: list[RunConfig]) -> None:
-    os.environ.update(
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-        WORLD_SIZE=str(world),
-        LOCAL_WORLD_SIZE=str(world),
-        MASTER_ADDR="127.0.0.1",
-        RNNGAN_DIST_TIMEOUT_S="300",  # a rank left waiting fails the test instead of hanging it
-    )
+    os.environ.update(rank_environment(rank, world))
+    # A rank left waiting fails the test instead of hanging it.
+    os.environ["RNNGAN_DIST_TIMEOUT_S"] = "300"
     logging.basicConfig(level=logging.WARNING)
     for port, config in zip(ports, configs, strict=True):
         os.environ["MASTER_PORT"] = str(port)
