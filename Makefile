@@ -13,7 +13,7 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp bench-panel bench-images bench-covariates bench-client bench-heavy-panel docs-check
+.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp bench-panel bench-images bench-ablation bench-covariates bench-client bench-heavy-panel docs-check
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
@@ -76,6 +76,11 @@ bench-forecast: $(VENV)/.dev
 
 # The panel forecaster on three panels through `rnngan train --data` vs SeasonalNaive, AutoETS,
 # AutoARIMA (benchmarks/results/panel.json, the panel table in docs/forecast.md).
+# One setting of the own-table generation recipe changed at a time, on the stores example
+# (benchmarks/results/ablation.json, docs/ablation.md).
+bench-ablation: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.ablation
+
 bench-panel: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.panel
 

@@ -1,0 +1,143 @@
+"""`make bench-ablation`: what each part of the own-table generation recipe buys, on the example
+`stores` table (`examples/tables.py`), with everything else at the `rnngan train --data`
+defaults (training/config.py `table_config`). Each variant changes one setting of the default
+recipe, trains with the same seed, and is evaluated as `rnngan evaluate` does (discriminative
+score over 5 classifier runs, with the real-vs-real floor). Writes
+`benchmarks/results/ablation.json` and `docs/ablation.md`.
+
+    python -m benchmarks.ablation [--only default,no_diff] [--steps N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import code_line, code_version, environment, kept, setup_logging
+from benchmarks.tables import CASES, write_tables
+
+ROOT = Path("runs/ablation")
+RESULTS = Path("benchmarks/results/ablation.json")
+DOC = Path("docs/ablation.md")
+log = logging.getLogger("rnngan.bench")
+
+# name -> (what it changes, train overrides of the default recipe)
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "default": ("the defaults of `rnngan train --data`", {}),
+    "no_diff": ("without the first-difference term (train.diff_weight 0)", {"diff_weight": 0.0}),
+    "no_moment": ("without the moment term (train.moment_weight 0)", {"moment_weight": 0.0}),
+    "no_selection": (
+        "the last weights instead of the held-out selection (train.select_every 0)",
+        {"select_every": 0},
+    ),
+}
+
+
+def run_variant(name: str, steps: int | None) -> dict[str, Any]:
+    from training.config import table_config
+    from training.evaluate.run import evaluate_run
+    from training.train import train
+
+    file, options = CASES["stores"]
+    config = table_config(
+        ROOT / "data" / file, name=f"stores_{name}", out_dir=str(ROOT / "runs"), **options
+    )
+    overrides = dict(VARIANTS[name][1])
+    if steps is not None:
+        overrides["steps"] = steps
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, **overrides))
+    started = time.perf_counter()
+    train(config, progress=False)
+    trained = round(time.perf_counter() - started, 1)
+    metrics = evaluate_run(config.run_dir)
+    quality = metrics.get("quality", {})
+    return {
+        "changes": VARIANTS[name][0],
+        "overrides": overrides,
+        "seed": config.seed,
+        "steps": config.train.steps,
+        "threads": config.train.threads,
+        "train_seconds": trained,
+        "discriminative": metrics["discriminative"],
+        "discriminative_real_floor": metrics["discriminative_real_floor"]["mean"],
+        "discriminative_zscored": quality.get("discriminative_zscored", {}).get("mean"),
+        "autocorrelation_error": metrics["autocorrelation_error"],
+        "autocorrelation_error_real_floor": metrics["autocorrelation_error_real_floor"],
+        "visitors_std": [
+            metrics["columns"]["visitors"]["std_real"],
+            metrics["columns"]["visitors"]["std_synthetic"],
+        ],
+        "verdict": (quality.get("verdict") or {}).get("line"),
+        "code": code_version(),
+    }
+
+
+def document(results: dict[str, dict[str, Any]], env: dict[str, Any]) -> str:
+    lines = [
+        "# Ablation: the own-table generation recipe on `stores`",
+        "",
+        "Produced by `make bench-ablation` (`benchmarks/ablation.py`); do not edit by hand. Each",
+        "row changes one setting of the `rnngan train --data` defaults on the example `stores`",
+        "table (60 entities, `python -m examples.tables`), same seed; lower is better.",
+        "",
+        "| variant | disc (5 runs) | disc runs | z-scored disc | ACF error | visitors std "
+        "(real / synthetic) | steps, train s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        d = r["discriminative"]
+        runs = ", ".join(f"{x:.3f}" for x in d["runs"])
+        z = r["discriminative_zscored"]
+        lines.append(
+            f"| {name}: {r['changes']} | {d['mean']:.3f} ± {d['std']:.3f} | {runs} | "
+            f"{'—' if z is None else f'{z:.3f}'} | {r['autocorrelation_error']:.3f} | "
+            f"{r['visitors_std'][0]:.1f} / {r['visitors_std'][1]:.1f} | "
+            f"{r['steps']}, {r['train_seconds']} |"
+        )
+    floors = {round(r["discriminative_real_floor"], 3) for r in results.values()}
+    acf = {round(r["autocorrelation_error_real_floor"], 4) for r in results.values()}
+    lines += [
+        "",
+        f"Real-vs-real floors: disc {', '.join(map(str, sorted(floors)))}; ACF error "
+        f"{', '.join(map(str, sorted(acf)))}. Torch threads 1 per run, OMP_WAIT_POLICY="
+        f"{env.get('OMP_WAIT_POLICY')}; train seconds depend on what else ran on the machine.",
+        "",
+        code_line(env),
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(VARIANTS), help="comma-separated variants")
+    parser.add_argument("--steps", type=int, default=None, help="override train.steps")
+    args = parser.parse_args()
+    setup_logging()
+    write_tables(ROOT / "data")
+    names = args.only.split(",")
+    for name in names:
+        if name not in VARIANTS:
+            parser.error(f"unknown variant {name!r}; variants: {', '.join(VARIANTS)}")
+    measured = {}
+    for name in names:
+        log.info("variant %s", name)
+        measured[name] = run_variant(name, args.steps)
+    # Read what is kept only now, so that runs of other variants in parallel processes
+    # (`--only a` beside `--only b`) that finished meanwhile are kept too.
+    previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    results = {**kept(previous.get("results", {})), **measured}
+    ordered = {name: results[name] for name in VARIANTS if name in results}
+    env = environment()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"environment": env, "results": ordered}, indent=2) + "\n")
+    DOC.write_text(document(ordered, env) + "\n")
+    print(f"wrote {RESULTS} and {DOC}")
+
+
+if __name__ == "__main__":
+    main()
