@@ -68,6 +68,7 @@ FIGURES: tuple[Figure, ...] = (
     ),
     _results("covariates", "bench-covariates", *TRAINING, "examples/tables.py"),
     _results("tables", "bench-tables", *TRAINING, "examples/tables.py", "data/ETTh1.csv"),
+    _results("ablation", "bench-ablation", "benchmarks/tables.py", *TRAINING, "examples/tables.py"),
     _results("images", "bench-images", *TRAINING, "models/digits/", "models/digits_text/"),
     _results(
         "batch_cost", "bench-batch-cost", *TRAINING, "configs/etth1_ot.toml",
@@ -108,6 +109,7 @@ FIGURES: tuple[Figure, ...] = (
         ),
     ),
     Figure("docs/tables.md", "bench-tables", sources=("benchmarks/results/tables.json",)),
+    Figure("docs/ablation.md", "bench-ablation", sources=("benchmarks/results/ablation.json",)),
     Figure("docs/images.md", "bench-images", sources=("benchmarks/results/images.json",)),
     Figure("docs/serving.md", "bench-serving", sources=("benchmarks/results/serving.json",)),
     Figure("docs/datasets.md", "bench-datasets", sources=("benchmarks/results/datasets.json",)),
