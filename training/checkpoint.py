@@ -31,6 +31,27 @@ class Selection:
     val_crps: float
 
 
+class KeptBest:
+    """The weights with the lowest validation score offered so far and the step they came from
+    (checkpoint selection); the exported weights are these, else the last ones."""
+
+    def __init__(self) -> None:
+        self.best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+
+    def offer(self, score: float, step: int, module: torch.nn.Module) -> None:
+        """Keep a copy of `module`'s weights when `score` beats every earlier one."""
+        if self.best is None or score < self.best[0]:
+            state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+            self.best = (score, step, state)
+
+    def weights(self, last: dict[str, torch.Tensor]) -> tuple[dict[str, Any], Selection | None]:
+        """The kept weights and their Selection; `last` and None when nothing was offered."""
+        if self.best is None:
+            return last, None
+        score, step, state = self.best
+        return state, Selection(step=step, val_crps=score)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Checkpoint:
     config: RunConfig

@@ -29,7 +29,7 @@ from torch import nn
 
 from rnngan.core.manifest import DatasetInfo
 from training import losses
-from training.checkpoint import Checkpoint, Selection
+from training.checkpoint import Checkpoint, KeptBest
 from training.config import RunConfig
 from training.data.series import load_forecast
 from training.distributed import SINGLE, Shard, current
@@ -135,7 +135,7 @@ class ValidationSelector:
     ):
         self.config, self.generator = config, generator
         self.histories, self.truth, self.scales = histories, truth, scales
-        self.best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+        self.kept = KeptBest()
 
     def __call__(self, step: int) -> float:
         d, t = self.config.data, self.config.train
@@ -148,9 +148,7 @@ class ValidationSelector:
             self.config.seed,
         )
         crps = score_paths_scaled(paths, self.truth, self.scales)["crps"]
-        if self.best is None or crps < self.best[0]:
-            state = {k: v.detach().clone() for k, v in self.generator.state_dict().items()}
-            self.best = (crps, step, state)
+        self.kept.offer(crps, step, self.generator)
         return crps
 
 
@@ -191,11 +189,7 @@ class ForGANTrainer(Trainer):
 
     def checkpoint(self, step: int) -> Checkpoint:
         """The best generator weights when selection ran, else the last."""
-        generator = self.nets[0].state_dict()
-        selection = None
-        if self.selector.best is not None:
-            crps, selected, generator = self.selector.best
-            selection = Selection(step=selected, val_crps=crps)
+        generator, selection = self.selector.kept.weights(self.nets[0].state_dict())
         return Checkpoint(
             config=self.config,
             step=step,

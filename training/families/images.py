@@ -30,7 +30,7 @@ from torch import nn
 
 from rnngan.core import images as img
 from rnngan.core.manifest import IMAGE_GRAPH_IO, DatasetInfo, ImageSpec, Scaler
-from training.checkpoint import Checkpoint, Selection
+from training.checkpoint import Checkpoint, KeptBest
 from training.config import RunConfig
 from training.data.digits import SOURCE, DigitSplit, load_digit_split
 from training.evaluate.images import SelectionScore, evaluate_images, label_sampler, text_sampler
@@ -167,7 +167,7 @@ class ImageTrainer(Trainer):
         self.total_steps = t.steps
         self.steps_done = 0
         self.scorer = SelectionScore(self.split, c.select_images) if t.select_every else None
-        self.best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+        self.kept = KeptBest()
 
     def condition(self, labels: torch.Tensor) -> torch.Tensor | None:
         if self.table is not None:  # a random training caption of each label
@@ -249,15 +249,11 @@ class ImageTrainer(Trainer):
         if self.scorer is None:
             return None
         score = self.scorer(self.sampler())
-        if self.best is None or score < self.best[0]:
-            self.best = (score, step, copy.deepcopy(self.average.state_dict()))
+        self.kept.offer(score, step, self.average)
         return score
 
     def checkpoint(self, step: int) -> Checkpoint:
-        weights, selection = self.average.state_dict(), None
-        if self.best is not None:
-            score, selected, weights = self.best
-            selection = Selection(step=selected, val_crps=score)
+        weights, selection = self.kept.weights(self.average.state_dict())
         s = self.split
         return Checkpoint(
             config=self.config,

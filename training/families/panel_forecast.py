@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnngan.core.manifest import DatasetInfo
-from training.checkpoint import Checkpoint, Selection
+from training.checkpoint import Checkpoint, KeptBest
 from training.config import RunConfig
 from training.distributed import current
 from training.evaluate.versus import block_from_paths, point_block, seasonal_naive_point
@@ -156,7 +156,7 @@ class Selector:
         self.truth = self.v.truth / s
         point = seasonal_naive_point(self.v.histories, d.horizon, d.season) / s
         self.sn_mase = _series_means(self.v.series, point_block(point, self.truth)["err"])
-        self.best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+        self.kept = KeptBest()
         self.history: list[dict[str, float]] = []
 
     @torch.no_grad()
@@ -188,9 +188,8 @@ class Selector:
             {"step": step, "val_mase_ratio": mase_ratio, "val_crps_ratio": crps_ratio}
         )
         eligible = mase_ratio <= 1.0 or step == 0
-        if eligible and (self.best is None or crps_ratio < self.best[0]):
-            state = {k: v.detach().clone() for k, v in self.graph.generator.state_dict().items()}
-            self.best = (crps_ratio, step, state)
+        if eligible:
+            self.kept.offer(crps_ratio, step, self.graph.generator)
         return crps_ratio
 
 
@@ -301,11 +300,9 @@ class PanelTrainer(Trainer):
         return self.selector(step) if self.selector is not None else None
 
     def checkpoint(self, step: int) -> Checkpoint:
-        generator = self.graph.generator.state_dict()
-        selection = None
-        if self.selector is not None and self.selector.best is not None:
-            crps, selected, generator = self.selector.best
-            selection = Selection(step=selected, val_crps=crps)
+        generator, selection = self.graph.generator.state_dict(), None
+        if self.selector is not None:
+            generator, selection = self.selector.kept.weights(generator)
         return Checkpoint(
             config=self.config,
             step=step,

@@ -35,7 +35,7 @@ from torch import nn
 from rnngan.core.manifest import TABLE_GRAPH_IO, DatasetInfo, Scaler
 from rnngan.core.tables.spec import NUMERIC, TableSpec, channel_layout, describe
 from training import losses
-from training.checkpoint import Checkpoint, Selection
+from training.checkpoint import Checkpoint, KeptBest
 from training.config import RunConfig
 from training.data.tables import TableData, load_table
 from training.distributed import current
@@ -232,7 +232,7 @@ class TableTrainer(Trainer):
         # never trained on; without it, every window trains (and the draws are as before).
         self.train_idx: torch.Tensor | None = None
         self.val_idx: torch.Tensor | None = None
-        self.best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+        self.kept = KeptBest()
         n = self.windows.shape[0]
         if t.select_every and n >= 2:
             order = torch.from_numpy(np.random.default_rng(config.seed).permutation(n))
@@ -320,18 +320,12 @@ class TableTrainer(Trainer):
         score = window_distance(
             real.numpy(), fake.numpy(), self.valid[self.val_idx].numpy(), self.numeric_channels
         )
-        if self.best is None or score < self.best[0]:
-            state = {k: v.detach().clone() for k, v in generator.state_dict().items()}
-            self.best = (score, step, state)
+        self.kept.offer(score, step, generator)
         return score
 
     def checkpoint(self, step: int) -> Checkpoint:
         spec = self.data.spec
-        weights = self.exported().state_dict()
-        selection = None
-        if self.best is not None:
-            score, selected, weights = self.best
-            selection = Selection(step=selected, val_crps=score)
+        weights, selection = self.kept.weights(self.exported().state_dict())
         return Checkpoint(
             config=self.config,
             step=step,
