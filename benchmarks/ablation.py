@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import code_line, code_version, environment, kept, setup_logging
+from benchmarks.common import code_line, code_version, setup_logging, write_merged
 from benchmarks.tables import CASES, write_tables
 
 ROOT = Path("runs/ablation")
@@ -127,14 +126,8 @@ def main() -> None:
     for name in names:
         log.info("variant %s", name)
         measured[name] = run_variant(name, args.steps)
-    # Read what is kept only now, so that runs of other variants in parallel processes
-    # (`--only a` beside `--only b`) that finished meanwhile are kept too.
-    previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    results = {**kept(previous.get("results", {})), **measured}
-    ordered = {name: results[name] for name in VARIANTS if name in results}
-    env = environment()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"environment": env, "results": ordered}, indent=2) + "\n")
+    # Variants run in parallel processes (`--only a` beside `--only b`) keep each other's.
+    ordered, env = write_merged(RESULTS, measured, list(VARIANTS))
     DOC.write_text(document(ordered, env) + "\n")
     print(f"wrote {RESULTS} and {DOC}")
 

@@ -3,9 +3,11 @@ figure (`python -m benchmarks.provenance`, i.e. `make docs-check`, reads the cod
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,22 @@ def kept(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     and one measured before runs recorded it says so (`commit` None), rather than passing for
     the code of the run that keeps it."""
     return {name: {"code": {"commit": None, "utc": None}, **r} for name, r in results.items()}
+
+
+def write_merged(
+    path: Path, measured: dict[str, dict[str, Any]], order: Sequence[str] | None = None
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Write a per-case results file: the cases just `measured` over those kept from the file
+    (read only now, so that cases a concurrent `--only` run wrote meanwhile are kept; see
+    `kept`), in `order` when given. Returns the results and the environment block written."""
+    previous = json.loads(path.read_text()) if path.is_file() else {}
+    results = {**kept(previous.get("results", {})), **measured}
+    if order is not None:
+        results = {name: results[name] for name in order if name in results}
+    env = environment()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"environment": env, "results": results}, indent=2) + "\n")
+    return results, env
 
 
 def hardware(env: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import code_line, environment, hardware, kept, run_one, setup_logging
+from benchmarks.common import code_line, hardware, run_one, setup_logging, write_merged
 from training.config import load_config
 
 DATASETS = ["sines", "stocks", "energy", "etth1"]
@@ -162,12 +162,8 @@ def main() -> None:
         config = load_config(f"configs/{name}.toml")
         measured[name] = run_one(config, args.reuse)
         shutil.copyfile(config.run_dir / "projection.png", f"docs/generation_{name}.png")
-    # Keep data sets measured by an earlier (or concurrent) --only run: read them just now.
-    results = kept(json.loads(RESULTS.read_text())["results"]) if RESULTS.is_file() else {}
-    results.update(measured)
-    env = environment()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"environment": env, "results": results}, indent=2) + "\n")
+    # Keep data sets measured by an earlier (or concurrent) --only run.
+    results, env = write_merged(RESULTS, measured)
     TABLE.parent.mkdir(parents=True, exist_ok=True)
     TABLE.write_text(table(results, env))
     log.info("wrote %s and %s", RESULTS, TABLE)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import code_line, code_version, environment, kept, setup_logging
+from benchmarks.common import code_line, code_version, setup_logging, write_merged
 from examples.tables import ETTH1, etth1_entities, mixed_table
 
 ROOT = Path("runs/tables")
@@ -187,15 +187,11 @@ def main() -> None:
     args = parser.parse_args()
     setup_logging()
     write_tables(ROOT / "data")
-    previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    results = kept(previous.get("results", {}))
+    measured = {}
     for name in args.only.split(","):
         log.info("case %s", name)
-        results[name] = {**run_case(name, args.reuse), "code": code_version()}
-    ordered = {name: results[name] for name in CASES if name in results}
-    env = environment()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"environment": env, "results": ordered}, indent=2) + "\n")
+        measured[name] = {**run_case(name, args.reuse), "code": code_version()}
+    ordered, env = write_merged(RESULTS, measured, list(CASES))
     DOC.write_text(document(ordered, env) + "\n")
     print(f"wrote {RESULTS} and {DOC}")
 

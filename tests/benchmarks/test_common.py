@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from benchmarks.common import code_line, hardware, kept
+import json
+from pathlib import Path
+
+from benchmarks.common import code_line, hardware, kept, write_merged
 
 
 def test_code_line_clean_and_dirty_runs() -> None:
@@ -46,3 +49,15 @@ def test_kept_marks_results_measured_before_code_was_recorded() -> None:
         "old": {"code": {"commit": None, "utc": None}, "a": 1},
         "new": {"code": version, "a": 2},
     }
+
+
+def test_write_merged_keeps_cases_written_meanwhile_in_order(tmp_path: Path) -> None:
+    """The file is read when writing, not when the run started: a case another `--only` run
+    wrote meanwhile stays (marked as measured on unrecorded code), in the given order."""
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"environment": {}, "results": {"b": {"x": 1}, "a": {"x": 0}}}))
+    results, env = write_merged(path, {"a": {"x": 2}}, ["a", "b", "c"])
+    assert results == {"a": {"x": 2}, "b": {"code": {"commit": None, "utc": None}, "x": 1}}
+    assert json.loads(path.read_text()) == {"environment": env, "results": results}
+    results, _ = write_merged(path, {"c": {"x": 3}})
+    assert list(results) == ["a", "b", "c"] and results["c"] == {"x": 3}
