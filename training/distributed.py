@@ -204,7 +204,11 @@ def process_group(
     # A collective that waits longer than this fails instead of hanging the job (torch's
     # default is 30 minutes; RNNGAN_DIST_TIMEOUT_S sets it, the tests use a short one).
     timeout = datetime.timedelta(seconds=float(os.environ.get("RNNGAN_DIST_TIMEOUT_S", 1800)))
-    dist.init_process_group("gloo", timeout=timeout)
+    # RNNGAN_DIST_INIT: another rendezvous than env:// (MASTER_ADDR/PORT), e.g. file://… for
+    # several jobs in a row on one machine without ports picked ahead (the tests' ranks).
+    init = os.environ.get("RNNGAN_DIST_INIT", "env://")
+    rank = int(os.environ.get("RANK", "0"))
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world, timeout=timeout)
     _current = Shard(rank=dist.get_rank(), world=dist.get_world_size())
     if not _current.is_main:  # rank 0 alone logs
         logging.getLogger("rnngan").setLevel(logging.WARNING)
