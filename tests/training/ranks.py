@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,15 +18,23 @@ from training.config import RunConfig
 from training.distributed import rank_environment
 from training.train import train
 
+DEADLINE_S = 600  # every job of the tests together
+
 
 def train_on_ranks(configs: Sequence[RunConfig], world: int = 2) -> None:
     """Train each config on `world` local processes (DDP, gloo), one after the other."""
     # Each job meets through its own file (a port picked ahead for a later job could be taken
     # by then, e.g. by gloo's own connections, and leave a rank waiting on the wrong listener).
     stores = [str(Path(tempfile.mkdtemp(prefix="rnngan-rdzv-")) / "store") for _ in configs]
-    mp.start_processes(
-        _rank, args=(world, stores, list(configs)), nprocs=world, join=True, start_method="spawn"
+    context = mp.start_processes(
+        _rank, args=(world, stores, list(configs)), nprocs=world, join=False, start_method="spawn"
     )
+    deadline = time.monotonic() + DEADLINE_S
+    while not context.join(timeout=1.0):  # raises when a rank fails
+        if time.monotonic() > deadline:  # a hung job fails the test instead of the CI run
+            for process in context.processes:
+                process.kill()
+            raise TimeoutError(f"data-parallel ranks still running after {DEADLINE_S} s")
 
 
 def _rank(rank: int, world: int, stores: list[str], configs: list[RunConfig]) -> None:
