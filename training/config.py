@@ -67,6 +67,11 @@ class ModelConfig:
     disc_num_layers: int = 2
     patch_len: int = 1  # forecast: history values per condition-GRU step (divides context_len)
     disc_context: int = 24  # forecast: history steps the discriminator sees before the future
+    # own tables (table_gan): "coupled" samples the discrete channels inside the generator from
+    # extra noise and computes the numbers of each step from those samples (a second GRU), so a
+    # step's numbers agree with its categories and flags; "independent" (models of before) emits
+    # every channel from one state and leaves the discrete draws to the sampler
+    table_head: Literal["independent", "coupled"] = "independent"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -298,7 +303,13 @@ def table_config(
             "columns": split(columns),
             "seq_len": seq_len,
         },
-        "model": {"latent_dim": 8, "hidden_size": 48, "num_layers": 2, "disc_hidden_size": 48},
+        "model": {
+            "latent_dim": 8,
+            "hidden_size": 48,
+            "num_layers": 2,
+            "disc_hidden_size": 48,
+            "table_head": "coupled",
+        },
         "train": {
             "steps": 3000,
             "batch_size": 128,

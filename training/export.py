@@ -111,13 +111,14 @@ def export(run_dir: Path, models_dir: Path, *, atol: float = 1e-5, force: bool =
         )
     write_report(out_dir, config.name, config.version, metrics, run_dir)
     inputs, outputs = family.io(ckpt)
+    fields = family.manifest_fields(ckpt)
     manifest = Manifest(
         name=config.name,
         version=config.version,
         task=config.task,
         description=config.description,
         features=ckpt.features,
-        latent_dim=config.model.latent_dim,
+        latent_dim=fields.pop("latent_dim", config.model.latent_dim),
         onnx=OnnxInfo(
             sha256=file_sha256(onnx_path), opset=OPSET, inputs=list(inputs), outputs=list(outputs)
         ),
@@ -130,7 +131,7 @@ def export(run_dir: Path, models_dir: Path, *, atol: float = 1e-5, force: bool =
         calibration=metrics.pop("calibration", None),
         metrics={**metrics, "onnx_parity_max_scaled_diff": worst},
         created_by=f"rnngan {__version__}",
-        **family.manifest_fields(ckpt),
+        **fields,
     )
     manifest.write(out_dir / MANIFEST_FILE)
     final_dir.parent.mkdir(parents=True, exist_ok=True)

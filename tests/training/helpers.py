@@ -138,7 +138,13 @@ def tiny_table(out_dir: Path, steps: int = 2, seed: int = 0) -> RunConfig:
                 "seq_len": 12,
                 "stride": 4,
             },
-            "model": {"latent_dim": 3, "hidden_size": 8, "num_layers": 1, "disc_hidden_size": 8},
+            "model": {
+                "latent_dim": 3,
+                "hidden_size": 8,
+                "num_layers": 1,
+                "disc_hidden_size": 8,
+                "table_head": "coupled",
+            },
             "train": {
                 "steps": steps,
                 "batch_size": 16,

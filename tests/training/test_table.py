@@ -18,7 +18,7 @@ from rnngan.core.manifest import Manifest
 from rnngan.core.tables.codec import decode, encode_entities
 from rnngan.core.tables.infer import infer_kind, infer_spec
 from rnngan.core.tables.sample import resolve_condition
-from rnngan.core.tables.spec import TableError, channel_layout
+from rnngan.core.tables.spec import TableError, TableSpec, channel_layout
 from tests.training.helpers import tiny_table_forecast
 from training.config import ConfigError, RunConfig, from_dict
 
@@ -379,6 +379,103 @@ def test_irregular_timestamps_round_trip(tmp_path: Path) -> None:
     gaps = out.groupby("sensor")["time"].apply(lambda t: t.diff().dropna())
     assert (gaps >= pd.Timedelta("1min")).all() and (gaps <= pd.Timedelta("30min")).all()
     json.dumps(synthesize(spec, run, latent_dim=2, n=2, seed=0).to_json(spec))  # serialisable
+
+
+def _stores_graph(head: str) -> tuple[TableSpec, object, int]:
+    """An untrained generator for the stores table with `head`, its numpy runner and noise width."""
+    import torch
+
+    from training.families.table_gan import TableGraph, build
+
+    spec, _ = infer_spec(mixed_table(entities=6), id_column="store", time_column="date")
+    config: RunConfig = from_dict(
+        RunConfig,
+        {
+            "name": "stores",
+            "task": "generate",
+            "data": {"dataset": "table", "path": "unused.csv", "id_col": "store"},
+            "model": {"latent_dim": 3, "hidden_size": 8, "num_layers": 1, "table_head": head},
+        },
+    )
+    torch.manual_seed(0)
+    graph = TableGraph(build(config, spec)[0]).eval()
+
+    def run(noise: np.ndarray, condition: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return graph(torch.from_numpy(noise), torch.from_numpy(condition)).numpy()
+
+    return spec, run, graph.generator.noise_dim
+
+
+def test_coupled_head_draws_the_discrete_channels_itself() -> None:
+    """A coupled generator reads one more noise value per category and per Bernoulli channel,
+    and its discrete channels come out exactly 0 or 1 (one category per column), so the
+    sampler's own uniforms change nothing; an independent one emits probabilities."""
+    from rnngan.core.noise import series_noise
+    from rnngan.core.tables.codec import decode, series_ids
+
+    spec, run, width = _stores_graph("coupled")
+    layout = channel_layout(spec)
+    # weather: 3 categories; open and humidity's mask: Bernoulli
+    assert width == 3 + 3 + 2
+    assert _stores_graph("independent")[2] == 3
+    noise = series_noise(0, 0, 5, 20, width)
+    condition = np.zeros((5, spec.condition_dim), dtype=np.float32)
+    raw = run(noise, condition)
+    weather = raw[..., layout.values["weather"]]
+    assert set(np.unique(weather)) == {0.0, 1.0}
+    assert np.array_equal(weather.sum(axis=-1), np.ones(weather.shape[:2]))
+    for flag in (layout.values["open"].start, layout.masks["humidity"]):
+        assert set(np.unique(raw[..., flag])) <= {0.0, 1.0}
+    visitors = raw[..., layout.values["visitors"]]
+    assert ((visitors > 0) & (visitors < 1)).all()
+
+    def decoded(seed: int) -> pd.DataFrame:
+        per_step = layout.uniforms_per_step(spec)
+        u = np.random.default_rng(seed).uniform(1e-6, 1 - 1e-6, (5, 20, per_step))
+        return (
+            decode(
+                spec,
+                raw,
+                uniforms=u,
+                lengths=np.full(5, 20),
+                static=[["east", 1]] * 5,
+                starts=np.zeros(5),
+                ids=series_ids(spec, 0, 5),
+                levels=np.tile([3.0, 1.0] * len(spec.level_columns), (5, 1)),
+            )
+            .to_arrow(spec)
+            .to_pandas()
+        )
+
+    pd.testing.assert_frame_equal(decoded(1), decoded(2))
+    _, independent, _ = _stores_graph("independent")
+    soft = independent(noise[..., :3], condition)[..., layout.values["weather"]]
+    assert ((soft > 0) & (soft < 1)).all()
+
+
+def test_coupled_numbers_follow_the_drawn_flag() -> None:
+    """The numbers of a step are computed from that step's draws: flipping only the discrete
+    noise of one step changes the numeric channels from that step on, never before it."""
+    import torch
+
+    spec, run, width = _stores_graph("coupled")
+    layout = channel_layout(spec)
+    g = torch.Generator().manual_seed(3)
+    noise = torch.randn(1, 12, width, generator=g).numpy()
+    condition = np.zeros((1, spec.condition_dim), dtype=np.float32)
+    # The discrete noise: weather's 3 Gumbel values, then one per Bernoulli channel in channel
+    # order (open, humidity's mask); a noise of -8 draws the flag, +8 does not.
+    bernoulli = sorted([layout.values["open"].start, layout.masks["humidity"]])
+    open_noise = 3 + 3 + bernoulli.index(layout.values["open"].start)
+    noise[0, 6, open_noise] = -8.0
+    changed = noise.copy()
+    changed[0, 6, open_noise] = 8.0
+    base, other = run(noise, condition), run(changed, condition)
+    flag, visitors = layout.values["open"].start, layout.values["visitors"].start
+    assert base[0, 6, flag] == 1.0 and other[0, 6, flag] == 0.0
+    assert np.array_equal(base[0, :6], other[0, :6])
+    assert base[0, 6, visitors] != other[0, 6, visitors]
 
 
 def test_unknown_condition_is_named() -> None:

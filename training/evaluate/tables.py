@@ -300,6 +300,8 @@ def evaluate_table(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
     half = len(windows) // 2
     real, real_other = windows[:half], windows[half:]
     run = _torch_runner(graph)
+    # Noise values per step the graph reads (a coupled head reads more than `latent_dim`).
+    latent_dim = getattr(getattr(graph, "generator", None), "noise_dim", config.model.latent_dim)
     n_entities = min(max(len(data.entities), 200), limits.max_entities)
     # Synthetic windows cut the same way from synthetic entities (lengths, static attributes
     # and noise drawn as the service draws them), so window position within an entity is
@@ -307,7 +309,7 @@ def evaluate_table(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
     fake = synthetic_windows(
         spec,
         run,
-        config.model.latent_dim,
+        latent_dim,
         n=n_entities,
         length=length,
         seed=config.seed + 7,
@@ -321,9 +323,7 @@ def evaluate_table(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
             numeric.append(c.kind in NUMERIC)
     names += [f"{name} observed" for name in layout.masks] + (["gap"] if layout.gap else [])
     numeric += [False] * len(layout.masks) + ([True] if layout.gap else [])
-    decoded = synthesize(
-        spec, run, latent_dim=config.model.latent_dim, n=n_entities, seed=config.seed
-    )
+    decoded = synthesize(spec, run, latent_dim=latent_dim, n=n_entities, seed=config.seed)
     fake_table = decoded.to_arrow(spec).to_pandas()
     per_entity, extra = entity_checks(spec, frame, fake_table)
     report = report_and_picture(

@@ -49,18 +49,35 @@ log = logging.getLogger("rnngan.train")
 
 
 class TableGenerator(nn.Module):
-    """noise (B, T, L) + condition (B, C) -> channel probabilities (B, T, D)."""
+    """noise (B, T, N) + condition (B, C) -> channels (B, T, D).
+
+    `independent` (`model.table_head`): a GRU reads [noise_t, condition] at each step and its
+    head emits every channel's logits; the graph's output is probabilities (sigmoids, a softmax
+    per categorical column) and the sampler draws the discrete channels, each step and channel
+    on its own. N = `latent_dim`.
+
+    `coupled`: the noise has `discrete_noise` more values per step (one per category of each
+    categorical column and one per Bernoulli channel); inside the generator they become
+    uniforms (the normal CDF) that draw the discrete channels by Gumbel-max / thresholding, and
+    a second GRU reads [state_t, discrete draws_t] to emit the numbers (and the time gap) of
+    that step. So a step's numbers are computed from that step's (and earlier steps') drawn
+    categories and flags, and the output's discrete channels are exactly 0 or 1: the sampler's
+    own draws then change nothing. A spec without discrete channels has no second GRU.
+    """
 
     def __init__(
-        self, spec: TableSpec, *, latent_dim: int, hidden_size: int, num_layers: int, cell: str
+        self,
+        spec: TableSpec,
+        *,
+        latent_dim: int,
+        hidden_size: int,
+        num_layers: int,
+        cell: str,
+        head: str = "independent",
     ) -> None:
         super().__init__()
         layout = channel_layout(spec)
         rnn_cls = nn.GRU if cell == "gru" else nn.LSTM
-        self.rnn = rnn_cls(
-            latent_dim + spec.condition_dim, hidden_size, num_layers=num_layers, batch_first=True
-        )
-        self.head = nn.Linear(hidden_size, layout.width)
         # Channel runs in order: (start, stop, softmax?) — sigmoid runs between categoricals.
         cats = sorted(
             (layout.values[c.name].start, layout.values[c.name].stop)
@@ -82,12 +99,39 @@ class TableGenerator(nn.Module):
             [layout.values[c.name].start for c in spec.dynamic if c.kind == "boolean"]
             + list(layout.masks.values())
         )
+        categorical = sum(b - a for a, b, soft in runs if soft)
+        self.coupled = head == "coupled" and categorical + len(self.bernoulli) > 0
+        self.latent_dim = latent_dim
+        self.discrete_noise = categorical + len(self.bernoulli) if self.coupled else 0
+        self.rnn = rnn_cls(
+            self.noise_dim + spec.condition_dim,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+        )
+        self.head = nn.Linear(hidden_size, layout.width)
+        if self.coupled:
+            discrete = torch.zeros(layout.width)
+            for a, b, soft in runs:
+                if soft:
+                    discrete[a:b] = 1.0
+            discrete[self.bernoulli] = 1.0
+            self.register_buffer("discrete_mask", discrete)
+            self.numbers = rnn_cls(hidden_size + layout.width, hidden_size, batch_first=True)
+            self.numbers_head = nn.Linear(hidden_size, layout.width)
 
-    def logits(self, noise: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+    @property
+    def noise_dim(self) -> int:
+        """Noise values per step the generator reads (the manifest's `latent_dim`)."""
+        return self.latent_dim + self.discrete_noise
+
+    def logits(self, noise: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The head's logits (B, T, D), and for `coupled` the state (B, T, H) the numbers are
+        computed from."""
         steps = condition.unsqueeze(1).expand(-1, noise.shape[1], -1)
         h, _ = self.rnn(torch.cat([noise, steps], dim=-1))
         out: torch.Tensor = self.head(h)
-        return out
+        return (out, h) if self.coupled else (out,)
 
     def activate(self, logits: torch.Tensor) -> torch.Tensor:
         parts = [
@@ -97,30 +141,62 @@ class TableGenerator(nn.Module):
         return torch.cat(parts, dim=-1)
 
     def forward(self, noise: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
-        return self.activate(self.logits(noise, condition))
+        if not self.coupled:
+            return self.activate(self.logits(noise, condition)[0])
+        return self._couple(noise, *self.logits(noise, condition), tau=None)
+
+    def _uniforms(self, noise: torch.Tensor) -> list[torch.Tensor]:
+        """The coupled generator's discrete noise as `draw`'s uniforms: one (B, T, k) block per
+        categorical column, then one for the Bernoulli channels."""
+        u = 0.5 * (1.0 + torch.erf(noise[..., self.latent_dim :] / 2.0**0.5))
+        u = u.clamp(1e-6, 1 - 1e-6)
+        shapes = [b - a for a, b, soft in self.runs if soft]
+        if self.bernoulli:
+            shapes.append(len(self.bernoulli))
+        out, at = [], 0
+        for k in shapes:
+            out.append(u[..., at : at + k])
+            at += k
+        return out
+
+    def _couple(
+        self, noise: torch.Tensor, logits: torch.Tensor, state: torch.Tensor, tau: float | None
+    ) -> torch.Tensor:
+        """Discrete channels drawn from the noise's uniforms (straight-through when `tau` is
+        set, hard 0/1 otherwise), the numbers from a second GRU over [state, draws]."""
+        drawn = self.sample(logits, tau, self._uniforms(noise))
+        discrete = drawn * self.discrete_mask
+        h, _ = self.numbers(torch.cat([state, discrete], dim=-1))
+        numbers = torch.sigmoid(self.numbers_head(h))
+        return discrete + numbers * (1.0 - self.discrete_mask)
 
     def draw(self, batch: int, length: int, rng: torch.Generator) -> list[torch.Tensor]:
         """The uniforms `sample` turns into hard channels for a (batch, length) batch: one
         (B, T, k) block per categorical column (Gumbel noise), then one for the Bernoulli
-        channels when there are any."""
+        channels when there are any. None for `coupled`: its uniforms come from its noise."""
+        if self.coupled:
+            return []
         shapes = [b - a for a, b, soft in self.runs if soft]
         if self.bernoulli:
             shapes.append(len(self.bernoulli))
         return [torch.rand(batch, length, k, generator=rng) for k in shapes]
 
     def sample(
-        self, logits: torch.Tensor, tau: float, uniforms: list[torch.Tensor]
+        self, logits: torch.Tensor, tau: float | None, uniforms: list[torch.Tensor]
     ) -> torch.Tensor:
-        """Hard discrete channels with straight-through gradients (training only); `uniforms`
-        from `draw`."""
+        """Hard discrete channels, with straight-through gradients when `tau` is set (training);
+        `uniforms` from `draw` (or the coupled generator's noise)."""
         parts = []
         drawn = iter(uniforms)
         for a, b, soft in self.runs:
             if soft:
                 u = next(drawn).clamp(1e-9, 1 - 1e-9)
-                y = torch.softmax((logits[..., a:b] - torch.log(-torch.log(u))) / tau, dim=-1)
-                hard = F.one_hot(y.argmax(dim=-1), b - a).to(y.dtype)
-                parts.append(hard + y - y.detach())
+                scores = logits[..., a:b] - torch.log(-torch.log(u))
+                hard = (scores >= scores.amax(dim=-1, keepdim=True)).to(scores.dtype)
+                if tau is not None:
+                    y = torch.softmax(scores / tau, dim=-1)
+                    hard = hard + y - y.detach()
+                parts.append(hard)
             else:
                 parts.append(torch.sigmoid(logits[..., a:b]))
         out = torch.cat(parts, dim=-1)
@@ -128,8 +204,10 @@ class TableGenerator(nn.Module):
             idx = torch.tensor(self.bernoulli)
             p = out[..., idx]
             hard = (next(drawn) < p).to(p.dtype)
+            if tau is not None:
+                hard = hard + p - p.detach()
             out = out.clone()
-            out[..., idx] = hard + p - p.detach()
+            out[..., idx] = hard
         return out
 
 
@@ -144,7 +222,10 @@ class Sampler(nn.Module):
     def forward(
         self, noise: torch.Tensor, condition: torch.Tensor, tau: float, uniforms: list[torch.Tensor]
     ) -> torch.Tensor:
-        return self.generator.sample(self.generator.logits(noise, condition), tau, uniforms)
+        g = self.generator
+        if g.coupled:
+            return g._couple(noise, *g.logits(noise, condition), tau=tau)
+        return g.sample(g.logits(noise, condition)[0], tau, uniforms)
 
 
 class TableGraph(nn.Module):
@@ -166,6 +247,7 @@ def build(config: RunConfig, spec: TableSpec) -> tuple[TableGenerator, Recurrent
         hidden_size=m.hidden_size,
         num_layers=m.num_layers,
         cell=m.cell,
+        head=m.table_head,
     )
     discriminator = RecurrentNet(
         input_size=spec.channels + spec.condition_dim,
@@ -175,6 +257,13 @@ def build(config: RunConfig, spec: TableSpec) -> tuple[TableGenerator, Recurrent
         cell=m.cell,
     )
     return generator, discriminator
+
+
+def noise_dim(ckpt: Checkpoint) -> int:
+    """Noise values per step the checkpoint's generator reads (more than `latent_dim` for a
+    coupled head)."""
+    assert ckpt.table is not None, "an own-table checkpoint carries its table spec"
+    return build(ckpt.config, ckpt.table)[0].noise_dim
 
 
 def _masked_bce(
@@ -249,7 +338,7 @@ class TableTrainer(Trainer):
             pick = torch.randint(0, len(self.train_idx), (t.batch_size,), generator=self.rng)
             idx = self.train_idx[pick]
         length = self.windows.shape[1]
-        noise = torch.randn(t.batch_size, length, self.config.model.latent_dim, generator=self.rng)
+        noise = torch.randn(t.batch_size, length, self.generator.noise_dim, generator=self.rng)
         uniforms = self.generator.draw(t.batch_size, length, self.rng)
         return self.windows[idx], self.valid[idx], self.conditions[idx], noise, *uniforms
 
@@ -311,7 +400,7 @@ class TableTrainer(Trainer):
         real = self.windows[self.val_idx]
         noise = torch.randn(
             *real.shape[:2],
-            self.config.model.latent_dim,
+            self.generator.noise_dim,
             generator=torch.Generator().manual_seed(self.config.seed + 1),
         )
         generator = self.exported()
@@ -376,7 +465,7 @@ class TableGAN(Family):
         assert ckpt.table is not None
         g = torch.Generator().manual_seed(1234)
         return {
-            "noise": torch.randn(batch, length, ckpt.config.model.latent_dim, generator=g),
+            "noise": torch.randn(batch, length, noise_dim(ckpt), generator=g),
             "condition": torch.rand(batch, ckpt.table.condition_dim, generator=g),
         }
 
@@ -387,6 +476,7 @@ class TableGAN(Family):
         table = ckpt.table
         assert table is not None
         return {
+            "latent_dim": noise_dim(ckpt),
             "freq": table.time.freq if table.time is not None else ckpt.freq,
             "seq_len": ckpt.seq_len,
             "scaler": Scaler(kind="table", applied_in_graph=False),
