@@ -12,6 +12,7 @@ the projection inside report.html) are embedded as data: URIs. No script, no ext
 from __future__ import annotations
 
 import html
+import json
 from pathlib import PurePosixPath, PureWindowsPath
 
 from rnngan.core.manifest import Manifest
@@ -84,6 +85,14 @@ def _what(m: Manifest) -> str:
             known.append(f"calendar: {', '.join(m.covariates.calendar)}")
         if m.covariates.future:
             known.append(f"known-future columns: {', '.join(m.covariates.future)}")
+        if m.covariates.static:
+            known.append(
+                "static attributes: "
+                + ", ".join(
+                    f"{a.name} ({' / '.join(a.categories or []) or 'numeric'})"
+                    for a in m.covariates.static
+                )
+            )
         shape.append(("covariates", "; ".join(known)))
     if m.table is not None:
         cols = ", ".join(
@@ -185,6 +194,12 @@ def _calls(m: Manifest, base: str, api_keys: bool) -> str:
             extra += ', "covariates": {' + ", ".join(f'"{c}": [0] * {n}' for c in cov.future)
             extra += '}, "future": {' + ", ".join(f'"{c}": [0] * {m.horizon}' for c in cov.future)
             extra += "}"
+        if cov is not None and cov.static:
+            first = {
+                a.name: (a.categories or ["?"])[0] if a.kind == "categorical" else 0
+                for a in cov.static
+            }
+            extra += ', "static": ' + json.dumps(first).replace("'", "")
         body = (
             f'{{"series": [{{"id": "a", "values": {values}{extra}}}], "horizon": {m.horizon}, '
             '"quantiles": [0.1, 0.5, 0.9]}'

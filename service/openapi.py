@@ -63,7 +63,8 @@ def _forecast_history(m: Manifest) -> list[float]:
 
 def _forecast_series(m: Manifest) -> dict[str, Any]:
     """One series a forecaster accepts: its history, and for a model with covariates the
-    history's timestamps (one `freq` apart) and each known-future column, 0 throughout."""
+    history's timestamps (one `freq` apart), each known-future column, 0 throughout, and each
+    static attribute (a categorical one's first category, a numeric one 0)."""
     series: dict[str, Any] = {"id": "demo", "values": _forecast_history(m)}
     if m.covariates is None:
         return series
@@ -75,6 +76,11 @@ def _forecast_series(m: Manifest) -> dict[str, Any]:
     if m.covariates.future:
         series["covariates"] = {c: [0.0] * m.context_len for c in m.covariates.future}
         series["future"] = {c: [0.0] * m.horizon for c in m.covariates.future}
+    if m.covariates.static:
+        series["static"] = {
+            a.name: (a.categories or ["?"])[0] if a.kind == "categorical" else 0.0
+            for a in m.covariates.static
+        }
     return series
 
 

@@ -169,6 +169,27 @@ class SeriesIn(_Body):
         description="models with known-future columns: each column's values for the `horizon` "
         'steps to forecast, e.g. {"promo": [0, 1, 1, ...]}',
     )
+    static: dict[str, str | bool | int | float] | None = Field(
+        default=None,
+        description="models with static attributes (manifest `covariates.static`): the "
+        "series' value of each, constant over history and horizon, e.g. "
+        '{"store_type": "b", "size": 120}; a categorical one must be a category the model was '
+        "trained on",
+    )
+
+    @field_validator("static", mode="before")
+    @classmethod
+    def _static_scalars(cls, value: Any) -> Any:
+        """One readable message for a value that is no string, number or boolean (rather than
+        one per member of the union)."""
+        if isinstance(value, dict):
+            for name, v in value.items():
+                if v is None or not isinstance(v, str | bool | int | float):
+                    raise ValueError(
+                        f"static '{name}' must be a string, a number or a boolean, not "
+                        f"{'null' if v is None else type(v).__name__}"
+                    )
+        return value
 
 
 class ForecastRequest(_Body):

@@ -52,6 +52,12 @@ class DataConfig:
     # table forecast: covariates fed for history and horizon (docs/forecast.md, Covariates)
     future_cols: tuple[str, ...] = ()  # numeric columns known in advance (sent as `future`)
     calendar: tuple[str, ...] = ()  # hour, weekday, month, yearday, or ["auto"] (from the freq)
+    # table forecast: static attribute columns (one value per entity; sent as `static`), fed as
+    # time-constant covariate channels: names, or ["auto"] (the columns inferred static)
+    static_cols: tuple[str, ...] = ()
+    # their channels, resolved when training starts: "column=label" (a categorical's one-hot
+    # channel per label) or "column" (a numeric one, standardised in the graph)
+    static_channels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,11 +173,11 @@ class RunConfig:
                 raise ConfigError("data.seq_len must be 0 (automatic) or more")
             if self.data.stride < 1:
                 raise ConfigError("data.stride must be at least 1")
-        if self.data.future_cols or self.data.calendar:
+        if self.data.future_cols or self.data.calendar or self.data.static_cols:
             if self.task != "forecast" or self.data.dataset != "table":
                 raise ConfigError(
-                    "data.future_cols and data.calendar are for forecasting a column of your own "
-                    "table (task = 'forecast', data.dataset = 'table')"
+                    "data.future_cols, data.calendar and data.static_cols are for forecasting a "
+                    "column of your own table (task = 'forecast', data.dataset = 'table')"
                 )
             if self.model.kind == "forgan_v1":
                 raise ConfigError("model.kind = 'forgan_v1' takes no covariates")
@@ -184,6 +190,11 @@ class RunConfig:
                 )
             if self.data.target in self.data.future_cols:
                 raise ConfigError("data.future_cols must not include the target")
+            statics = self.data.static_cols
+            if "auto" in statics and len(statics) > 1:
+                raise ConfigError(f"data.static_cols: {list(statics)}; give ['auto'] or names")
+            if self.data.target in statics or set(statics) & set(self.data.future_cols):
+                raise ConfigError("data.static_cols must not include the target or future columns")
         if self.task == "forecast" and self.data.context_len % self.model.patch_len:
             raise ConfigError(
                 f"model.patch_len={self.model.patch_len} must divide "
@@ -279,6 +290,7 @@ def table_config(
     season: int = 0,
     future_cols: str | None = None,
     calendar: str | None = None,
+    static_cols: str | None = None,
 ) -> RunConfig:
     """The run config `rnngan train --data` uses: defaults sized for a 2-core CPU (minutes),
     comma-separated options as the command line takes them. `task="forecast"` forecasts the
@@ -363,6 +375,8 @@ def table_config(
         raw["data"]["future_cols"] = split(future_cols)
     if calendar:
         raw["data"]["calendar"] = split(calendar)
+    if static_cols:
+        raw["data"]["static_cols"] = split(static_cols)
     if out_dir is not None:
         raw["out_dir"] = out_dir
     config: RunConfig = from_dict(RunConfig, raw)

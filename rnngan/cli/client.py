@@ -55,6 +55,13 @@ def forecast(
     future: Annotated[
         Path | None, typer.Option(help="known-future covariates (X_df), .csv or .parquet")
     ] = None,
+    static: Annotated[
+        Path | None,
+        typer.Option(
+            help="static attributes (static_df: the id column and one column per attribute, "
+            "one row per series), .csv or .parquet (default: those columns of --input)"
+        ),
+    ] = None,
     samples_out: Annotated[
         Path | None, typer.Option(help="also write the sample paths (long: a `sample` column)")
     ] = None,
@@ -71,6 +78,7 @@ def forecast(
 
     df = _read_frame(input)
     x_df = _read_frame(future) if future is not None else None
+    static_df = _read_frame(static) if static is not None else None
     try:
         with Client(url, api_key or os.environ.get("RNNGAN_API_KEY")) as client:
             name = model or _only_forecast_model(client)
@@ -83,6 +91,7 @@ def forecast(
                 num_samples=num_samples,
                 seed=seed,
                 X_df=x_df,
+                static_df=static_df,
                 id_col=id_col,
                 time_col=time_col,
                 target_col=target_col,

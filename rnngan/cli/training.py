@@ -49,6 +49,14 @@ def train(
             "or hour,weekday,month,yearday (default: none)"
         ),
     ] = None,
+    static_cols: Annotated[
+        str | None,
+        typer.Option(
+            help="--data, forecast: static attributes (one value per entity) that condition the "
+            "forecast, comma-separated, or auto (the columns inferred static); the request "
+            "sends them as `static` (default: none)"
+        ),
+    ] = None,
     name: Annotated[
         str | None, typer.Option(help="--data: model name (default: file name)")
     ] = None,
@@ -131,6 +139,7 @@ def train(
                 season=season,
                 future_cols=future_cols,
                 calendar=calendar,
+                static_cols=static_cols,
             )
             if task == "generate":
                 _show_table(cfg)

@@ -1,5 +1,6 @@
 """Forecasts on the conventions of statsforecast / neuralforecast / TimeGPT: a long frame in
-(`unique_id, ds, y`, plus known-future covariates in `X_df`), a frame out with one row per
+(`unique_id, ds, y`, plus known-future covariates in `X_df` and static attributes in
+`static_df`), a frame out with one row per
 (series, horizon step) and one column per output: `<model>` (the mean of the sample paths),
 `<model>-lo-<level>` / `<model>-hi-<level>` for each interval, or `<model>-q-<q>` for quantiles;
 the sample paths, on request, as a long frame with a `sample` column.
@@ -181,6 +182,59 @@ def _future_columns(manifest: Manifest) -> list[str]:
     return list(getattr(covariates, "future", None) or [])
 
 
+def _static_attributes(manifest: Manifest) -> list[Any]:
+    covariates = getattr(manifest, "covariates", None)
+    return list(getattr(covariates, "static", None) or [])
+
+
+def _static_values(
+    frame: pd.DataFrame, panel: Panel, attributes: list[Any], *, id_col: str, where: str
+) -> list[dict[str, Any]]:
+    """Each series' static attributes (one dict per series, in panel order) from `frame`: a
+    static_df (one row per series) or the history frame (a value constant within each series),
+    or InputError."""
+    names = [a.name for a in attributes]
+    missing = [c for c in (id_col, *names) if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{where} has no column(s) {missing}; the model's static attributes are {names} "
+            f"(give static_df with {[id_col, *names]}, or those columns in df)"
+        )
+    groups = frame.groupby(id_col, sort=False)
+    varying = [n for n in names if (groups[n].nunique(dropna=False) > 1).any()]
+    if varying:
+        raise InputError(
+            f"{where}: static attribute(s) {varying} change within a series; give one value "
+            "per series"
+        )
+    first = groups[names].first()
+    absent = [uid for uid in panel.ids if uid not in first.index]
+    if absent:
+        raise InputError(
+            f"{where} lacks the static attributes of {len(absent)} series, e.g. {absent[0]!r}"
+        )
+    out = []
+    for uid in panel.ids:
+        row = first.loc[uid]
+        item: dict[str, Any] = {}
+        for a in attributes:
+            value = row[a.name]
+            if pd.isna(value):
+                raise InputError(f"{where}: static '{a.name}' of series {uid!r} is missing")
+            if a.kind == "numeric":
+                item[a.name] = float(value)
+            elif isinstance(value, bool | np.bool_):
+                item[a.name] = bool(value)
+            elif isinstance(value, int | np.integer):
+                item[a.name] = int(value)
+            elif isinstance(value, float | np.floating) and float(value).is_integer():
+                item[a.name] = int(value)
+            else:
+                item[a.name] = str(value)
+        out.append(item)
+    return out
+
+
 def _future_values(
     X_df: pd.DataFrame,
     panel: Panel,
@@ -232,6 +286,7 @@ def forecast(
     num_samples: int = 200,
     seed: int = 0,
     X_df: pd.DataFrame | None = None,
+    static_df: pd.DataFrame | None = None,
     id_col: str = "unique_id",
     time_col: str = "ds",
     target_col: str = "y",
@@ -241,7 +296,9 @@ def forecast(
     """Forecast every series of `df`. `level` (default [80, 95]) gives interval columns,
     `quantiles` quantile columns instead; `h` defaults to the model's horizon; `freq` is
     inferred per series when not given. With `return_samples`, also the sample paths as a long
-    frame `unique_id, ds, sample, <name>`."""
+    frame `unique_id, ds, sample, <name>`. A model with static attributes takes them from
+    `static_df` (one row per series: the id column and each attribute, statsforecast's
+    convention), else from those columns of `df` (constant within each series)."""
     manifest = client.model(name)
     if manifest.task != "forecast" or manifest.context_len is None or manifest.horizon is None:
         raise InputError(f"model '{name}' is a {manifest.task} model, not a forecast model")
@@ -266,6 +323,11 @@ def forecast(
         )
     if future and X_df is None:
         raise InputError(f"model '{name}' needs X_df with the future values of {future}")
+    statics = _static_attributes(manifest)
+    if static_df is not None and not statics:
+        raise InputError(
+            f"model '{name}' has no static attributes (its manifest lists none); drop static_df"
+        )
     context = manifest.context_len
     panel = check_panel(
         df,
@@ -281,6 +343,17 @@ def forecast(
         if X_df is not None
         else {}
     )
+    static_values = (
+        _static_values(
+            static_df if static_df is not None else df,
+            panel,
+            statics,
+            id_col=id_col,
+            where="static_df" if static_df is not None else "df",
+        )
+        if statics
+        else []
+    )
     items = []
     for j, end in enumerate(panel.ends):
         tail = slice(end - context, end)
@@ -291,6 +364,8 @@ def forecast(
         if future:
             item["covariates"] = {c: panel.covariates[c][tail].tolist() for c in future}
             item["future"] = {c: future_values[c][j].tolist() for c in future}
+        if statics:
+            item["static"] = static_values[j]
         items.append(item)
     common = {
         "horizon": h,
@@ -343,7 +418,8 @@ def _json_bytes(item: dict[str, Any]) -> int:
     floats = len(item["values"])
     for key in ("covariates", "future"):
         floats += sum(len(v) + 8 for v in item.get(key, {}).values())
-    return 100 + len(item["id"]) * 6 + 26 * floats + 23 * len(item.get("timestamps", ()))
+    statics = sum(30 + 6 * len(str(k)) + 6 * len(str(v)) for k, v in item.get("static", {}).items())
+    return 100 + len(item["id"]) * 6 + 26 * floats + 23 * len(item.get("timestamps", ())) + statics
 
 
 def _frames(

@@ -253,7 +253,7 @@ class Client:
     ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
         """Forecast every series of a long frame (`unique_id, ds, y`); see
         `rnngan.client.forecast.forecast` for the options (level, quantiles, num_samples,
-        seed, X_df, freq, column names)."""
+        seed, X_df, static_df, freq, column names)."""
         from rnngan.client.forecast import forecast
 
         return forecast(self, name, df, h, return_samples=return_samples, **options)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 from rnngan.core import images as img
 from rnngan.core.calendar import CALENDAR_PERIODS, calendar_columns
@@ -114,11 +114,41 @@ class DatasetInfo(_Frozen):
     n_windows: int = Field(ge=0, description="training windows the model saw")
 
 
+class StaticAttribute(_Frozen):
+    """A static attribute of the training table (one value per entity) that conditions a
+    forecast: given per series in the request (`static`), it enters the graph as time-constant
+    covariate channels, a categorical one as a one-hot over `categories`, a numeric one as its
+    value (the graph standardises it)."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["categorical", "numeric"]
+    categories: list[str] | None = Field(
+        default=None, description="categorical: the labels seen in training, in channel order"
+    )
+
+    @property
+    def channels(self) -> list[str]:
+        """Its covariate channels: `<name>=<label>` per category, or `<name>`."""
+        if self.kind == "categorical":
+            return [f"{self.name}={c}" for c in self.categories or []]
+        return [self.name]
+
+    @model_validator(mode="after")
+    def _check(self) -> StaticAttribute:
+        if "=" in self.name:
+            raise ValueError(f"static attribute name {self.name!r} must not contain '='")
+        if (self.kind == "categorical") != bool(self.categories):
+            raise ValueError(f"static attribute '{self.name}': categories go with categorical")
+        return self
+
+
 class Covariates(_Frozen):
     """What a forecast model reads besides the history: calendar features the service computes
-    from the request's timestamps (rnngan/core/calendar.py; horizon stamps advance by `freq`) and
+    from the request's timestamps (rnngan/core/calendar.py; horizon stamps advance by `freq`),
     the user's columns known in advance, given per series in the request (`covariates` for the
-    history, `future` for the horizon). The graph standardises the future columns itself."""
+    history, `future` for the horizon), and static attributes, given per series (`static`),
+    constant over the history and horizon. The graph standardises the future columns and the
+    numeric static attributes itself."""
 
     calendar: list[str] = Field(
         default_factory=list,
@@ -127,17 +157,36 @@ class Covariates(_Frozen):
     future: list[str] = Field(
         default_factory=list, description="the user's known-future columns, in graph order"
     )
+    static: list[StaticAttribute] = Field(
+        default_factory=list,
+        description="static attributes (one value per series), in graph order; absent: none",
+    )
 
     @property
     def columns(self) -> list[str]:
         """The graph's covariate channels in order: `<feature>_sin`, `<feature>_cos`, then the
-        future columns."""
-        return calendar_columns(self.calendar) + list(self.future)
+        future columns, then the static attributes' channels."""
+        statics = [c for a in self.static for c in a.channels]
+        return calendar_columns(self.calendar) + list(self.future) + statics
+
+    @model_serializer(mode="wrap")
+    def _drop_empty_static(self, handler: Any) -> Any:
+        """Models without static attributes keep the section they had before `static` existed
+        (the same manifest bytes and model info)."""
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("static"):
+            data.pop("static", None)
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> Covariates:
-        if not self.calendar and not self.future:
-            raise ValueError("a covariates section names at least one calendar or future column")
+        if not self.calendar and not self.future and not self.static:
+            raise ValueError(
+                "a covariates section names at least one calendar, future or static column"
+            )
+        names = [a.name for a in self.static]
+        if len(set(names)) != len(names) or set(names) & set(self.future):
+            raise ValueError("static attributes must be distinct and not future columns")
         unknown = [c for c in self.calendar if c not in CALENDAR_PERIODS]
         if unknown:
             raise ValueError(f"unknown calendar features {unknown}")

@@ -6,9 +6,12 @@ A forecaster with covariates (`manifest.covariates`, docs/forecast.md) also need
   features for both, as the trainer did;
 - known-future columns: `covariates` (each column's values for the history, one per value in
   `values`) and `future` (each column's values for the `horizon` steps).
-A model without covariates answers `covariates` or `future` with a 422 rather than ignoring
-them. Whatever the model, a series with `timestamps` gets its horizon's stamps back when the
-model has a frequency (month ends stay month ends, business days skip weekends).
+- static attributes: `static`, the series' value of each (a categorical one: one of the
+  categories trained on, else a 422 naming them; a numeric one: a number), repeated over the
+  history and the horizon.
+A model without covariates answers `covariates`, `future` or `static` with a 422 rather than
+ignoring them. Whatever the model, a series with `timestamps` gets its horizon's stamps back
+when the model has a frequency (month ends stay month ends, business days skip weekends).
 """
 
 from __future__ import annotations
@@ -88,6 +91,11 @@ def plan_forecast(model: LoadedModel, body: ForecastRequest, settings: Settings)
         stamps.append(horizon_stamps)
         if manifest.covariates is not None:
             covariates.append(_covariates(s, manifest.covariates, context, horizon, horizon_stamps))
+        elif s.static is not None:
+            raise InvalidInput(
+                f"series '{s.id}': model '{model.name}' reads no static attributes (it was "
+                "trained without --static-cols); drop 'static'."
+            )
         elif s.covariates is not None or s.future is not None:
             raise InvalidInput(
                 f"series '{s.id}': model '{model.name}' reads no covariates (it was trained "
@@ -172,8 +180,10 @@ def _covariates(
     horizon: int,
     horizon_stamps: list[str] | None,
 ) -> np.ndarray:
-    """(context + horizon, K) float32: the calendar columns, then the future columns."""
+    """(context + horizon, K) float32: the calendar columns, then the future columns, then the
+    static attributes' channels."""
     parts = []
+    statics = _static(series, spec, context + horizon)
     if spec.calendar:
         if series.timestamps is None or horizon_stamps is None:
             raise InvalidInput(
@@ -191,9 +201,9 @@ def _covariates(
         if named:
             raise InvalidInput(
                 f"series '{series.id}': this model has no known-future columns (its covariates "
-                f"are calendar features from the timestamps); drop {named}."
+                f"are {_what(spec)}); drop {named}."
             )
-        return np.concatenate(parts, axis=1).astype(np.float32)
+        return np.concatenate(parts + statics, axis=1).astype(np.float32)
     n = len(series.values)
     for key in ("covariates", "future"):
         columns = given[key]
@@ -218,7 +228,86 @@ def _covariates(
     past = [_column(series, "covariates", c, series.covariates, n)[-context:] for c in spec.future]
     ahead = [_column(series, "future", c, series.future, horizon) for c in spec.future]
     parts.append(np.concatenate([np.stack(past, axis=1), np.stack(ahead, axis=1)]))
-    return np.concatenate(parts, axis=1).astype(np.float32)
+    return np.concatenate(parts + statics, axis=1).astype(np.float32)
+
+
+def _what(spec: Covariates) -> str:
+    """What a model without future columns reads, for a 422 (calendar-only: as before)."""
+    kinds = []
+    if spec.calendar:
+        kinds.append("calendar features from the timestamps")
+    if spec.static:
+        kinds.append("static attributes given in 'static'")
+    return " and ".join(kinds)
+
+
+_TRUE, _FALSE = {"true", "t", "yes", "y", "1"}, {"false", "f", "no", "n", "0"}
+
+
+def _static(series: SeriesIn, spec: Covariates, steps: int) -> list[np.ndarray]:
+    """The static attributes' channels, (steps, width) each: a one-hot of the category, or the
+    number; a 422 for a missing, unknown or wrongly typed attribute."""
+    if not spec.static:
+        if series.static is not None:
+            raise InvalidInput(
+                f"series '{series.id}': this model reads no static attributes (it was trained "
+                "without --static-cols); drop 'static'."
+            )
+        return []
+    names = [a.name for a in spec.static]
+    if series.static is None:
+        raise InvalidInput(
+            f"series '{series.id}': this model needs 'static' with the series' value of each "
+            f"static attribute {names}."
+        )
+    unknown = sorted(set(series.static) - set(names))
+    missing = [n for n in names if n not in series.static]
+    if unknown or missing:
+        raise InvalidInput(
+            f"series '{series.id}': 'static' must have exactly the attributes {names}"
+            + (f"; unknown: {unknown}" if unknown else "")
+            + (f"; missing: {missing}" if missing else "")
+            + "."
+        )
+    out = []
+    for attribute in spec.static:
+        value = series.static[attribute.name]
+        if attribute.kind == "numeric":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidInput(
+                    f"series '{series.id}': static '{attribute.name}' is numeric; give a number, "
+                    f"not {value!r}."
+                )
+            if not np.isfinite(value) or abs(value) > _MAX_ABS:
+                raise InvalidInput(
+                    f"series '{series.id}': static '{attribute.name}' must be a finite number."
+                )
+            out.append(np.full((steps, 1), float(value)))
+            continue
+        categories = attribute.categories or []
+        label = _label(value, categories)
+        if label not in categories:
+            raise InvalidInput(
+                f"series '{series.id}': static '{attribute.name}' is {value!r}, not a category "
+                f"this model was trained on: {categories}."
+            )
+        onehot = np.array([label == c for c in categories], dtype=np.float64)
+        out.append(np.tile(onehot, (steps, 1)))
+    return out
+
+
+def _label(value: str | bool | int | float, categories: list[str]) -> str | None:
+    """A request's categorical value as the trainer labelled it: text as is, JSON booleans and
+    yes/no words of a boolean attribute "true" / "false", whole numbers without a point."""
+    if categories == ["false", "true"]:
+        word = str(value).strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return "true" if word in _TRUE else "false"
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else str(value)
+    return str(value)
 
 
 def _column(

@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from rnngan.core.calendar import auto_calendar, calendar_columns, calendar_values, season_for_freq
-from rnngan.core.manifest import file_sha256
+from rnngan.core.manifest import StaticAttribute, file_sha256
 from rnngan.core.tables.codec import encode_entities
 from rnngan.core.tables.infer import infer_kind, infer_spec
-from rnngan.core.tables.spec import NUMERIC, TableError, TableSpec, TimeSpec
+from rnngan.core.tables.spec import _TRUE, MAX_CATEGORIES, NUMERIC, TableError, TableSpec, TimeSpec
 from rnngan.core.tables.timecol import prepare_frame
 from training.config import DataConfig
 
@@ -136,6 +136,11 @@ class TableForecastData:
     future: tuple[str, ...] = ()  # known-future columns
     # per covariate channel: mean and std over the train parts (calendar channels: 0 and 1)
     covariate_stats: tuple[np.ndarray, np.ndarray] | None = None
+    static: tuple[StaticAttribute, ...] = ()  # static attributes, channels after the future ones
+
+    @property
+    def static_channels(self) -> tuple[str, ...]:
+        return tuple(c for a in self.static for c in a.channels)
 
     def train_windows(self, span: int) -> np.ndarray:
         parts = []
@@ -244,6 +249,7 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
         log.info("season %d (inferred from the time column's spacing)", season)
     calendar = _resolve_calendar(d, time_spec)
     future = _check_future(frame, d)
+    static = resolve_static(frame, d)
     entities = []
     skipped = 0
     for key, entity in frame.groupby(str(d.id_col), sort=False):
@@ -260,7 +266,9 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
             skipped += 1
             continue
         scale = float(np.mean(np.abs(train[season:] - train[:-season])))
-        covariates = _entity_covariates(entity, calendar, future) if calendar or future else None
+        covariates = None
+        if calendar or future or static:
+            covariates = _entity_covariates(entity, calendar, future, static, rows)
         entities.append(
             EntitySplit(
                 values.astype(np.float32), train_end, val_end, scale or 1.0, str(key), covariates
@@ -282,7 +290,10 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
         season,
         calendar,
         future,
-        _covariate_stats(entities, len(calendar_columns(calendar))) if calendar or future else None,
+        _covariate_stats(entities, len(calendar_columns(calendar)), static)
+        if calendar or future or static
+        else None,
+        static,
     )
 
 
@@ -328,11 +339,127 @@ def _check_future(frame: pd.DataFrame, d: DataConfig) -> tuple[str, ...]:
     return tuple(d.future_cols)
 
 
+def resolve_static(frame: pd.DataFrame, d: DataConfig) -> tuple[StaticAttribute, ...]:
+    """The static attributes `data.static_cols` names ("auto": the columns the table spec
+    infers static: constant within each entity, no gaps, a discrete kind, more than one
+    entity), each categorical (one-hot: text and booleans, or `--types col=categorical`) or
+    numeric. A checkpoint's config holds the channels resolved in training
+    (`data.static_channels`): those are kept, so its categories do not move."""
+    if not d.static_cols:
+        return ()
+    excluded = {d.id_col, d.time_col, d.target, *d.future_cols, "__t"}
+    names = [c for c in frame.columns if c not in excluded]
+    groups = frame.groupby(str(d.id_col), sort=False)
+    if tuple(d.static_cols) == ("auto",):
+        constant = [n for n in names if _is_static(frame, groups, n)]
+        kinds = {n: infer_kind(frame[n]) for n in constant}
+        chosen = [
+            n
+            for n in constant
+            if groups.ngroups > 1 and kinds[n] in ("categorical", "boolean", "integer", "count")
+        ]
+        if not chosen:
+            raise TableError(
+                "no static attribute found (a column constant within each entity, of a discrete "
+                "kind); name them with --static-cols, or drop it"
+            )
+    else:
+        chosen = list(d.static_cols)
+        for name in chosen:
+            if name not in frame.columns:
+                raise TableError(
+                    f"static column '{name}' is not in the table; columns: {list(frame.columns)}"
+                )
+            if name in excluded:
+                raise TableError(
+                    f"static column '{name}' is the id, time, target or a future column"
+                )
+            if not _is_static(frame, groups, name):
+                raise TableError(
+                    f"static column '{name}' changes within an entity (or has gaps); a static "
+                    "column holds one value per entity"
+                )
+    overrides = _type_overrides(d.types)
+    resolved = _resolved_static(d.static_channels)
+    out = []
+    for name in chosen:
+        if "=" in name:
+            raise TableError(f"static column '{name}': a name with '=' cannot be an attribute")
+        if name in resolved:  # as trained: the checkpoint's channels
+            labels = resolved[name]
+            kind = "categorical" if labels else "numeric"
+            out.append(StaticAttribute(name=name, kind=kind, categories=labels or None))
+            continue
+        kind = overrides.get(name) or infer_kind(frame[name])
+        if kind in ("categorical", "boolean"):
+            labels = sorted({_static_label(v, kind) for v in groups[name].first()})
+            if len(labels) > MAX_CATEGORIES and tuple(d.static_cols) == ("auto",):
+                log.warning("static column '%s' skipped: %d values (an id?)", name, len(labels))
+                continue
+            if len(labels) > MAX_CATEGORIES:
+                raise TableError(
+                    f"static column '{name}' has {len(labels)} values (more than "
+                    f"{MAX_CATEGORIES}): an id? Leave it out of --static-cols"
+                )
+            out.append(StaticAttribute(name=name, kind="categorical", categories=labels))
+        else:
+            values = pd.to_numeric(frame[name], errors="coerce")
+            if values.isna().any():
+                raise TableError(f"static column '{name}' must be numeric, boolean or text")
+            out.append(StaticAttribute(name=name, kind="numeric"))
+    log.info(
+        "static attributes: %s",
+        ", ".join(f"{a.name} ({a.kind}, {len(a.channels)} channels)" for a in out),
+    )
+    return tuple(out)
+
+
+def _is_static(frame: pd.DataFrame, groups: object, name: str) -> bool:
+    return bool(
+        frame[name].notna().all() and (groups[name].nunique(dropna=False) <= 1).all()  # type: ignore[index]
+    )
+
+
+def _type_overrides(types: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in types:
+        name, sep, kind = item.partition("=")
+        if sep:
+            out[name.strip()] = kind.strip()
+    return out
+
+
+def _resolved_static(channels: tuple[str, ...]) -> dict[str, list[str]]:
+    """{column: its labels (categorical) or [] (numeric)} from `data.static_channels`."""
+    out: dict[str, list[str]] = {}
+    for channel in channels:
+        name, sep, label = channel.partition("=")
+        out.setdefault(name, [])
+        if sep:
+            out[name].append(label)
+    return out
+
+
+def _static_label(value: object, kind: str) -> str:
+    """A categorical attribute's label as the manifest and the request name it: text as is,
+    booleans "true" / "false", whole numbers without a decimal point."""
+    if kind == "boolean":
+        return "true" if str(value).strip().lower() in _TRUE else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _entity_covariates(
-    entity: pd.DataFrame, calendar: tuple[str, ...], future: tuple[str, ...]
+    entity: pd.DataFrame,
+    calendar: tuple[str, ...],
+    future: tuple[str, ...],
+    static: tuple[StaticAttribute, ...] = (),
+    rows: int | None = None,
 ) -> np.ndarray:
     """(rows, K) float32: the calendar columns of its stamps, then each future column (gaps
-    filled by interpolation inside the entity; an entity without any value gets 0)."""
+    filled by interpolation inside the entity; an entity without any value gets 0), then the
+    static attributes' channels, constant (a one-hot of its label; a numeric value as is)."""
     parts = []
     if calendar:
         parts.append(calendar_values(entity["__t"].to_numpy(dtype=np.float64), calendar))
@@ -343,17 +470,41 @@ def _entity_covariates(
         values = pd.to_numeric(raw, errors="coerce").astype(np.float64)
         values = values.interpolate(limit_direction="both").fillna(0.0)
         parts.append(values.to_numpy()[:, None])
+    n = len(entity) if rows is None else rows
+    for attribute in static:
+        value = entity[attribute.name].iloc[0]
+        if attribute.kind == "categorical":
+            kind = "boolean" if attribute.categories == ["false", "true"] else "categorical"
+            label = _static_label(value, kind)
+            onehot = np.array([label == c for c in attribute.categories or []], dtype=np.float64)
+            parts.append(np.tile(onehot, (n, 1)))
+        else:
+            parts.append(np.full((n, 1), float(value)))
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
-def _covariate_stats(entities: list[EntitySplit], n_calendar: int) -> tuple[np.ndarray, np.ndarray]:
+def _covariate_stats(
+    entities: list[EntitySplit], n_calendar: int, static: tuple[StaticAttribute, ...] = ()
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std of each covariate channel over the train parts (calendar channels stay
-    as they are: 0 and 1); what the graph standardises the covariates with."""
+    as they are: 0 and 1); what the graph standardises the covariates with. Static channels:
+    one-hots stay 0/1; a numeric attribute is standardised over the entities (each once)."""
     train = np.concatenate(
         [e.covariates[: e.train_end] for e in entities if e.covariates is not None]
     )
     mean = train.mean(axis=0).astype(np.float64)
     std = train.std(axis=0).astype(np.float64)
     mean[:n_calendar], std[:n_calendar] = 0.0, 1.0
+    at = train.shape[1] - sum(len(a.channels) for a in static)
+    for attribute in static:
+        width = len(attribute.channels)
+        if attribute.kind == "categorical":
+            mean[at : at + width], std[at : at + width] = 0.0, 1.0
+        else:
+            per_entity = np.array(
+                [e.covariates[0, at] for e in entities if e.covariates is not None]
+            )
+            mean[at], std[at] = per_entity.mean(), per_entity.std()
+        at += width
     std = np.where(std > 1e-12, std, 1.0)
     return mean.astype(np.float32), std.astype(np.float32)

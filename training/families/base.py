@@ -22,6 +22,7 @@ from rnngan.core.manifest import (
     Covariates,
     DatasetInfo,
     Scaler,
+    StaticAttribute,
 )
 from training.checkpoint import Checkpoint
 from training.config import DataConfig, RunConfig
@@ -186,7 +187,11 @@ class Forecaster(Family):
             "season": d.season,
             "scaler": Scaler(kind="per_series_standard"),
             "covariates": (
-                Covariates(calendar=list(d.calendar), future=list(d.future_cols))
+                Covariates(
+                    calendar=list(d.calendar),
+                    future=list(d.future_cols),
+                    static=static_attributes(ckpt.config),
+                )
                 if covariate_columns(ckpt.config)
                 else None
             ),
@@ -198,7 +203,21 @@ def covariate_columns(config: RunConfig) -> list[str]:
     features' sin and cos (resolved names; "auto" is resolved when training starts), then the
     known-future columns."""
     calendar = [c for c in config.data.calendar if c != "auto"]
-    return calendar_columns(calendar) + list(config.data.future_cols)
+    statics = list(config.data.static_channels)
+    return calendar_columns(calendar) + list(config.data.future_cols) + statics
+
+
+def static_attributes(config: RunConfig) -> list[StaticAttribute]:
+    """The static attributes of a trained forecaster, from its resolved config (each column of
+    `data.static_cols` with its channels in `data.static_channels`)."""
+    out = []
+    for name in config.data.static_cols:
+        labels = [
+            c.partition("=")[2] for c in config.data.static_channels if c.startswith(name + "=")
+        ]
+        kind = "categorical" if labels else "numeric"
+        out.append(StaticAttribute(name=name, kind=kind, categories=labels or None))
+    return out
 
 
 def series_checkpoint(

@@ -10,7 +10,9 @@ the validation part of every entity, each window in units of its entity's season
 so entities of different size weigh the same. Known-future columns (`data.future_cols`) and
 calendar features (`data.calendar`) are fed to the default forecaster as covariates, for the
 history and the horizon (training/families/panel_forecast.py); the checkpoint's config holds the
-calendar features resolved from "auto".
+calendar features resolved from "auto". Static attributes (`data.static_cols`) are time-constant
+covariate channels after those (one-hot per category, or the number); the checkpoint's config
+holds them resolved (`data.static_cols` named, `data.static_channels` with the categories).
 """
 
 from __future__ import annotations
@@ -64,8 +66,20 @@ def panel_trainer(config: RunConfig, rng: torch.Generator, data: Any) -> Trainer
     """The default forecaster over every entity; the checkpoint's config holds the season used
     (inferred when `data.season` is 0)."""
     d = config.data
-    if data.season != d.season or data.calendar != d.calendar:
-        resolved = dataclasses.replace(d, season=data.season, calendar=data.calendar)
+    statics = tuple(a.name for a in data.static)
+    if (
+        data.season != d.season
+        or data.calendar != d.calendar
+        or statics != d.static_cols
+        or data.static_channels != d.static_channels
+    ):
+        resolved = dataclasses.replace(
+            d,
+            season=data.season,
+            calendar=data.calendar,
+            static_cols=statics,
+            static_channels=data.static_channels,
+        )
         config = dataclasses.replace(config, data=resolved)
         d = config.data
     panel.check_shape(d.context_len, d.horizon, d.season)
