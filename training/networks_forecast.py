@@ -30,16 +30,59 @@ def check_shape(context: int, horizon: int, season: int) -> None:
         )
 
 
-def window_scale(history: torch.Tensor, season: int) -> tuple[torch.Tensor, torch.Tensor]:
+def fill_history(history: torch.Tensor, season: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A history (B, C) whose oldest values may be missing (NaN, a series shorter than C padded
+    on the left; at least its last season present) -> (filled (B, C), observed (B, C) 0/1).
+    Each missing value takes the value one season later (repeated back to the start), so the
+    seasonal lags of a short series are its earliest observed season. A full history comes back
+    unchanged. The number of passes depends only on C, so the exported graph has no data-
+    dependent loop."""
+    observed = torch.logical_not(torch.isnan(history))
+    filled = history
+    for _ in range(max(0, -(-history.shape[1] // season) - 1)):
+        later = torch.cat([filled[:, season:], filled[:, -season:]], dim=1)
+        filled = torch.where(torch.isnan(filled), later, filled)
+    # Anything still missing (a history without a full last season: the service refuses those)
+    # becomes 0.
+    filled = torch.where(torch.isnan(filled), torch.zeros_like(filled), filled)
+    return filled, observed.to(history.dtype)
+
+
+def window_scale(
+    history: torch.Tensor, season: int, observed: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """loc (B, 1) = mean of the last season; scale (B, 1) = mean |x_t - x_{t-season}| over the
-    window (its std when that is negligible, then 1)."""
+    window's observed pairs (its std over the observed values when that is negligible or there
+    is no pair, then 1). `observed` (B, C) 0/1 marks the values that were not filled in
+    (`fill_history`); None: all of them."""
     loc = history[:, -season:].mean(dim=1, keepdim=True)
-    mae = (history[:, season:] - history[:, :-season]).abs().mean(dim=1, keepdim=True)
-    centred = history - history.mean(dim=1, keepdim=True)
-    std = torch.sqrt((centred * centred).mean(dim=1, keepdim=True))
+    diff = (history[:, season:] - history[:, :-season]).abs()
+    if observed is None:
+        mae = diff.mean(dim=1, keepdim=True)
+        centred = history - history.mean(dim=1, keepdim=True)
+        std = torch.sqrt((centred * centred).mean(dim=1, keepdim=True))
+    else:
+        pairs = observed[:, season:] * observed[:, :-season]
+        mae = (diff * pairs).sum(dim=1, keepdim=True) / pairs.sum(dim=1, keepdim=True).clamp_min(1)
+        n = observed.sum(dim=1, keepdim=True).clamp_min(1)
+        mean = (history * observed).sum(dim=1, keepdim=True) / n
+        centred = (history - mean) * observed
+        std = torch.sqrt((centred * centred).sum(dim=1, keepdim=True) / n)
     tiny = 1e-6 * loc.abs() + 1e-20
     scale = torch.where(mae > tiny, mae, std)
     return loc, torch.where(scale > tiny, scale, torch.ones_like(scale))
+
+
+def scaled_window(
+    window: torch.Tensor, context: int, season: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A window (B, C [+ H]) whose history (its first C values) may start with NaN ->
+    (z (B, C [+ H]) in the history's units, clipped to ±ZCLIP, loc (B, 1), scale (B, 1)): the
+    missing history values filled (`fill_history`) and left out of the scale."""
+    history, observed = fill_history(window[:, :context], season)
+    loc, scale = window_scale(history, season, observed)
+    full = torch.cat([history, window[:, context:]], dim=1)
+    return torch.clamp((full - loc) / scale, -ZCLIP, ZCLIP), loc, scale
 
 
 class PanelGenerator(nn.Module):
@@ -128,7 +171,9 @@ class PanelGenerator(nn.Module):
 
 class PanelForecastGraph(nn.Module):
     """What is exported: history (S, C), noise (S, N, H, L) -> forecast (S, N, H) in the
-    history's units; the scaling, lags and seasonal-naive base are computed in the graph."""
+    history's units; the scaling, lags and seasonal-naive base are computed in the graph. A
+    history may start with NaN (a series shorter than C, padded on the left; its last season
+    present): `scaled_window` fills it and scales by the observed values."""
 
     def __init__(self, generator: PanelGenerator) -> None:
         super().__init__()
@@ -151,8 +196,7 @@ class PanelForecastGraph(nn.Module):
     ) -> torch.Tensor:
         """`covariates` (S, C + H, n_cov) in the user's units (calendar channels as computed by
         rnngan/core/calendar.py), for models that read them."""
-        loc, scale = window_scale(history, self.generator.season)
-        z = torch.clamp((history - loc) / scale, -ZCLIP, ZCLIP)
+        z, loc, scale = scaled_window(history, self.generator.context, self.generator.season)
         cov = self.generator.scale_cov(covariates) if covariates is not None else None
         return loc.unsqueeze(1) + scale.unsqueeze(1) * self.z_paths(z, noise, cov)
 

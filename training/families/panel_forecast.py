@@ -53,14 +53,13 @@ from training.evaluate.versus import block_from_paths, point_block, seasonal_nai
 from training.families.base import covariate_columns
 from training.loop import Trainer
 from training.networks_forecast import (
-    ZCLIP,
     PanelDiscriminator,
     PanelForecastGraph,
     PanelGenerator,
     check_shape,
     encoder_patch,
     fair_crps,
-    window_scale,
+    scaled_window,
 )
 
 __all__ = ["PanelForecastGraph", "PanelGenerator", "check_shape"]
@@ -198,19 +197,38 @@ class Selector:
 
 class PanelData:
     """The train part of each series (float32) for window sampling, with its covariates
-    (rows, n_cov) when the forecaster reads them."""
+    (rows, n_cov) when the forecaster reads them.
+
+    Short series (`min_span` ≤ rows < `span`, `min_span` > 0): kept, padded on the left with
+    NaN (their covariates with their first row) to `span` rows, so their windows have a history
+    that starts with missing values (`fill_history`). `cut` = (share, context, shortest): that
+    share of each batch's windows has its history cut to a uniform length in [shortest,
+    context] the same way, so the model learns to forecast short series."""
 
     def __init__(
-        self, trains: list[np.ndarray], span: int, covariates: list[np.ndarray] | None = None
+        self,
+        trains: list[np.ndarray],
+        span: int,
+        covariates: list[np.ndarray] | None = None,
+        *,
+        min_span: int = 0,
+        cut: tuple[float, int, int] = (0.0, 0, 0),
     ) -> None:
-        keep = [i for i, t in enumerate(trains) if len(t) >= span]
-        self.trains = [trains[i].astype(np.float32) for i in keep]
-        self.covs = [covariates[i].astype(np.float32) for i in keep] if covariates else None
+        least = min_span or span
+        keep = [i for i, t in enumerate(trains) if len(t) >= least]
+        self.trains = [_left_pad(trains[i].astype(np.float32), span, np.nan) for i in keep]
+        self.covs = (
+            [_left_pad(covariates[i].astype(np.float32), span, None) for i in keep]
+            if covariates
+            else None
+        )
         if not self.trains:
             raise ValueError(
-                f"no series has {span} training rows (context_len + horizon); lower them"
+                f"no series has {least} training rows "
+                f"({'a season' if min_span else 'context_len'} + horizon); lower them"
             )
-        self.span = span
+        self.span, self.cut = span, cut
+        self.n_short = sum(1 for i in keep if len(trains[i]) < span)
         self.n_windows = sum(len(t) - span + 1 for t in self.trains)
 
     def batch(self, rng: torch.Generator, size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -224,8 +242,26 @@ class PanelData:
             rows.append(t[start : start + self.span])
             if self.covs is not None:
                 covs.append(self.covs[i][start : start + self.span])
+        windows = np.stack(rows)
+        share, context, shortest = self.cut
+        if share > 0:
+            chosen = torch.rand(size, generator=rng).numpy() < share
+            keep = torch.randint(shortest, context + 1, (size,), generator=rng).numpy()
+            for k in np.flatnonzero(chosen):
+                windows[k, : context - keep[k]] = np.nan
         cov = torch.from_numpy(np.stack(covs)) if covs else None
-        return torch.from_numpy(np.stack(rows)), cov
+        return torch.from_numpy(windows), cov
+
+
+def _left_pad(rows: np.ndarray, span: int, fill: float | None) -> np.ndarray:
+    """`rows` (T, ...) padded on the left to `span` rows with `fill` (None: the first row)."""
+    missing = span - len(rows)
+    if missing <= 0:
+        return rows
+    pad = np.full((missing, *rows.shape[1:]), np.nan if fill is None else fill, rows.dtype)
+    if fill is None:
+        pad[:] = rows[:1]
+    return np.concatenate([pad, rows])
 
 
 class PanelTrainer(Trainer):
@@ -267,8 +303,7 @@ class PanelTrainer(Trainer):
         t, s = c.train, d.season
         w, cov = self.data.batch(self.rng, t.batch_size)  # the global batch, alike on every rank
         w, cov = self.shard.take(w), (self.shard.take(cov) if cov is not None else None)
-        loc, scale = window_scale(w[:, : d.context_len], s)
-        z = torch.clamp((w - loc) / scale, -ZCLIP, ZCLIP)
+        z, _, _ = scaled_window(w, d.context_len, s)
         zh, zf = z[:, : d.context_len], z[:, d.context_len :]
         covz = self.graph.generator.scale_cov(cov) if cov is not None else None
         noise = torch.randn(t.batch_size, PATHS, d.horizon, c.model.latent_dim, generator=self.rng)

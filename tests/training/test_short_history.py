@@ -1,0 +1,124 @@
+"""Series shorter than the forecaster's context: the history is NaN-padded on the left, filled
+inside the graph one season at a time and left out of the window's scale; training pads short
+series and cuts some histories the same way."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from training.export import OPSET
+from training.families.panel_forecast import PanelData
+from training.networks_forecast import (
+    PanelForecastGraph,
+    PanelGenerator,
+    fill_history,
+    scaled_window,
+    window_scale,
+)
+
+SEASON, CONTEXT, HORIZON = 4, 16, 4
+
+
+def _graph() -> PanelForecastGraph:
+    torch.manual_seed(0)
+    return PanelForecastGraph(
+        PanelGenerator(
+            context=CONTEXT,
+            horizon=HORIZON,
+            season=SEASON,
+            latent_dim=2,
+            hidden=8,
+            patch=2,
+            enc_patch=SEASON,
+        )
+    ).eval()
+
+
+def test_fill_repeats_the_earliest_season_backwards() -> None:
+    short = torch.tensor([[np.nan] * 10 + [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]])
+    filled, observed = fill_history(short, SEASON)
+    # observed 1..6 at indices 10..15; index i takes index i + 4 (filled first when missing):
+    # the earliest observed season 1, 2, 3, 4 repeats back to the start, phase-aligned
+    assert filled[0].tolist() == [3, 4, 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4, 5, 6]
+    assert observed[0].tolist() == [0.0] * 10 + [1.0] * 6
+    full = torch.arange(16.0).reshape(1, -1)
+    same, all_observed = fill_history(full, SEASON)
+    assert torch.equal(same, full) and bool(all_observed.all())
+
+
+def test_scale_uses_only_observed_pairs() -> None:
+    values = torch.tensor([[np.nan] * 8 + [0.0, 1.0, 0.0, 1.0, 2.0, 3.0, 2.0, 3.0]])
+    z, loc, scale = scaled_window(values, CONTEXT, SEASON)
+    # observed pairs one season apart: |2-0|, |3-1|, |2-0|, |3-1| -> MAE 2; loc: mean of 2,3,2,3
+    assert float(scale) == pytest.approx(2.0) and float(loc) == pytest.approx(2.5)
+    assert torch.isfinite(z).all()
+    full = torch.randn(5, CONTEXT, dtype=torch.float64)
+    plain = window_scale(full, SEASON)
+    masked = window_scale(full, SEASON, torch.ones_like(full))
+    for a, b in zip(plain, masked, strict=True):
+        assert torch.allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_an_untrained_forecaster_is_the_seasonal_naive_of_a_short_series() -> None:
+    graph = _graph()
+    history = torch.full((2, CONTEXT), float("nan"))
+    history[0, -6:] = torch.tensor([5.0, 7.0, 1.0, 2.0, 3.0, 4.0])
+    history[1] = torch.arange(CONTEXT, dtype=torch.float32)
+    noise = torch.randn(2, 3, HORIZON, 2)
+    with torch.no_grad():
+        out = graph(history, noise)
+    assert torch.isfinite(out).all()
+    assert torch.allclose(out[0], torch.tensor([1.0, 2.0, 3.0, 4.0]).expand(3, -1), atol=1e-5)
+    assert torch.allclose(out[1], history[1, -SEASON:].expand(3, -1), atol=1e-4)
+
+
+def test_onnx_graph_takes_nan_padded_histories(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import onnxruntime as ort
+
+    graph = _graph()
+    with torch.no_grad():  # a trained-looking head, so the output is not just the lag
+        graph.generator.head[-1].weight.normal_(0, 0.1)
+    history = torch.randn(3, CONTEXT)
+    history[0, :9] = float("nan")
+    history[2, :12] = float("nan")
+    noise = torch.randn(3, 5, HORIZON, 2)
+    path = tmp_path / "g.onnx"
+    torch.onnx.export(
+        graph,
+        (history, noise),
+        str(path),
+        input_names=["history", "noise"],
+        output_names=["forecast"],
+        dynamic_axes={"history": {0: "s"}, "noise": {0: "s", 1: "n", 2: "h"}},
+        opset_version=OPSET,
+        dynamo=False,
+    )
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"history": history.numpy(), "noise": noise.numpy()})[0]
+    with torch.no_grad():
+        want = graph(history, noise).numpy()
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_panel_data_pads_short_series_and_cuts_histories() -> None:
+    long = np.arange(40, dtype=np.float32)
+    short = np.arange(10, dtype=np.float32)  # a season + horizon + 2, less than the span 20
+    tiny = np.arange(5, dtype=np.float32)  # less than a season + horizon: left out
+    span = CONTEXT + HORIZON
+    data = PanelData([long, short, tiny], span, min_span=SEASON + HORIZON)
+    assert len(data.trains) == 2 and data.n_short == 1
+    assert np.isnan(data.trains[1][:10]).all() and np.array_equal(data.trains[1][10:], short)
+    with pytest.raises(ValueError, match="a season"):
+        PanelData([tiny], span, min_span=SEASON + HORIZON)
+    cut = PanelData([long], span, cut=(1.0, CONTEXT, SEASON))
+    windows, _ = cut.batch(torch.Generator().manual_seed(0), 64)
+    observed = (~torch.isnan(windows[:, :CONTEXT])).sum(dim=1)
+    assert int(observed.min()) >= SEASON and int(observed.max()) <= CONTEXT
+    assert len(set(observed.tolist())) > 3
+    assert not torch.isnan(windows[:, CONTEXT:]).any()
+    plain = PanelData([long], span)
+    first, _ = plain.batch(torch.Generator().manual_seed(0), 8)
+    assert not torch.isnan(first).any()
