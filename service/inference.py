@@ -44,7 +44,8 @@ def forecast_samples(
     offset: int = 0,
     covariates: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Sample paths of shape (S, num_samples, horizon) for histories of shape (S, context_len),
+    """Sample paths of shape (S, num_samples, horizon) for histories of shape (S, context_len)
+    (a short history NaN-padded on the left, models with `min_history`),
     computed in calls of at most `max_call_rows` generator rows (series × sample paths), so a
     request at the limits holds a bounded working set; the paths are the same in any chunking.
     Series j draws the noise of position `offset + j` (a panel split into requests).
@@ -91,12 +92,12 @@ def _float32_safe(
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """(S, C) float32 histories for the graph, with the float64 location and scale of the series
     that had to be standardised first (None when none had to be: today's exact bytes)."""
-    big = np.abs(histories).max(axis=1) > _FLOAT32_SAFE
+    big = np.nanmax(np.abs(histories), axis=1) > _FLOAT32_SAFE
     if not big.any():
         return histories.astype(np.float32), None, None
-    values = histories.astype(np.float64)
-    loc = np.where(big, values.mean(axis=1), 0.0)
-    spread = values.std(axis=1)
+    values = histories.astype(np.float64)  # NaN: the left padding of a short history
+    loc = np.where(big, np.nanmean(values, axis=1), 0.0)
+    spread = np.nanstd(values, axis=1)
     scale = np.where(big & (spread > 0), spread, 1.0)
     scale = np.where(big & (spread == 0), np.maximum(np.abs(loc), 1.0), scale)
     return ((values - loc[:, None]) / scale[:, None]).astype(np.float32), loc, scale

@@ -58,6 +58,10 @@ class DataConfig:
     # their channels, resolved when training starts: "column=label" (a categorical's one-hot
     # channel per label) or "column" (a numeric one, standardised in the graph)
     static_channels: tuple[str, ...] = ()
+    # table forecast (panel forecaster): forecast series shorter than context_len, down to one
+    # season of history (NaN-padded on the left, filled in the graph); training keeps entities
+    # whose train part spans a season + horizon and cuts a share of its histories short
+    short_histories: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,6 +199,12 @@ class RunConfig:
                 raise ConfigError(f"data.static_cols: {list(statics)}; give ['auto'] or names")
             if self.data.target in statics or set(statics) & set(self.data.future_cols):
                 raise ConfigError("data.static_cols must not include the target or future columns")
+        own_forecaster = self.task == "forecast" and self.data.dataset == "table"
+        if self.data.short_histories and (not own_forecaster or self.model.kind == "forgan_v1"):
+            raise ConfigError(
+                "data.short_histories is for the default forecaster of your own table "
+                "(task = 'forecast', data.dataset = 'table', not model.kind = 'forgan_v1')"
+            )
         if self.task == "forecast" and self.data.context_len % self.model.patch_len:
             raise ConfigError(
                 f"model.patch_len={self.model.patch_len} must divide "
@@ -341,7 +351,12 @@ def table_config(
             raise TableError("--context-len must be a multiple of 4 (the history patch length)")
         raw["task"] = "forecast"
         raw["data"].update(
-            target=target, horizon=horizon, context_len=context_len, season=season, seq_len=24
+            target=target,
+            horizon=horizon,
+            context_len=context_len,
+            season=season,
+            seq_len=24,
+            short_histories=True,
         )
         raw["model"] = {
             "latent_dim": 8,

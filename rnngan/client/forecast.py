@@ -334,7 +334,8 @@ def forecast(
         id_col=id_col,
         time_col=time_col,
         target_col=target_col,
-        context_len=context,
+        # a model trained for short histories takes any series from `min_history` values
+        context_len=manifest.min_history or context,
         covariates=future,
     )
     stamps = horizon_stamps(panel, h, freq, manifest.freq)
@@ -355,8 +356,8 @@ def forecast(
         else []
     )
     items = []
-    for j, end in enumerate(panel.ends):
-        tail = slice(end - context, end)
+    for j, (start, end) in enumerate(zip(panel.starts, panel.ends, strict=True)):
+        tail = slice(max(int(start), end - context), end)
         item: dict[str, Any] = {"id": str(panel.ids[j]), "values": panel.values[tail].tolist()}
         iso = _iso(panel.stamps.iloc[tail])
         if iso:

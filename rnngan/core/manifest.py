@@ -264,6 +264,13 @@ class Manifest(_Frozen):
         default=None, ge=1, description="history values a forecast needs (the most recent are used)"
     )
     horizon: int | None = Field(default=None, ge=1, description="largest forecast horizon")
+    min_history: int | None = Field(
+        default=None,
+        ge=1,
+        description="forecast: the shortest history the model takes; a history shorter than "
+        "context_len (down to this) is padded on the left with NaN, which the graph fills "
+        "(absent: every history needs context_len values)",
+    )
     season: int | None = Field(default=None, ge=1, description="seasonal period (forecast)")
     latent_dim: int = Field(ge=1, description="noise values per time step")
     scaler: Scaler
@@ -294,6 +301,8 @@ class Manifest(_Frozen):
                 raise ValueError("a forecast model needs context_len and horizon")
             if len(self.features) != 1:
                 raise ValueError("a forecast model is univariate: exactly one feature")
+            if self.min_history is not None and self.min_history > self.context_len:
+                raise ValueError("min_history must not exceed context_len")
         if (self.task == "image") != (self.image is not None):
             raise ValueError("an image section goes with task 'image', and only with it")
         if self.image is not None:
@@ -338,6 +347,8 @@ class Manifest(_Frozen):
             del data["image"]
         if data["covariates"] is None:  # only forecasters with covariates carry one
             del data["covariates"]
+        if data["min_history"] is None:  # only forecasters trained for short histories
+            del data["min_history"]
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 

@@ -86,7 +86,7 @@ def plan_forecast(model: LoadedModel, body: ForecastRequest, settings: Settings)
     context = manifest.context_len
     histories, covariates, stamps = [], [], []
     for s in body.series:
-        histories.append(_history(s, context, settings.max_history))
+        histories.append(_history(s, context, manifest.min_history, settings.max_history))
         horizon_stamps = _horizon_stamps(s, manifest.freq, horizon)
         stamps.append(horizon_stamps)
         if manifest.covariates is not None:
@@ -115,18 +115,25 @@ def plan_forecast(model: LoadedModel, body: ForecastRequest, settings: Settings)
     )
 
 
-def _history(series: SeriesIn, context_len: int, max_history: int) -> np.ndarray:
-    """The most recent `context_len` values of a checked history."""
+def _history(
+    series: SeriesIn, context_len: int, min_history: int | None, max_history: int
+) -> np.ndarray:
+    """The most recent `context_len` values of a checked history; a shorter one (at least
+    `min_history` values, models trained for short histories) padded on the left with NaN,
+    which the graph fills."""
     n = len(series.values)
     if n > max_history:
         raise TooLarge(
             f"series '{series.id}': history has {n} values, over this service's limit of "
             f"{max_history}."
         )
-    if n < context_len:
+    least = min_history or context_len
+    if n < least:
         raise InvalidInput(
             f"series '{series.id}': history has {n} values; this model needs at least "
-            f"{context_len}."
+            f"{least}"
+            + (f" (one season; it reads up to {context_len})" if least < context_len else "")
+            + "."
         )
     values = np.asarray(series.values, dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(values))
@@ -144,6 +151,8 @@ def _history(series: SeriesIn, context_len: int, max_history: int) -> np.ndarray
                 "give one per value or none."
             )
         _check_stamps(series, series.timestamps[-context_len:])
+    if n < context_len:
+        return np.concatenate([np.full(context_len - n, np.nan), values])
     return values[-context_len:]
 
 
@@ -182,6 +191,20 @@ def _covariates(
 ) -> np.ndarray:
     """(context + horizon, K) float32: the calendar columns, then the future columns, then the
     static attributes' channels."""
+    out = _covariate_rows(series, spec, min(context, len(series.values)), horizon, horizon_stamps)
+    if len(out) < context + horizon:  # a short history: its first row repeated on the left
+        out = np.concatenate([np.repeat(out[:1], context + horizon - len(out), axis=0), out])
+    return out
+
+
+def _covariate_rows(
+    series: SeriesIn,
+    spec: Covariates,
+    context: int,
+    horizon: int,
+    horizon_stamps: list[str] | None,
+) -> np.ndarray:
+    """`_covariates` for the `context` history values the series has."""
     parts = []
     statics = _static(series, spec, context + horizon)
     if spec.calendar:

@@ -137,6 +137,9 @@ class TableForecastData:
     # per covariate channel: mean and std over the train parts (calendar channels: 0 and 1)
     covariate_stats: tuple[np.ndarray, np.ndarray] | None = None
     static: tuple[StaticAttribute, ...] = ()  # static attributes, channels after the future ones
+    # `data.short_histories`: forecast origins need only this many rows before them (one
+    # season); a shorter history than the context is NaN-padded on the left (0: the context)
+    shortest: int = 0
 
     @property
     def static_channels(self) -> tuple[str, ...]:
@@ -159,14 +162,15 @@ class TableForecastData:
         self, part: str, context: int, horizon: int
     ) -> list[tuple[EntitySplit, np.ndarray]]:
         """Each entity with its forecast origins in the validation or test part, one every
-        `horizon` rows, each with `context` rows of history before it."""
+        `horizon` rows, each with `context` rows of history before it (`shortest` when set)."""
+        least = min(self.shortest, context) if self.shortest else context
         out = []
         for e in self.entities:
             if part == "validation":
                 start, end = e.train_end, e.val_end
             else:
                 start, end = e.val_end, len(e.values)
-            origins = np.arange(max(start, context), end - horizon + 1, horizon)
+            origins = np.arange(max(start, least), end - horizon + 1, horizon)
             if len(origins):
                 out.append((e, origins))
         if not out:
@@ -178,23 +182,24 @@ class TableForecastData:
 
     def origin_covariates(self, part: str, context: int, horizon: int) -> np.ndarray | None:
         """(N, context + horizon, K) covariates of the windows `origins` returns (None without
-        covariates)."""
+        covariates); a short history's are padded with its first row."""
         if self.covariate_stats is None:
             return None
         rows = []
         for e, origins in self.entity_origins(part, context, horizon):
             assert e.covariates is not None
-            rows += [e.covariates[o - context : o + horizon] for o in origins]
+            rows += [_window(e.covariates, o, context, horizon, None) for o in origins]
         return np.stack(rows).astype(np.float32)
 
     def origins(
         self, part: str, context: int, horizon: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(histories (N, context), truths (N, horizon), scales (N,)) over every entity."""
+        """(histories (N, context), truths (N, horizon), scales (N,)) over every entity; a
+        history shorter than `context` (`shortest`) starts with NaN."""
         hist, truth, scales = [], [], []
         for e, origins in self.entity_origins(part, context, horizon):
             for origin in origins:
-                hist.append(e.values[origin - context : origin])
+                hist.append(_window(e.values, origin, context, 0, np.nan))
                 truth.append(e.values[origin : origin + horizon])
                 scales.append(e.scale)
         return (
@@ -202,6 +207,22 @@ class TableForecastData:
             np.stack(truth).astype(np.float32),
             np.asarray(scales, dtype=np.float64),
         )
+
+
+def _window(
+    rows: np.ndarray, origin: int, context: int, horizon: int, fill: float | None
+) -> np.ndarray:
+    """rows[origin - context : origin + horizon], padded on the left with `fill` (None: the
+    first row) where the entity starts later than origin - context."""
+    window = rows[max(0, origin - context) : origin + horizon]
+    missing = context + horizon - len(window)
+    if missing <= 0:
+        return window
+    if fill is None:
+        pad = np.repeat(window[:1], missing, axis=0)
+    else:
+        pad = np.full((missing, *window.shape[1:]), fill, dtype=window.dtype)
+    return np.concatenate([pad, window])
 
 
 def infer_season(
@@ -294,6 +315,7 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
         if calendar or future or static
         else None,
         static,
+        season if d.short_histories else 0,
     )
 
 

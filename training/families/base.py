@@ -185,6 +185,7 @@ class Forecaster(Family):
             "context_len": d.context_len,
             "horizon": d.horizon,
             "season": d.season,
+            "min_history": min(d.season, d.context_len) if d.short_histories else None,
             "scaler": Scaler(kind="per_series_standard"),
             "covariates": (
                 Covariates(

@@ -26,6 +26,13 @@ validation windows scored with fixed noise; step 0 (= seasonal naive) is always 
 among candidates whose validation MASE ratio to the seasonal naive is ≤ 1, the lowest CRPS ratio
 (geometric mean over series) is kept.
 
+Short histories (own tables, `data.short_histories`, the default of `rnngan train --data`): a
+history may start with NaN, a series shorter than C padded on the left; the graph fills each
+missing value from one season later and scales by the observed values only
+(training/networks_forecast.py `scaled_window`); training keeps the entities whose train part
+spans a season + horizon (NaN-padded) and cuts SHORT_SHARE of each batch's histories to a random
+length between one season and C; validation and test origins need one season of history.
+
 Covariates (own tables, `data.calendar` / `data.future_cols`; docs/forecast.md): a third graph
 input (S, C + H, n_cov) of calendar features (rnngan/core/calendar.py) and known-future columns
 for the history and the horizon, standardised in the graph by the train parts' mean and std;
@@ -66,6 +73,9 @@ __all__ = ["PanelForecastGraph", "PanelGenerator", "check_shape"]
 log = logging.getLogger("rnngan.train")
 
 PATHS = 8  # sample paths per training window (the sample CRPS)
+# `data.short_histories`: share of training windows whose history is cut to a random length
+# between one season and context_len, so the model forecasts series shorter than its context
+SHORT_SHARE = 0.25
 SELECT_MAX_WINDOWS = 2000  # validation windows scored per selection (an even subsample beyond)
 
 

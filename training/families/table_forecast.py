@@ -87,9 +87,19 @@ def panel_trainer(config: RunConfig, rng: torch.Generator, data: Any) -> Trainer
     if data.covariate_stats is not None:
         covs = [e.covariates[: e.train_end] for e in data.entities if e.covariates is not None]
         log.info("covariates: %s", ", ".join(panel.covariate_columns(config)))
+    short = d.short_histories  # entities from a season + horizon; a share of histories cut
     train = panel.PanelData(
-        [e.values[: e.train_end] for e in data.entities], d.context_len + d.horizon, covs
+        [e.values[: e.train_end] for e in data.entities],
+        d.context_len + d.horizon,
+        covs,
+        min_span=d.season + d.horizon if short else 0,
+        cut=(panel.SHORT_SHARE, d.context_len, d.season) if short else (0.0, 0, 0),
     )
+    if train.n_short:
+        log.info(
+            "%d entities shorter than context_len + horizon train on NaN-padded histories",
+            train.n_short,
+        )
     hist, truth, scales = data.origins("validation", d.context_len, d.horizon)
     val_cov = data.origin_covariates("validation", d.context_len, d.horizon)
     series = np.concatenate(
