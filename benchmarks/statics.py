@@ -5,13 +5,15 @@ A synthetic panel whose seasonal shape depends on a static attribute (examples/t
 own daily and weekly shape, each building at its own level, noise of 15 % of the level; a second
 attribute, floors, scales the level only) is trained through the user's path with the same seed
 and the `rnngan train --data … --task forecast` defaults, once without and once with
-`--static-cols kind,floors` (and, with `--variants`, the same two with `--calendar auto`); each is
-scored by `rnngan evaluate` on the same test windows (per series model / seasonal naive,
-geometric mean over series, GIFT-Eval's way). Each panel seed is a new panel (levels, floors,
+`--static-cols kind,floors`, the same two with `--calendar auto`, and those with two days of
+history (`--context-len 48`: too little to see a kind's weekly shape); each is scored by
+`rnngan evaluate` on the same test windows (per series model / seasonal naive, geometric mean
+over series, GIFT-Eval's way). Each panel seed is a new panel (levels, floors,
 noise); the figures are per seed and their mean. Writes benchmarks/results/statics.json and a
 table in docs/forecast.md (between the bench-static markers).
 
     python -m benchmarks.statics [--entities 12] [--rows 1440] [--steps 1200] [--seeds 0 1]
+                                 [--variants none static ...] [--jobs 2]
     python -m benchmarks.statics --render     # the table again, from the JSON
 """
 
@@ -42,7 +44,12 @@ VARIANTS: dict[str, list[str]] = {
     "static": ["--static-cols", "kind,floors"],
     "calendar": ["--calendar", "auto"],
     "calendar+static": ["--calendar", "auto", "--static-cols", "kind,floors"],
-}
+    # two days of history: too little to see a kind's weekly shape, which the attribute names
+    "calendar, context 48": ["--calendar", "auto", "--context-len", "48"],
+    "calendar+static, context 48": [
+        "--calendar", "auto", "--static-cols", "kind,floors", "--context-len", "48",
+    ],
+}  # fmt: skip
 log = logging.getLogger("rnngan.bench")
 
 
@@ -55,7 +62,7 @@ def _rnngan(*args: str) -> None:
 
 
 def _one(tmp: Path, data: Path, seed: int, name: str, steps: int) -> dict[str, Any]:
-    run_name = f"static_{seed}_{name.replace('+', '_')}"
+    run_name = f"static_{seed}_" + "".join(c if c.isalnum() else "_" for c in name)
     started = time.perf_counter()
     _rnngan(
         "train", "--data", str(data), "--id-col", "building", "--time-col", "time",
@@ -163,7 +170,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=24 * 60)
     parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--variants", nargs="+", default=["none", "static"], choices=VARIANTS)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (1 torch thread each)")
     parser.add_argument("--render", action="store_true", help="rewrite the table from the JSON")
     args = parser.parse_args()
