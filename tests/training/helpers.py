@@ -181,6 +181,7 @@ def tiny_table_forecast(out_dir: Path, steps: int = 2, seed: int = 0) -> RunConf
                 "context_len": 48,
                 "horizon": 12,
                 "season": 24,
+                "short_histories": True,  # as `rnngan train --data … --task forecast`
             },
             "model": {"latent_dim": 2, "hidden_size": 8, "num_layers": 1, "patch_len": 4},
             "train": {

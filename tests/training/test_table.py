@@ -192,6 +192,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, p
                 "num_layers": 1,
                 "disc_hidden_size": 16,
                 "disc_num_layers": 1,
+                "table_head": "coupled",  # as `rnngan train --data`
             },
             "train": {
                 "steps": 300,

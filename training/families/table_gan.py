@@ -99,6 +99,12 @@ class TableGenerator(nn.Module):
             [layout.values[c.name].start for c in spec.dynamic if c.kind == "boolean"]
             + list(layout.masks.values())
         )
+        # The Bernoulli channels as masks over the D channels (not in the state dict): the
+        # uniforms of their block (B, T, nb) @ `bernoulli_spread` (nb, D) land on their channels.
+        spread = torch.zeros(len(self.bernoulli), layout.width)
+        spread[torch.arange(len(self.bernoulli)), self.bernoulli] = 1.0
+        self.register_buffer("bernoulli_spread", spread, persistent=False)
+        self.register_buffer("bernoulli_mask", spread.sum(dim=0), persistent=False)
         categorical = sum(b - a for a, b, soft in runs if soft)
         self.coupled = head == "coupled" and categorical + len(self.bernoulli) > 0
         self.latent_dim = latent_dim
@@ -201,13 +207,13 @@ class TableGenerator(nn.Module):
                 parts.append(torch.sigmoid(logits[..., a:b]))
         out = torch.cat(parts, dim=-1)
         if self.bernoulli:
-            idx = torch.tensor(self.bernoulli)
-            p = out[..., idx]
-            hard = (next(drawn) < p).to(p.dtype)
+            # Masks rather than indexed assignment, which the ONNX exporter mangles.
+            mask = self.bernoulli_mask
+            u = next(drawn) @ self.bernoulli_spread  # (B, T, D), 0 off the Bernoulli channels
+            hard = (u < out).to(out.dtype)
             if tau is not None:
-                hard = hard + p - p.detach()
-            out = out.clone()
-            out[..., idx] = hard
+                hard = hard + out - out.detach()
+            out = out * (1.0 - mask) + hard * mask
         return out
 
 
