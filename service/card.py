@@ -73,7 +73,8 @@ def _what(m: Manifest) -> str:
         shape.append((f"features ({len(m.features)})", ", ".join(feats)))
     shape += [
         ("window length (seq_len)", m.seq_len or ""),
-        ("history needed (context_len)", m.context_len or ""),
+        ("history read (context_len)", m.context_len or ""),
+        ("shortest history taken (min_history)", m.min_history or m.context_len or ""),
         ("largest horizon", m.horizon or ""),
         ("frequency", m.freq or ""),
         ("season", m.season or ""),
@@ -148,8 +149,17 @@ def _limits(m: Manifest, s: Settings) -> str:
     elif m.task == "forecast":
         items += [
             f"Scored only on {d} ({', '.join(m.features)}), horizon {m.horizon}, from "
-            f"{m.context_len} values of history; on other series its accuracy is unmeasured.",
-            f"horizon ≤ {m.horizon}; history ≥ {m.context_len} and ≤ {s.max_history:,} values; "
+            + (f"{m.min_history}–" if m.min_history else "")
+            + f"{m.context_len} values of history; on other series its accuracy is unmeasured.",
+            f"horizon ≤ {m.horizon}; history ≥ {m.min_history or m.context_len} and "
+            f"≤ {s.max_history:,} values"
+            + (
+                f" (shorter than {m.context_len}: padded, the graph fills the oldest values "
+                "from the earliest observed season)"
+                if m.min_history
+                else ""
+            )
+            + "; "
             f"≤ {s.max_forecast_series} series and ≤ {s.max_num_samples} samples per request; "
             f"series × num_samples × horizon ≤ {s.max_forecast_values:,}.",
         ]

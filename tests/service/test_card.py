@@ -69,7 +69,8 @@ def test_card_generate_model(client: TestClient) -> None:
 def test_card_forecast_model_in_the_data_units(client: TestClient) -> None:
     page = _card(client, "etth1_ot")
     _self_contained(page)
-    assert "<tr><th>history needed (context_len)</th><td>168</td></tr>" in page
+    assert "<tr><th>history read (context_len)</th><td>168</td></tr>" in page
+    assert "<tr><th>shortest history taken (min_history)</th><td>168</td></tr>" in page
     assert "<tr><th>frequency</th><td>h</td></tr>" in page
     assert "<tr><th>training rows</th><td>[0, 8640)</td></tr>" in page
     assert "MASE 0.4579 beats the seasonal naive&#x27;s 0.5979" in page

@@ -79,6 +79,9 @@ def test_manifest_says_the_shortest_history(served: tuple[TestClient, Path]) -> 
     manifest = Manifest.read(tmp / "models" / "stores" / "1" / "manifest.json")
     assert manifest.min_history == SEASON and manifest.context_len == CONTEXT
     assert client.get("/v1/models/stores").json()["min_history"] == SEASON
+    card = client.get("/v1/models/stores/card").text
+    assert "<tr><th>shortest history taken (min_history)</th><td>24</td></tr>" in card
+    assert "history ≥ 24 and" in card and "from 24–48 values of history" in card
 
 
 @pytest.mark.parametrize("n", [SEASON, 30, CONTEXT - 1])
