@@ -29,6 +29,11 @@ log = logging.getLogger("rnngan.bench")
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "default": ("the defaults of `rnngan train --data`", {}),
     "no_diff": ("without the first-difference term (train.diff_weight 0)", {"diff_weight": 0.0}),
+    "independent": (
+        "the generator head of before the coupled one: every channel from one state, each "
+        "discrete channel drawn on its own at sampling time (model.table_head 'independent')",
+        {"model": {"table_head": "independent"}},
+    ),
     "no_moment": ("without the moment term (train.moment_weight 0)", {"moment_weight": 0.0}),
     "no_selection": (
         "the last weights instead of the held-out selection (train.select_every 0)",
@@ -47,9 +52,16 @@ def run_variant(name: str, steps: int | None) -> dict[str, Any]:
         ROOT / "data" / file, name=f"stores_{name}", out_dir=str(ROOT / "runs"), **options
     )
     overrides = dict(VARIANTS[name][1])
+    model = overrides.pop("model", {})  # model overrides; the rest are train.* ones
     if steps is not None:
         overrides["steps"] = steps
-    config = dataclasses.replace(config, train=dataclasses.replace(config.train, **overrides))
+    config = dataclasses.replace(
+        config,
+        train=dataclasses.replace(config.train, **overrides),
+        model=dataclasses.replace(config.model, **model),
+    )
+    if model:
+        overrides["model"] = model
     started = time.perf_counter()
     train(config, progress=False)
     trained = round(time.perf_counter() - started, 1)
