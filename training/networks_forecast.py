@@ -33,15 +33,18 @@ def check_shape(context: int, horizon: int, season: int) -> None:
 def fill_history(history: torch.Tensor, season: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A history (B, C) whose oldest values may be missing (NaN, a series shorter than C padded
     on the left; at least its last season present) -> (filled (B, C), observed (B, C) 0/1).
-    Each missing value takes the value one season later (repeated back to the start), so the
-    seasonal lags of a short series are its earliest observed season. A full history comes back
-    unchanged. The number of passes depends only on C, so the exported graph has no data-
-    dependent loop."""
+    Each missing value takes the value of the same phase in the earliest observed season (the
+    value one season later, repeated back to the start), so the seasonal lags of a short series
+    are its earliest observed season. A full history comes back unchanged. One gather whatever
+    C and the season: no data-dependent loop in the exported graph."""
     observed = torch.logical_not(torch.isnan(history))
-    filled = history
-    for _ in range(max(0, -(-history.shape[1] // season) - 1)):
-        later = torch.cat([filled[:, season:], filled[:, -season:]], dim=1)
-        filled = torch.where(torch.isnan(filled), later, filled)
+    c = history.shape[1]
+    first = torch.argmax(observed.to(torch.int64), dim=1, keepdim=True)  # (B, 1), 0 when full
+    index = torch.arange(c, device=history.device).unsqueeze(0)  # (1, C)
+    # first + ((i - first) mod season), kept non-negative before the remainder
+    phase = torch.remainder(index - first + season * (c // season + 1), season)
+    source = torch.where(index < first, (first + phase).clamp(max=c - 1), index)
+    filled = torch.gather(history, 1, source)
     # Anything still missing (a history without a full last season: the service refuses those)
     # becomes 0.
     filled = torch.where(torch.isnan(filled), torch.zeros_like(filled), filled)
@@ -53,8 +56,8 @@ def window_scale(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """loc (B, 1) = mean of the last season; scale (B, 1) = mean |x_t - x_{t-season}| over the
     window's observed pairs (its std over the observed values when that is negligible or there
-    is no pair, then 1). `observed` (B, C) 0/1 marks the values that were not filled in
-    (`fill_history`); None: all of them."""
+    are fewer pairs than a season, then 1). `observed` (B, C) 0/1 marks the values that were not
+    filled in (`fill_history`); None: all of them."""
     loc = history[:, -season:].mean(dim=1, keepdim=True)
     diff = (history[:, season:] - history[:, :-season]).abs()
     if observed is None:
@@ -63,7 +66,12 @@ def window_scale(
         std = torch.sqrt((centred * centred).mean(dim=1, keepdim=True))
     else:
         pairs = observed[:, season:] * observed[:, :-season]
-        mae = (diff * pairs).sum(dim=1, keepdim=True) / pairs.sum(dim=1, keepdim=True).clamp_min(1)
+        count = pairs.sum(dim=1, keepdim=True)
+        mae = (diff * pairs).sum(dim=1, keepdim=True) / count.clamp_min(1)
+        # Fewer observed pairs than a season (a history under two seasons; under 4 pairs for
+        # short seasons): a mean of so few differences can collapse, so such a window is scaled
+        # by its std instead.
+        mae = torch.where(count >= max(season, 4), mae, torch.zeros_like(mae))
         n = observed.sum(dim=1, keepdim=True).clamp_min(1)
         mean = (history * observed).sum(dim=1, keepdim=True) / n
         centred = (history - mean) * observed

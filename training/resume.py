@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from training.config import RunConfig
+from training.config import RunConfig, from_dict
 
 RESUME = "resume.pt"
 FORMAT = 1
@@ -204,7 +204,8 @@ def load(config: RunConfig, total_steps: int | None = None) -> ResumeState:
         raise ResumeError(f"{path} has format {raw.get('format')}; this rnngan reads {FORMAT}")
     now = config.to_dict()
     # Paths are compared as given: the same config file gives the same strings.
-    changed = _differences(raw["config"], now)
+    # A field added since the run was saved takes its default (the value the run had).
+    changed = _differences(from_dict(RunConfig, raw["config"]).to_dict(), now)
     if changed:
         raise ResumeError(
             f"the config differs from the run in {config.run_dir} (only train."

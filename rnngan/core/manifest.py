@@ -301,8 +301,10 @@ class Manifest(_Frozen):
                 raise ValueError("a forecast model needs context_len and horizon")
             if len(self.features) != 1:
                 raise ValueError("a forecast model is univariate: exactly one feature")
-            if self.min_history is not None and self.min_history > self.context_len:
-                raise ValueError("min_history must not exceed context_len")
+            if self.min_history is not None and not (
+                (self.season or 1) <= self.min_history <= self.context_len
+            ):
+                raise ValueError("min_history must lie between season and context_len")
         if (self.task == "image") != (self.image is not None):
             raise ValueError("an image section goes with task 'image', and only with it")
         if self.image is not None:

@@ -149,3 +149,64 @@ def test_origins_of_short_histories_start_with_nan() -> None:
     covs = short.origin_covariates("validation", CONTEXT, HORIZON)
     assert covs is not None and covs.shape == (7, CONTEXT + HORIZON, 2)
     assert covs[0, :7, 0].tolist() == [0.0] * 7 and covs[0, 7:, 0].tolist() == list(range(1, 14))
+
+
+@pytest.mark.parametrize(("context", "season"), [(168, 24), (50, 24), (60, 7), (10, 1), (40, 12)])
+def test_fill_matches_repeating_one_season_later(context: int, season: int) -> None:
+    rng = np.random.default_rng(context + season)
+    for n in range(season, context + 1):
+        values = rng.normal(size=context)
+        values[: context - n] = np.nan
+        want = values.copy()
+        for i in range(context - n - 1, -1, -1):  # back to front: one season later is filled
+            want[i] = want[i + season]
+        got, observed = fill_history(torch.from_numpy(values).unsqueeze(0), season)
+        np.testing.assert_array_equal(got[0].numpy(), want)
+        assert int(observed.sum()) == n
+
+
+def test_under_two_seasons_scales_by_the_std() -> None:
+    """One season and a few values more: too few seasonal pairs for their mean, the std."""
+    values = torch.tensor([[np.nan] * 10 + [0.0, 1.0, 0.0, 1.0, 0.5, 1.0]], dtype=torch.float64)
+    _, _, scale = scaled_window(values, CONTEXT, SEASON)
+    observed = values[0, 10:]
+    assert float(scale) == pytest.approx(float(observed.std(unbiased=False)))
+
+
+def test_cut_histories_pad_their_covariates_like_the_service() -> None:
+    long = np.arange(40, dtype=np.float32)
+    cov = np.stack([np.arange(40), np.arange(40) * 2], axis=1).astype(np.float32)
+    data = PanelData([long], CONTEXT + HORIZON, [cov], cut=(1.0, CONTEXT, SEASON))
+    windows, covs = data.batch(torch.Generator().manual_seed(1), 16)
+    assert covs is not None
+    for w, c in zip(windows, covs, strict=True):
+        first = int(torch.isnan(w).sum())
+        assert torch.equal(c[:first], c[first].expand(first, -1))
+        assert not torch.equal(c[first], c[first + 1])
+
+
+def test_exported_fill_does_not_grow_with_the_context() -> None:
+    """The fill is one gather: the exported graph's size does not depend on C / season."""
+    import io
+
+    import onnx
+
+    sizes = []
+    for season in (24, 1):
+        graph = PanelForecastGraph(
+            PanelGenerator(
+                context=48, horizon=4, season=season, latent_dim=2, hidden=8, patch=2, enc_patch=4
+            )
+        ).eval()
+        buffer = io.BytesIO()
+        torch.onnx.export(
+            graph,
+            (torch.randn(2, 48), torch.randn(2, 3, 4, 2)),
+            buffer,
+            input_names=["history", "noise"],
+            output_names=["forecast"],
+            opset_version=OPSET,
+            dynamo=False,
+        )
+        sizes.append(len(onnx.load_from_string(buffer.getvalue()).graph.node))
+    assert sizes[1] <= sizes[0] + 5, sizes

@@ -333,6 +333,12 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
         f"season {d.season}, {e.num_samples} sample paths; MASE and CRPS per window in units "
         "of its entity's seasonal-naive scale"
         + (
+            f"; origins from {data.shortest} rows of history (short histories: a shorter one "
+            "than the context is NaN-padded), so the windows differ from a full-context model's"
+            if data.shortest
+            else ""
+        )
+        + (
             f"; baselines on {info['baselines_entities']} of {info['entities']} entities "
             "(evenly spaced; `rnngan evaluate --max-entities`)"
             if info["subsampled"]

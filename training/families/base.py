@@ -185,7 +185,8 @@ class Forecaster(Family):
             "context_len": d.context_len,
             "horizon": d.horizon,
             "season": d.season,
-            "min_history": min(d.season, d.context_len) if d.short_histories else None,
+            # one season (two values without one: a single value has no spread)
+            "min_history": min(max(d.season, 2), d.context_len) if d.short_histories else None,
             "scaler": Scaler(kind="per_series_standard"),
             "covariates": (
                 Covariates(

@@ -253,14 +253,17 @@ class PanelData:
             if self.covs is not None:
                 covs.append(self.covs[i][start : start + self.span])
         windows = np.stack(rows)
+        cov = np.stack(covs) if covs else None
         share, context, shortest = self.cut
         if share > 0:
             chosen = torch.rand(size, generator=rng).numpy() < share
             keep = torch.randint(shortest, context + 1, (size,), generator=rng).numpy()
             for k in np.flatnonzero(chosen):
-                windows[k, : context - keep[k]] = np.nan
-        cov = torch.from_numpy(np.stack(covs)) if covs else None
-        return torch.from_numpy(windows), cov
+                first = context - keep[k]
+                windows[k, :first] = np.nan
+                if cov is not None:  # as the service pads them: the first kept row repeated
+                    cov[k, :first] = cov[k, first]
+        return torch.from_numpy(windows), (torch.from_numpy(cov) if cov is not None else None)
 
 
 def _left_pad(rows: np.ndarray, span: int, fill: float | None) -> np.ndarray:

@@ -2,8 +2,12 @@
 `task = "generate"`); its data are cut in training/data/tables.py.
 
 - Generator: a GRU reads [noise_t, condition] at each step; its head emits logits, turned into
-  sigmoids (numbers, flags, masks, gaps) and a softmax per categorical column. That is what
-  is exported; the service samples the discrete channels (rnngan/core/tables/sample.py).
+  sigmoids (numbers, flags, masks, gaps) and a softmax per categorical column. With the
+  coupled head (`model.table_head = "coupled"`, the default of `rnngan train --data`) the
+  generator draws the discrete channels itself from extra noise values and a second GRU emits
+  each step's numbers from those draws; the exported graph's discrete channels are then exact
+  0/1 and the service's own draws (rnngan/core/tables/sample.py) change nothing. With the
+  independent head (models before) the graph emits probabilities and the service draws.
 - Training sees hard discrete samples: straight-through Gumbel-softmax for categories and a
   straight-through Bernoulli for flags and masks, so the discriminator cannot tell real from
   synthetic by soft probabilities.
