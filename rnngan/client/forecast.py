@@ -9,7 +9,8 @@ Everything that can be checked here is, before any request: the columns, duplica
 (id, timestamp) pairs, NaN or infinite targets, histories shorter than the model's
 `context_len` (its `min_history` when it has one), `h` against the model's horizon, levels,
 quantiles and the server's limits. The panel is then split into requests under the server's
-limits (`GET /v1/limits`), sent concurrently, each with its `offset`, so the numbers are those of one big request.
+limits (`GET /v1/limits`), sent concurrently, each with its `offset`, so the numbers are those
+of one big request.
 """
 
 from __future__ import annotations
