@@ -10,7 +10,7 @@ share of series below 1. The model trained without short histories is scored at 
 only: the service refuses it anything shorter. Writes benchmarks/results/short.json and a block
 in docs/forecast.md.
 
-    python -m benchmarks.short [--seeds 0 1] [--panel energy] [--samples 100]
+    python -m benchmarks.short [--seeds 0 1] [--panel energy] [--samples 100] [--reuse]
 """
 
 from __future__ import annotations
@@ -35,7 +35,10 @@ WORK = Path("runs/short")
 log = logging.getLogger("rnngan.bench")
 
 
-def _train(table: Path, panel: str, seed: int, short: bool) -> tuple[Path, float]:
+def _train(
+    table: Path, panel: str, seed: int, short: bool, reuse: bool
+) -> tuple[Path, float | None]:
+    from training.checkpoint import CHECKPOINT
     from training.config import table_config
     from training.train import train
 
@@ -45,6 +48,9 @@ def _train(table: Path, panel: str, seed: int, short: bool) -> tuple[Path, float
     cfg = dataclasses.replace(cfg, seed=seed)
     if not short:
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, short_histories=False))
+    if reuse and (cfg.run_dir / CHECKPOINT).is_file():
+        log.info("reusing %s", cfg.run_dir)
+        return cfg.run_dir, json.loads((cfg.run_dir / "training.json").read_text())["seconds"]
     started = time.perf_counter()
     train(cfg, progress=False)
     return cfg.run_dir, round(time.perf_counter() - started, 1)
@@ -98,7 +104,13 @@ def _score(run_dir: Path, lengths: list[int], samples: int) -> dict[str, Any]:
             names,
             calibrated=True,
         )["vs_seasonal_naive"]["gan"]
-        out[str(length)] = {k: v[k] for k in ("mase", "crps", "beats_mase", "beats_crps")}
+        out[str(length)] = {
+            "mase": v["mase_ratio"],
+            "crps": v["crps_ratio"],
+            "beats_mase": v["share_beating_mase"],
+            "beats_crps": v["share_beating_crps"],
+            "coverage_80": v["coverage_80"],
+        }
         log.info("%s L=%d: %s", run_dir.name, length, out[str(length)])
     return {
         "windows": len(hist),
@@ -178,6 +190,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--panel", default="energy", choices=sorted(HORIZON))
     parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--reuse", action="store_true", help="keep runs already trained here")
     args = parser.parse_args()
     setup_logging()
     import torch
@@ -192,7 +205,7 @@ def main() -> None:
         row: dict[str, Any] = {"seed": seed}
         for short in (True, False):
             kind = "short" if short else "full"
-            run_dir, seconds = _train(table, args.panel, seed, short)
+            run_dir, seconds = _train(table, args.panel, seed, short, args.reuse)
             row[f"{kind}_train_seconds"] = seconds
             row[kind] = run_dir  # scored below, once the season is known
         from training.checkpoint import load_run
