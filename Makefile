@@ -13,7 +13,7 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp bench-panel bench-images bench-ablation bench-covariates bench-client bench-heavy-panel docs-check
+.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp bench-panel bench-images bench-ablation bench-covariates bench-static bench-client bench-heavy-panel docs-check
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
@@ -88,6 +88,11 @@ bench-panel: $(VENV)/.dev
 # (benchmarks/results/covariates.json, docs/forecast.md)
 bench-covariates: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.covariates
+
+# Static attributes on a synthetic buildings panel: with vs without --static-cols
+# (benchmarks/results/statics.json, docs/forecast.md)
+bench-static: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.statics
 
 # The shipped digit models through ONNX Runtime vs the real data's scores
 # (benchmarks/results/images.json, docs/images.md, docs/images_grid.png).

@@ -67,6 +67,7 @@ FIGURES: tuple[Figure, ...] = (
         "data/ETTh1.csv", "data/energy_data.csv", "data/internet_traffic_a5m.csv",
     ),
     _results("covariates", "bench-covariates", *TRAINING, "examples/tables.py"),
+    _results("statics", "bench-static", *TRAINING, "examples/tables.py"),
     _results("tables", "bench-tables", *TRAINING, "examples/tables.py", "data/ETTh1.csv"),
     _results("ablation", "bench-ablation", "benchmarks/tables.py", *TRAINING, "examples/tables.py"),
     _results("images", "bench-images", *TRAINING, "models/digits/", "models/digits_text/"),
@@ -101,11 +102,12 @@ FIGURES: tuple[Figure, ...] = (
         sources=("benchmarks/results/generation.json",),
     ),
     Figure(
-        "docs/forecast.md", "bench-forecast, bench-panel, bench-covariates",
+        "docs/forecast.md", "bench-forecast, bench-panel, bench-covariates, bench-static",
         sources=(
             "benchmarks/results/forecast.json",
             "benchmarks/results/panel.json",
             "benchmarks/results/covariates.json",
+            "benchmarks/results/statics.json",
         ),
     ),
     Figure("docs/tables.md", "bench-tables", sources=("benchmarks/results/tables.json",)),
