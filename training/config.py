@@ -146,6 +146,9 @@ class ImageConfig:
     encoder_batch: int = 128
     word_dropout: float = 0.1  # text: encoder pre-training words replaced by <unk>
     select_images: int = 500  # selection (train.select_every): images scored per check
+    # selection's copying floor: the training images' leave-one-out nearest distance (0), or
+    # with k folds each one's distance to the other folds (training/evaluate/images.py)
+    select_nn_folds: int = 0
     r1_weight: float = 0.0  # R1 penalty on real images (Mescheder et al., ICML 2018; 0: off)
 
 

@@ -166,7 +166,11 @@ class ImageTrainer(Trainer):
         self.grouped = self.cond_dim > 0 and c.mbstd_group > 1 and t.batch_size % c.mbstd_group == 0
         self.total_steps = t.steps
         self.steps_done = 0
-        self.scorer = SelectionScore(self.split, c.select_images) if t.select_every else None
+        self.scorer = (
+            SelectionScore(self.split, c.select_images, c.select_nn_folds)
+            if t.select_every
+            else None
+        )
         self.kept = KeptBest()
 
     def condition(self, labels: torch.Tensor) -> torch.Tensor | None:
