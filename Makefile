@@ -13,7 +13,7 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp bench-panel bench-images bench-ablation bench-covariates bench-static bench-client bench-heavy-panel docs-check
+.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp bench-panel bench-images bench-ablation bench-covariates bench-static bench-short bench-client bench-heavy-panel docs-check
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
@@ -93,6 +93,11 @@ bench-covariates: $(VENV)/.dev
 # (benchmarks/results/statics.json, docs/forecast.md)
 bench-static: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.statics
+
+# Series shorter than the context: the energy panel forecast from the last L values of each
+# history, trained with and without short histories (benchmarks/results/short.json, docs/forecast.md)
+bench-short: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.short
 
 # The shipped digit models through ONNX Runtime vs the real data's scores
 # (benchmarks/results/images.json, docs/images.md, docs/images_grid.png).

@@ -68,6 +68,7 @@ FIGURES: tuple[Figure, ...] = (
     ),
     _results("covariates", "bench-covariates", *TRAINING, "examples/tables.py"),
     _results("statics", "bench-static", *TRAINING, "examples/tables.py"),
+    _results("short", "bench-short", "benchmarks/panel.py", *TRAINING, "data/energy_data.csv"),
     _results("tables", "bench-tables", *TRAINING, "examples/tables.py", "data/ETTh1.csv"),
     _results("ablation", "bench-ablation", "benchmarks/tables.py", *TRAINING, "examples/tables.py"),
     _results("images", "bench-images", *TRAINING, "models/digits/", "models/digits_text/"),
@@ -102,12 +103,14 @@ FIGURES: tuple[Figure, ...] = (
         sources=("benchmarks/results/generation.json",),
     ),
     Figure(
-        "docs/forecast.md", "bench-forecast, bench-panel, bench-covariates, bench-static",
+        "docs/forecast.md",
+        "bench-forecast, bench-panel, bench-covariates, bench-static, bench-short",
         sources=(
             "benchmarks/results/forecast.json",
             "benchmarks/results/panel.json",
             "benchmarks/results/covariates.json",
             "benchmarks/results/statics.json",
+            "benchmarks/results/short.json",
         ),
     ),
     Figure("docs/tables.md", "bench-tables", sources=("benchmarks/results/tables.json",)),

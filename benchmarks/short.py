@@ -149,8 +149,9 @@ def block_text(result: dict[str, Any]) -> str:
         f"Mean ± std over seeds {result['seeds']}; {result['samples']} sample paths, the spread "
         "calibration of `rnngan evaluate` applied.",
         "",
-        "| model | history L | MASE ratio | CRPS ratio | beats SN (MASE) | beats SN (CRPS) |",
-        "|---|---|---|---|---|---|",
+        "| model | history L | MASE ratio | CRPS ratio | beats SN (MASE) | beats SN (CRPS) "
+        "| 80 % coverage |",
+        "|---|---|---|---|---|---|---|",
     ]
     for kind, label in (("short", "default (short histories)"), ("full", "short histories off")):
         for length in runs[0][kind]["by_length"]:
@@ -158,7 +159,8 @@ def block_text(result: dict[str, Any]) -> str:
             lines.append(
                 f"| {label} | {length} | {_ms([g['mase'] for g in got])} | "
                 f"{_ms([g['crps'] for g in got])} | {_ms([g['beats_mase'] for g in got])} | "
-                f"{_ms([g['beats_crps'] for g in got])} |"
+                f"{_ms([g['beats_crps'] for g in got])} | "
+                f"{_ms([g['coverage_80'] for g in got])} |"
             )
     lines.append("")
     lines.append(
@@ -191,8 +193,12 @@ def main() -> None:
     parser.add_argument("--panel", default="energy", choices=sorted(HORIZON))
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--reuse", action="store_true", help="keep runs already trained here")
+    parser.add_argument("--doc", action="store_true", help="only rewrite the doc from the results")
     args = parser.parse_args()
     setup_logging()
+    if args.doc:
+        write_doc(block_text(json.loads(RESULTS.read_text())))
+        return
     import torch
 
     torch.set_num_threads(1)
