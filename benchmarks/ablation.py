@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import time
 from pathlib import Path
@@ -94,13 +95,21 @@ def document(results: dict[str, dict[str, Any]], env: dict[str, Any]) -> str:
         "",
         "Produced by `make bench-ablation` (`benchmarks/ablation.py`); do not edit by hand. Each",
         "row changes one setting of the `rnngan train --data` defaults on the example `stores`",
-        "table (60 entities, `python -m examples.tables`), same seed; lower is better.",
+        "table (60 entities, `python -m examples.tables`), same seed; lower is better. A row",
+        "marked older was measured against the defaults of its commit (rerun it with",
+        "`python -m benchmarks.ablation --only <variant>`).",
         "",
         "| variant | disc (5 runs) | disc runs | z-scored disc | ACF error | visitors std "
-        "(real / synthetic) | steps, train s |",
-        "|---|---|---|---|---|---|---|",
+        "(real / synthetic) | steps, train s | code |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    # A row run on older code compares against the default of then, not of now: say which.
+    latest = max(
+        (r.get("code") or {} for r in results.values()), key=lambda c: c.get("utc") or ""
+    ).get("commit")
     for name, r in results.items():
+        commit = (r.get("code") or {}).get("commit") or "not recorded"
+        code = commit[:8] + ("" if commit == latest else " (older: its default differed)")
         d = r["discriminative"]
         runs = ", ".join(f"{x:.3f}" for x in d["runs"])
         z = r["discriminative_zscored"]
@@ -108,7 +117,7 @@ def document(results: dict[str, dict[str, Any]], env: dict[str, Any]) -> str:
             f"| {name}: {r['changes']} | {d['mean']:.3f} ± {d['std']:.3f} | {runs} | "
             f"{'—' if z is None else f'{z:.3f}'} | {r['autocorrelation_error']:.3f} | "
             f"{r['visitors_std'][0]:.1f} / {r['visitors_std'][1]:.1f} | "
-            f"{r['steps']}, {r['train_seconds']} |"
+            f"{r['steps']}, {r['train_seconds']} | {code} |"
         )
     floors = {round(r["discriminative_real_floor"], 3) for r in results.values()}
     acf = {round(r["autocorrelation_error_real_floor"], 4) for r in results.values()}
@@ -127,8 +136,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(VARIANTS), help="comma-separated variants")
     parser.add_argument("--steps", type=int, default=None, help="override train.steps")
+    parser.add_argument("--doc", action="store_true", help="only rewrite the doc from the results")
     args = parser.parse_args()
     setup_logging()
+    if args.doc:
+        saved = json.loads(RESULTS.read_text())
+        DOC.write_text(document(saved["results"], saved["environment"]) + "\n")
+        return
     write_tables(ROOT / "data")
     names = args.only.split(",")
     for name in names:
