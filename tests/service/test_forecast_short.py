@@ -17,14 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
 from examples.tables import promo_panel
-from rnngan.cli import app as cli
 from rnngan.client import Client
 from rnngan.core.manifest import Manifest
 from service.config import Settings
 from service.main import create_app
+from tests.helpers.forecaster import train_and_export
 
 CONTEXT, HORIZON, SEASON = 48, 12, 24
 
@@ -37,16 +36,16 @@ def _panel() -> pd.DataFrame:
 
 
 def _train(tmp: Path, name: str, *extra: str) -> None:
-    runner = CliRunner()
-    args = ["train", "--data", str(tmp / "stores.csv"), "--id-col", "store", "--time-col", "time"]
-    args += ["--task", "forecast", "--target", "sales", "--steps", "20", "--name", name]
-    args += ["--context-len", str(CONTEXT), "--horizon", str(HORIZON)]
-    result = runner.invoke(cli, [*args, "--out-dir", str(tmp / "runs"), *extra])
-    assert result.exit_code == 0, result.output
-    result = runner.invoke(
-        cli, ["export", "--run", str(tmp / "runs" / name), "--models-dir", str(tmp / "models")]
+    train_and_export(
+        tmp,
+        tmp / "stores.csv",
+        name,
+        *extra,
+        id_col="store",
+        target="sales",
+        context=CONTEXT,
+        horizon=HORIZON,
     )
-    assert result.exit_code == 0, result.output
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from rnngan.client import Client, InputError
 from rnngan.core.manifest import Covariates, Manifest
 from service.config import Settings
 from service.main import create_app
+from tests.helpers.forecaster import train_and_export
 
 CONTEXT, HORIZON = 48, 12
 
@@ -39,16 +40,9 @@ def _panel() -> pd.DataFrame:
 
 
 def _train(tmp: Path, data: Path, name: str, *extra: str) -> None:
-    runner = CliRunner()
-    args = ["train", "--data", str(data), "--id-col", "building", "--time-col", "time"]
-    args += ["--task", "forecast", "--target", "load", "--steps", "20", "--name", name]
-    args += ["--context-len", str(CONTEXT), "--horizon", str(HORIZON)]
-    result = runner.invoke(cli, [*args, "--out-dir", str(tmp / "runs"), *extra])
-    assert result.exit_code == 0, result.output
-    result = runner.invoke(
-        cli, ["export", "--run", str(tmp / "runs" / name), "--models-dir", str(tmp / "models")]
+    train_and_export(
+        tmp, data, name, *extra, id_col="building", target="load", context=CONTEXT, horizon=HORIZON
     )
-    assert result.exit_code == 0, result.output
 
 
 @pytest.fixture(scope="module")
