@@ -8,7 +8,7 @@ task and data set, and nothing of the machine it was trained on:
   `out_dir` (where the runs were written);
 - `[data]` options only where the run read them: no `target: "OT"` on a generator, no
   `n_series` outside sines, no `train_end` on a table; `[model]` and `[eval]` options of the
-  forecasters only on forecasters.
+  forecasters only on forecasters, `model.table_head` only on own-table generators.
 
 `recorded_config` works on the config as a mapping, so it also tidies manifests written before
 it existed (`python -m training.provenance models` rewrites them in place; the ONNX files and
@@ -31,9 +31,19 @@ log = logging.getLogger("rnngan.provenance")
 TABLE_KEYS = ("id_col", "time_col", "static", "types", "bounds", "columns", "stride")
 FORECAST_KEYS = ("target", "context_len", "horizon", "season")
 SERIES_SPLIT_KEYS = ("train_end", "val_end", "test_end")  # built-in series: split by row
-TABLE_SPLIT_KEYS = ("val_share", "test_share", "future_cols", "calendar")  # table forecasts
+# table forecasts
+TABLE_SPLIT_KEYS = (
+    "val_share",
+    "test_share",
+    "future_cols",
+    "calendar",
+    "static_cols",
+    "static_channels",
+    "short_histories",
+)
 FORECAST_MODEL_KEYS = ("patch_len", "disc_context")
 FORECAST_EVAL_KEYS = ("num_samples", "baselines", "baseline_input_size", "calibrate")
+TABLE_GAN_MODEL_KEYS = ("table_head",)  # own-table generators only
 RUN_ONLY_KEYS = ("out_dir",)  # where the run was written: means nothing beside the model
 
 
@@ -83,6 +93,9 @@ def recorded_config(config: dict[str, Any]) -> dict[str, Any]:
         for section, keys in (("model", FORECAST_MODEL_KEYS), ("eval", FORECAST_EVAL_KEYS)):
             if isinstance(out.get(section), dict):
                 out[section] = {k: v for k, v in out[section].items() if k not in keys}
+    table_gan = task == "generate" and isinstance(data, dict) and data.get("dataset") == "table"
+    if not table_gan and isinstance(out.get("model"), dict):
+        out["model"] = {k: v for k, v in out["model"].items() if k not in TABLE_GAN_MODEL_KEYS}
     return out
 
 

@@ -42,6 +42,7 @@ def _check_training(training: dict[str, Any]) -> None:
         assert "n_series" not in data
     if data["dataset"] != "table":
         assert "id_col" not in data and "val_share" not in data
+        assert "short_histories" not in data and "table_head" not in training["model"]
     assert recorded_config(training) == training  # nothing left to tidy
 
 
