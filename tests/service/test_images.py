@@ -61,7 +61,7 @@ def test_images_json_in_pixel_units_and_npy_round_trip(client: TestClient) -> No
     as_json = client.post(LABEL, json={**body, "format": "json"})
     assert as_json.status_code == 200
     out = as_json.json()
-    assert (out["model"], out["version"], out["labels"]) == ("digits", 1, [4] * 5)
+    assert (out["model"], out["version"], out["labels"]) == ("digits", SHIPPED["digits"], [4] * 5)
     images = np.asarray(out["images"])
     assert images.shape == (5, 8, 8) and images.min() >= 0 and images.max() <= 16
     assert images.dtype.kind == "i" and images.max() >= 8  # ink, in 0..16 units
@@ -266,7 +266,7 @@ def test_images_registry_refuses_a_graph_unlike_its_manifest(
     from service.registry import Registry
 
     models = tmp_path / "models"
-    shutil.copytree(MODELS / "digits", models / "digits")
+    shutil.copytree(MODELS / "digits" / "1", models / "digits" / "1")  # the only version
     path = models / "digits" / "1" / "manifest.json"
     raw = json.loads(path.read_text())
     if field == "latent_dim":

@@ -161,11 +161,14 @@ def test_pinned_versions_cache_is_bounded(tmp_path: Path) -> None:
     shutil.copytree(models / "sines" / "1", models / "stocks" / "1", dirs_exist_ok=True)
     write_manifest(models / "stocks" / "1", name="stocks", version=1)
     registry = _registry(models, capacity=1)
-    assert registry.available == {
-        **{n: [v] for n, v in SHIPPED.items()},
-        "sines": [1, 2],
-        "stocks": [1, 2],
+    on_disk = {  # every version folder (the digit models ship two as well)
+        m.name: sorted(int(v.name) for v in m.iterdir() if v.name.isdigit())
+        for m in models.iterdir()
+        if m.is_dir() and not m.name.startswith(".")
     }
+    assert on_disk["sines"] == [1, 2] and on_disk["stocks"] == [1, 2]
+    assert set(on_disk) == set(SHIPPED)
+    assert registry.available == on_disk
     first = registry.get_version("sines", 1)
     assert registry.get_version("sines", 1) is first  # cached
     assert first.batcher is None  # pinned versions run unbatched
