@@ -151,7 +151,7 @@ def run_panel(
             }
         )
     # AutoARIMA (not in the defaults' evaluation) on the same windows, once per panel.
-    from training.data.tables import load_table_forecast
+    from training.data.table_forecast import load_table_forecast
     from training.evaluate import forecast as fc
 
     ckpt = load_run(work / "runs" / f"panel_{name}_s{seeds[0]}")

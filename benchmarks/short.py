@@ -62,7 +62,7 @@ def _score(run_dir: Path, lengths: list[int], samples: int) -> dict[str, Any]:
 
     from rnngan.core.manifest import Calibration
     from training.checkpoint import load_run
-    from training.data.tables import load_table_forecast
+    from training.data.table_forecast import load_table_forecast
     from training.evaluate.run import evaluate_run
     from training.evaluate.versus import block, block_from_paths, compare, seasonal_naive_point
     from training.families import family_for

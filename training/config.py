@@ -58,9 +58,7 @@ class DataConfig:
     # their channels, resolved when training starts: "column=label" (a categorical's one-hot
     # channel per label) or "column" (a numeric one, standardised in the graph)
     static_channels: tuple[str, ...] = ()
-    # table forecast (panel forecaster): forecast series shorter than context_len, down to one
-    # season of history (NaN-padded on the left, filled in the graph); training keeps entities
-    # whose train part spans a season + horizon and cuts a share of its histories short
+    # table forecast: take histories down to one season (training/families/panel_forecast.py)
     short_histories: bool = False
 
 
@@ -77,10 +75,9 @@ class ModelConfig:
     disc_num_layers: int = 2
     patch_len: int = 1  # forecast: history values per condition-GRU step (divides context_len)
     disc_context: int = 24  # forecast: history steps the discriminator sees before the future
-    # own tables (table_gan): "coupled" samples the discrete channels inside the generator from
-    # extra noise and computes the numbers of each step from those samples (a second GRU), so a
-    # step's numbers agree with its categories and flags; "independent" (models of before) emits
-    # every channel from one state and leaves the discrete draws to the sampler
+    # own-table generators: "coupled" draws categories and flags inside the generator and computes
+    # each step's numbers from them; "independent" (before) leaves the draws to the sampler
+    # (training/families/table_gan.py)
     table_head: Literal["independent", "coupled"] = "independent"
 
 

@@ -14,7 +14,7 @@ import torch
 
 from tests.training.helpers import tiny_forecast
 from training.checkpoint import load_run
-from training.data.tables import infer_season
+from training.data.table_forecast import infer_season
 from training.evaluate.versus import block, compare, seasonal_naive_point
 from training.export import export
 from training.families import build_graph
@@ -172,7 +172,7 @@ def test_table_covariates_are_loaded_and_standardised(tmp_path: Path) -> None:
     from examples.tables import promo_panel
     from rnngan.core.tables.spec import TableError
     from training.config import RunConfig, from_dict
-    from training.data.tables import load_table_forecast
+    from training.data.table_forecast import load_table_forecast
 
     promo_panel(entities=2, rows=24 * 10).assign(note="x").to_csv(tmp_path / "p.csv", index=False)
     base = {"dataset": "table", "path": str(tmp_path / "p.csv"), "id_col": "store"}

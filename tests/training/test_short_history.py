@@ -125,7 +125,7 @@ def test_panel_data_pads_short_series_and_cuts_histories() -> None:
 
 
 def test_origins_of_short_histories_start_with_nan() -> None:
-    from training.data.tables import EntitySplit, TableForecastData
+    from training.data.table_forecast import EntitySplit, TableForecastData
 
     values = np.arange(100, dtype=np.float32)
     cov = np.stack([values, -values], axis=1)

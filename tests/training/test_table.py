@@ -514,7 +514,7 @@ def test_forecast_a_target_column_of_a_table(tmp_path: Path) -> None:
         )
         assert r.status_code == 200 and len(r.json()["forecasts"][0]["mean"]) == 12
     with pytest.raises(TableError, match="is not in the table"):
-        from training.data.tables import load_table_forecast
+        from training.data.table_forecast import load_table_forecast
 
         load_table_forecast(
             from_dict(

@@ -34,7 +34,7 @@ from rnngan.core.manifest import Calibration
 from rnngan.core.tables.spec import TableError
 from training.config import RunConfig
 from training.data.series import ForecastData, load_forecast
-from training.data.tables import TableForecastData, load_table_forecast
+from training.data.table_forecast import TableForecastData, load_table_forecast
 from training.evaluate import tables as table_limits
 from training.evaluate.scores import (
     LEVELS,

@@ -28,7 +28,7 @@ from torch import nn
 
 from rnngan.core.manifest import DatasetInfo
 from training.config import RunConfig
-from training.data.tables import load_table_forecast
+from training.data.table_forecast import load_table_forecast
 from training.evaluate.forecast import evaluate_table_forecast
 from training.families import panel_forecast as panel
 from training.families.forgan import ForGAN, ForGANTrainer, is_v1

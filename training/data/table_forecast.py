@@ -1,0 +1,268 @@
+"""Forecasting a target column of the user's own long table (training/families/table_forecast.py;
+reading the table: training/data/tables.py): the target column of each entity, gaps filled by
+linear interpolation inside the entity, split by time: the first (1 − val_share − test_share)
+rows train, the next val_share choose the checkpoint and fit the calibration, the last
+test_share are reported. Forecast origins are every `horizon` rows inside the validation and
+test parts (each sees only its own entity's history before it; `data.short_histories`: from one
+season of it). Covariates: calendar features, known-future columns and static attributes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnngan.core.calendar import calendar_columns, season_for_freq
+from rnngan.core.manifest import StaticAttribute, file_sha256
+from rnngan.core.tables.infer import infer_kind
+from rnngan.core.tables.spec import NUMERIC, TableError
+from rnngan.core.tables.timecol import prepare_frame
+from training.config import DataConfig
+from training.data.forecast_covariates import (
+    _check_future,
+    _entity_covariates,
+    _resolve_calendar,
+    resolve_static,
+)
+from training.data.tables import read_user_table
+
+log = logging.getLogger("rnngan.train")
+
+
+# --- forecasting a target column of the table ---
+
+
+@dataclass(frozen=True)
+class EntitySplit:
+    values: np.ndarray  # (rows,) float32, gaps filled
+    train_end: int
+    val_end: int
+    scale: float  # in-sample MAE of the seasonal naive on the train part
+    name: str = ""  # the entity id
+    covariates: np.ndarray | None = None  # (rows, K) float32: calendar, then future columns
+
+
+@dataclass(frozen=True)
+class TableForecastData:
+    entities: list[EntitySplit]
+    target: str
+    freq: str | None
+    source: str
+    sha256: str
+    season: int = 24  # the config's, or inferred from the time column (`infer_season`)
+    calendar: tuple[str, ...] = ()  # calendar features (resolved from "auto")
+    future: tuple[str, ...] = ()  # known-future columns
+    # per covariate channel: mean and std over the train parts (calendar channels: 0 and 1)
+    covariate_stats: tuple[np.ndarray, np.ndarray] | None = None
+    static: tuple[StaticAttribute, ...] = ()  # static attributes, channels after the future ones
+    # `data.short_histories`: forecast origins need only this many rows before them (one
+    # season); a shorter history than the context is NaN-padded on the left (0: the context)
+    shortest: int = 0
+
+    @property
+    def static_channels(self) -> tuple[str, ...]:
+        return tuple(c for a in self.static for c in a.channels)
+
+    def train_windows(self, span: int) -> np.ndarray:
+        parts = []
+        for e in self.entities:
+            train = e.values[: e.train_end]
+            if len(train) >= span:
+                view = np.lib.stride_tricks.sliding_window_view(train, span)
+                parts.append(view)
+        if not parts:
+            raise TableError(
+                f"no entity has {span} training rows (context_len + horizon); lower them"
+            )
+        return np.ascontiguousarray(np.concatenate(parts)).astype(np.float32)
+
+    def entity_origins(
+        self, part: str, context: int, horizon: int
+    ) -> list[tuple[EntitySplit, np.ndarray]]:
+        """Each entity with its forecast origins in the validation or test part, one every
+        `horizon` rows, each with `context` rows of history before it (`shortest` when set)."""
+        least = min(self.shortest, context) if self.shortest else context
+        out = []
+        for e in self.entities:
+            if part == "validation":
+                start, end = e.train_end, e.val_end
+            else:
+                start, end = e.val_end, len(e.values)
+            origins = np.arange(max(start, least), end - horizon + 1, horizon)
+            if len(origins):
+                out.append((e, origins))
+        if not out:
+            raise TableError(
+                f"no {part} window: the {part} part of each entity is shorter than the horizon "
+                "or has too little history before it"
+            )
+        return out
+
+    def origin_covariates(self, part: str, context: int, horizon: int) -> np.ndarray | None:
+        """(N, context + horizon, K) covariates of the windows `origins` returns (None without
+        covariates); a short history's are padded with its first row."""
+        if self.covariate_stats is None:
+            return None
+        rows = []
+        for e, origins in self.entity_origins(part, context, horizon):
+            assert e.covariates is not None
+            rows += [_window(e.covariates, o, context, horizon, None) for o in origins]
+        return np.stack(rows).astype(np.float32)
+
+    def origins(
+        self, part: str, context: int, horizon: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(histories (N, context), truths (N, horizon), scales (N,)) over every entity; a
+        history shorter than `context` (`shortest`) starts with NaN."""
+        hist, truth, scales = [], [], []
+        for e, origins in self.entity_origins(part, context, horizon):
+            for origin in origins:
+                hist.append(_window(e.values, origin, context, 0, np.nan))
+                truth.append(e.values[origin : origin + horizon])
+                scales.append(e.scale)
+        return (
+            np.stack(hist).astype(np.float32),
+            np.stack(truth).astype(np.float32),
+            np.asarray(scales, dtype=np.float64),
+        )
+
+
+def _window(
+    rows: np.ndarray, origin: int, context: int, horizon: int, fill: float | None
+) -> np.ndarray:
+    """rows[origin - context : origin + horizon], padded on the left with `fill` (None: the
+    first row) where the entity starts later than origin - context."""
+    window = rows[max(0, origin - context) : origin + horizon]
+    missing = context + horizon - len(window)
+    if missing <= 0:
+        return window
+    if fill is None:
+        pad = np.repeat(window[:1], missing, axis=0)
+    else:
+        pad = np.full((missing, *window.shape[1:]), fill, dtype=window.dtype)
+    return np.concatenate([pad, window])
+
+
+def infer_season(
+    step_seconds: float | None, kind: str | None, regular: bool, freq: str | None = None
+) -> int:
+    """The seasonal period from the time column: from its pandas frequency when it has one
+    (rnngan/core/calendar.py `season_for_freq`: 24 hourly, one day of steps for any sub-daily
+    spacing that divides a day, e.g. 288 at 5 min, 7 daily, 5 business-daily, 52 weekly,
+    12 monthly, 4 quarterly), else from the spacing: 12 for 28-31 days; 1 (none) otherwise, or
+    without a datetime column."""
+    if kind != "datetime" or not step_seconds:
+        return 1
+    if freq:
+        return season_for_freq(freq)
+    day = 86400.0
+    if regular and step_seconds < day and day % step_seconds == 0:
+        return int(day // step_seconds)
+    if regular and step_seconds == day:
+        return 7
+    if regular and step_seconds == 7 * day:
+        return 52
+    if 28 * day <= step_seconds <= 31 * day:
+        return 12
+    return 1
+
+
+def load_table_forecast(d: DataConfig) -> TableForecastData:
+    """`d.season` 0: inferred from the time column (`infer_season`)."""
+    frame = read_user_table(str(d.path))
+    for column in [d.id_col, d.target] + ([d.time_col] if d.time_col else []):
+        if column not in frame.columns:
+            raise TableError(
+                f"column '{column}' is not in the table; columns: {list(frame.columns)}"
+            )
+    if infer_kind(frame[d.target]) not in NUMERIC:
+        raise TableError(f"the target '{d.target}' must be numeric to be forecast")
+    frame, time_spec = prepare_frame(frame, str(d.id_col), d.time_col)
+    season = d.season
+    if season <= 0:
+        season = (
+            infer_season(time_spec.step, time_spec.kind, time_spec.regular, time_spec.freq)
+            if time_spec is not None
+            else 1
+        )
+        log.info("season %d (inferred from the time column's spacing)", season)
+    calendar = _resolve_calendar(d, time_spec)
+    future = _check_future(frame, d)
+    static = resolve_static(frame, d)
+    entities = []
+    skipped = 0
+    for key, entity in frame.groupby(str(d.id_col), sort=False):
+        values = pd.to_numeric(entity[d.target], errors="coerce").to_numpy(dtype=np.float64)
+        if np.isnan(values).all():
+            skipped += 1
+            continue
+        values = pd.Series(values).interpolate(limit_direction="both").to_numpy()
+        rows = len(values)
+        train_end = int(round(rows * (1 - d.val_share - d.test_share)))
+        val_end = int(round(rows * (1 - d.test_share)))
+        train = values[:train_end]
+        if len(train) <= season:
+            skipped += 1
+            continue
+        scale = float(np.mean(np.abs(train[season:] - train[:-season])))
+        covariates = None
+        if calendar or future or static:
+            covariates = _entity_covariates(entity, calendar, future, static, rows)
+        entities.append(
+            EntitySplit(
+                values.astype(np.float32), train_end, val_end, scale or 1.0, str(key), covariates
+            )
+        )
+    if not entities:
+        raise TableError("no entity is long enough for its train part to span one season")
+    if skipped:
+        log.warning(
+            "%d entities skipped: empty target or train part shorter than a season", skipped
+        )
+    path = Path(str(d.path))
+    return TableForecastData(
+        entities,
+        d.target,
+        time_spec.freq if time_spec is not None else d.freq,
+        path.name,
+        file_sha256(path),
+        season,
+        calendar,
+        future,
+        _covariate_stats(entities, len(calendar_columns(calendar)), static)
+        if calendar or future or static
+        else None,
+        static,
+        season if d.short_histories else 0,
+    )
+
+
+def _covariate_stats(
+    entities: list[EntitySplit], n_calendar: int, static: tuple[StaticAttribute, ...] = ()
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of each covariate channel over the train parts (calendar channels stay
+    as they are: 0 and 1); what the graph standardises the covariates with. Static channels:
+    one-hots stay 0/1; a numeric attribute is standardised over the entities (each once)."""
+    train = np.concatenate(
+        [e.covariates[: e.train_end] for e in entities if e.covariates is not None]
+    )
+    mean = train.mean(axis=0).astype(np.float64)
+    std = train.std(axis=0).astype(np.float64)
+    mean[:n_calendar], std[:n_calendar] = 0.0, 1.0
+    at = train.shape[1] - sum(len(a.channels) for a in static)
+    for attribute in static:
+        width = len(attribute.channels)
+        if attribute.kind == "categorical":
+            mean[at : at + width], std[at : at + width] = 0.0, 1.0
+        else:
+            per_entity = np.array(
+                [e.covariates[0, at] for e in entities if e.covariates is not None]
+            )
+            mean[at], std[at] = per_entity.mean(), per_entity.std()
+        at += width
+    std = np.where(std > 1e-12, std, 1.0)
+    return mean.astype(np.float32), std.astype(np.float32)
