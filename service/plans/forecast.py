@@ -89,13 +89,17 @@ def plan_forecast(model: LoadedModel, body: ForecastRequest, settings: Settings)
         histories.append(_history(s, context, manifest.min_history, settings.max_history))
         horizon_stamps = _horizon_stamps(s, manifest.freq, horizon)
         stamps.append(horizon_stamps)
-        if manifest.covariates is not None:
-            covariates.append(_covariates(s, manifest.covariates, context, horizon, horizon_stamps))
-        elif s.static is not None:
+        if s.static is not None and (manifest.covariates is None or not manifest.covariates.static):
             raise InvalidInput(
                 f"series '{s.id}': model '{model.name}' reads no static attributes (it was "
                 "trained without --static-cols); drop 'static'."
             )
+        if manifest.covariates is not None:
+            rows = _covariates(
+                s, manifest.covariates, min(context, len(s.values)), horizon, horizon_stamps
+            )
+            # A short history's rows: its first row repeated on the left, as the trainer pads.
+            covariates.append(np.pad(rows, ((context + horizon - len(rows), 0), (0, 0)), "edge"))
         elif s.covariates is not None or s.future is not None:
             raise InvalidInput(
                 f"series '{s.id}': model '{model.name}' reads no covariates (it was trained "
@@ -189,22 +193,9 @@ def _covariates(
     horizon: int,
     horizon_stamps: list[str] | None,
 ) -> np.ndarray:
-    """(context + horizon, K) float32: the calendar columns, then the future columns, then the
-    static attributes' channels."""
-    out = _covariate_rows(series, spec, min(context, len(series.values)), horizon, horizon_stamps)
-    if len(out) < context + horizon:  # a short history: its first row repeated on the left
-        out = np.concatenate([np.repeat(out[:1], context + horizon - len(out), axis=0), out])
-    return out
-
-
-def _covariate_rows(
-    series: SeriesIn,
-    spec: Covariates,
-    context: int,
-    horizon: int,
-    horizon_stamps: list[str] | None,
-) -> np.ndarray:
-    """`_covariates` for the `context` history values the series has."""
+    """(context + horizon, K) float32 for the series' last `context` history values and the
+    horizon: the calendar columns, then the future columns, then the static attributes'
+    channels."""
     parts = []
     statics = _static(series, spec, context + horizon)
     if spec.calendar:
@@ -269,13 +260,9 @@ _TRUE, _FALSE = {"true", "t", "yes", "y", "1"}, {"false", "f", "no", "n", "0"}
 
 def _static(series: SeriesIn, spec: Covariates, steps: int) -> list[np.ndarray]:
     """The static attributes' channels, (steps, width) each: a one-hot of the category, or the
-    number; a 422 for a missing, unknown or wrongly typed attribute."""
+    number; a 422 for a missing, unknown or wrongly typed attribute (`plan_forecast` refuses
+    `static` sent to a model without static attributes)."""
     if not spec.static:
-        if series.static is not None:
-            raise InvalidInput(
-                f"series '{series.id}': this model reads no static attributes (it was trained "
-                "without --static-cols); drop 'static'."
-            )
         return []
     names = [a.name for a in spec.static]
     if series.static is None:

@@ -152,6 +152,11 @@ def test_forecast_with_future_values(served: tuple[TestClient, Path]) -> None:
             "series 'a': this model reads calendar features (hour, weekday); give 'timestamps', "
             "one per history value.",
         ),
+        (
+            {"static": {"kind": "office"}},
+            "series 'a': model 'promo' reads no static attributes (it was trained without "
+            "--static-cols); drop 'static'.",
+        ),
     ],
 )
 def test_forecast_covariates_422(
