@@ -67,10 +67,14 @@ class TableGenerator(nn.Module):
         spread[torch.arange(len(self.bernoulli)), self.bernoulli] = 1.0
         self.register_buffer("bernoulli_spread", spread, persistent=False)
         self.register_buffer("bernoulli_mask", spread.sum(dim=0), persistent=False)
-        categorical = sum(b - a for a, b, soft in runs if soft)
-        self.coupled = head == "coupled" and categorical + len(self.bernoulli) > 0
+        # The uniforms' blocks, per step: one per categorical column (a Gumbel per category),
+        # then one for the Bernoulli channels when there are any (`draw`, `_uniforms`).
+        self.uniform_widths = [b - a for a, b, soft in runs if soft] + (
+            [len(self.bernoulli)] if self.bernoulli else []
+        )
+        self.coupled = head == "coupled" and sum(self.uniform_widths) > 0
         self.latent_dim = latent_dim
-        self.discrete_noise = categorical + len(self.bernoulli) if self.coupled else 0
+        self.discrete_noise = sum(self.uniform_widths) if self.coupled else 0
         self.rnn = rnn_cls(
             self.noise_dim + spec.condition_dim,
             hidden_size,
@@ -118,11 +122,8 @@ class TableGenerator(nn.Module):
         categorical column, then one for the Bernoulli channels."""
         u = 0.5 * (1.0 + torch.erf(noise[..., self.latent_dim :] / 2.0**0.5))
         u = u.clamp(1e-6, 1 - 1e-6)
-        shapes = [b - a for a, b, soft in self.runs if soft]
-        if self.bernoulli:
-            shapes.append(len(self.bernoulli))
         out, at = [], 0
-        for k in shapes:
+        for k in self.uniform_widths:
             out.append(u[..., at : at + k])
             at += k
         return out
@@ -144,10 +145,7 @@ class TableGenerator(nn.Module):
         channels when there are any. None for `coupled`: its uniforms come from its noise."""
         if self.coupled:
             return []
-        shapes = [b - a for a, b, soft in self.runs if soft]
-        if self.bernoulli:
-            shapes.append(len(self.bernoulli))
-        return [torch.rand(batch, length, k, generator=rng) for k in shapes]
+        return [torch.rand(batch, length, k, generator=rng) for k in self.uniform_widths]
 
     def sample(
         self, logits: torch.Tensor, tau: float | None, uniforms: list[torch.Tensor]

@@ -134,17 +134,22 @@ class TableForecastData:
 def _window(
     rows: np.ndarray, origin: int, context: int, horizon: int, fill: float | None
 ) -> np.ndarray:
-    """rows[origin - context : origin + horizon], padded on the left with `fill` (None: the
-    first row) where the entity starts later than origin - context."""
-    window = rows[max(0, origin - context) : origin + horizon]
-    missing = context + horizon - len(window)
+    """rows[origin - context : origin + horizon], padded on the left (`left_pad`) where the
+    entity starts later than origin - context."""
+    return left_pad(rows[max(0, origin - context) : origin + horizon], context + horizon, fill)
+
+
+def left_pad(rows: np.ndarray, span: int, fill: float | None) -> np.ndarray:
+    """`rows` (T, ...) padded on the left to `span` rows with `fill` (None: the first row
+    repeated); unchanged when it has them."""
+    missing = span - len(rows)
     if missing <= 0:
-        return window
+        return rows
     if fill is None:
-        pad = np.repeat(window[:1], missing, axis=0)
+        pad = np.repeat(rows[:1], missing, axis=0)
     else:
-        pad = np.full((missing, *window.shape[1:]), fill, dtype=window.dtype)
-    return np.concatenate([pad, window])
+        pad = np.full((missing, *rows.shape[1:]), fill, dtype=rows.dtype)
+    return np.concatenate([pad, rows])
 
 
 def infer_season(

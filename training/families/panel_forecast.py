@@ -55,6 +55,7 @@ from torch import nn
 from rnngan.core.manifest import DatasetInfo
 from training.checkpoint import Checkpoint, KeptBest
 from training.config import RunConfig
+from training.data.table_forecast import left_pad
 from training.distributed import current
 from training.evaluate.versus import block_from_paths, point_block, seasonal_naive_point
 from training.families.base import covariate_columns
@@ -226,9 +227,9 @@ class PanelData:
     ) -> None:
         least = min_span or span
         keep = [i for i, t in enumerate(trains) if len(t) >= least]
-        self.trains = [_left_pad(trains[i].astype(np.float32), span, np.nan) for i in keep]
+        self.trains = [left_pad(trains[i].astype(np.float32), span, np.nan) for i in keep]
         self.covs = (
-            [_left_pad(covariates[i].astype(np.float32), span, None) for i in keep]
+            [left_pad(covariates[i].astype(np.float32), span, None) for i in keep]
             if covariates
             else None
         )
@@ -264,17 +265,6 @@ class PanelData:
                 if cov is not None:  # as the service pads them: the first kept row repeated
                     cov[k, :first] = cov[k, first]
         return torch.from_numpy(windows), (torch.from_numpy(cov) if cov is not None else None)
-
-
-def _left_pad(rows: np.ndarray, span: int, fill: float | None) -> np.ndarray:
-    """`rows` (T, ...) padded on the left to `span` rows with `fill` (None: the first row)."""
-    missing = span - len(rows)
-    if missing <= 0:
-        return rows
-    pad = np.full((missing, *rows.shape[1:]), np.nan if fill is None else fill, rows.dtype)
-    if fill is None:
-        pad[:] = rows[:1]
-    return np.concatenate([pad, rows])
 
 
 class PanelTrainer(Trainer):
