@@ -4,9 +4,11 @@ figure (`python -m benchmarks.provenance`, i.e. `make docs-check`, reads the cod
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import subprocess
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -172,3 +174,23 @@ def run_one(config: Any, reuse: bool) -> dict[str, Any]:
         **timings,
         "metrics": metrics,
     }
+
+
+def write_block(doc: Path, begin: str, end: str, block: str) -> None:
+    """Put `block` (from `begin` to `end`, markers included) in `doc`: in place of the block
+    between those markers, else appended after a blank line."""
+    text = doc.read_text(encoding="utf-8") if doc.is_file() else ""
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    doc.write_text(text, encoding="utf-8")
+
+
+def run_cli(*args: str, quiet: bool = False) -> None:
+    """`python -m rnngan <args>` as a user runs it (OMP_WAIT_POLICY=PASSIVE); `quiet` drops its
+    stdout (the progress bars and reports of long runs)."""
+    cmd = [sys.executable, "-m", "rnngan", *args]
+    logging.getLogger("rnngan.bench").info("$ %s", " ".join(cmd[2:]))
+    out = subprocess.DEVNULL if quiet else None
+    subprocess.run(cmd, check=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}, stdout=out)

@@ -18,15 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import code_line, environment, hardware, setup_logging
+from benchmarks.common import code_line, environment, hardware, run_cli, setup_logging, write_block
 from examples.tables import promo_panel
 
 RESULTS = Path("benchmarks/results/covariates.json")
@@ -40,12 +37,6 @@ VARIANTS: dict[str, list[str]] = {
 log = logging.getLogger("rnngan.bench")
 
 
-def _rnngan(*args: str) -> None:
-    cmd = [sys.executable, "-m", "rnngan", *args]
-    log.info("%s", " ".join(cmd[2:]))
-    subprocess.run(cmd, check=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
-
-
 def run(entities: int, rows: int, steps: int, seed: int, variants: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -54,14 +45,14 @@ def run(entities: int, rows: int, steps: int, seed: int, variants: list[str]) ->
         for name in variants:
             run_name = f"promo_{name.replace('+', '_')}"
             started = time.perf_counter()
-            _rnngan(
+            run_cli(
                 "train", "--data", str(data), "--id-col", "store", "--time-col", "time",
                 "--task", "forecast", "--target", "sales", "--horizon", "24",
                 "--steps", str(steps), "--out-dir", tmp, "--name", run_name,
                 *VARIANTS[name],
             )  # fmt: skip
             trained = time.perf_counter() - started
-            _rnngan("evaluate", "--run", str(Path(tmp) / run_name))
+            run_cli("evaluate", "--run", str(Path(tmp) / run_name))
             metrics = json.loads((Path(tmp) / run_name / "metrics.json").read_text())
             vs = metrics["vs_seasonal_naive"]
             out[name] = {
@@ -117,13 +108,7 @@ def render(report: dict[str, Any]) -> str:
 
 
 def write_table(report: dict[str, Any]) -> None:
-    text = TABLE.read_text(encoding="utf-8")
-    block = render(report)
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    TABLE.write_text(text, encoding="utf-8")
+    write_block(TABLE, BEGIN, END, render(report))
 
 
 def main() -> None:

@@ -20,7 +20,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import code_line, code_version, environment, hardware, setup_logging
+from benchmarks.common import (
+    code_line,
+    code_version,
+    environment,
+    hardware,
+    run_cli,
+    setup_logging,
+    write_block,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 RESULTS = Path("benchmarks/results/panel.json")
@@ -89,12 +96,6 @@ def panel_table(name: str) -> pd.DataFrame:
     return _long(frames)
 
 
-def _cli(*args: str) -> None:
-    cmd = [sys.executable, "-m", "rnngan", *args]
-    log.info("$ %s", " ".join(cmd))
-    subprocess.run(cmd, check=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
-
-
 def run_panel(
     name: str, seeds: list[int], work: Path, steps: int | None, reuse: bool = False
 ) -> dict[str, Any]:
@@ -116,7 +117,7 @@ def run_panel(
             log.info("reusing %s", run_dir)
         elif seed == 0:  # exactly what a user types
             extra = ["--steps", str(steps)] if steps else []
-            _cli("train", "--data", str(table), "--id-col", "id", "--time-col", "date",
+            run_cli("train", "--data", str(table), "--id-col", "id", "--time-col", "date",
                  "--task", "forecast", "--target", "value", "--horizon", str(h),
                  "--name", run_name, "--out-dir", str(work / "runs"), *extra)  # fmt: skip
         else:  # the same config, another seed (the command line has no --seed)
@@ -132,7 +133,7 @@ def run_panel(
         if done:
             metrics = json.loads((run_dir / "metrics.json").read_text())
         elif seed == 0:
-            _cli("evaluate", "--run", str(run_dir))
+            run_cli("evaluate", "--run", str(run_dir))
             metrics = json.loads((run_dir / "metrics.json").read_text())
         else:
             metrics = evaluate_run(run_dir)
@@ -236,12 +237,7 @@ def table(results: list[dict[str, Any]], env: dict[str, Any]) -> str:
 
 
 def write_table(text: str) -> None:
-    doc = TABLE.read_text() if TABLE.is_file() else ""
-    if BEGIN in doc and END in doc:
-        doc = doc[: doc.index(BEGIN)] + text + doc[doc.index(END) + len(END) + 1 :]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    TABLE.write_text(doc)
+    write_block(TABLE, BEGIN, END, text.rstrip("\n"))  # `table` ends with END and a newline
 
 
 def main() -> None:

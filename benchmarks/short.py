@@ -25,7 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import code_line, code_version, environment, hardware, setup_logging
+from benchmarks.common import (
+    code_line,
+    code_version,
+    environment,
+    hardware,
+    setup_logging,
+    write_block,
+)
 from benchmarks.panel import HORIZON, panel_table
 
 RESULTS = Path("benchmarks/results/short.json")
@@ -179,12 +186,7 @@ def block_text(result: dict[str, Any]) -> str:
 
 
 def write_doc(block: str) -> None:
-    text = DOC.read_text() if DOC.is_file() else ""
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(text)
+    write_block(DOC, BEGIN, END, block)
 
 
 def main() -> None:

@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import code_line, environment, hardware, setup_logging
+from benchmarks.common import code_line, environment, hardware, run_cli, setup_logging, write_block
 from examples.tables import static_panel
 
 RESULTS = Path("benchmarks/results/statics.json")
@@ -53,25 +51,17 @@ VARIANTS: dict[str, list[str]] = {
 log = logging.getLogger("rnngan.bench")
 
 
-def _rnngan(*args: str) -> None:
-    cmd = [sys.executable, "-m", "rnngan", *args]
-    log.info("%s", " ".join(cmd[2:]))
-    subprocess.run(
-        cmd, check=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}, stdout=subprocess.DEVNULL
-    )
-
-
 def _one(tmp: Path, data: Path, seed: int, name: str, steps: int) -> dict[str, Any]:
     run_name = f"static_{seed}_" + "".join(c if c.isalnum() else "_" for c in name)
     started = time.perf_counter()
-    _rnngan(
+    run_cli(
         "train", "--data", str(data), "--id-col", "building", "--time-col", "time",
         "--task", "forecast", "--target", "load", "--horizon", "24",
         "--steps", str(steps), "--out-dir", str(tmp), "--name", run_name,
-        *VARIANTS[name],
+        *VARIANTS[name], quiet=True,
     )  # fmt: skip
     trained = time.perf_counter() - started
-    _rnngan("evaluate", "--run", str(tmp / run_name))
+    run_cli("evaluate", "--run", str(tmp / run_name), quiet=True)
     metrics = json.loads((tmp / run_name / "metrics.json").read_text())
     vs = metrics["vs_seasonal_naive"]
     return {
@@ -155,13 +145,7 @@ def render(report: dict[str, Any]) -> str:
 
 
 def write_table(report: dict[str, Any]) -> None:
-    text = TABLE.read_text(encoding="utf-8")
-    block = render(report)
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    TABLE.write_text(text, encoding="utf-8")
+    write_block(TABLE, BEGIN, END, render(report))
 
 
 def main() -> None:
