@@ -76,10 +76,11 @@ def check_panel(
     id_col: str,
     time_col: str,
     target_col: str,
-    context_len: int,
+    min_length: int,
     covariates: Sequence[str] = (),
 ) -> Panel:
-    """A `Panel`, or InputError saying what is wrong with the frame."""
+    """A `Panel`, or InputError saying what is wrong with the frame (`min_length`: the shortest
+    history the model takes)."""
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"df must be a pandas DataFrame, got {type(df).__name__}")
     needed = [id_col, time_col, target_col, *covariates]
@@ -118,11 +119,11 @@ def check_panel(
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     ends = np.r_[starts[1:], len(codes)]
     lengths = ends - starts
-    short = np.flatnonzero(lengths < context_len)
+    short = np.flatnonzero(lengths < min_length)
     if short.size:
         j = int(short[0])
         raise InputError(
-            f"{short.size} of {len(starts)} series have fewer than the {context_len} values "
+            f"{short.size} of {len(starts)} series have fewer than the {min_length} values "
             "this model needs, "
             f"e.g. {ids_sorted[starts[j]]!r} with {int(lengths[j])}"
         )
@@ -335,8 +336,7 @@ def forecast(
         id_col=id_col,
         time_col=time_col,
         target_col=target_col,
-        # a model trained for short histories takes any series from `min_history` values
-        context_len=manifest.min_history or context,
+        min_length=manifest.min_history or context,
         covariates=future,
     )
     stamps = horizon_stamps(panel, h, freq, manifest.freq)
