@@ -103,7 +103,7 @@ class TrainConfig:
     ema_decay: float = 0.0  # timegan: EMA of generator weights (0: off)
     log_every: int = 100
     checkpoint_every: int = 1000
-    select_every: int = 0  # forecast: score validation CRPS every N steps, keep the best (0: last)
+    select_every: int = 0  # score on validation every N steps, keep the best (0: the last)
     select_samples: int = 50  # forecast: sample paths per validation window when selecting
     budget_s: float = 0.0  # stop training after this many seconds (0: run every step)
     patience: int = 0  # stop after this many validations without a better score (0: never)

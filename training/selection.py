@@ -8,11 +8,15 @@ spreads (a collapsed generator scores |log 0| → large), the log ratio of the s
 changes (std of first differences over pairs of observed steps: paths smoother or rougher than
 real score high), and the autocorrelation error at lags 1 … min(24, T - 1) (a flat or jittery
 generator scores high). The four are summed per channel and averaged over channels.
+`series_distance` adds the error of the correlations between channels, for multivariate
+windows whose channels move together.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from training.evaluate.metrics import cross_correlation_error
 
 _QUANTILES = np.linspace(0.05, 0.95, 19)
 _EPS = 1e-6
@@ -53,3 +57,11 @@ def window_distance(
             score += float(np.mean(np.abs(acf_r - acf_f)))
         scores.append(score)
     return float(np.mean(scores))
+
+
+def series_distance(real: np.ndarray, fake: np.ndarray) -> float:
+    """Fully observed (N, T, F) windows: `window_distance` plus the mean error of the
+    correlations between channels (a generator that gets each channel right on its own but not
+    how they move together scores high)."""
+    valid = np.ones(real.shape[:2], dtype=bool)
+    return window_distance(real, fake, valid) + cross_correlation_error(real, fake)

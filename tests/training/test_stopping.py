@@ -12,12 +12,12 @@ import torch
 from typer.testing import CliRunner
 
 from rnngan.cli import app
-from tests.training.helpers import tiny_table
+from tests.training.helpers import tiny_table, tiny_timegan
 from training.checkpoint import load_run
 from training.config import RunConfig
 from training.loop import Stopper
 from training.losses import diff_loss
-from training.selection import window_distance
+from training.selection import series_distance, window_distance
 from training.train import train
 
 
@@ -94,6 +94,41 @@ def test_exported_checkpoint_is_the_selected_one(tmp_path: Path) -> None:
     trainer = TableTrainer(config, load_table(config.data), torch.Generator().manual_seed(0))
     trainer.exported().load_state_dict(ckpt.generator)
     assert trainer.validate(best_step) == pytest.approx(scored[best_step], rel=1e-6)
+
+
+def test_timegan_selects_on_held_out_windows_in_the_joint_phase(tmp_path: Path) -> None:
+    """Scored only once joint training has begun (after 2 + 2 pretraining steps); the
+    checkpoint holds the best-scored weights, which score again what was logged."""
+    config = _with(tiny_timegan(tmp_path, steps=8), select_every=2)
+    train(config)
+    lines = [json.loads(x) for x in (config.run_dir / "losses.jsonl").read_text().splitlines()]
+    scored = {r["step"]: r["val_crps"] for r in lines if "val_crps" in r}
+    assert sorted(scored) == [6, 8, 10, 12]
+    best_step = min(scored, key=lambda s: scored[s])
+    ckpt = load_run(config.run_dir)
+    assert ckpt.selection is not None and ckpt.selection.step == best_step
+    from training.families.timegan import TimeGANTrainer
+
+    trainer = TimeGANTrainer(config, torch.Generator().manual_seed(0))
+    assert trainer.val_idx is not None and trainer.train_idx is not None
+    assert not set(trainer.val_idx.tolist()) & set(trainer.train_idx.tolist())
+    trainer.calls = 5  # past pretraining, so validate scores
+    trainer.exported().load_state_dict(ckpt.generator)
+    assert trainer.validate(best_step) == pytest.approx(scored[best_step], rel=1e-6)
+
+
+def test_series_distance_sees_channels_that_stop_moving_together() -> None:
+    rng = np.random.default_rng(2)
+    common = rng.normal(0, 1, (300, 24, 1))
+    real = np.concatenate([common, common + rng.normal(0, 0.1, common.shape)], axis=-1)
+    other = np.concatenate(
+        [c := rng.normal(0, 1, (300, 24, 1)), c + rng.normal(0, 0.1, c.shape)], -1
+    )
+    apart = np.concatenate([rng.normal(0, 1, (300, 24, 1)), rng.normal(0, 1, (300, 24, 1))], -1)
+    valid = np.ones(real.shape[:2], dtype=bool)
+    # Each channel alone looks right either way; only the pair's correlation differs.
+    assert abs(window_distance(real, apart, valid) - window_distance(real, other, valid)) < 0.1
+    assert series_distance(real, apart) > series_distance(real, other) + 0.8
 
 
 def test_patience_stops_training_early(tmp_path: Path) -> None:

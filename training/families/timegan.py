@@ -7,8 +7,12 @@
    updated only while it is not already winning (its loss above `d_threshold`).
 
 An exponential moving average of the generator-side weights is what gets exported when
-`train.ema_decay > 0`. The exported graph is noise → generator → supervisor → recovery → real
-units; every network is an nn.GRU/nn.LSTM stack, so lengths stay dynamic.
+`train.ema_decay > 0`. With `train.select_every`, a tenth of the windows (at most 1024) is held
+out, never trained on, and the generator is scored on them every N joint steps
+(training/selection.py's `series_distance`); the checkpoint keeps the best weights.
+
+The exported graph is noise → generator → supervisor → recovery → real units; every network
+is an nn.GRU/nn.LSTM stack, so lengths stay dynamic.
 
 Data-parallel (training/distributed.py): each rank trains on its block of the global batch
 through its own DDP wrapper of each of the five networks (the steps call them one by one); the
@@ -20,19 +24,21 @@ every rank updates (or skips) alike.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 from torch import nn
 
 from training import losses
-from training.checkpoint import Checkpoint
+from training.checkpoint import Checkpoint, KeptBest
 from training.config import RunConfig
 from training.data.series import load_generation
 from training.distributed import Shard, current
 from training.families.base import SeriesGenerator, series_checkpoint
 from training.loop import Trainer
 from training.networks import RecurrentNet, ema_update
+from training.selection import series_distance
 
 
 class TimeGANGenerator(nn.Module):
@@ -175,11 +181,25 @@ class TimeGANTrainer(Trainer):
         )
         self.ema = copy.deepcopy(self.gen).requires_grad_(False) if t.ema_decay > 0 else None
         self.calls = 0
+        # Selection on: a fixed held-out share of the windows, never trained on; off: every
+        # window trains and the draws are those of before.
+        self.kept = KeptBest()
+        self.train_idx: torch.Tensor | None = None
+        self.val_idx: torch.Tensor | None = None
+        n = self.data.shape[0]
+        if t.select_every and n >= 2:
+            order = torch.from_numpy(np.random.default_rng(config.seed).permutation(n))
+            held = max(1, min(1024, n // 10))
+            self.val_idx, self.train_idx = order[:held], order[held:]
 
     def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The global batch (B, T, F) and noise (B, T, latent_dim), the same on every rank."""
         t, m = self.config.train, self.config.model
-        idx = torch.randint(0, self.data.shape[0], (t.batch_size,), generator=self.rng)
+        if self.train_idx is None:
+            idx = torch.randint(0, self.data.shape[0], (t.batch_size,), generator=self.rng)
+        else:
+            pick = torch.randint(0, len(self.train_idx), (t.batch_size,), generator=self.rng)
+            idx = self.train_idx[pick]
         x = self.data[idx]  # (B, T, F)
         # Standard normal noise, as the service draws it (the paper's code uses U(0, 1)).
         z = torch.randn(t.batch_size, x.shape[1], m.latent_dim, generator=self.rng)
@@ -294,9 +314,30 @@ class TimeGANTrainer(Trainer):
             return self.ema
         return self.gen
 
+    def validate(self, step: int) -> float | None:
+        """`series_distance` between the held-out windows and as many synthetic ones (fixed
+        noise) once joint training has begun; keeps the weights of the best score."""
+        t = self.config.train
+        if self.val_idx is None or self.calls <= t.embed_steps + t.supervised_steps:
+            return None
+        real = self.data[self.val_idx]
+        noise = torch.randn(
+            *real.shape[:2],
+            self.config.model.latent_dim,
+            generator=torch.Generator().manual_seed(self.config.seed + 1),
+        )
+        generator = self.exported()
+        with torch.no_grad():
+            fake = generator(noise)
+        score = series_distance(real.numpy(), fake.numpy())
+        self.kept.offer(score, step, generator)
+        return score
+
     def checkpoint(self, step: int) -> Checkpoint:
         nets = (self.exported(), self.critic)
-        return series_checkpoint(self.config, self.source, nets, step, phase=self.phase())
+        ckpt = series_checkpoint(self.config, self.source, nets, step, phase=self.phase())
+        weights, selection = self.kept.weights(ckpt.generator)
+        return replace(ckpt, generator=weights, selection=selection)
 
 
 class TimeGAN(SeriesGenerator):
