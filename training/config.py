@@ -75,6 +75,7 @@ class ModelConfig:
     disc_num_layers: int = 2
     patch_len: int = 1  # forecast: history values per condition-GRU step (divides context_len)
     disc_context: int = 24  # forecast: history steps the discriminator sees before the future
+    noise_skip: bool = False  # timegan: each step's noise also reaches the output (observation)
     # own-table generators: "coupled" draws categories and flags inside the generator and computes
     # each step's numbers from them; "independent" (before) leaves the draws to the sampler
     # (training/families/table_gan.py)
@@ -92,6 +93,7 @@ class TrainConfig:
     # tables, timegan: match each channel's step-to-step change (std of first differences), real vs
     # synthetic: a generator that smooths the noise away (or adds jitter) pays for it
     diff_weight: float = 0.0
+    diff_relative: bool = False  # that term on log roughness: every channel weighs alike
     crps_weight: float = 0.0  # forecast: sample CRPS (energy score) term
     d_steps: int = 1  # discriminator updates per generator update
     embed_steps: int = 0  # timegan: phase 1 (embedder + recovery) steps before `steps`

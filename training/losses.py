@@ -32,6 +32,7 @@ def diff_loss(
     fake: torch.Tensor,
     valid: torch.Tensor | None = None,
     channels: list[int] | None = None,
+    relative: bool = False,
 ) -> torch.Tensor:
     """Each feature's step-to-step change, real vs synthetic: the std of first differences over
     pairs of observed steps ((B, T) `valid`, all steps when None), (B, T, F) inputs. The moment
@@ -39,7 +40,9 @@ def diff_loss(
     noise away, or adds jitter, matches the first and fails this). The first-difference moment
     that TimeGAN's follow-ups (e.g. Diffusion-TS's Fourier term) add in other forms.
     `channels`: the features it looks at (all when None); discrete ones are better left out,
-    their roughness is the sampler's (relaxed samples in training, independent draws after)."""
+    their roughness is the sampler's (relaxed samples in training, independent draws after).
+    `relative`: the gap between the logs of the two, so that a smooth channel twice too rough
+    weighs as much as a noisy one (the absolute gap is dominated by the roughest channels)."""
     if channels is not None:
         real, fake = real[..., channels], fake[..., channels]
     if valid is None:
@@ -51,6 +54,8 @@ def diff_loss(
         d = x[:, 1:] - x[:, :-1]
         return torch.sqrt((d**2 * pair).sum(dim=(0, 1)) / n + 1e-6)
 
+    if relative:
+        return (torch.log(rough(real)) - torch.log(rough(fake))).abs().mean()
     return (rough(real) - rough(fake)).abs().mean()
 
 

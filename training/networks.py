@@ -33,9 +33,12 @@ class RecurrentNet(nn.Module):
         self.head = nn.Linear(hidden_size, output_size)
         self.activation = activation
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
+        """`offset` (B, T, output_size): added to the head's output before the activation."""
         h, _ = self.rnn(x)  # (B, T, H)
         out = self.head(h)
+        if offset is not None:
+            out = out + offset
         return torch.sigmoid(out) if self.activation == "sigmoid" else out
 
 

@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
+import onnxruntime as ort
 import pytest
 import torch
 
 from tests.training.helpers import tiny_forecast, tiny_generate, tiny_timegan
-from training.checkpoint import CHECKPOINT
+from training.checkpoint import CHECKPOINT, load_run
+from training.export import export
+from training.families import build_graph, family_for
+from training.losses import diff_loss
 from training.train import train
 
 
@@ -49,3 +55,42 @@ def test_train_timegan_runs_its_three_phases_in_order(tmp_path: Path) -> None:
         "e_reconstruction",
         "d_loss",
     }
+
+
+def test_timegan_noise_skip_trains_and_exports(tmp_path: Path) -> None:
+    """The observation-noise path starts at zero, is trained by the data-space terms (moment,
+    relative first differences) and exports to ONNX with the rest of the generator."""
+    base = tiny_timegan(tmp_path / "runs", steps=6)
+    config = dataclasses.replace(
+        base,
+        name="tiny_skip",
+        model=dataclasses.replace(base.model, noise_skip=True),
+        train=dataclasses.replace(base.train, diff_weight=1.0, diff_relative=True),
+    )
+    train(config, progress=False)
+    ckpt = load_run(config.run_dir)
+    assert ckpt.generator["skip.weight"].abs().sum() > 0
+    out = export(config.run_dir, tmp_path / "models", force=True)
+    example = family_for(config).example_inputs(ckpt, 3, 17)
+    with torch.no_grad():
+        expected = build_graph(ckpt)(*example.values()).numpy()
+    session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {k: v.numpy() for k, v in example.items()})
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+
+
+def test_relative_first_differences_weigh_smooth_channels_alike() -> None:
+    """Channel 0 smooth (real roughness 0.01, synthetic 0.03), channel 1 noisy (1.0 vs 1.1):
+    the absolute gap hardly sees the smooth channel's threefold error, the relative one does."""
+    g = torch.Generator().manual_seed(0)
+
+    def walk(scale: float) -> torch.Tensor:
+        return torch.cumsum(torch.randn(4000, 24, generator=g) * scale, dim=1)
+
+    real = torch.stack([walk(0.01), walk(1.0)], dim=-1)
+    fake = torch.stack([walk(0.03), walk(1.1)], dim=-1)
+    only_smooth = torch.stack([walk(0.03), walk(1.0)], dim=-1)
+    absolute = [diff_loss(real, x).item() for x in (fake, only_smooth)]
+    relative = [diff_loss(real, x, relative=True).item() for x in (fake, only_smooth)]
+    assert absolute[1] < 0.02 < absolute[0]  # the noisy channel's gap dominates
+    assert relative[1] > 0.5 and relative[0] > relative[1]  # log 3 / 2 from the smooth one

@@ -12,7 +12,11 @@ out, never trained on, and the generator is scored on them every N joint steps
 (training/selection.py's `series_distance`); the checkpoint keeps the best weights.
 
 The exported graph is noise → generator → supervisor → recovery → real units; every network
-is an nn.GRU/nn.LSTM stack, so lengths stay dynamic.
+is an nn.GRU/nn.LSTM stack, so lengths stay dynamic. With `model.noise_skip`, each step's noise
+also reaches the output through a linear map added before recovery's sigmoid (zero at the start):
+observation noise on top of the latent dynamics, so channels that are white noise in the data
+(energy's rv1, rv2) need not be made by the recurrent path. The latent discriminator cannot see
+it, so the moment and first-difference terms train it.
 
 Data-parallel (training/distributed.py): each rank trains on its block of the global batch
 through its own DDP wrapper of each of the five networks (the steps call them one by one); the
@@ -45,7 +49,14 @@ class TimeGANGenerator(nn.Module):
     """The generator side that is exported: generator, supervisor, recovery."""
 
     def __init__(
-        self, *, latent_dim: int, hidden_size: int, num_layers: int, n_features: int, cell: str
+        self,
+        *,
+        latent_dim: int,
+        hidden_size: int,
+        num_layers: int,
+        n_features: int,
+        cell: str,
+        noise_skip: bool = False,
     ) -> None:
         super().__init__()
         self.generator = RecurrentNet(
@@ -72,10 +83,18 @@ class TimeGANGenerator(nn.Module):
             cell=cell,
             activation="sigmoid",
         )
+        self.skip: nn.Linear | None = None
+        if noise_skip:
+            self.skip = nn.Linear(latent_dim, n_features, bias=False)
+            nn.init.zeros_(self.skip.weight)
+
+    def observation(self, noise: torch.Tensor) -> torch.Tensor | None:
+        """The noise's share of the output's logits (B, T, F), None without the skip."""
+        return None if self.skip is None else self.skip(noise)
 
     def forward(self, noise: torch.Tensor) -> torch.Tensor:
         """noise (B, T, latent_dim) -> synthetic series (B, T, F) in [0, 1]."""
-        return self.recovery(self.supervisor(self.generator(noise)))
+        return self.recovery(self.supervisor(self.generator(noise)), self.observation(noise))
 
 
 class TimeGANCritic(nn.Module):
@@ -117,6 +136,7 @@ def build(config: RunConfig, n_features: int) -> tuple[TimeGANGenerator, TimeGAN
         num_layers=m.num_layers,
         n_features=n_features,
         cell=m.cell,
+        noise_skip=m.noise_skip,
     )
     critic = TimeGANCritic(
         hidden_size=m.hidden_size,
@@ -171,8 +191,9 @@ class TimeGANTrainer(Trainer):
             betas=betas,
         )
         self.opt_sup = torch.optim.Adam(self.gen.supervisor.parameters(), lr=t.lr_g, betas=betas)
+        skip = [] if self.gen.skip is None else list(self.gen.skip.parameters())
         self.opt_gen = torch.optim.Adam(
-            [*self.gen.generator.parameters(), *self.gen.supervisor.parameters()],
+            [*self.gen.generator.parameters(), *self.gen.supervisor.parameters(), *skip],
             lr=t.lr_g,
             betas=betas,
         )
@@ -250,9 +271,10 @@ class TimeGANTrainer(Trainer):
             mine = shard.take(x)
             with torch.no_grad():
                 h = n.embedder(mine)
-            e_hat = n.generator(shard.take(z))
+            z_mine = shard.take(z)
+            e_hat = n.generator(z_mine)
             h_hat = n.supervisor(e_hat)
-            x_hat = n.recovery(h_hat)
+            x_hat = n.recovery(h_hat, self.gen.observation(z_mine))
             adversarial = losses.generator_adversarial_loss(n.discriminator(h_hat))
             adversarial_e = losses.generator_adversarial_loss(n.discriminator(e_hat))
             sup = losses.supervised_loss(h, n.supervisor(h))
@@ -265,7 +287,8 @@ class TimeGANTrainer(Trainer):
                 + t.moment_weight * moment
             )
             if t.diff_weight:
-                g_loss = g_loss + t.diff_weight * losses.diff_loss(x, x_all)
+                rough = losses.diff_loss(x, x_all, relative=t.diff_relative)
+                g_loss = g_loss + t.diff_weight * rough
             self.opt_gen.zero_grad()
             g_loss.backward()
             self.opt_gen.step()
