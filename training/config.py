@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rnngan.core.tables.spec import TableError
+from training.config_images import ImageConfig
 
 
 class ConfigError(ValueError):
@@ -94,6 +95,7 @@ class TrainConfig:
     # synthetic: a generator that smooths the noise away (or adds jitter) pays for it
     diff_weight: float = 0.0
     diff_relative: bool = False  # that term on log roughness: every channel weighs alike
+    data_adv_weight: float = 0.0  # timegan: weight of a discriminator on the series (0: off)
     crps_weight: float = 0.0  # forecast: sample CRPS (energy score) term
     d_steps: int = 1  # discriminator updates per generator update
     embed_steps: int = 0  # timegan: phase 1 (embedder + recovery) steps before `steps`
@@ -122,33 +124,6 @@ class EvalConfig:
     baselines: tuple[str, ...] = ("AutoETS",)  # forecast: statsforecast models, same windows
     baseline_input_size: int = 0  # forecast: rows the baselines fit on (0: all history)
     calibrate: bool = True  # forecast: fit a spread scale to nominal coverage on validation
-
-
-@dataclass(frozen=True, kw_only=True)
-class ImageConfig:
-    """task = "image" (training/families/images.py): the row-recurrent digit GANs. The generator
-    uses model.latent_dim / hidden_size / num_layers, the discriminator's GRU disc_hidden_size."""
-
-    conditioning: Literal["label", "none"] = "label"  # model.kind = "image": one-hot label or none
-    disc_kind: Literal["gru", "mlp"] = "gru"  # discriminator over rows (bi-GRU) or flat pixels
-    disc_features: int = 256
-    loss: Literal["hinge", "ns"] = "hinge"
-    spectral_norm: bool = True
-    mbstd_group: int = 4  # per-pixel minibatch-std feature in D (<= 1: off)
-    mode_seeking: float = 0.0  # MSGAN term weight (0: off)
-    mismatch_weight: float = 0.5  # text: matching-aware share of D's fake loss (GAN-INT-CLS)
-    text_dim: int = 32  # text: the frozen encoder's text features
-    # text: what conditions the generator and discriminator: the text features ("embedding") or
-    # the encoder's posterior over the digits ("classes")
-    text_condition: Literal["embedding", "classes"] = "embedding"
-    encoder_steps: int = 600  # text: encoder pre-training steps
-    encoder_batch: int = 128
-    word_dropout: float = 0.1  # text: encoder pre-training words replaced by <unk>
-    select_images: int = 500  # selection (train.select_every): images scored per check
-    # selection's copying floor: the training images' leave-one-out nearest distance (0), or
-    # with k folds each one's distance to the other folds (training/evaluate/images.py)
-    select_nn_folds: int = 0
-    r1_weight: float = 0.0  # R1 penalty on real images (Mescheder et al., ICML 2018; 0: off)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -180,6 +180,20 @@ def _promo_forecast(out: Path) -> RunConfig:
     return config
 
 
+def _timegan_observed(out: Path) -> RunConfig:
+    """TimeGAN with the observation-noise map, the data-space discriminator, the relative
+    first-difference term and held-out selection: two more wrapped networks and their grads."""
+    config = _train(
+        tiny_timegan(out, steps=6),
+        d_threshold=D_THRESHOLD,
+        diff_weight=1.0,
+        diff_relative=True,
+        data_adv_weight=1.0,
+        select_every=2,
+    )
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, noise_skip=True))
+
+
 # A tiny run per family beside rcgan, each exercising what data-parallel training has to agree
 # on: TimeGAN's three phases with its threshold met and then not (the discriminator updates at
 # some joint steps and skips others); the own-table GAN's hard samples, masked losses and
@@ -188,6 +202,7 @@ def _promo_forecast(out: Path) -> RunConfig:
 D_THRESHOLD = 1.4145
 CASES: dict[str, Callable[[Path], RunConfig]] = {
     "timegan": lambda out: _train(tiny_timegan(out, steps=6), d_threshold=D_THRESHOLD),
+    "timegan_observed": _timegan_observed,
     "table_gan": lambda out: _train(
         tiny_table(out, steps=12),
         select_every=1,
@@ -217,6 +232,8 @@ def test_distributed_families_match_one_process(tmp_path: Path) -> None:
 
     d_losses = [r["d_loss"] for r in runs["timegan"] if "d_loss" in r]
     assert min(d_losses) < D_THRESHOLD < max(d_losses)  # both branches were taken
+    assert any("d_loss_data" in r for r in runs["timegan_observed"])
+    assert load_run(two["timegan_observed"].run_dir).selection is not None
     # Rank 0 validated and both ranks stopped at its decision, where one process stops.
     stopped = [
         json.loads((c.run_dir / "training.json").read_text())

@@ -65,7 +65,9 @@ def test_timegan_noise_skip_trains_and_exports(tmp_path: Path) -> None:
         base,
         name="tiny_skip",
         model=dataclasses.replace(base.model, noise_skip=True),
-        train=dataclasses.replace(base.train, diff_weight=1.0, diff_relative=True),
+        train=dataclasses.replace(
+            base.train, diff_weight=1.0, diff_relative=True, data_adv_weight=1.0
+        ),
     )
     train(config, progress=False)
     ckpt = load_run(config.run_dir)

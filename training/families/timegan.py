@@ -16,7 +16,10 @@ is an nn.GRU/nn.LSTM stack, so lengths stay dynamic. With `model.noise_skip`, ea
 also reaches the output through a linear map added before recovery's sigmoid (zero at the start):
 observation noise on top of the latent dynamics, so channels that are white noise in the data
 (energy's rv1, rv2) need not be made by the recurrent path. The latent discriminator cannot see
-it, so the moment and first-difference terms train it.
+it, so the moment and first-difference terms train it, and so does a second discriminator on
+the series themselves (`train.data_adv_weight` > 0: a per-step GRU, RCGAN-style, reading real and
+synthetic windows in data space, its non-saturating loss added to the generator's with that
+weight, updated under the same threshold as the latent one).
 
 Data-parallel (training/distributed.py): each rank trains on its block of the global batch
 through its own DDP wrapper of each of the five networks (the steps call them one by one); the
@@ -28,7 +31,7 @@ every rank updates (or skips) alike.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -38,137 +41,12 @@ from training import losses
 from training.checkpoint import Checkpoint, KeptBest
 from training.config import RunConfig
 from training.data.series import load_generation
-from training.distributed import Shard, current
+from training.distributed import current
 from training.families.base import SeriesGenerator, series_checkpoint
 from training.loop import Trainer
-from training.networks import RecurrentNet, ema_update
+from training.networks import ema_update
+from training.networks_timegan import TimeGANGenerator, Wrapped, build
 from training.selection import series_distance
-
-
-class TimeGANGenerator(nn.Module):
-    """The generator side that is exported: generator, supervisor, recovery."""
-
-    def __init__(
-        self,
-        *,
-        latent_dim: int,
-        hidden_size: int,
-        num_layers: int,
-        n_features: int,
-        cell: str,
-        noise_skip: bool = False,
-    ) -> None:
-        super().__init__()
-        self.generator = RecurrentNet(
-            input_size=latent_dim,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            output_size=hidden_size,
-            cell=cell,
-            activation="sigmoid",
-        )
-        self.supervisor = RecurrentNet(
-            input_size=hidden_size,
-            hidden_size=hidden_size,
-            num_layers=max(1, num_layers - 1),
-            output_size=hidden_size,
-            cell=cell,
-            activation="sigmoid",
-        )
-        self.recovery = RecurrentNet(
-            input_size=hidden_size,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            output_size=n_features,
-            cell=cell,
-            activation="sigmoid",
-        )
-        self.skip: nn.Linear | None = None
-        if noise_skip:
-            self.skip = nn.Linear(latent_dim, n_features, bias=False)
-            nn.init.zeros_(self.skip.weight)
-
-    def observation(self, noise: torch.Tensor) -> torch.Tensor | None:
-        """The noise's share of the output's logits (B, T, F), None without the skip."""
-        return None if self.skip is None else self.skip(noise)
-
-    def forward(self, noise: torch.Tensor) -> torch.Tensor:
-        """noise (B, T, latent_dim) -> synthetic series (B, T, F) in [0, 1]."""
-        return self.recovery(self.supervisor(self.generator(noise)), self.observation(noise))
-
-
-class TimeGANCritic(nn.Module):
-    """The embedder and the latent-space discriminator (not exported)."""
-
-    def __init__(
-        self,
-        *,
-        hidden_size: int,
-        num_layers: int,
-        n_features: int,
-        cell: str,
-        disc_hidden_size: int,
-        disc_num_layers: int,
-    ) -> None:
-        super().__init__()
-        self.embedder = RecurrentNet(
-            input_size=n_features,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            output_size=hidden_size,
-            cell=cell,
-            activation="sigmoid",
-        )
-        self.discriminator = RecurrentNet(
-            input_size=hidden_size,
-            hidden_size=disc_hidden_size,
-            num_layers=disc_num_layers,
-            output_size=1,
-            cell=cell,
-        )
-
-
-def build(config: RunConfig, n_features: int) -> tuple[TimeGANGenerator, TimeGANCritic]:
-    m = config.model
-    gen = TimeGANGenerator(
-        latent_dim=m.latent_dim,
-        hidden_size=m.hidden_size,
-        num_layers=m.num_layers,
-        n_features=n_features,
-        cell=m.cell,
-        noise_skip=m.noise_skip,
-    )
-    critic = TimeGANCritic(
-        hidden_size=m.hidden_size,
-        num_layers=m.num_layers,
-        n_features=n_features,
-        cell=m.cell,
-        disc_hidden_size=m.disc_hidden_size,
-        disc_num_layers=m.disc_num_layers,
-    )
-    return gen, critic
-
-
-@dataclass(frozen=True)
-class Wrapped:
-    """The five networks as the steps call them: each under DDP when data-parallel, the plain
-    module itself in one process (Shard.wrap); the optimisers and checkpoints hold the plain."""
-
-    generator: nn.Module
-    supervisor: nn.Module
-    recovery: nn.Module
-    embedder: nn.Module
-    discriminator: nn.Module
-
-    @classmethod
-    def of(cls, gen: TimeGANGenerator, critic: TimeGANCritic, shard: Shard) -> Wrapped:
-        return cls(
-            generator=shard.wrap(gen.generator),
-            supervisor=shard.wrap(gen.supervisor),
-            recovery=shard.wrap(gen.recovery),
-            embedder=shard.wrap(critic.embedder),
-            discriminator=shard.wrap(critic.discriminator),
-        )
 
 
 class TimeGANTrainer(Trainer):
@@ -199,6 +77,13 @@ class TimeGANTrainer(Trainer):
         )
         self.opt_disc = torch.optim.Adam(
             self.critic.discriminator.parameters(), lr=t.lr_d, betas=betas
+        )
+        self.opt_data_disc = (
+            None
+            if self.critic.data_discriminator is None
+            else torch.optim.Adam(
+                self.critic.data_discriminator.parameters(), lr=t.lr_d, betas=betas
+            )
         )
         self.ema = copy.deepcopy(self.gen).requires_grad_(False) if t.ema_decay > 0 else None
         self.calls = 0
@@ -274,7 +159,7 @@ class TimeGANTrainer(Trainer):
             z_mine = shard.take(z)
             e_hat = n.generator(z_mine)
             h_hat = n.supervisor(e_hat)
-            x_hat = n.recovery(h_hat, self.gen.observation(z_mine))
+            x_hat = n.recovery(h_hat, n.observation(z_mine))
             adversarial = losses.generator_adversarial_loss(n.discriminator(h_hat))
             adversarial_e = losses.generator_adversarial_loss(n.discriminator(e_hat))
             sup = losses.supervised_loss(h, n.supervisor(h))
@@ -289,6 +174,9 @@ class TimeGANTrainer(Trainer):
             if t.diff_weight:
                 rough = losses.diff_loss(x, x_all, relative=t.diff_relative)
                 g_loss = g_loss + t.diff_weight * rough
+            if n.data_discriminator is not None:
+                adversarial_x = losses.generator_adversarial_loss(n.data_discriminator(x_hat))
+                g_loss = g_loss + t.data_adv_weight * adversarial_x
             self.opt_gen.zero_grad()
             g_loss.backward()
             self.opt_gen.step()
@@ -324,8 +212,24 @@ class TimeGANTrainer(Trainer):
             d_loss.backward()
             self.opt_disc.step()
         out["d_loss"] = d_loss.item()
+        if n.data_discriminator is not None and self.opt_data_disc is not None:
+            out["d_loss_data"] = self._data_disc_step(x, z)
         self._update_ema()
         return out
+
+    def _data_disc_step(self, x: torch.Tensor, z: torch.Tensor) -> float:
+        """The data-space discriminator's update on this rank's real block and as many synthetic
+        windows, under the latent one's threshold rule."""
+        t, n = self.config.train, self.nets
+        assert n.data_discriminator is not None and self.opt_data_disc is not None
+        with torch.no_grad():
+            x_hat = n.recovery(n.supervisor(n.generator(z)), n.observation(z))
+        d_loss = losses.discriminator_loss(n.data_discriminator(x), n.data_discriminator(x_hat))
+        if self.shard.average({"d": d_loss.item()})["d"] > t.d_threshold:
+            self.opt_data_disc.zero_grad()
+            d_loss.backward()
+            self.opt_data_disc.step()
+        return float(d_loss.item())
 
     def _update_ema(self) -> None:
         if self.ema is not None:
