@@ -143,7 +143,7 @@ def table(results: dict[str, dict[str, Any]], env: dict[str, Any]) -> str:
             f"{m['cross_correlation_error']:.4f} "
             f"({m['cross_correlation_error_real_floor']:.4f}) | {r['seed']} | "
             f"{r.get('train_seconds', '—')}{' (earlier run)' if r.get('train_reused') else ''}"
-            f" | {r['evaluate_seconds']} | {str(r.get('code', '—'))[:8]} |"
+            f" | {r['evaluate_seconds']} | {((r.get('code') or {}).get('commit') or '—')[:8]} |"
         )
     lines += ["", *RECIPE, "", "Targets: beat TimeGAN on every cell; reach for Diffusion-TS.", ""]
     for n in names:
@@ -155,9 +155,9 @@ def table(results: dict[str, dict[str, Any]], env: dict[str, Any]) -> str:
         if tg_disc is not None and tg_pred is not None:
             verdict = (
                 ("beats" if disc < tg_disc else "does not beat")
-                + f" TimeGAN's disc (mean + std {disc:.3f} vs {tg_disc:.3f}), "
+                + f" TimeGAN's disc (mean + std {disc:.4f} vs {tg_disc:.3f}), "
                 + ("beats or ties" if pred <= tg_pred else "does not beat")
-                + " its pred"
+                + " its pred (mean)"
             )
             lines.append(f"- {n}: {verdict}.")
     lines += ["", "Hardware: " + hardware(env), "", code_line(env), ""]

@@ -94,7 +94,7 @@ class TrainConfig:
     # tables, timegan: match each channel's step-to-step change (std of first differences), real vs
     # synthetic: a generator that smooths the noise away (or adds jitter) pays for it
     diff_weight: float = 0.0
-    diff_relative: bool = False  # that term on log roughness: every channel weighs alike
+    diff_relative: bool = False  # timegan: that term on log roughness, every channel alike
     data_adv_weight: float = 0.0  # timegan: weight of a discriminator on the series (0: off)
     crps_weight: float = 0.0  # forecast: sample CRPS (energy score) term
     d_steps: int = 1  # discriminator updates per generator update

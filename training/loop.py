@@ -44,8 +44,9 @@ class Trainer(ABC):
     def validate(self, step: int) -> float | None:
         """A validation score at `step`, lower is better, for checkpoint selection (None: the
         family does not select): CRPS for forecasters, a distribution and autocorrelation
-        distance for table generators. Called every `train.select_every` steps when that is
-        set; the trainer keeps the best weights for its checkpoint."""
+        distance for table and TimeGAN-class generators (logged as `val_crps` for all). Called
+        every `train.select_every` steps when that is set; the trainer keeps the best weights
+        for its checkpoint."""
         return None
 
     @abstractmethod

@@ -1,6 +1,6 @@
 """The TimeGAN-class networks (training/families/timegan.py trains them): the exported generator
 side (generator, supervisor, recovery and the optional observation-noise map), the critic side
-(embedder, latent discriminator, optional data-space discriminator), and the five or more as the
+(embedder, latent discriminator, optional data-space discriminator), and all of them as the
 training steps call them (each under DDP when data-parallel)."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from training.networks import RecurrentNet
 
 
 class TimeGANGenerator(nn.Module):
-    """The generator side that is exported: generator, supervisor, recovery."""
+    """The generator side that is exported: generator, supervisor, recovery and, with
+    `noise_skip`, the observation-noise map."""
 
     def __init__(
         self,
@@ -133,7 +134,7 @@ def build(config: RunConfig, n_features: int) -> tuple[TimeGANGenerator, TimeGAN
 
 @dataclass(frozen=True)
 class Wrapped:
-    """The five networks as the steps call them: each under DDP when data-parallel, the plain
+    """The networks as the steps call them: each under DDP when data-parallel, the plain
     module itself in one process (Shard.wrap); the optimisers and checkpoints hold the plain."""
 
     generator: nn.Module

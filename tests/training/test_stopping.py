@@ -111,7 +111,11 @@ def test_timegan_selects_on_held_out_windows_in_the_joint_phase(tmp_path: Path) 
 
     trainer = TimeGANTrainer(config, torch.Generator().manual_seed(0))
     assert trainer.val_idx is not None and trainer.train_idx is not None
-    assert not set(trainer.val_idx.tolist()) & set(trainer.train_idx.tolist())
+    assert sorted(trainer.val_idx.tolist() + trainer.train_idx.tolist()) == list(range(64))
+    held = trainer.data[trainer.val_idx].flatten(1)  # (6, T * F): no batch draws one of them
+    for _ in range(20):
+        drawn = trainer._batch()[0].flatten(1)
+        assert not (drawn[:, None, :] == held[None, :, :]).all(-1).any()
     trainer.calls = 5  # past pretraining, so validate scores
     trainer.exported().load_state_dict(ckpt.generator)
     assert trainer.validate(best_step) == pytest.approx(scored[best_step], rel=1e-6)

@@ -8,8 +8,10 @@
 
 An exponential moving average of the generator-side weights is what gets exported when
 `train.ema_decay > 0`. With `train.select_every`, a tenth of the windows (at most 1024) is held
-out, never trained on, and the generator is scored on them every N joint steps
-(training/selection.py's `series_distance`); the checkpoint keeps the best weights.
+out of the batches and the generator is scored on them every N joint steps
+(training/selection.py's `series_distance`); the checkpoint keeps the best weights. The windows
+slide by one step, so a held-out window shares most of its rows with trained ones: the score
+says how close the generator's windows are to the data's, not whether it memorised them.
 
 The exported graph is noise → generator → supervisor → recovery → real units; every network
 is an nn.GRU/nn.LSTM stack, so lengths stay dynamic. With `model.noise_skip`, each step's noise
@@ -17,12 +19,12 @@ also reaches the output through a linear map added before recovery's sigmoid (ze
 observation noise on top of the latent dynamics, so channels that are white noise in the data
 (energy's rv1, rv2) need not be made by the recurrent path. The latent discriminator cannot see
 it, so the moment and first-difference terms train it, and so does a second discriminator on
-the series themselves (`train.data_adv_weight` > 0: a per-step GRU, RCGAN-style, reading real and
-synthetic windows in data space, its non-saturating loss added to the generator's with that
-weight, updated under the same threshold as the latent one).
+the series themselves (`train.data_adv_weight` > 0: a per-step recurrent net of `model.cell`,
+RCGAN-style, reading real and synthetic windows in data space, its non-saturating loss added to
+the generator's with that weight, updated under the same threshold as the latent one).
 
 Data-parallel (training/distributed.py): each rank trains on its block of the global batch
-through its own DDP wrapper of each of the five networks (the steps call them one by one); the
+through its own DDP wrapper of each network (the steps call them one by one); the
 moment and first-difference terms see the gathered synthetic batch, the square-rooted losses
 the rank-averaged mean, and the discriminator threshold is tested on the rank-averaged loss, so
 every rank updates (or skips) alike.
@@ -171,12 +173,15 @@ class TimeGANTrainer(Trainer):
                 + t.supervised_weight * torch.sqrt(shard.mean(sup))
                 + t.moment_weight * moment
             )
+            extra: dict[str, float] = {}
             if t.diff_weight:
                 rough = losses.diff_loss(x, x_all, relative=t.diff_relative)
                 g_loss = g_loss + t.diff_weight * rough
+                extra["g_diff"] = rough.item()
             if n.data_discriminator is not None:
                 adversarial_x = losses.generator_adversarial_loss(n.data_discriminator(x_hat))
                 g_loss = g_loss + t.data_adv_weight * adversarial_x
+                extra["g_adversarial_x"] = adversarial_x.item()
             self.opt_gen.zero_grad()
             g_loss.backward()
             self.opt_gen.step()
@@ -193,6 +198,7 @@ class TimeGANTrainer(Trainer):
                 "g_supervised": sup.item(),
                 "g_moment": moment.item(),
                 "e_reconstruction": recon.item(),
+                **extra,
             }
 
         x, z = (shard.take(v) for v in self._batch())
@@ -213,17 +219,17 @@ class TimeGANTrainer(Trainer):
             self.opt_disc.step()
         out["d_loss"] = d_loss.item()
         if n.data_discriminator is not None and self.opt_data_disc is not None:
-            out["d_loss_data"] = self._data_disc_step(x, z)
+            out["d_loss_data"] = self._data_disc_step(x, h_hat, z)
         self._update_ema()
         return out
 
-    def _data_disc_step(self, x: torch.Tensor, z: torch.Tensor) -> float:
-        """The data-space discriminator's update on this rank's real block and as many synthetic
-        windows, under the latent one's threshold rule."""
+    def _data_disc_step(self, x: torch.Tensor, h_hat: torch.Tensor, z: torch.Tensor) -> float:
+        """The data-space discriminator's update on this rank's real block and the synthetic
+        windows of the latent step's `h_hat` (and noise `z`), under the same threshold rule."""
         t, n = self.config.train, self.nets
         assert n.data_discriminator is not None and self.opt_data_disc is not None
         with torch.no_grad():
-            x_hat = n.recovery(n.supervisor(n.generator(z)), n.observation(z))
+            x_hat = n.recovery(h_hat, n.observation(z))
         d_loss = losses.discriminator_loss(n.data_discriminator(x), n.data_discriminator(x_hat))
         if self.shard.average({"d": d_loss.item()})["d"] > t.d_threshold:
             self.opt_data_disc.zero_grad()
