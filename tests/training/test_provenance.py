@@ -43,6 +43,10 @@ def _check_training(training: dict[str, Any]) -> None:
     if data["dataset"] != "table":
         assert "id_col" not in data and "val_share" not in data
         assert "short_histories" not in data and "table_head" not in training["model"]
+    if training["model"].get("kind") != "timegan":
+        assert "noise_skip" not in training["model"]
+        assert "diff_relative" not in training["train"]
+        assert "data_adv_weight" not in training["train"]
     assert recorded_config(training) == training  # nothing left to tidy
 
 
@@ -94,6 +98,13 @@ def test_provenance_recorded_config_keeps_what_each_run_reads() -> None:
         {**base, "task": "image", "data": {"dataset": "digits", "path": None, "seq_len": 24}}
     )
     assert image["data"] == {"dataset": "digits"}
+    options = {"model": {"kind": "rcgan", "noise_skip": False}, "train": {"diff_relative": False}}
+    gen = {**base, "task": "generate", "data": {"dataset": "stocks", "seq_len": 24}}
+    assert recorded_config({**gen, **options})["model"] == {"kind": "rcgan"}
+    assert recorded_config({**gen, **options})["train"] == {}
+    options["model"]["kind"] = "timegan"
+    assert recorded_config({**gen, **options})["model"] == {"kind": "timegan", "noise_skip": False}
+    assert recorded_config({**gen, **options})["train"] == {"diff_relative": False}
 
 
 def test_provenance_cli_trained_model_leaks_no_path(tmp_path: Path) -> None:
