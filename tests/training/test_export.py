@@ -14,7 +14,7 @@ from service.registry import Registry
 from tests.training.helpers import tiny_forecast, tiny_generate, tiny_timegan
 from training.checkpoint import load_run
 from training.evaluate.run import evaluate_run
-from training.export import export, parity
+from training.export import export, parity, parity_error
 from training.families import build_graph, family_for
 from training.train import train
 
@@ -170,3 +170,13 @@ def test_export_says_when_never_evaluated(exported: dict[str, Path], tmp_path: P
     report = json.loads((out / "report.json").read_text())
     assert report["evaluated"] is False
     assert report["verdict"]["line"].startswith("NOT EVALUATED")
+
+
+def test_parity_error_is_relative_to_each_channels_magnitude() -> None:
+    """A volume channel spanning 8e7: float32 rounding of the range (8 units) is no error even
+    where the value itself is small; on an order-one channel 1e-4 is."""
+    expected = np.array([[[0.5, 5e5], [0.2, 8e7]]], dtype=np.float32)  # (1, 2 steps, 2 channels)
+    volume_off = expected + np.array([0.0, 8.0], dtype=np.float32)
+    assert parity_error(volume_off, expected) < 1e-6
+    level_off = expected + np.array([1e-4, 0.0], dtype=np.float32)
+    assert parity_error(level_off, expected) == pytest.approx(1e-4 / 1.5, rel=1e-3)
