@@ -234,9 +234,14 @@ def verdict(checks: list[dict[str, Any]]) -> dict[str, Any]:
         "passed": not failed,
         "line": line,
         "failed": [c["name"] for c in failed],
-        "collapse_suspected": any(_is_collapse(c["name"]) for c in failed),
+        "collapse_suspected": any(_is_collapse(c) for c in failed),
     }
 
 
-def _is_collapse(name: str) -> bool:
-    return any(key in name for key in ("distinct", "spread", "level"))
+def _is_collapse(check: dict[str, Any]) -> bool:
+    """A failed check that says collapse: too few distinct values, a level check, or a spread
+    too small (a spread too large is noise, not collapse)."""
+    name = check["name"]
+    if "spread" in name:
+        return float(check["value"]) < 1.0
+    return "distinct" in name or "level" in name

@@ -103,3 +103,18 @@ def test_quality_verdict_names_each_failure() -> None:
         "failed": ["x: spread (synthetic / real)"],
         "collapse_suspected": True,
     }
+
+
+def test_quality_too_much_spread_is_a_failure_but_not_collapse() -> None:
+    rule = "in [0.5, 2.0]"
+    wide = {"name": "x: spread within windows (synthetic / real)", "value": 2.4, "passed": False}
+    narrow = {**wide, "value": 0.45}
+    ks = {"name": "x: KS statistic", "value": 0.7, "passed": False, "rule": "<= 0.2"}
+    assert verdict([{**wide, "rule": rule}, ks]) == {
+        "passed": False,
+        "line": "FAIL: 2 of 2 quality checks fail: x: spread within windows (synthetic / real) = "
+        "2.400 (needs in [0.5, 2.0]); x: KS statistic = 0.700 (needs <= 0.2)",
+        "failed": ["x: spread within windows (synthetic / real)", "x: KS statistic"],
+        "collapse_suspected": False,
+    }
+    assert verdict([{**narrow, "rule": rule}, ks])["collapse_suspected"]
