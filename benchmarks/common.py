@@ -140,8 +140,9 @@ def environment(torch_threads: int | None = None) -> dict[str, Any]:
     return info
 
 
-def run_one(config: Any, reuse: bool) -> dict[str, Any]:
-    """Train (unless `reuse` and a checkpoint exists), evaluate and export one config, timed."""
+def run_one(config: Any, reuse: bool, force: bool = False) -> dict[str, Any]:
+    """Train (unless `reuse` and a checkpoint exists), evaluate and export one config, timed.
+    `force`: export even when the verdict suspects collapse (recorded as `exported_forced`)."""
     import time
     from pathlib import Path
 
@@ -164,8 +165,10 @@ def run_one(config: Any, reuse: bool) -> dict[str, Any]:
     started = time.perf_counter()
     metrics = evaluate_run(config.run_dir)
     timings["evaluate_seconds"] = round(time.perf_counter() - started, 1)
-    out = export(config.run_dir, Path("models"))
+    out = export(config.run_dir, Path("models"), force=force)
+    forced = force and bool((metrics.get("verdict") or {}).get("collapse_suspected"))
     return {
+        **({"exported_forced": True} if forced else {}),
         "model": f"{config.name}/{config.version}",
         "code": code_version(),  # per result: a rerun of one data set keeps the others' figures
         "exported_to": str(out),
