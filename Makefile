@@ -63,7 +63,11 @@ schema: $(VENV)/.dev
 train-%: $(VENV)/.dev
 	$(BIN)/rnngan train --config configs/$(subst -,_,$*).toml
 	$(BIN)/rnngan evaluate --run runs/$(subst -,_,$*)
-	$(BIN)/rnngan export --run runs/$(subst -,_,$*) --models-dir models
+	$(BIN)/rnngan export --run runs/$(subst -,_,$*) --models-dir models $(EXPORT_FLAGS)
+
+# energy/2's verdict suspects collapse (RH_out's within-window spread is 0.479 of real, under
+# 0.5; docs/generation.md): it is shipped anyway, being better than version 1 on every score.
+train-energy: EXPORT_FLAGS = --force
 
 train: train-sines train-stocks train-energy train-etth1 train-etth1-ot train-traffic-a5m train-digits train-digits-text
 
