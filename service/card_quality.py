@@ -53,7 +53,11 @@ def verdict(m: Manifest, report: dict[str, Any] | None) -> tuple[str, str]:
     """(css class, line): the stored verdict, or a plain statement that there is none."""
     stored = (report or {}).get("verdict") or m.metrics.get("verdict")
     if isinstance(stored, dict) and "line" in stored:
-        return ("pass" if stored.get("passed") else "fail"), str(stored["line"])
+        line = str(stored["line"])
+        if stored.get("collapse_suspected"):
+            # Exported with --force: say so before the checks.
+            line = "COLLAPSE SUSPECTED (exported with --force). " + line
+        return ("pass" if stored.get("passed") else "fail"), line
     return "none", "NO VERDICT STORED: this model was exported before quality verdicts existed"
 
 

@@ -98,7 +98,11 @@ def test_card_table_model_shows_its_report_and_no_private_path(table_client: Tes
     _self_contained(page)
     assert "private-data" not in page and "/srv/" not in page  # the manifest's data path
     assert "<tr><th>source</th><td>stores.csv</td></tr>" in page
-    assert "<p class='verdict fail' id='verdict'>FAIL: 12 of 19 quality checks fail" in page
+    # Its stored verdict suspects collapse (it was exported with --force): the card says so first.
+    assert (
+        "<p class='verdict fail' id='verdict'>COLLAPSE SUSPECTED (exported with --force). "
+        "FAIL: 12 of 19 quality checks fail" in page
+    )
     assert page.count("<b>FAIL</b>") == 12
     # mean ± std, real vs synthetic, per numeric column in its own units; the run's projection.
     for column in ("humidity (bounded)", "size (count)", "visitors (count)"):
