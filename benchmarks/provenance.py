@@ -208,7 +208,18 @@ def check_results(git: Git, figure: Figure) -> Verdict:
         if key not in seen:  # the same code recorded per result and for the whole run
             seen.add(key)
             versions.append(version)
-    if not versions or any(v.get("commit") is None for v in versions):
+    unrecorded = [v for v in versions if v.get("commit") is None]
+    recorded = [v for v in versions if v.get("commit")]
+    if unrecorded and recorded:
+        # Some results (a data set not rerun) were measured before commits were recorded: the
+        # file's commit says nothing about them, so they cannot be called current.
+        return Verdict(
+            figure.path, figure.target, STALE,
+            "; ".join(f"{v['commit'][:7]} at {v.get('utc')}" for v in recorded)
+            + " and results recording no commit",
+            code_changed, "some results record no commit: measured before the others, rerun them",
+        )  # fmt: skip
+    if not versions or unrecorded:
         last = git("log", "-1", "--format=%H", "--", figure.path)
         if not last:
             return Verdict(

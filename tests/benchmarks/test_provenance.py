@@ -150,6 +150,22 @@ def test_check_every_recorded_version_counts(repo: Path) -> None:
     assert statuses(repo)[RESULTS] == STALE
 
 
+def test_check_results_beside_others_that_record_no_commit_are_stale(repo: Path) -> None:
+    """A partial rerun records its commit; a data set it kept from before recording began
+    cannot borrow the file's commit and pass as current."""
+    head = git(repo, "rev-parse", "HEAD")
+    now = {"commit": head, "dirty": False, "utc": "now"}
+    before = {"commit": None, "utc": None}
+    write(repo, RESULTS, json.dumps({"results": {"a": {"code": now}, "b": {"code": before}}}))
+    commit(repo, "results")
+    verdict = check(repo, TABLE)[0]
+    assert verdict.status == STALE
+    assert verdict.reason.startswith("some results record no commit")
+    write(repo, RESULTS, json.dumps({"results": {"a": {"code": now}, "b": {"code": now}}}))
+    commit(repo, "both rerun")
+    assert statuses(repo)[RESULTS] == CURRENT
+
+
 def test_check_commit_missing_from_history_is_unknown(repo: Path) -> None:
     record(repo, {"commit": "0" * 40, "dirty": False, "utc": "t"})
     commit(repo, "results")
