@@ -15,6 +15,7 @@ windows whose channels move together.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from training.evaluate.metrics import cross_correlation_error
 
@@ -28,6 +29,26 @@ def _acf(x: np.ndarray, valid: np.ndarray, lags: int) -> np.ndarray:
     z = z - np.nanmean(z, axis=1, keepdims=True)
     z = np.nan_to_num(z / (np.nanstd(z, axis=1, keepdims=True) + _EPS))
     return np.array([np.mean(z[:, k:] * z[:, :-k]) for k in range(1, lags + 1)])
+
+
+def held_out(n: int, seed: int, cap: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(validation, training) indices of n windows: a fixed tenth (at least one, at most `cap`)
+    held out for selection, the rest to train on; (None, None) when there are fewer than 2."""
+    if n < 2:
+        return None, None
+    order = torch.from_numpy(np.random.default_rng(seed).permutation(n))
+    held = max(1, min(cap, n // 10))
+    return order[:held], order[held:]
+
+
+def batch_indices(
+    n: int, train_idx: torch.Tensor | None, batch_size: int, rng: torch.Generator
+) -> torch.Tensor:
+    """A batch of window indices drawn uniformly from all n windows, or from `train_idx` when
+    some are held out."""
+    if train_idx is None:
+        return torch.randint(0, n, (batch_size,), generator=rng)
+    return train_idx[torch.randint(0, len(train_idx), (batch_size,), generator=rng)]
 
 
 def window_distance(

@@ -31,7 +31,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -50,7 +49,7 @@ from training.networks import RecurrentNet, ema_update
 from training.networks_tables import Sampler, TableGenerator, TableGraph
 
 __all__ = ["Sampler", "TableGAN", "TableGenerator", "TableGraph", "build"]
-from training.selection import window_distance
+from training.selection import batch_indices, held_out, window_distance
 
 log = logging.getLogger("rnngan.train")
 
@@ -138,21 +137,14 @@ class TableTrainer(Trainer):
         self.train_idx: torch.Tensor | None = None
         self.val_idx: torch.Tensor | None = None
         self.kept = KeptBest()
-        n = self.windows.shape[0]
-        if t.select_every and n >= 2:
-            order = torch.from_numpy(np.random.default_rng(config.seed).permutation(n))
-            held = max(1, min(256, n // 10))
-            self.val_idx, self.train_idx = order[:held], order[held:]
+        if t.select_every:
+            self.val_idx, self.train_idx = held_out(self.windows.shape[0], config.seed, cap=256)
 
     def _batch(self) -> tuple[torch.Tensor, ...]:
         """The global batch, the same on every rank: windows (B, T, D), valid (B, T),
         conditions (B, C), noise (B, T, L), then `TableGenerator.draw`'s uniforms."""
         t = self.config.train
-        if self.train_idx is None:
-            idx = torch.randint(0, self.windows.shape[0], (t.batch_size,), generator=self.rng)
-        else:
-            pick = torch.randint(0, len(self.train_idx), (t.batch_size,), generator=self.rng)
-            idx = self.train_idx[pick]
+        idx = batch_indices(self.windows.shape[0], self.train_idx, t.batch_size, self.rng)
         length = self.windows.shape[1]
         noise = torch.randn(t.batch_size, length, self.generator.noise_dim, generator=self.rng)
         uniforms = self.generator.draw(t.batch_size, length, self.rng)

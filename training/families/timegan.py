@@ -35,7 +35,6 @@ from __future__ import annotations
 import copy
 from dataclasses import replace
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -48,7 +47,7 @@ from training.families.base import SeriesGenerator, series_checkpoint
 from training.loop import Trainer
 from training.networks import ema_update
 from training.networks_timegan import TimeGANGenerator, Wrapped, build
-from training.selection import series_distance
+from training.selection import batch_indices, held_out, series_distance
 
 
 class TimeGANTrainer(Trainer):
@@ -94,20 +93,13 @@ class TimeGANTrainer(Trainer):
         self.kept = KeptBest()
         self.train_idx: torch.Tensor | None = None
         self.val_idx: torch.Tensor | None = None
-        n = self.data.shape[0]
-        if t.select_every and n >= 2:
-            order = torch.from_numpy(np.random.default_rng(config.seed).permutation(n))
-            held = max(1, min(1024, n // 10))
-            self.val_idx, self.train_idx = order[:held], order[held:]
+        if t.select_every:
+            self.val_idx, self.train_idx = held_out(self.data.shape[0], config.seed, cap=1024)
 
     def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The global batch (B, T, F) and noise (B, T, latent_dim), the same on every rank."""
         t, m = self.config.train, self.config.model
-        if self.train_idx is None:
-            idx = torch.randint(0, self.data.shape[0], (t.batch_size,), generator=self.rng)
-        else:
-            pick = torch.randint(0, len(self.train_idx), (t.batch_size,), generator=self.rng)
-            idx = self.train_idx[pick]
+        idx = batch_indices(self.data.shape[0], self.train_idx, t.batch_size, self.rng)
         x = self.data[idx]  # (B, T, F)
         # Standard normal noise, as the service draws it (the paper's code uses U(0, 1)).
         z = torch.randn(t.batch_size, x.shape[1], m.latent_dim, generator=self.rng)
