@@ -93,18 +93,21 @@ def recorded_config(config: dict[str, Any]) -> dict[str, Any]:
             # Path(...).name on either separator: a Windows path read on Linux too.
             out["data"]["path"] = str(out["data"]["path"]).replace("\\", "/").rsplit("/", 1)[-1]
     if task != "forecast":
-        for section, keys in (("model", FORECAST_MODEL_KEYS), ("eval", FORECAST_EVAL_KEYS)):
-            if isinstance(out.get(section), dict):
-                out[section] = {k: v for k, v in out[section].items() if k not in keys}
+        _drop(out, {"model": FORECAST_MODEL_KEYS, "eval": FORECAST_EVAL_KEYS})
     table_gan = task == "generate" and isinstance(data, dict) and data.get("dataset") == "table"
-    if not table_gan and isinstance(out.get("model"), dict):
-        out["model"] = {k: v for k, v in out["model"].items() if k not in TABLE_GAN_MODEL_KEYS}
+    if not table_gan:
+        _drop(out, {"model": TABLE_GAN_MODEL_KEYS})
     model = out.get("model")
     if not (isinstance(model, dict) and model.get("kind") == "timegan"):
-        for section, keys in TIMEGAN_KEYS.items():
-            if isinstance(out.get(section), dict):
-                out[section] = {k: v for k, v in out[section].items() if k not in keys}
+        _drop(out, TIMEGAN_KEYS)
     return out
+
+
+def _drop(config: dict[str, Any], keys: dict[str, tuple[str, ...]]) -> None:
+    """Remove `keys[section]` from each section of `config` that is a table."""
+    for section, names in keys.items():
+        if isinstance(config.get(section), dict):
+            config[section] = {k: v for k, v in config[section].items() if k not in names}
 
 
 def tidy_manifests(models_dir: Path) -> list[Path]:
