@@ -25,6 +25,12 @@ def _with(config: RunConfig, **train: object) -> RunConfig:
     return dataclasses.replace(config, train=dataclasses.replace(config.train, **train))
 
 
+def _scores(config: RunConfig) -> dict[int, float]:
+    """The validation score logged at each step that was scored."""
+    lines = [json.loads(x) for x in (config.run_dir / "losses.jsonl").read_text().splitlines()]
+    return {r["step"]: r["val_crps"] for r in lines if "val_crps" in r}
+
+
 def test_stopper_patience_counts_checks_without_a_new_best() -> None:
     stopper = Stopper(0, 2, started=0.0)
     for score in (3.0, 2.0, 2.5):
@@ -79,8 +85,7 @@ def test_training_stops_at_the_time_budget(tmp_path: Path) -> None:
 def test_exported_checkpoint_is_the_selected_one(tmp_path: Path) -> None:
     config = _with(tiny_table(tmp_path, steps=12), select_every=3)
     train(config)
-    lines = [json.loads(x) for x in (config.run_dir / "losses.jsonl").read_text().splitlines()]
-    scored = {r["step"]: r["val_crps"] for r in lines if "val_crps" in r}
+    scored = _scores(config)
     assert sorted(scored) == [3, 6, 9, 12]
     best_step = min(scored, key=lambda s: scored[s])
     ckpt = load_run(config.run_dir)
@@ -101,8 +106,7 @@ def test_timegan_selects_on_held_out_windows_in_the_joint_phase(tmp_path: Path) 
     checkpoint holds the best-scored weights, which score again what was logged."""
     config = _with(tiny_timegan(tmp_path, steps=8), select_every=2)
     train(config)
-    lines = [json.loads(x) for x in (config.run_dir / "losses.jsonl").read_text().splitlines()]
-    scored = {r["step"]: r["val_crps"] for r in lines if "val_crps" in r}
+    scored = _scores(config)
     assert sorted(scored) == [6, 8, 10, 12]
     best_step = min(scored, key=lambda s: scored[s])
     ckpt = load_run(config.run_dir)
