@@ -109,6 +109,10 @@ class TrainConfig:
     checkpoint_every: int = 1000
     select_every: int = 0  # score on validation every N steps, keep the best (0: the last)
     select_samples: int = 50  # forecast: sample paths per validation window when selecting
+    # own-table generators: the generator runs as many steps as a training window's start in its
+    # entity, at most this many, before the window it is compared on (0: every window from the
+    # first step), so that it keeps generating like the data past one window's length
+    burn_in: int = 0
     budget_s: float = 0.0  # stop training after this many seconds (0: run every step)
     patience: int = 0  # stop after this many validations without a better score (0: never)
     threads: int = 2  # torch intra-op threads (set with OMP_WAIT_POLICY=PASSIVE)
@@ -258,6 +262,11 @@ def load_config(path: str | Path) -> RunConfig:
     return config
 
 
+# `rnngan train --data`'s `train.burn_in`: one window of the automatic length
+# (training/data/tables.py AUTO_SEQ_LEN).
+AUTO_BURN_IN = 96
+
+
 def table_config(
     data: Path,
     *,
@@ -315,6 +324,9 @@ def table_config(
             "moment_weight": 10.0,
             "diff_weight": 10.0,
             "ema_decay": 0.998,
+            # Windows are compared after up to one window of generation before them: synthetic
+            # entities run for thousands of steps, far past the window trained on.
+            "burn_in": AUTO_BURN_IN,
             # The exported weights are the best on held-out windows (training/selection.py).
             "select_every": 250,
             "threads": 1,

@@ -8,9 +8,9 @@ task and data set, and nothing of the machine it was trained on:
   `out_dir` (where the runs were written);
 - `[data]` options only where the run read them: no `target: "OT"` on a generator, no
   `n_series` outside sines, no `train_end` on a table; `[model]` and `[eval]` options of the
-  forecasters only on forecasters, `model.table_head` only on own-table generators, and the
-  TimeGAN-class options (`model.noise_skip`, `train.diff_relative`, `train.data_adv_weight`)
-  only on TimeGAN-class generators.
+  forecasters only on forecasters, `model.table_head` and `train.burn_in` only on own-table
+  generators, and the TimeGAN-class options (`model.noise_skip`, `train.diff_relative`,
+  `train.data_adv_weight`) only on TimeGAN-class generators.
 
 `recorded_config` works on the config as a mapping, so it also tidies manifests written before
 it existed (`python -m training.provenance models` rewrites them in place; the ONNX files and
@@ -45,7 +45,7 @@ TABLE_SPLIT_KEYS = (
 )
 FORECAST_MODEL_KEYS = ("patch_len", "disc_context")
 FORECAST_EVAL_KEYS = ("num_samples", "baselines", "baseline_input_size", "calibrate")
-TABLE_GAN_MODEL_KEYS = ("table_head",)  # own-table generators only
+TABLE_GAN_KEYS = {"model": ("table_head",), "train": ("burn_in",)}  # own-table generators only
 TIMEGAN_KEYS = {"model": ("noise_skip",), "train": ("diff_relative", "data_adv_weight")}
 RUN_ONLY_KEYS = ("out_dir",)  # where the run was written: means nothing beside the model
 
@@ -96,7 +96,7 @@ def recorded_config(config: dict[str, Any]) -> dict[str, Any]:
         _drop(out, {"model": FORECAST_MODEL_KEYS, "eval": FORECAST_EVAL_KEYS})
     table_gan = task == "generate" and isinstance(data, dict) and data.get("dataset") == "table"
     if not table_gan:
-        _drop(out, {"model": TABLE_GAN_MODEL_KEYS})
+        _drop(out, TABLE_GAN_KEYS)
     model = out.get("model")
     if not (isinstance(model, dict) and model.get("kind") == "timegan"):
         _drop(out, TIMEGAN_KEYS)

@@ -197,8 +197,9 @@ def _timegan_observed(out: Path) -> RunConfig:
 # A tiny run per family beside rcgan, each exercising what data-parallel training has to agree
 # on: TimeGAN's three phases with its threshold met and then not (the discriminator updates at
 # some joint steps and skips others); the own-table GAN's hard samples, masked losses and
-# held-out selection, stopped early by patience (a high learning rate: its score soon turns);
-# both forecasters: the panel one (also with covariates on an own table, selecting) and ForGAN v1.
+# held-out selection, stopped early by patience (a high learning rate: its score soon turns),
+# and its burn-in; both forecasters: the panel one (also with covariates on an own table,
+# selecting) and ForGAN v1.
 D_THRESHOLD = 1.4145
 D_THRESHOLD_DATA = 1.422  # the same for the case with a data-space discriminator, for its losses
 CASES: dict[str, Callable[[Path], RunConfig]] = {
@@ -212,6 +213,9 @@ CASES: dict[str, Callable[[Path], RunConfig]] = {
         lr_g=0.05,
         diff_weight=1.0,
     ),
+    # Each synthetic window after up to 8 steps of its run (a learning rate that does not
+    # magnify float noise: Adam turns near-zero gradients at 0.05 into steps of 1e-5 and more).
+    "table_gan_burn_in": lambda out: _train(tiny_table(out, steps=4), burn_in=8, diff_weight=1.0),
     "forgan": lambda out: tiny_forecast(out, steps=4),
     "forgan_v1": _forgan_v1,
     "table_forecast": _promo_forecast,

@@ -5,7 +5,9 @@ and cutting it into what each own-table family trains on.
   channels (rnngan/core/tables/codec.py) and a static condition vector. Training windows are
   `seq_len` steps at `stride` from every entity; an entity shorter than `seq_len` is one window,
   zero-padded, with a mask of its real steps. `seq_len = 0` (the default of `rnngan train
-  --data`) picks the longest entity's length up to AUTO_SEQ_LEN.
+  --data`) picks the longest entity's length up to AUTO_SEQ_LEN. Each window's first step in
+  its entity is kept (`starts`): the trainer runs the generator that many steps (up to
+  `train.burn_in`) before the window it compares, as a synthetic entity reaches that window.
 - Forecasting (training/families/table_forecast.py): training/data/table_forecast.py.
 """
 
@@ -66,12 +68,15 @@ class TableData:
     conditions: np.ndarray  # (N, C)
     source: str
     sha256: str
+    starts: np.ndarray  # (N,) each window's first step in its entity
 
 
 def make_windows(
     entities: list[tuple[np.ndarray, np.ndarray]], seq_len: int, stride: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    windows, valid, conditions = [], [], []
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Windows (N, seq_len, D), their masks of real steps (N, seq_len), conditions (N, C) and
+    first steps in their entities (N,)."""
+    windows, valid, conditions, starts = [], [], [], []
     for x, cond in entities:
         length, width = x.shape
         if length >= seq_len:
@@ -79,6 +84,7 @@ def make_windows(
                 windows.append(x[start : start + seq_len])
                 valid.append(np.ones(seq_len, dtype=np.float32))
                 conditions.append(cond)
+                starts.append(start)
         else:
             padded = np.zeros((seq_len, width), dtype=np.float32)
             padded[:length] = x
@@ -87,10 +93,12 @@ def make_windows(
             windows.append(padded)
             valid.append(mask)
             conditions.append(cond)
+            starts.append(0)
     return (
         np.stack(windows).astype(np.float32),
         np.stack(valid).astype(np.float32),
         np.stack(conditions).astype(np.float32),
+        np.asarray(starts, dtype=np.int64),
     )
 
 
@@ -98,8 +106,17 @@ def load_table(config: DataConfig) -> TableData:
     spec, frame = spec_from_config(config)
     entities = encode_entities(spec, frame)
     seq_len = config.seq_len or min(max(spec.length_values), AUTO_SEQ_LEN)
-    windows, valid, conditions = make_windows(entities, seq_len, config.stride)
+    windows, valid, conditions, starts = make_windows(entities, seq_len, config.stride)
     path = Path(str(config.path))
     return TableData(
-        spec, frame, entities, seq_len, windows, valid, conditions, path.name, file_sha256(path)
+        spec,
+        frame,
+        entities,
+        seq_len,
+        windows,
+        valid,
+        conditions,
+        path.name,
+        file_sha256(path),
+        starts,
     )

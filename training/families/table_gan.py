@@ -16,7 +16,12 @@
   causal, so padding never changes what the real steps look like to them). A moment term
   matches each channel's mean and std.
 - Series lengths come from the training entities' lengths (saved in the manifest); the
-  generator is recurrent, so any length can be generated.
+  generator is recurrent, so any length can be generated. A synthetic entity runs for as many
+  steps as a real one (thousands), far past the window trained on, and a generator trained
+  only on windows from the first step drifts there (level and autocorrelation). With
+  `train.burn_in` > 0 each synthetic training window is the end of a longer run: as many steps
+  before it as its paired real window's start in its entity, at most `burn_in` (`_crop`);
+  validation does the same.
 - Data-parallel (training/distributed.py): the uniforms behind the hard samples are drawn for
   the global batch (`draw`) like the noise, so each rank's block is the one process's; masked
   losses divide by the global batch's count of real steps; the moment and first-difference
@@ -114,6 +119,8 @@ class TableTrainer(Trainer):
         self.windows = torch.from_numpy(data.windows)
         self.valid = torch.from_numpy(data.valid)
         self.conditions = torch.from_numpy(data.conditions)
+        # Steps the generator runs before each window: its start in its entity, capped.
+        self.burn = torch.from_numpy(data.starts).clamp(max=config.train.burn_in)
         self.generator, self.discriminator = build(config, data.spec)
         layout = channel_layout(data.spec)
         # The first-difference term's channels: numeric columns and the time gap.
@@ -142,13 +149,23 @@ class TableTrainer(Trainer):
 
     def _batch(self) -> tuple[torch.Tensor, ...]:
         """The global batch, the same on every rank: windows (B, T, D), valid (B, T),
-        conditions (B, C), noise (B, T, L), then `TableGenerator.draw`'s uniforms."""
+        conditions (B, C), steps to run before each window (B,), noise (B, T + most of those,
+        L), then `TableGenerator.draw`'s uniforms."""
         t = self.config.train
         idx = batch_indices(self.windows.shape[0], self.train_idx, t.batch_size, self.rng)
-        length = self.windows.shape[1]
+        burn = self.burn[idx]
+        length = self.windows.shape[1] + int(burn.max())
         noise = torch.randn(t.batch_size, length, self.generator.noise_dim, generator=self.rng)
         uniforms = self.generator.draw(t.batch_size, length, self.rng)
-        return self.windows[idx], self.valid[idx], self.conditions[idx], noise, *uniforms
+        return self.windows[idx], self.valid[idx], self.conditions[idx], burn, noise, *uniforms
+
+    def _crop(self, fake: torch.Tensor, burn: torch.Tensor) -> torch.Tensor:
+        """Each row's window after its `burn` steps: (B, T + max burn, D) -> (B, T, D)."""
+        length = self.windows.shape[1]
+        if fake.shape[1] == length:
+            return fake
+        at = burn[:, None] + torch.arange(length)[None]  # (B, T)
+        return fake.gather(1, at[..., None].expand(-1, -1, fake.shape[-1]))
 
     def _judge(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         steps = condition.unsqueeze(1).expand(-1, x.shape[1], -1)
@@ -160,12 +177,12 @@ class TableTrainer(Trainer):
         tau = 0.5
         for _ in range(t.d_steps):
             real_all, valid_all, *drawn = self._batch()
-            real, valid, cond, noise, *uniforms = (
+            real, valid, cond, burn, noise, *uniforms = (
                 shard.take(x) for x in (real_all, valid_all, *drawn)
             )
             count = valid_all.sum().clamp_min(1.0) / shard.world
             with torch.no_grad():
-                fake = self.sampler(noise, cond, tau, uniforms)
+                fake = self._crop(self.sampler(noise, cond, tau, uniforms), burn)
             d_loss = _masked_bce(self._judge(real, cond), 1.0, valid, count) + _masked_bce(
                 self._judge(fake, cond), 0.0, valid, count
             )
@@ -173,10 +190,10 @@ class TableTrainer(Trainer):
             d_loss.backward()
             self.opt_d.step()
         real_all, valid_all, *drawn = self._batch()
-        cond, noise, *uniforms = (shard.take(x) for x in drawn)
+        cond, burn, noise, *uniforms = (shard.take(x) for x in drawn)
         valid = shard.take(valid_all)
         count = valid_all.sum().clamp_min(1.0) / shard.world
-        fake = self.sampler(noise, cond, tau, uniforms)
+        fake = self._crop(self.sampler(noise, cond, tau, uniforms), burn)
         adversarial = _masked_bce(self._judge(fake, cond), 1.0, valid, count)
         fake_all = shard.gather(fake)  # batch statistics: the global synthetic batch
         moment = masked_moment_loss(real_all, fake_all, valid_all)
@@ -206,14 +223,16 @@ class TableTrainer(Trainer):
         if self.val_idx is None:
             return None
         real = self.windows[self.val_idx]
+        burn = self.burn[self.val_idx]
         noise = torch.randn(
-            *real.shape[:2],
+            real.shape[0],
+            real.shape[1] + int(burn.max()),
             self.generator.noise_dim,
             generator=torch.Generator().manual_seed(self.config.seed + 1),
         )
         generator = self.exported()
         with torch.no_grad():
-            fake = generator(noise, self.conditions[self.val_idx])
+            fake = self._crop(generator(noise, self.conditions[self.val_idx]), burn)
         score = window_distance(
             real.numpy(), fake.numpy(), self.valid[self.val_idx].numpy(), self.numeric_channels
         )

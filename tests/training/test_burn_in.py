@@ -1,0 +1,72 @@
+"""Own-table generation past one window: training windows compared after the steps that come
+before them in their entity (`train.burn_in`, training/families/table_gan.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tests.training.helpers import tiny_table
+from training.checkpoint import load_run
+from training.data.tables import make_windows
+from training.families.table_gan import TableGAN
+from training.provenance import recorded_config
+from training.train import train
+
+
+def test_windows_know_where_they_start_in_their_entity() -> None:
+    entities = [
+        (np.zeros((10, 2), np.float32), np.zeros(1, np.float32)),
+        (np.zeros((3, 2), np.float32), np.ones(1, np.float32)),  # shorter: one padded window
+    ]
+    windows, valid, _, starts = make_windows(entities, seq_len=4, stride=3)
+    assert starts.tolist() == [0, 3, 6, 0]
+    assert windows.shape == (4, 4, 2) and valid[-1].tolist() == [1, 1, 1, 0]
+
+
+def _trainer(tmp_path: Path, burn_in: int):  # type: ignore[no-untyped-def]
+    config = tiny_table(tmp_path)
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, burn_in=burn_in))
+    return TableGAN().trainer(config, torch.Generator().manual_seed(0))
+
+
+def test_generator_runs_the_steps_before_each_window(tmp_path: Path) -> None:
+    trainer = _trainer(tmp_path, burn_in=8)
+    starts = torch.from_numpy(trainer.data.starts)
+    assert int(starts.max()) > 8  # the tiny table has windows far into their entities
+    assert torch.equal(trainer.burn, starts.clamp(max=8))
+    _, _, _, burn, noise, *_ = trainer._batch()
+    length = trainer.windows.shape[1]
+    assert noise.shape[1] == length + int(burn.max()) and int(burn.max()) == 8
+    # Each row's window is the end of its own run: steps burn .. burn + T of it.
+    full = torch.arange(4 * 20 * 3, dtype=torch.float32).reshape(4, 20, 3)
+    rows = torch.tensor([0, 3, 8, 5])
+    cropped = trainer._crop(full, rows)
+    assert cropped.shape == (4, length, 3)
+    for i, b in enumerate(rows.tolist()):
+        assert torch.equal(cropped[i], full[i, b : b + length])
+
+
+def test_without_burn_in_every_window_starts_the_run(tmp_path: Path) -> None:
+    trainer = _trainer(tmp_path, burn_in=0)
+    assert int(trainer.burn.max()) == 0
+    _, _, _, _, noise, *_ = trainer._batch()
+    assert noise.shape[1] == trainer.windows.shape[1]
+
+
+def test_training_with_burn_in_selects_and_records_it(tmp_path: Path) -> None:
+    config = tiny_table(tmp_path, steps=4)
+    config = dataclasses.replace(
+        config, train=dataclasses.replace(config.train, burn_in=8, select_every=2)
+    )
+    train(config, progress=False)
+    ckpt = load_run(config.run_dir)
+    assert ckpt.selection is not None and np.isfinite(ckpt.selection.val_crps)
+    assert recorded_config(config.to_dict())["train"]["burn_in"] == 8
+    # Not an option of other families: not recorded on them.
+    other = config.to_dict()
+    other["data"]["dataset"] = "energy"
+    assert "burn_in" not in recorded_config(other)["train"]
