@@ -70,3 +70,21 @@ def test_training_with_burn_in_selects_and_records_it(tmp_path: Path) -> None:
     other = config.to_dict()
     other["data"]["dataset"] = "energy"
     assert "burn_in" not in recorded_config(other)["train"]
+
+
+def test_entities_within_one_window_train_as_without_burn_in(tmp_path: Path) -> None:
+    """Every window of a table whose entities fit in one window starts its entity: burn-in
+    changes nothing there, down to the bits (the shipped `stores` numbers stay valid)."""
+    weights = []
+    for burn_in in (0, 8):
+        config = tiny_table(tmp_path / str(burn_in), steps=3)
+        config = dataclasses.replace(
+            config,
+            data=dataclasses.replace(config.data, seq_len=0),
+            train=dataclasses.replace(config.train, burn_in=burn_in),
+        )
+        train(config, progress=False)
+        weights.append(load_run(config.run_dir).generator)
+    assert weights[0].keys() == weights[1].keys()
+    for name, value in weights[0].items():
+        assert torch.equal(value, weights[1][name]), name
