@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from tests.training.helpers import tiny_table
@@ -27,20 +28,30 @@ def test_windows_know_where_they_start_in_their_entity() -> None:
     assert windows.shape == (4, 4, 2) and valid[-1].tolist() == [1, 1, 1, 0]
 
 
-def _trainer(tmp_path: Path, burn_in: int):  # type: ignore[no-untyped-def]
+def _trainer(tmp_path: Path, burn_in: int, head: str = "coupled"):  # type: ignore[no-untyped-def]
     config = tiny_table(tmp_path)
-    config = dataclasses.replace(config, train=dataclasses.replace(config.train, burn_in=burn_in))
+    config = dataclasses.replace(
+        config,
+        model=dataclasses.replace(config.model, table_head=head),
+        train=dataclasses.replace(config.train, burn_in=burn_in),
+    )
     return TableGAN().trainer(config, torch.Generator().manual_seed(0))
 
 
-def test_generator_runs_the_steps_before_each_window(tmp_path: Path) -> None:
-    trainer = _trainer(tmp_path, burn_in=8)
+@pytest.mark.parametrize("head", ["coupled", "independent"])
+def test_generator_runs_the_steps_before_each_window(tmp_path: Path, head: str) -> None:
+    trainer = _trainer(tmp_path, burn_in=8, head=head)
     starts = torch.from_numpy(trainer.data.starts)
     assert int(starts.max()) > 8  # the tiny table has windows far into their entities
     assert torch.equal(trainer.burn, starts.clamp(max=8))
-    _, _, _, burn, noise, *_ = trainer._batch()
+    real, _, cond, burn, noise, *uniforms = trainer._batch()
     length = trainer.windows.shape[1]
     assert noise.shape[1] == length + int(burn.max()) and int(burn.max()) == 8
+    # The independent head's uniforms are as long as the noise; the coupled head has none.
+    assert [u.shape[1] for u in uniforms] == [noise.shape[1]] * len(uniforms)
+    assert bool(uniforms) == (head == "independent")
+    fake = trainer._crop(trainer.sampler(noise, cond, 0.5, uniforms), burn)
+    assert fake.shape == real.shape
     # Each row's window is the end of its own run: steps burn .. burn + T of it.
     full = torch.arange(4 * 20 * 3, dtype=torch.float32).reshape(4, 20, 3)
     rows = torch.tensor([0, 3, 8, 5])
@@ -83,6 +94,8 @@ def test_entities_within_one_window_train_as_without_burn_in(tmp_path: Path) -> 
             data=dataclasses.replace(config.data, seq_len=0),
             train=dataclasses.replace(config.train, burn_in=burn_in),
         )
+        trainer = TableGAN().trainer(config, torch.Generator().manual_seed(0))
+        assert int(trainer.burn.max()) == 0  # every window is a whole entity
         train(config, progress=False)
         weights.append(load_run(config.run_dir).generator)
     assert weights[0].keys() == weights[1].keys()
