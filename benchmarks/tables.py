@@ -3,7 +3,7 @@ tables (`examples/tables.py`), trains each case with the defaults of `rnngan tra
 (training/config.py `table_config`), evaluates, exports into `runs/tables/models`, and writes
 `benchmarks/results/tables.json` and `docs/tables.md`. Every number comes from this run.
 
-    python -m benchmarks.tables [--reuse] [--only stores,etth1_long_fc]
+    python -m benchmarks.tables [--reuse] [--only stores,etth1_long_fc] [--table-only]
 """
 
 from __future__ import annotations
@@ -130,6 +130,7 @@ def generation_section(name: str, result: dict[str, Any]) -> list[str]:
             else ""
         )
         + ".",
+        *_verdict(m),
         "",
     ]
     return lines
@@ -149,9 +150,15 @@ def forecast_section(name: str, result: dict[str, Any]) -> list[str]:
     for model, s in m["test"].items():
         lines.append(
             f"| {model} | {_f(s['mase'])} | {_f(s['crps'])} | {_f(s['coverage_80'])} | "
-            f"{s['smape']:.1f} |"
+            f"{'—' if s.get('smape') is None else format(s['smape'], '.1f')} |"
         )
-    return [*lines, ""]
+    return [*lines, *_verdict(m), ""]
+
+
+def _verdict(m: dict[str, Any]) -> list[str]:
+    """The run's verdict line (`rnngan evaluate` prints the same), when it has one."""
+    v = m.get("verdict") or m.get("quality", {}).get("verdict")
+    return ["", f"Verdict: {v['line']}"] if v and v.get("line") else []
 
 
 def document(results: dict[str, dict[str, Any]], env: dict[str, Any]) -> str:
@@ -184,8 +191,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reuse", action="store_true", help="evaluate existing checkpoints")
     parser.add_argument("--only", default=",".join(CASES), help="comma-separated cases")
+    parser.add_argument(
+        "--table-only",
+        action="store_true",
+        help="rewrite docs/tables.md from the results file, measure nothing",
+    )
     args = parser.parse_args()
     setup_logging()
+    if args.table_only:
+        data = json.loads(RESULTS.read_text())
+        DOC.write_text(document(data["results"], data["environment"]) + "\n")
+        return
     write_tables(ROOT / "data")
     measured = {}
     for name in args.only.split(","):
