@@ -94,6 +94,10 @@ class TrainConfig:
     # tables, timegan: match each channel's step-to-step change (std of first differences), real vs
     # synthetic: a generator that smooths the noise away (or adds jitter) pays for it
     diff_weight: float = 0.0
+    # tables: match each numeric channel's within-window autocorrelation at lags 1 … acf_lags,
+    # real vs synthetic (0: off)
+    acf_weight: float = 0.0
+    acf_lags: int = 24
     diff_relative: bool = False  # timegan: that term on log roughness, every channel alike
     data_adv_weight: float = 0.0  # timegan: weight of a discriminator on the series (0: off)
     crps_weight: float = 0.0  # forecast: sample CRPS (energy score) term
@@ -193,6 +197,10 @@ class RunConfig:
             )
         if self.task == "forecast" and not 0 < self.model.disc_context <= self.data.context_len:
             raise ConfigError("model.disc_context must be in [1, data.context_len]")
+        if self.train.burn_in < 0:
+            raise ConfigError("train.burn_in must be 0 (off) or more")
+        if self.train.acf_weight and self.train.acf_lags < 1:
+            raise ConfigError("train.acf_lags must be at least 1")
 
     @property
     def run_dir(self) -> Path:
@@ -327,6 +335,9 @@ def table_config(
             # Windows are compared after up to one window of generation before them: synthetic
             # entities run for thousands of steps, far past the window trained on.
             "burn_in": AUTO_BURN_IN,
+            # ... and their autocorrelation is matched over a day of hourly rows.
+            "acf_weight": 10.0,
+            "acf_lags": 24,
             # The exported weights are the best on held-out windows (training/selection.py).
             "select_every": 250,
             "threads": 1,

@@ -76,3 +76,30 @@ def supervised_loss(latent: torch.Tensor, predicted: torch.Tensor) -> torch.Tens
     """Supervised loss L_S = E‖h_t − s(h_{t−1})‖²: the supervisor's one-step-ahead latent
     prediction (TimeGAN, §4, eq. 8's supervised term)."""
     return F.mse_loss(predicted[:, :-1, :], latent[:, 1:, :])
+
+
+def autocorrelation_loss(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    valid: torch.Tensor,
+    channels: list[int],
+    max_lag: int,
+) -> torch.Tensor:
+    """Each channel's within-window autocorrelation at lags 1 … `max_lag`, averaged over
+    windows, real vs synthetic (mean absolute gap): the autocorrelation moment that the
+    moment and first-difference terms do not see (a path can have the right spread and
+    roughness and still oscillate at the wrong period). Steps outside `valid` (B, T) are left
+    out; (B, T, F) inputs, `channels` the features it looks at."""
+    w = valid.unsqueeze(-1)
+
+    def acf(x: torch.Tensor) -> torch.Tensor:
+        x = x[..., channels]
+        n = w.sum(dim=1, keepdim=True).clamp_min(1.0)
+        centred = (x - (x * w).sum(dim=1, keepdim=True) / n) * w
+        var = (centred**2).sum(dim=1) + 1e-6  # (B, F)
+        lags = [
+            (centred[:, lag:] * centred[:, :-lag]).sum(dim=1) / var for lag in range(1, max_lag + 1)
+        ]
+        return torch.stack(lags).mean(dim=1)  # (lags, F): mean over windows
+
+    return (acf(real) - acf(fake)).abs().mean()

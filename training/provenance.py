@@ -8,9 +8,10 @@ task and data set, and nothing of the machine it was trained on:
   `out_dir` (where the runs were written);
 - `[data]` options only where the run read them: no `target: "OT"` on a generator, no
   `n_series` outside sines, no `train_end` on a table; `[model]` and `[eval]` options of the
-  forecasters only on forecasters, `model.table_head` and `train.burn_in` only on own-table
-  generators, and the TimeGAN-class options (`model.noise_skip`, `train.diff_relative`,
-  `train.data_adv_weight`) only on TimeGAN-class generators.
+  forecasters only on forecasters; `model.table_head`, `train.burn_in` and the autocorrelation
+  term (`train.acf_weight`, `train.acf_lags`) only on own-table generators; the TimeGAN-class
+  options (`model.noise_skip`, `train.diff_relative`, `train.data_adv_weight`) only on
+  TimeGAN-class generators.
 
 `recorded_config` works on the config as a mapping, so it also tidies manifests written before
 it existed (`python -m training.provenance models` rewrites them in place; the ONNX files and
@@ -45,7 +46,8 @@ TABLE_SPLIT_KEYS = (
 )
 FORECAST_MODEL_KEYS = ("patch_len", "disc_context")
 FORECAST_EVAL_KEYS = ("num_samples", "baselines", "baseline_input_size", "calibrate")
-TABLE_GAN_KEYS = {"model": ("table_head",), "train": ("burn_in",)}  # own-table generators only
+# own-table generators only
+TABLE_GAN_KEYS = {"model": ("table_head",), "train": ("burn_in", "acf_weight", "acf_lags")}
 TIMEGAN_KEYS = {"model": ("noise_skip",), "train": ("diff_relative", "data_adv_weight")}
 RUN_ONLY_KEYS = ("out_dir",)  # where the run was written: means nothing beside the model
 

@@ -101,3 +101,34 @@ def test_entities_within_one_window_train_as_without_burn_in(tmp_path: Path) -> 
     assert weights[0].keys() == weights[1].keys()
     for name, value in weights[0].items():
         assert torch.equal(value, weights[1][name]), name
+
+
+def test_bad_burn_in_and_autocorrelation_settings_are_named(tmp_path: Path) -> None:
+    from training.config import ConfigError
+
+    config = tiny_table(tmp_path)
+    for bad, message in (
+        ({"burn_in": -1}, "train.burn_in"),
+        ({"acf_weight": 1.0, "acf_lags": 0}, "train.acf_lags"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            dataclasses.replace(config, train=dataclasses.replace(config.train, **bad))
+
+
+def test_autocorrelation_term_sees_the_period_and_ignores_padding() -> None:
+    from training.losses import autocorrelation_loss
+
+    t = torch.arange(48, dtype=torch.float32)
+    slow = torch.sin(2 * torch.pi * t / 24)[None, :, None].repeat(4, 1, 1)
+    fast = torch.sin(2 * torch.pi * t / 6)[None, :, None].repeat(4, 1, 1)
+    valid = torch.ones(4, 48)
+    assert float(autocorrelation_loss(slow, slow, valid, [0], 12)) == 0.0
+    assert float(autocorrelation_loss(slow, fast, valid, [0], 12)) > 0.5
+    # Padded steps (after the real ones) change nothing, whatever they hold.
+    short = valid.clone()
+    short[:, 30:] = 0.0
+    noisy = slow.clone()
+    noisy[:, 30:] = torch.randn(4, 18, 1)
+    a = autocorrelation_loss(slow * short[..., None], fast, short, [0], 12)
+    b = autocorrelation_loss(noisy, fast, short, [0], 12)
+    assert torch.allclose(a, b)

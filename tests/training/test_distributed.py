@@ -213,9 +213,12 @@ CASES: dict[str, Callable[[Path], RunConfig]] = {
         lr_g=0.05,
         diff_weight=1.0,
     ),
-    # Each synthetic window after up to 8 steps of its run (a learning rate that does not
-    # magnify float noise: Adam turns near-zero gradients at 0.05 into steps of 1e-5 and more).
-    "table_gan_burn_in": lambda out: _train(tiny_table(out, steps=4), burn_in=8, diff_weight=1.0),
+    # Each synthetic window after up to 8 steps of its run, its autocorrelation matched (a
+    # learning rate that does not magnify float noise: Adam turns near-zero gradients at 0.05
+    # into steps of 1e-5 and more).
+    "table_gan_burn_in": lambda out: _train(
+        tiny_table(out, steps=4), burn_in=8, diff_weight=1.0, acf_weight=1.0, acf_lags=6
+    ),
     "forgan": lambda out: tiny_forecast(out, steps=4),
     "forgan_v1": _forgan_v1,
     "table_forecast": _promo_forecast,

@@ -164,7 +164,7 @@ class TableTrainer(Trainer):
         length = self.windows.shape[1]
         if fake.shape[1] == length:
             return fake
-        at = burn[:, None] + torch.arange(length)[None]  # (B, T)
+        at = burn[:, None] + torch.arange(length, device=fake.device)[None]  # (B, T)
         return fake.gather(1, at[..., None].expand(-1, -1, fake.shape[-1]))
 
     def _judge(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
@@ -202,6 +202,13 @@ class TableTrainer(Trainer):
         if t.diff_weight:
             roughness = losses.diff_loss(real_all, fake_all, valid_all, self.numeric_channels)
             g_loss = g_loss + t.diff_weight * roughness
+        acf = None
+        if t.acf_weight:
+            lags = min(t.acf_lags, self.windows.shape[1] - 1)
+            acf = losses.autocorrelation_loss(
+                real_all, fake_all, valid_all, self.numeric_channels, lags
+            )
+            g_loss = g_loss + t.acf_weight * acf
         self.opt_g.zero_grad()
         g_loss.backward()
         self.opt_g.step()
@@ -212,6 +219,7 @@ class TableTrainer(Trainer):
             "g_adversarial": adversarial.item(),
             "g_moment": moment.item(),
             **({"g_diff": roughness.item()} if roughness is not None else {}),
+            **({"g_acf": acf.item()} if acf is not None else {}),
         }
 
     def exported(self) -> TableGenerator:
