@@ -95,7 +95,7 @@ class TrainConfig:
     # synthetic: a generator that smooths the noise away (or adds jitter) pays for it
     diff_weight: float = 0.0
     # tables: match each numeric channel's within-window autocorrelation at lags 1 … acf_lags,
-    # real vs synthetic (0: off)
+    # real vs synthetic (0: off); applied where windows are cut from entities longer than one
     acf_weight: float = 0.0
     acf_lags: int = 24
     diff_relative: bool = False  # timegan: that term on log roughness, every channel alike
@@ -335,7 +335,8 @@ def table_config(
             # Windows are compared after up to one window of generation before them: synthetic
             # entities run for thousands of steps, far past the window trained on.
             "burn_in": AUTO_BURN_IN,
-            # ... and their autocorrelation is matched over a day of hourly rows.
+            # ... and their autocorrelation is matched over a day of hourly rows (tables whose
+            # entities are longer than one window).
             "acf_weight": 10.0,
             "acf_lags": 24,
             # The exported weights are the best on held-out windows (training/selection.py).

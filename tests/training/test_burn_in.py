@@ -84,18 +84,21 @@ def test_training_with_burn_in_selects_and_records_it(tmp_path: Path) -> None:
 
 
 def test_entities_within_one_window_train_as_without_burn_in(tmp_path: Path) -> None:
-    """Every window of a table whose entities fit in one window starts its entity: burn-in
-    changes nothing there, down to the bits (the shipped `stores` numbers stay valid)."""
+    """Every window of a table whose entities fit in one window starts its entity: burn-in and
+    the autocorrelation term change nothing there, down to the bits."""
     weights = []
     for burn_in in (0, 8):
         config = tiny_table(tmp_path / str(burn_in), steps=3)
         config = dataclasses.replace(
             config,
             data=dataclasses.replace(config.data, seq_len=0),
-            train=dataclasses.replace(config.train, burn_in=burn_in),
+            train=dataclasses.replace(
+                config.train, burn_in=burn_in, acf_weight=10.0 if burn_in else 0.0
+            ),
         )
         trainer = TableGAN().trainer(config, torch.Generator().manual_seed(0))
         assert int(trainer.burn.max()) == 0  # every window is a whole entity
+        assert trainer.acf_lags == 0  # so the autocorrelation term is off
         train(config, progress=False)
         weights.append(load_run(config.run_dir).generator)
     assert weights[0].keys() == weights[1].keys()
@@ -132,3 +135,12 @@ def test_autocorrelation_term_sees_the_period_and_ignores_padding() -> None:
     a = autocorrelation_loss(slow * short[..., None], fast, short, [0], 12)
     b = autocorrelation_loss(noisy, fast, short, [0], 12)
     assert torch.allclose(a, b)
+
+
+def test_autocorrelation_term_applies_to_windows_cut_from_longer_entities(tmp_path: Path) -> None:
+    config = tiny_table(tmp_path)  # 12-row windows of ~55-row entities
+    config = dataclasses.replace(
+        config, train=dataclasses.replace(config.train, acf_weight=1.0, acf_lags=24)
+    )
+    trainer = TableGAN().trainer(config, torch.Generator().manual_seed(0))
+    assert trainer.acf_lags == 11  # at most the window's length - 1
