@@ -94,8 +94,9 @@ class TrainConfig:
     # tables, timegan: match each channel's step-to-step change (std of first differences), real vs
     # synthetic: a generator that smooths the noise away (or adds jitter) pays for it
     diff_weight: float = 0.0
-    # tables: match each numeric channel's within-window autocorrelation at lags 1 … acf_lags,
-    # real vs synthetic (0: off); applied where windows are cut from entities longer than one
+    # match each numeric channel's within-window autocorrelation at lags 1 … acf_lags (at most
+    # the window's length - 1), real vs synthetic (0: off); timegan: every window; tables: where
+    # windows are cut from entities longer than one
     acf_weight: float = 0.0
     acf_lags: int = 24
     diff_relative: bool = False  # timegan: that term on log roughness, every channel alike

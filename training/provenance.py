@@ -8,10 +8,10 @@ task and data set, and nothing of the machine it was trained on:
   `out_dir` (where the runs were written);
 - `[data]` options only where the run read them: no `target: "OT"` on a generator, no
   `n_series` outside sines, no `train_end` on a table; `[model]` and `[eval]` options of the
-  forecasters only on forecasters; `model.table_head`, `train.burn_in` and the autocorrelation
-  term (`train.acf_weight`, `train.acf_lags`) only on own-table generators; the TimeGAN-class
+  forecasters only on forecasters; `model.table_head` and `train.burn_in` only on own-table generators; the TimeGAN-class
   options (`model.noise_skip`, `train.diff_relative`, `train.data_adv_weight`) only on
-  TimeGAN-class generators.
+  TimeGAN-class generators; the autocorrelation term (`train.acf_weight`, `train.acf_lags`) on
+  both.
 
 `recorded_config` works on the config as a mapping, so it also tidies manifests written before
 it existed (`python -m training.provenance models` rewrites them in place; the ONNX files and
@@ -47,8 +47,10 @@ TABLE_SPLIT_KEYS = (
 FORECAST_MODEL_KEYS = ("patch_len", "disc_context")
 FORECAST_EVAL_KEYS = ("num_samples", "baselines", "baseline_input_size", "calibrate")
 # own-table generators only
-TABLE_GAN_KEYS = {"model": ("table_head",), "train": ("burn_in", "acf_weight", "acf_lags")}
+TABLE_GAN_KEYS = {"model": ("table_head",), "train": ("burn_in",)}
 TIMEGAN_KEYS = {"model": ("noise_skip",), "train": ("diff_relative", "data_adv_weight")}
+# both generator families above
+ACF_KEYS = {"train": ("acf_weight", "acf_lags")}
 RUN_ONLY_KEYS = ("out_dir",)  # where the run was written: means nothing beside the model
 
 
@@ -100,8 +102,11 @@ def recorded_config(config: dict[str, Any]) -> dict[str, Any]:
     if not table_gan:
         _drop(out, TABLE_GAN_KEYS)
     model = out.get("model")
-    if not (isinstance(model, dict) and model.get("kind") == "timegan"):
+    timegan = isinstance(model, dict) and model.get("kind") == "timegan"
+    if not timegan:
         _drop(out, TIMEGAN_KEYS)
+    if not (table_gan or timegan):
+        _drop(out, ACF_KEYS)
     return out
 
 

@@ -182,12 +182,15 @@ def _promo_forecast(out: Path) -> RunConfig:
 
 def _timegan_observed(out: Path) -> RunConfig:
     """TimeGAN with the observation-noise map, the data-space discriminator, the relative
-    first-difference term and held-out selection: two more wrapped networks and their grads."""
+    first-difference and autocorrelation terms and held-out selection: two more wrapped networks
+    and their grads."""
     config = _train(
         tiny_timegan(out, steps=6),
         d_threshold=D_THRESHOLD_DATA,
         diff_weight=1.0,
         diff_relative=True,
+        acf_weight=1.0,
+        acf_lags=5,
         data_adv_weight=1.0,
         select_every=2,
     )

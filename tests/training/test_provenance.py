@@ -98,13 +98,19 @@ def test_provenance_recorded_config_keeps_what_each_run_reads() -> None:
         {**base, "task": "image", "data": {"dataset": "digits", "path": None, "seq_len": 24}}
     )
     assert image["data"] == {"dataset": "digits"}
-    options = {"model": {"kind": "rcgan", "noise_skip": False}, "train": {"diff_relative": False}}
+    options = {
+        "model": {"kind": "rcgan", "noise_skip": False},
+        "train": {"diff_relative": False, "acf_weight": 0.0},
+    }
     gen = {**base, "task": "generate", "data": {"dataset": "stocks", "seq_len": 24}}
     assert recorded_config({**gen, **options})["model"] == {"kind": "rcgan"}
     assert recorded_config({**gen, **options})["train"] == {}
     options["model"]["kind"] = "timegan"
     assert recorded_config({**gen, **options})["model"] == {"kind": "timegan", "noise_skip": False}
-    assert recorded_config({**gen, **options})["train"] == {"diff_relative": False}
+    assert recorded_config({**gen, **options})["train"] == {
+        "diff_relative": False,
+        "acf_weight": 0.0,
+    }
 
 
 def test_provenance_cli_trained_model_leaks_no_path(tmp_path: Path) -> None:

@@ -57,6 +57,25 @@ def test_train_timegan_runs_its_three_phases_in_order(tmp_path: Path) -> None:
     }
 
 
+def test_timegan_autocorrelation_term_joins_the_joint_steps_only(tmp_path: Path) -> None:
+    """`train.acf_weight` adds `g_acf` to the joint steps (lags cut to the window's length - 1)
+    and changes what the generator learns; the first two phases are untouched."""
+    base = tiny_timegan(tmp_path / "off")
+    plain = train(base, progress=False)
+    lags = base.data.seq_len + 5  # more than the window has
+    config = dataclasses.replace(
+        base,
+        out_dir=tmp_path / "on",
+        train=dataclasses.replace(base.train, acf_weight=10.0, acf_lags=lags),
+    )
+    history = train(config, progress=False)
+    assert history[:4] == plain[:4]  # embedding and supervised steps as before
+    joint = [h for h in history if "g_adversarial" in h]
+    assert joint and all(h["g_acf"] >= 0 for h in joint)
+    assert all("g_acf" not in h for h in plain)
+    assert joint[-1]["g_moment"] != plain[-1]["g_moment"]
+
+
 def test_timegan_noise_skip_trains_and_exports(tmp_path: Path) -> None:
     """The observation-noise path starts at zero, is trained by the data-space terms (moment,
     relative first differences) and exports to ONNX with the rest of the generator."""
@@ -66,7 +85,7 @@ def test_timegan_noise_skip_trains_and_exports(tmp_path: Path) -> None:
         name="tiny_skip",
         model=dataclasses.replace(base.model, noise_skip=True),
         train=dataclasses.replace(
-            base.train, diff_weight=1.0, diff_relative=True, data_adv_weight=1.0
+            base.train, diff_weight=1.0, diff_relative=True, data_adv_weight=1.0, acf_weight=1.0
         ),
     )
     train(config, progress=False)

@@ -18,14 +18,15 @@ is an nn.GRU/nn.LSTM stack, so lengths stay dynamic. With `model.noise_skip`, ea
 also reaches the output through a linear map added before recovery's sigmoid (zero at the start):
 observation noise on top of the latent dynamics, so channels that are white noise in the data
 (energy's rv1, rv2) need not be made by the recurrent path. The latent discriminator cannot see
-it, so the moment and first-difference terms train it, and so does a second discriminator on
+it, so the moment and first-difference terms train it (and, with `train.acf_weight`, the
+within-window autocorrelation term of losses.py at lags 1 … `train.acf_lags`), and so does a second discriminator on
 the series themselves (`train.data_adv_weight` > 0: a per-step recurrent net of `model.cell`,
 RCGAN-style, reading real and synthetic windows in data space, its non-saturating loss added to
 the generator's with that weight, updated under the same threshold as the latent one).
 
 Data-parallel (training/distributed.py): each rank trains on its block of the global batch
 through its own DDP wrapper of each network (the steps call them one by one); the
-moment and first-difference terms see the gathered synthetic batch, the square-rooted losses
+moment, first-difference and autocorrelation terms see the gathered synthetic batch, the square-rooted losses
 the rank-averaged mean, and the discriminator threshold is tested on the rank-averaged loss, so
 every rank updates (or skips) alike.
 """
@@ -88,6 +89,8 @@ class TimeGANTrainer(Trainer):
         )
         self.ema = copy.deepcopy(self.gen).requires_grad_(False) if t.ema_decay > 0 else None
         self.calls = 0
+        # The autocorrelation term: lags 1 … acf_lags within a window (at most its length - 1).
+        self.acf_lags = min(t.acf_lags, self.data.shape[1] - 1) if t.acf_weight else 0
         # Selection on: a fixed held-out share of the windows, never trained on; off: every
         # window trains and the draws are those of before.
         self.kept = KeptBest()
@@ -170,6 +173,12 @@ class TimeGANTrainer(Trainer):
                 rough = losses.diff_loss(x, x_all, relative=t.diff_relative)
                 g_loss = g_loss + t.diff_weight * rough
                 extra["g_diff"] = rough.item()
+            if self.acf_lags:
+                acf = losses.autocorrelation_loss(
+                    x, x_all, self._all_steps(x), list(range(x.shape[-1])), self.acf_lags
+                )
+                g_loss = g_loss + t.acf_weight * acf
+                extra["g_acf"] = acf.item()
             if n.data_discriminator is not None:
                 adversarial_x = losses.generator_adversarial_loss(n.data_discriminator(x_hat))
                 g_loss = g_loss + t.data_adv_weight * adversarial_x
@@ -214,6 +223,11 @@ class TimeGANTrainer(Trainer):
             out["d_loss_data"] = self._data_disc_step(x, h_hat, z)
         self._update_ema()
         return out
+
+    @staticmethod
+    def _all_steps(x: torch.Tensor) -> torch.Tensor:
+        """Every step of every window counts (B, T): the windows here have no padding."""
+        return torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
 
     def _data_disc_step(self, x: torch.Tensor, h_hat: torch.Tensor, z: torch.Tensor) -> float:
         """The data-space discriminator's update on this rank's real block and the synthetic
