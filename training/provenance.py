@@ -6,11 +6,11 @@ task and data set, and nothing of the machine it was trained on:
 
 - the training file by its name only (`data.path = "ETTh1.csv"`, never `/home/me/...`), and no
   `out_dir` (where the runs were written);
-- `[data]` options only where the run read them: no `target: "OT"` on a generator, no
-  `n_series` outside sines, no `train_end` on a table; `[model]` and `[eval]` options of the
-  forecasters only on forecasters; `model.table_head` and `train.burn_in` only on own-table generators; the TimeGAN-class
-  options (`model.noise_skip`, `train.diff_relative`, `train.data_adv_weight`) only on
-  TimeGAN-class generators; the autocorrelation term (`train.acf_weight`, `train.acf_lags`) on
+- `[data]` options only where the run read them: no `target: "OT"` on a generator, no `n_series`
+  outside sines, no `train_end` on a table; `[model]` and `[eval]` options of the forecasters only
+  on forecasters; `model.table_head` and `train.burn_in` only on own-table generators; the
+  TimeGAN-class options (`model.noise_skip`, `train.diff_relative`, `train.data_adv_weight`) only
+  on TimeGAN-class generators; the autocorrelation term (`train.acf_weight`, `train.acf_lags`) on
   both.
 
 `recorded_config` works on the config as a mapping, so it also tidies manifests written before

@@ -13,22 +13,22 @@ out of the batches and the generator is scored on them every N joint steps
 slide by one step, so a held-out window shares most of its rows with trained ones: the score
 says how close the generator's windows are to the data's, not whether it memorised them.
 
-The exported graph is noise → generator → supervisor → recovery → real units; every network
-is an nn.GRU/nn.LSTM stack, so lengths stay dynamic. With `model.noise_skip`, each step's noise
-also reaches the output through a linear map added before recovery's sigmoid (zero at the start):
+The exported graph is noise → generator → supervisor → recovery → real units; every network is an
+nn.GRU/nn.LSTM stack, so lengths stay dynamic. With `model.noise_skip`, each step's noise also
+reaches the output through a linear map added before recovery's sigmoid (zero at the start):
 observation noise on top of the latent dynamics, so channels that are white noise in the data
-(energy's rv1, rv2) need not be made by the recurrent path. The latent discriminator cannot see
-it, so the moment and first-difference terms train it (and, with `train.acf_weight`, the
-within-window autocorrelation term of losses.py at lags 1 … `train.acf_lags`), and so does a second discriminator on
-the series themselves (`train.data_adv_weight` > 0: a per-step recurrent net of `model.cell`,
-RCGAN-style, reading real and synthetic windows in data space, its non-saturating loss added to
-the generator's with that weight, updated under the same threshold as the latent one).
+(energy's rv1, rv2) need not be made by the recurrent path. The latent discriminator cannot see it,
+so the moment and first-difference terms train it (and, with `train.acf_weight`, the within-window
+autocorrelation term of losses.py at lags 1 … `train.acf_lags`), and so does a second discriminator
+on the series themselves (`train.data_adv_weight` > 0: a per-step recurrent net of `model.cell`,
+RCGAN-style, reading real and synthetic windows in data space, its non-saturating loss added to the
+generator's with that weight, updated under the same threshold as the latent one).
 
-Data-parallel (training/distributed.py): each rank trains on its block of the global batch
-through its own DDP wrapper of each network (the steps call them one by one); the
-moment, first-difference and autocorrelation terms see the gathered synthetic batch, the square-rooted losses
-the rank-averaged mean, and the discriminator threshold is tested on the rank-averaged loss, so
-every rank updates (or skips) alike.
+Data-parallel (training/distributed.py): each rank trains on its block of the global batch through
+its own DDP wrapper of each network (the steps call them one by one); the moment, first-difference
+and autocorrelation terms see the gathered synthetic batch, the square-rooted losses the
+rank-averaged mean, and the discriminator threshold is tested on the rank-averaged loss, so every
+rank updates (or skips) alike.
 """
 
 from __future__ import annotations
