@@ -272,7 +272,7 @@ def load_config(path: str | Path) -> RunConfig:
 
 
 # `rnngan train --data`'s `train.burn_in`: one window of the automatic length
-# (training/data/tables.py AUTO_SEQ_LEN).
+# (training/data/tables.py AUTO_SEQ_LEN), or of `--seq-len` when given.
 AUTO_BURN_IN = 96
 
 
@@ -335,7 +335,7 @@ def table_config(
             "ema_decay": 0.998,
             # Windows are compared after up to one window of generation before them: synthetic
             # entities run for thousands of steps, far past the window trained on.
-            "burn_in": AUTO_BURN_IN,
+            "burn_in": seq_len or AUTO_BURN_IN,
             # ... and their autocorrelation is matched over a day of hourly rows (tables whose
             # entities are longer than one window).
             "acf_weight": 10.0,

@@ -144,3 +144,12 @@ def test_autocorrelation_term_applies_to_windows_cut_from_longer_entities(tmp_pa
     )
     trainer = TableGAN().trainer(config, torch.Generator().manual_seed(0))
     assert trainer.acf_lags == 11  # at most the window's length - 1
+
+
+def test_cli_burn_in_is_one_window_of_the_chosen_length(tmp_path: Path) -> None:
+    """`rnngan train --data` burns in one window: 96 rows by default, `--seq-len` rows when set."""
+    from training.config import AUTO_BURN_IN, table_config
+
+    data = tmp_path / "t.csv"
+    assert table_config(data, id_col="id").train.burn_in == AUTO_BURN_IN
+    assert table_config(data, id_col="id", seq_len=48).train.burn_in == 48
