@@ -103,3 +103,36 @@ def autocorrelation_loss(
         return torch.stack(lags).mean(dim=1)  # (lags, F): mean over windows
 
     return (acf(real) - acf(fake)).abs().mean()
+
+
+def cross_correlation_loss(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    valid: torch.Tensor | None = None,
+    channels: list[int] | None = None,
+) -> torch.Tensor:
+    """The channels' correlation matrix over every step of the batch, real vs synthetic (mean
+    absolute gap over the pairs): how the channels move together, which the per-channel moment,
+    first-difference and autocorrelation terms do not see (a generator can get each channel
+    right and couple them wrongly, e.g. visitors high while a store is closed). Steps outside
+    `valid` (B, T) are left out (all count when None); (B, T, F) inputs, `channels` the features
+    it looks at (all when None); 0 with fewer than two."""
+    if channels is not None:
+        real, fake = real[..., channels], fake[..., channels]
+    if real.shape[-1] < 2:
+        return real.new_zeros(())
+    if valid is None:
+        valid = torch.ones(real.shape[:2], dtype=real.dtype, device=real.device)
+    w = valid.reshape(-1, 1)
+    n = w.sum().clamp_min(1.0)
+
+    def corr(x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, x.shape[-1])
+        centred = (flat - (flat * w).sum(dim=0) / n) * w
+        cov = centred.T @ centred / n
+        std = torch.sqrt(torch.diagonal(cov) + 1e-6)
+        return cov / (std[:, None] * std[None, :])
+
+    upper = torch.triu_indices(real.shape[-1], real.shape[-1], offset=1, device=real.device)
+    gap = (corr(real) - corr(fake))[upper[0], upper[1]]
+    return gap.abs().mean()

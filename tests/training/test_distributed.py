@@ -182,8 +182,8 @@ def _promo_forecast(out: Path) -> RunConfig:
 
 def _timegan_observed(out: Path) -> RunConfig:
     """TimeGAN with the observation-noise map, the data-space discriminator, the relative
-    first-difference and autocorrelation terms and held-out selection: two more wrapped networks
-    and their grads."""
+    first-difference, autocorrelation and cross-correlation terms and held-out selection: two
+    more wrapped networks and their grads."""
     config = _train(
         tiny_timegan(out, steps=6),
         d_threshold=D_THRESHOLD_DATA,
@@ -191,6 +191,7 @@ def _timegan_observed(out: Path) -> RunConfig:
         diff_relative=True,
         acf_weight=1.0,
         acf_lags=5,
+        xcorr_weight=1.0,
         data_adv_weight=1.0,
         select_every=2,
     )
@@ -216,11 +217,16 @@ CASES: dict[str, Callable[[Path], RunConfig]] = {
         lr_g=0.05,
         diff_weight=1.0,
     ),
-    # Each synthetic window after up to 8 steps of its run, its autocorrelation matched (a
-    # learning rate that does not magnify float noise: Adam turns near-zero gradients at 0.05
-    # into steps of 1e-5 and more).
+    # Each synthetic window after up to 8 steps of its run, its autocorrelation and channel
+    # correlations matched (a learning rate that does not magnify float noise: Adam turns
+    # near-zero gradients at 0.05 into steps of 1e-5 and more).
     "table_gan_burn_in": lambda out: _train(
-        tiny_table(out, steps=4), burn_in=8, diff_weight=1.0, acf_weight=1.0, acf_lags=6
+        tiny_table(out, steps=4),
+        burn_in=8,
+        diff_weight=1.0,
+        acf_weight=1.0,
+        acf_lags=6,
+        xcorr_weight=1.0,
     ),
     "forgan": lambda out: tiny_forecast(out, steps=4),
     "forgan_v1": _forgan_v1,

@@ -10,7 +10,8 @@
   independent head (models before) the graph emits probabilities and the service draws.
 - Training sees hard discrete samples: straight-through Gumbel-softmax for categories and a
   straight-through Bernoulli for flags and masks, so the discriminator cannot tell real from
-  synthetic by soft probabilities.
+  synthetic by soft probabilities. With `train.xcorr_weight` the channels' correlation matrix
+  (hard samples included) is matched too (losses.py's cross-correlation term).
 - Discriminator: a per-step GRU (RCGAN-style) reading [channels_t, condition]; losses are
   averaged over real steps only (padded steps of short entities are masked out; the GRUs are
   causal, so padding never changes what the real steps look like to them). A moment term
@@ -216,6 +217,10 @@ class TableTrainer(Trainer):
                 real_all, fake_all, valid_all, self.numeric_channels, self.acf_lags
             )
             g_loss = g_loss + t.acf_weight * acf
+        xcorr = None
+        if t.xcorr_weight:
+            xcorr = losses.cross_correlation_loss(real_all, fake_all, valid_all)
+            g_loss = g_loss + t.xcorr_weight * xcorr
         self.opt_g.zero_grad()
         g_loss.backward()
         self.opt_g.step()
@@ -227,6 +232,7 @@ class TableTrainer(Trainer):
             "g_moment": moment.item(),
             **({"g_diff": roughness.item()} if roughness is not None else {}),
             **({"g_acf": acf.item()} if acf is not None else {}),
+            **({"g_xcorr": xcorr.item()} if xcorr is not None else {}),
         }
 
     def exported(self) -> TableGenerator:

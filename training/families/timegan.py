@@ -19,16 +19,17 @@ reaches the output through a linear map added before recovery's sigmoid (zero at
 observation noise on top of the latent dynamics, so channels that are white noise in the data
 (energy's rv1, rv2) need not be made by the recurrent path. The latent discriminator cannot see it,
 so the moment and first-difference terms train it (and, with `train.acf_weight`, the within-window
-autocorrelation term of losses.py at lags 1 … `train.acf_lags`), and so does a second discriminator
+autocorrelation term of losses.py at lags 1 … `train.acf_lags`; with `train.xcorr_weight`, its
+cross-correlation term), and so does a second discriminator
 on the series themselves (`train.data_adv_weight` > 0: a per-step recurrent net of `model.cell`,
 RCGAN-style, reading real and synthetic windows in data space, its non-saturating loss added to the
 generator's with that weight, updated under the same threshold as the latent one).
 
 Data-parallel (training/distributed.py): each rank trains on its block of the global batch through
-its own DDP wrapper of each network (the steps call them one by one); the moment, first-difference
-and autocorrelation terms see the gathered synthetic batch, the square-rooted losses the
-rank-averaged mean, and the discriminator threshold is tested on the rank-averaged loss, so every
-rank updates (or skips) alike.
+its own DDP wrapper of each network (the steps call them one by one); the moment, first-difference,
+autocorrelation and cross-correlation terms see the gathered synthetic batch, the square-rooted
+losses the rank-averaged mean, and the discriminator threshold is tested on the rank-averaged loss,
+so every rank updates (or skips) alike.
 """
 
 from __future__ import annotations
@@ -179,6 +180,10 @@ class TimeGANTrainer(Trainer):
                 )
                 g_loss = g_loss + t.acf_weight * acf
                 extra["g_acf"] = acf.item()
+            if t.xcorr_weight:
+                xcorr = losses.cross_correlation_loss(x, x_all)
+                g_loss = g_loss + t.xcorr_weight * xcorr
+                extra["g_xcorr"] = xcorr.item()
             if n.data_discriminator is not None:
                 adversarial_x = losses.generator_adversarial_loss(n.data_discriminator(x_hat))
                 g_loss = g_loss + t.data_adv_weight * adversarial_x
