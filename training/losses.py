@@ -111,28 +111,42 @@ def cross_correlation_loss(
     valid: torch.Tensor | None = None,
     channels: list[int] | None = None,
 ) -> torch.Tensor:
-    """The channels' correlation matrix over every step of the batch, real vs synthetic (mean
-    absolute gap over the pairs): how the channels move together, which the per-channel moment,
-    first-difference and autocorrelation terms do not see (a generator can get each channel
-    right and couple them wrongly, e.g. visitors high while a store is closed). Steps outside
-    `valid` (B, T) are left out (all count when None); (B, T, F) inputs, `channels` the features
-    it looks at (all when None); 0 with fewer than two."""
+    """How the channels move together, real vs synthetic: the mean absolute gap between their
+    correlation matrices over every step of the batch (the data's co-movement, levels included),
+    plus the same for the correlations within each window (each window's own, averaged over
+    windows: co-movement a window at a time, as a classifier of per-window z-scored windows sees
+    it). The per-channel moment, first-difference and autocorrelation terms see neither: a
+    generator can get every channel right and couple them wrongly (visitors high while a store is
+    closed; a stock's volume rising and falling with its price). Steps outside `valid` (B, T) are
+    left out (all count when None); (B, T, F) inputs, `channels` the features it looks at (all
+    when None); 0 with fewer than two."""
     if channels is not None:
         real, fake = real[..., channels], fake[..., channels]
-    if real.shape[-1] < 2:
+    features = real.shape[-1]
+    if features < 2:
         return real.new_zeros(())
     if valid is None:
         valid = torch.ones(real.shape[:2], dtype=real.dtype, device=real.device)
-    w = valid.reshape(-1, 1)
-    n = w.sum().clamp_min(1.0)
+    w = valid.unsqueeze(-1)  # (B, T, 1)
+    upper = torch.triu_indices(features, features, offset=1, device=real.device)
 
-    def corr(x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, x.shape[-1])
-        centred = (flat - (flat * w).sum(dim=0) / n) * w
-        cov = centred.T @ centred / n
-        std = torch.sqrt(torch.diagonal(cov) + 1e-6)
-        return cov / (std[:, None] * std[None, :])
+    def pairs(cov: torch.Tensor) -> torch.Tensor:
+        """(..., F, F) covariances -> (..., pairs) correlations."""
+        std = torch.sqrt(torch.diagonal(cov, dim1=-2, dim2=-1) + 1e-6)
+        corr = cov / (std.unsqueeze(-1) * std.unsqueeze(-2))
+        return corr[..., upper[0], upper[1]]
 
-    upper = torch.triu_indices(real.shape[-1], real.shape[-1], offset=1, device=real.device)
-    gap = (corr(real) - corr(fake))[upper[0], upper[1]]
-    return gap.abs().mean()
+    def overall(x: torch.Tensor) -> torch.Tensor:
+        n = w.sum().clamp_min(1.0)
+        centred = (x - (x * w).sum(dim=(0, 1)) / n) * w
+        flat = centred.reshape(-1, features)
+        return pairs(flat.T @ flat / n)
+
+    def within(x: torch.Tensor) -> torch.Tensor:
+        n = w.sum(dim=1, keepdim=True).clamp_min(1.0)  # (B, 1, 1)
+        centred = (x - (x * w).sum(dim=1, keepdim=True) / n) * w
+        cov = torch.einsum("btf,btg->bfg", centred, centred) / n
+        return pairs(cov).mean(dim=0)
+
+    gap = (overall(real) - overall(fake)).abs().mean()
+    return gap + (within(real) - within(fake)).abs().mean()
