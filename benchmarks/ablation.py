@@ -30,6 +30,10 @@ log = logging.getLogger("rnngan.bench")
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "default": ("the defaults of `rnngan train --data`", {}),
     "no_diff": ("without the first-difference term (train.diff_weight 0)", {"diff_weight": 0.0}),
+    "no_xcorr": (
+        "without the cross-correlation term (train.xcorr_weight 0)",
+        {"xcorr_weight": 0.0},
+    ),
     "independent": (
         "the generator head of before the coupled one: every channel from one state, each "
         "discrete channel drawn on its own at sampling time (model.table_head 'independent')",

@@ -343,6 +343,8 @@ def table_config(
             # entities are longer than one window).
             "acf_weight": 10.0,
             "acf_lags": 24,
+            # ... and so are the channels' correlations, over all steps and within each window.
+            "xcorr_weight": 10.0,
             # The exported weights are the best on held-out windows (training/selection.py).
             "select_every": 250,
             "threads": 1,

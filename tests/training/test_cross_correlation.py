@@ -58,3 +58,29 @@ def test_both_generator_families_train_with_the_term(tmp_path: Path) -> None:
         history = train(config, progress=False)
         assert all(h["g_xcorr"] >= 0 for h in history[first_joint:]), make.__name__
         assert recorded_config(config.to_dict())["train"]["xcorr_weight"] == 10.0
+
+
+def test_own_tables_match_channel_correlations_by_default(tmp_path: Path) -> None:
+    from training.config import table_config
+
+    assert table_config(tmp_path / "t.csv", id_col="id").train.xcorr_weight == 10.0
+
+
+def test_one_channel_tables_train_as_without_the_term(tmp_path: Path) -> None:
+    """A table with one modelled channel has no pair to correlate: the term changes nothing,
+    down to the bits (the example etth1_long is such a table)."""
+    from training.checkpoint import load_run
+
+    weights = []
+    for weight in (0.0, 10.0):
+        config = tiny_table(tmp_path / str(weight), steps=3)
+        config = dataclasses.replace(
+            config,
+            data=dataclasses.replace(config.data, columns=["visitors"], bounds=[]),
+            train=dataclasses.replace(config.train, xcorr_weight=weight),
+        )
+        history = train(config, progress=False)
+        assert all(h.get("g_xcorr", 0.0) == 0.0 for h in history)
+        weights.append(load_run(config.run_dir).generator)
+    for name, value in weights[0].items():
+        assert torch.equal(value, weights[1][name]), name
