@@ -102,6 +102,9 @@ class TrainConfig:
     # match the channels' correlation matrix over the batch's steps, real vs synthetic (0: off;
     # timegan and own-table generators)
     xcorr_weight: float = 0.0
+    # match each channel's spread within a window (log of its mean within-window std), real vs
+    # synthetic (0: off; timegan and own-table generators)
+    spread_weight: float = 0.0
     diff_relative: bool = False  # timegan: that term on log roughness, every channel alike
     data_adv_weight: float = 0.0  # timegan: weight of a discriminator on the series (0: off)
     crps_weight: float = 0.0  # forecast: sample CRPS (energy score) term

@@ -105,6 +105,33 @@ def autocorrelation_loss(
     return (acf(real) - acf(fake)).abs().mean()
 
 
+def window_spread_loss(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    valid: torch.Tensor | None = None,
+    channels: list[int] | None = None,
+) -> torch.Tensor:
+    """Each channel's spread within a window (its std over the window's steps, averaged over
+    windows), real vs synthetic, as the gap between their logs (a channel twice too wide weighs
+    alike whatever its scale). The moment term matches each step's spread across the batch,
+    mostly the spread of levels between windows; this one sees how far a path wanders within
+    its window, which the autocorrelation and cross-correlation terms, being scale-free, leave
+    free. Steps outside `valid` (B, T) are left out; (B, T, F) inputs, `channels` the features it
+    looks at (all when None)."""
+    if channels is not None:
+        real, fake = real[..., channels], fake[..., channels]
+    if valid is None:
+        valid = torch.ones(real.shape[:2], dtype=real.dtype, device=real.device)
+    w = valid.unsqueeze(-1)
+    n = w.sum(dim=1, keepdim=True).clamp_min(1.0)
+
+    def spread(x: torch.Tensor) -> torch.Tensor:
+        centred = (x - (x * w).sum(dim=1, keepdim=True) / n) * w
+        return torch.sqrt((centred**2).sum(dim=1) / n[:, 0] + 1e-8).mean(dim=0)  # (F,)
+
+    return (torch.log(spread(real)) - torch.log(spread(fake))).abs().mean()
+
+
 def cross_correlation_loss(
     real: torch.Tensor,
     fake: torch.Tensor,

@@ -10,8 +10,8 @@ task and data set, and nothing of the machine it was trained on:
   outside sines, no `train_end` on a table; `[model]` and `[eval]` options of the forecasters only
   on forecasters; `model.table_head` and `train.burn_in` only on own-table generators; the
   TimeGAN-class options (`model.noise_skip`, `train.diff_relative`, `train.data_adv_weight`) only
-  on TimeGAN-class generators; the autocorrelation and cross-correlation terms (`train.acf_weight`,
-  `train.acf_lags`, `train.xcorr_weight`) on both.
+  on TimeGAN-class generators; the autocorrelation, cross-correlation and within-window spread terms
+  (`train.acf_weight`, `train.acf_lags`, `train.xcorr_weight`, `train.spread_weight`) on both.
 
 `recorded_config` works on the config as a mapping, so it also tidies manifests written before
 it existed (`python -m training.provenance models` rewrites them in place; the ONNX files and
@@ -50,7 +50,7 @@ FORECAST_EVAL_KEYS = ("num_samples", "baselines", "baseline_input_size", "calibr
 TABLE_GAN_KEYS = {"model": ("table_head",), "train": ("burn_in",)}
 TIMEGAN_KEYS = {"model": ("noise_skip",), "train": ("diff_relative", "data_adv_weight")}
 # both generator families above
-GENERATOR_KEYS = {"train": ("acf_weight", "acf_lags", "xcorr_weight")}
+GENERATOR_KEYS = {"train": ("acf_weight", "acf_lags", "xcorr_weight", "spread_weight")}
 RUN_ONLY_KEYS = ("out_dir",)  # where the run was written: means nothing beside the model
 
 

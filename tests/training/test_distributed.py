@@ -182,8 +182,8 @@ def _promo_forecast(out: Path) -> RunConfig:
 
 def _timegan_observed(out: Path) -> RunConfig:
     """TimeGAN with the observation-noise map, the data-space discriminator, the relative
-    first-difference, autocorrelation and cross-correlation terms and held-out selection: two
-    more wrapped networks and their grads."""
+    first-difference, autocorrelation, cross-correlation and spread terms and held-out
+    selection: two more wrapped networks and their grads."""
     config = _train(
         tiny_timegan(out, steps=6),
         d_threshold=D_THRESHOLD_DATA,
@@ -192,6 +192,7 @@ def _timegan_observed(out: Path) -> RunConfig:
         acf_weight=1.0,
         acf_lags=5,
         xcorr_weight=1.0,
+        spread_weight=1.0,
         data_adv_weight=1.0,
         select_every=2,
     )

@@ -221,6 +221,10 @@ class TableTrainer(Trainer):
         if t.xcorr_weight:
             xcorr = losses.cross_correlation_loss(real_all, fake_all, valid_all)
             g_loss = g_loss + t.xcorr_weight * xcorr
+        spread = None
+        if t.spread_weight:
+            spread = losses.window_spread_loss(real_all, fake_all, valid_all, self.numeric_channels)
+            g_loss = g_loss + t.spread_weight * spread
         self.opt_g.zero_grad()
         g_loss.backward()
         self.opt_g.step()
@@ -233,6 +237,7 @@ class TableTrainer(Trainer):
             **({"g_diff": roughness.item()} if roughness is not None else {}),
             **({"g_acf": acf.item()} if acf is not None else {}),
             **({"g_xcorr": xcorr.item()} if xcorr is not None else {}),
+            **({"g_spread": spread.item()} if spread is not None else {}),
         }
 
     def exported(self) -> TableGenerator:

@@ -20,10 +20,11 @@ observation noise on top of the latent dynamics, so channels that are white nois
 (energy's rv1, rv2) need not be made by the recurrent path. The latent discriminator cannot see it,
 so the moment and first-difference terms train it (and, with `train.acf_weight`, the within-window
 autocorrelation term of losses.py at lags 1 … `train.acf_lags`; with `train.xcorr_weight`, its
-cross-correlation term), and so does a second discriminator
-on the series themselves (`train.data_adv_weight` > 0: a per-step recurrent net of `model.cell`,
-RCGAN-style, reading real and synthetic windows in data space, its non-saturating loss added to the
-generator's with that weight, updated under the same threshold as the latent one).
+cross-correlation term; with `train.spread_weight`, its within-window spread term), and so does a
+second discriminator on the series themselves (`train.data_adv_weight` > 0: a per-step recurrent
+net of `model.cell`, RCGAN-style, reading real and synthetic windows in data space, its
+non-saturating loss added to the generator's with that weight, updated under the same threshold as
+the latent one).
 
 Data-parallel (training/distributed.py): each rank trains on its block of the global batch through
 its own DDP wrapper of each network (the steps call them one by one); the moment, first-difference,
@@ -184,6 +185,10 @@ class TimeGANTrainer(Trainer):
                 xcorr = losses.cross_correlation_loss(x, x_all)
                 g_loss = g_loss + t.xcorr_weight * xcorr
                 extra["g_xcorr"] = xcorr.item()
+            if t.spread_weight:
+                spread = losses.window_spread_loss(x, x_all)
+                g_loss = g_loss + t.spread_weight * spread
+                extra["g_spread"] = spread.item()
             if n.data_discriminator is not None:
                 adversarial_x = losses.generator_adversarial_loss(n.data_discriminator(x_hat))
                 g_loss = g_loss + t.data_adv_weight * adversarial_x

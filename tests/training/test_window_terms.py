@@ -1,5 +1,6 @@
-"""The cross-correlation term (`train.xcorr_weight`, training/losses.py): how channels move
-together, matched in both generator families."""
+"""Window statistics matched in both generator families (training/losses.py): the
+cross-correlation term (`train.xcorr_weight`, how channels move together) and the within-window
+spread term (`train.spread_weight`)."""
 
 from __future__ import annotations
 
@@ -84,3 +85,31 @@ def test_one_channel_tables_train_as_without_the_term(tmp_path: Path) -> None:
         weights.append(load_run(config.run_dir).generator)
     for name, value in weights[0].items():
         assert torch.equal(value, weights[1][name]), name
+
+
+def test_window_spread_loss_sees_wandering_not_levels() -> None:
+    from training.losses import window_spread_loss
+
+    g = torch.Generator().manual_seed(2)
+    level = 10 * torch.randn(256, 1, 2, generator=g)
+    steps = torch.randn(256, 24, 2, generator=g)
+    real = level + steps
+    assert window_spread_loss(real, real) == 0
+    assert window_spread_loss(real, level + 0.5 * steps) > 0.6  # about log 2
+    assert window_spread_loss(real, 3 * level + steps) < 0.02  # levels: not its business
+    valid = torch.ones(256, 24)
+    valid[:, 12:] = 0
+    padded = real.clone()
+    padded[:, 12:] = 100.0
+    assert window_spread_loss(real, padded, valid) < 1e-6
+
+
+def test_both_generator_families_train_with_the_spread_term(tmp_path: Path) -> None:
+    for make, first_joint in ((tiny_timegan, 4), (tiny_table, 0)):
+        base = make(tmp_path / make.__name__)
+        config = dataclasses.replace(
+            base, train=dataclasses.replace(base.train, spread_weight=10.0)
+        )
+        history = train(config, progress=False)
+        assert all(h["g_spread"] >= 0 for h in history[first_joint:]), make.__name__
+        assert recorded_config(config.to_dict())["train"]["spread_weight"] == 10.0
