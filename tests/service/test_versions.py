@@ -44,7 +44,9 @@ def test_versions_listed_in_the_manifest_route(pinned_client: TestClient) -> Non
     body = pinned_client.get("/v1/models/sines").json()
     assert body["version"] == SHIPPED["sines"]
     assert body["versions"] == [OLD, SHIPPED["sines"]]
-    assert pinned_client.get("/v1/models/stocks").json()["versions"] == [SHIPPED["stocks"]]
+    shipped_stocks = sorted(int(p.name) for p in (MODELS / "stocks").iterdir() if p.name.isdigit())
+    assert pinned_client.get("/v1/models/stocks").json()["versions"] == shipped_stocks
+    assert shipped_stocks[-1] == SHIPPED["stocks"]
 
 
 def test_versions_pinned_manifest_is_that_version(pinned_client: TestClient) -> None:
@@ -103,8 +105,8 @@ def test_versions_pinned_forecast_images_report(pinned_client: TestClient) -> No
     [
         ("/v1/models/sines/versions/7", "Model 'sines' has no version 7; versions: 1, 2."),
         (
-            "/v1/models/stocks/versions/2/report",
-            "Model 'stocks' has no version 2; versions: 1.",
+            "/v1/models/traffic_a5m/versions/2/report",
+            "Model 'traffic_a5m' has no version 2; versions: 1.",
         ),
     ],
 )
@@ -149,17 +151,8 @@ def _registry(models: Path, capacity: int) -> Registry:
     return registry
 
 
-def _add_old(models: Path, name: str, version: int) -> None:
-    source = models / name / str(SHIPPED[name])
-    shutil.copytree(source, models / name / str(version))
-    write_manifest(models / name / str(version), version=version)
-
-
 def test_pinned_versions_cache_is_bounded(tmp_path: Path) -> None:
-    models = _repository(tmp_path)
-    _add_old(models, "stocks", 1 + SHIPPED["stocks"])  # stocks/2: now the served one
-    shutil.copytree(models / "sines" / "1", models / "stocks" / "1", dirs_exist_ok=True)
-    write_manifest(models / "stocks" / "1", name="stocks", version=1)
+    models = _repository(tmp_path)  # stocks ships versions 1 and 2
     registry = _registry(models, capacity=1)
     on_disk = {  # every version folder (the digit models ship two as well)
         m.name: sorted(int(v.name) for v in m.iterdir() if v.name.isdigit())
