@@ -228,6 +228,7 @@ CASES: dict[str, Callable[[Path], RunConfig]] = {
         acf_weight=1.0,
         acf_lags=6,
         xcorr_weight=1.0,
+        spread_weight=1.0,
     ),
     "forgan": lambda out: tiny_forecast(out, steps=4),
     "forgan_v1": _forgan_v1,

@@ -100,7 +100,12 @@ def test_provenance_recorded_config_keeps_what_each_run_reads() -> None:
     assert image["data"] == {"dataset": "digits"}
     options = {
         "model": {"kind": "rcgan", "noise_skip": False},
-        "train": {"diff_relative": False, "acf_weight": 0.0},
+        "train": {
+            "diff_relative": False,
+            "acf_weight": 0.0,
+            "xcorr_weight": 1.0,
+            "spread_weight": 1.0,
+        },
     }
     gen = {**base, "task": "generate", "data": {"dataset": "stocks", "seq_len": 24}}
     assert recorded_config({**gen, **options})["model"] == {"kind": "rcgan"}
@@ -110,7 +115,12 @@ def test_provenance_recorded_config_keeps_what_each_run_reads() -> None:
     assert recorded_config({**gen, **options})["train"] == {
         "diff_relative": False,
         "acf_weight": 0.0,
+        "xcorr_weight": 1.0,
+        "spread_weight": 1.0,
     }
+    forecast = {**base, "task": "forecast", "data": {"dataset": "etth1_ot"}}
+    forecaster = {"model": {"kind": "panel"}, "train": options["train"]}
+    assert recorded_config({**forecast, **forecaster})["train"] == {}
 
 
 def test_provenance_cli_trained_model_leaks_no_path(tmp_path: Path) -> None:

@@ -68,6 +68,11 @@ def test_timegan_autocorrelation_term_joins_the_joint_steps_only(tmp_path: Path)
         out_dir=tmp_path / "on",
         train=dataclasses.replace(base.train, acf_weight=10.0, acf_lags=lags),
     )
+    from training.families.timegan import TimeGANTrainer
+
+    assert (
+        TimeGANTrainer(config, torch.Generator().manual_seed(0)).acf_lags == base.data.seq_len - 1
+    )
     history = train(config, progress=False)
     assert history[:4] == plain[:4]  # embedding and supervised steps as before
     joint = [h for h in history if "g_adversarial" in h]
