@@ -1,6 +1,6 @@
 """`make bench-ablation`: what each part of the own-table generation recipe buys, on the example
 `stores` table (`examples/tables.py`), with everything else at the `rnngan train --data`
-defaults (training/config.py `table_config`). Each variant changes one setting of the default
+defaults (training/config_tables.py `table_config`). Each variant changes one setting of the default
 recipe, trains with the same seed, and is evaluated as `rnngan evaluate` does (discriminative
 score over 5 classifier runs, with the real-vs-real floor). Writes
 `benchmarks/results/ablation.json` and `docs/ablation.md`.
@@ -48,7 +48,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 def run_variant(name: str, steps: int | None) -> dict[str, Any]:
-    from training.config import table_config
+    from training.config_tables import table_config
     from training.evaluate.run import evaluate_run
     from training.train import train
 

@@ -100,7 +100,7 @@ def run_panel(
     name: str, seeds: list[int], work: Path, steps: int | None, reuse: bool = False
 ) -> dict[str, Any]:
     from training.checkpoint import load_run
-    from training.config import table_config
+    from training.config_tables import table_config
     from training.evaluate.forecast import baseline_blocks, compare
     from training.evaluate.run import evaluate_run
     from training.train import train

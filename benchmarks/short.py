@@ -46,7 +46,7 @@ def _train(
     table: Path, panel: str, seed: int, short: bool, reuse: bool
 ) -> tuple[Path, float | None]:
     from training.checkpoint import CHECKPOINT
-    from training.config import table_config
+    from training.config_tables import table_config
     from training.train import train
 
     name = f"{panel}_{'short' if short else 'full'}_s{seed}"

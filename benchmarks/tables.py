@@ -1,6 +1,6 @@
 """`make bench-tables`: the own-table path end to end, as a user runs it. Writes the example
 tables (`examples/tables.py`), trains each case with the defaults of `rnngan train --data`
-(training/config.py `table_config`), evaluates, exports into `runs/tables/models`, and writes
+(training/config_tables.py `table_config`), evaluates, exports into `runs/tables/models`, and writes
 `benchmarks/results/tables.json` and `docs/tables.md`. Every number comes from this run.
 
     python -m benchmarks.tables [--reuse] [--only stores,etth1_long_fc] [--table-only]
@@ -47,7 +47,7 @@ def write_tables(where: Path) -> None:
 
 def run_case(name: str, reuse: bool) -> dict[str, Any]:
     from training.checkpoint import CHECKPOINT
-    from training.config import table_config
+    from training.config_tables import table_config
     from training.evaluate.run import evaluate_run
     from training.export import export
     from training.train import train

@@ -13,7 +13,7 @@ from rnngan.cli.common import app, duration, fail, setup_logging
 
 
 def _table_config(data: Path, **options: Any) -> Any:
-    from training.config import table_config
+    from training.config_tables import table_config
 
     return table_config(data, **options)
 

@@ -349,7 +349,8 @@ def test_client_refuses_static_df_for_a_model_without_them(client: TestClient) -
 
 def test_static_column_errors(tmp_path: Path) -> None:
     from rnngan.core.tables.spec import TableError
-    from training.config import ConfigError, table_config
+    from training.config import ConfigError
+    from training.config_tables import table_config
     from training.data.table_forecast import load_table_forecast
 
     frame = _panel()

@@ -113,6 +113,8 @@ def test_bad_burn_in_and_autocorrelation_settings_are_named(tmp_path: Path) -> N
     for bad, message in (
         ({"burn_in": -1}, "train.burn_in"),
         ({"acf_weight": 1.0, "acf_lags": 0}, "train.acf_lags"),
+        ({"xcorr_weight": -1.0}, "train.xcorr_weight"),
+        ({"spread_weight": -0.5}, "train.spread_weight"),
     ):
         with pytest.raises(ConfigError, match=message):
             dataclasses.replace(config, train=dataclasses.replace(config.train, **bad))
@@ -148,7 +150,7 @@ def test_autocorrelation_term_applies_to_windows_cut_from_longer_entities(tmp_pa
 
 def test_cli_burn_in_is_one_window_of_the_chosen_length(tmp_path: Path) -> None:
     """`rnngan train --data` burns in one window: 96 rows by default, `--seq-len` rows when set."""
-    from training.config import AUTO_BURN_IN, table_config
+    from training.config_tables import AUTO_BURN_IN, table_config
 
     data = tmp_path / "t.csv"
     assert table_config(data, id_col="id").train.burn_in == AUTO_BURN_IN

@@ -62,7 +62,7 @@ def test_both_generator_families_train_with_the_term(tmp_path: Path) -> None:
 
 
 def test_own_tables_match_channel_correlations_by_default(tmp_path: Path) -> None:
-    from training.config import table_config
+    from training.config_tables import table_config
 
     assert table_config(tmp_path / "t.csv", id_col="id").train.xcorr_weight == 10.0
 
