@@ -75,6 +75,11 @@ def _command(file: str, name: str, options: dict[str, Any]) -> str:
     return f"rnngan train --data {file} {flags} --name {name}"
 
 
+def _earlier(result: dict[str, Any]) -> str:
+    """Said of a checkpoint trained by an earlier run (`--reuse`): its time is that run's."""
+    return " (earlier run, reused)" if result.get("train_reused") else ""
+
+
 def _f(value: Any) -> str:
     return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
@@ -84,8 +89,8 @@ def generation_section(name: str, result: dict[str, Any]) -> list[str]:
     lines = [
         f"### {name} (generate)",
         "",
-        f"`{result['command']}` — {result['steps']} steps in {result['train_seconds']} s "
-        f"(torch threads {result['threads']}).",
+        f"`{result['command']}` — {result['steps']} steps in {result['train_seconds']} s"
+        f"{_earlier(result)} (torch threads {result['threads']}).",
         "",
         "| score (model channels, lower is better) | synthetic | real vs real (floor) |",
         "|---|---|---|",
@@ -141,8 +146,9 @@ def forecast_section(name: str, result: dict[str, Any]) -> list[str]:
     lines = [
         f"### {name} (forecast)",
         "",
-        f"`{result['command']}` — {result['steps']} steps in {result['train_seconds']} s. "
-        f"{m['protocol']}; {m['entities']} entities, {m['n_windows']} test windows.",
+        f"`{result['command']}` — {result['steps']} steps in {result['train_seconds']} s"
+        f"{_earlier(result)}. {m['protocol']}; {m['entities']} entities, "
+        f"{m['n_windows']} test windows.",
         "",
         "| model | MASE | CRPS | 80 % coverage | sMAPE % |",
         "|---|---|---|---|---|",
