@@ -30,6 +30,38 @@ CORE = ("rnngan/core/",)
 TRAINING = ("training/", *CORE)
 SERVING = ("service/", *CORE, "tests/helpers/server.py")
 
+# The modules of training/ that one kind of model alone runs. A figure about another kind leaves
+# them out of its code: a new generator loss term does not stale the forecast figures. What
+# keeps this true (tests/benchmarks/test_provenance_kinds.py): none of these modules imports
+# another kind's, no shared module imports any of them but the family table
+# (training/families/__init__.py), and a run of another kind calls none of their functions
+# beyond the table's dispatch (`accepts`).
+GENERATOR_ONLY = (
+    "training/window_terms.py",
+    "training/networks_timegan.py",
+    "training/networks_tables.py",
+    "training/families/timegan.py",
+    "training/families/rcgan.py",
+    "training/families/table_gan.py",
+)
+FORECAST_ONLY = (
+    "training/networks_forecast.py",
+    "training/families/forgan.py",
+    "training/families/panel_forecast.py",
+    "training/families/table_forecast.py",
+    "training/evaluate/forecast.py",
+    "training/evaluate/versus.py",
+    "training/data/forecast_covariates.py",
+    "training/data/table_forecast.py",
+)
+IMAGE_ONLY = (
+    "training/networks_images.py",
+    "training/families/images.py",
+    "training/evaluate/images.py",
+    "training/data/digits.py",
+)
+KINDS = {"generation": GENERATOR_ONLY, "forecast": FORECAST_ONLY, "image": IMAGE_ONLY}
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -43,10 +75,25 @@ class Figure:
     target: str
     code: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()  # files under `code` that its numbers do not depend on
+
+    @property
+    def pathspec(self) -> tuple[str, ...]:
+        """`code` less `exclude`, as git pathspecs."""
+        return (*self.code, *(f":(exclude){p}" for p in self.exclude))
+
+    def covers(self, path: str) -> bool:
+        return _under(path, self.code) and path not in self.exclude
 
 
-def _results(name: str, target: str, *code: str) -> Figure:
-    return Figure(f"benchmarks/results/{name}.json", target, (f"benchmarks/{name}.py", *code))
+def _results(name: str, target: str, *code: str, kinds: tuple[str, ...] = ()) -> Figure:
+    """A benchmark's results file; `kinds`: the kinds of model it trains or runs (generation,
+    forecast, image), whose code alone counts among training/'s kind-specific modules (all of
+    them when empty)."""
+    exclude = tuple(p for kind, only in KINDS.items() if kinds and kind not in kinds for p in only)
+    return Figure(
+        f"benchmarks/results/{name}.json", target, (f"benchmarks/{name}.py", *code), (), exclude
+    )
 
 
 # models/<name>/ is listed where a benchmark reads the shipped models; bench-generation and
@@ -55,31 +102,47 @@ FIGURES: tuple[Figure, ...] = (
     _results(
         "generation", "bench-generation", "benchmarks/common.py", *TRAINING,
         "configs/sines.toml", "configs/stocks.toml", "configs/energy.toml", "configs/etth1.toml",
-        "data/stock_data.csv", "data/energy_data.csv", "data/ETTh1.csv",
+        "data/stock_data.csv", "data/energy_data.csv", "data/ETTh1.csv", kinds=("generation",),
     ),
     _results(
         "forecast", "bench-forecast", "benchmarks/common.py", *TRAINING,
         "configs/etth1_ot.toml", "configs/traffic_a5m.toml",
-        "data/ETTh1.csv", "data/internet_traffic_a5m.csv",
+        "data/ETTh1.csv", "data/internet_traffic_a5m.csv", kinds=("forecast",),
     ),
     _results(
         "panel", "bench-panel", *TRAINING,
         "data/ETTh1.csv", "data/energy_data.csv", "data/internet_traffic_a5m.csv",
+        kinds=("forecast",),
     ),
-    _results("covariates", "bench-covariates", *TRAINING, "examples/tables.py"),
-    _results("statics", "bench-static", *TRAINING, "examples/tables.py"),
-    _results("short", "bench-short", "benchmarks/panel.py", *TRAINING, "data/energy_data.csv"),
-    _results("tables", "bench-tables", *TRAINING, "examples/tables.py", "data/ETTh1.csv"),
-    _results("ablation", "bench-ablation", "benchmarks/tables.py", *TRAINING, "examples/tables.py"),
-    _results("images", "bench-images", *TRAINING, "models/digits/", "models/digits_text/"),
+    _results(
+        "covariates", "bench-covariates", *TRAINING, "examples/tables.py", kinds=("forecast",)
+    ),
+    _results("statics", "bench-static", *TRAINING, "examples/tables.py", kinds=("forecast",)),
+    _results(
+        "short", "bench-short", "benchmarks/panel.py", *TRAINING, "data/energy_data.csv",
+        kinds=("forecast",),
+    ),
+    _results(
+        "tables", "bench-tables", *TRAINING, "examples/tables.py", "data/ETTh1.csv",
+        kinds=("generation", "forecast"),
+    ),
+    _results(
+        "ablation", "bench-ablation", "benchmarks/tables.py", *TRAINING, "examples/tables.py",
+        kinds=("generation",),
+    ),
+    _results(
+        "images", "bench-images", *TRAINING, "models/digits/", "models/digits_text/",
+        kinds=("image",),
+    ),
     _results(
         "batch_cost", "bench-batch-cost", *TRAINING, "configs/etth1_ot.toml",
-        "models/sines/", "models/etth1_ot/",
+        "models/sines/", "models/etth1_ot/", kinds=("generation", "forecast"),
     ),
     _results("load", "bench-load", *SERVING, "models/"),
     _results(
         "serving", "bench-serving", "benchmarks/torch_server.py", *SERVING, "training/",
         "configs/sines.toml", "configs/etth1_ot.toml", "models/sines/", "models/etth1_ot/",
+        kinds=("generation", "forecast"),
     ),
     _results("datasets", "bench-datasets", *SERVING, "models/sines/"),
     _results("memory", "bench-memory", *SERVING, "models/"),
@@ -88,7 +151,7 @@ FIGURES: tuple[Figure, ...] = (
         "benchmarks/results/ray.json", "bench-ray",
         ("benchmarks/ray_generate.py", "rnngan/", "service/", "models/sines/"),
     ),
-    _results("ddp", "bench-ddp", *TRAINING, "configs/sines.toml"),
+    _results("ddp", "bench-ddp", *TRAINING, "configs/sines.toml", kinds=("generation",)),
     Figure(
         "benchmarks/results/client.json", "bench-client",
         ("benchmarks/client_download.py", "rnngan/client/", *SERVING, "tests/helpers/faults.py",
@@ -96,7 +159,7 @@ FIGURES: tuple[Figure, ...] = (
     ),
     _results(
         "heavy_panel", "bench-heavy-panel", *TRAINING, "rnngan/cli/", "service/",
-        "data/internet_traffic_a5m.csv",
+        "data/internet_traffic_a5m.csv", kinds=("generation",),
     ),
     Figure(
         "docs/generation.md", "bench-generation",
@@ -164,13 +227,14 @@ class Git:
         )
         return done.returncode == 0
 
-    def tree(self, commit: str, code: tuple[str, ...]) -> dict[str, str]:
-        """path -> blob id of every file under `code` at `commit`."""
-        out = self("ls-tree", "-r", "-z", "--full-tree", commit, "--", *code)
+    def tree(self, commit: str, figure: Figure) -> dict[str, str]:
+        """path -> blob id of every file of `figure`'s code at `commit`."""
+        out = self("ls-tree", "-r", "-z", "--full-tree", commit, "--", *figure.code)
         files = {}
         for entry in filter(None, out.split("\0")):
             meta, path = entry.split("\t", 1)
-            files[path] = meta.split()[2]
+            if figure.covers(path):
+                files[path] = meta.split()[2]
         return files
 
     def last(self, *paths: str, since: str | None = None) -> str:
@@ -198,7 +262,7 @@ def recorded_versions(data: Any) -> list[dict[str, Any]]:
 
 
 def check_results(git: Git, figure: Figure) -> Verdict:
-    code_changed = git.last(*figure.code) or "never committed"
+    code_changed = git.last(*figure.pathspec) or "never committed"
     file = git.repo / figure.path
     if not file.is_file():
         return Verdict(figure.path, figure.target, UNKNOWN, "missing", code_changed, "no file")
@@ -227,7 +291,7 @@ def check_results(git: Git, figure: Figure) -> Verdict:
                 code_changed, "no commit to compare with",
             )  # fmt: skip
         versions = [v for v in versions if v.get("commit")] + [{"commit": last, "fallback": True}]
-    head = git.tree("HEAD", figure.code)
+    head = git.tree("HEAD", figure)
     labels, problems = [], []
     for version in versions:
         commit = version["commit"]
@@ -242,9 +306,9 @@ def check_results(git: Git, figure: Figure) -> Verdict:
         if not git.has_commit(commit):
             problems.append(f"{short} is not in this clone's history (a shallow clone?)")
             continue
-        ran = git.tree(commit, figure.code)
+        ran = git.tree(commit, figure)
         for path, blob in (version.get("dirty_files") or {}).items():
-            if _under(path, figure.code):
+            if figure.covers(path):
                 if blob is None:
                     ran.pop(path, None)
                 else:
@@ -252,7 +316,7 @@ def check_results(git: Git, figure: Figure) -> Verdict:
         changed = sorted(p for p in ran.keys() | head.keys() if ran.get(p) != head.get(p))
         if changed:
             more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
-            since = git.last(*figure.code, since=commit) or "uncommitted changes then"
+            since = git.last(*figure.pathspec, since=commit) or "uncommitted changes then"
             problems.append(
                 f"changed since {short} (last: {since}): {', '.join(changed[:3])}{more}"
             )
@@ -273,7 +337,9 @@ def check(repo: Path, figures: tuple[Figure, ...] = FIGURES) -> list[Verdict]:
     verdicts = list(by_path.values())
     for figure in (f for f in figures if f.sources):
         parts = [by_path[s] for s in figure.sources]
-        code = sorted({c for s in figure.sources for c in results[s].code})
+        code = {c for s in figure.sources for c in results[s].code}
+        left_out = set.intersection(*(set(results[s].exclude) for s in figure.sources))
+        spec = Figure(figure.path, figure.target, tuple(sorted(code)), (), tuple(sorted(left_out)))
         status = next((s for s in (STALE, UNKNOWN) if any(p.status == s for p in parts)), CURRENT)
         stale = [p.path.rsplit("/", 1)[-1] for p in parts if p.status != CURRENT]
         verdicts.append(
@@ -282,7 +348,7 @@ def check(repo: Path, figures: tuple[Figure, ...] = FIGURES) -> list[Verdict]:
                 figure.target,
                 status,
                 "from " + ", ".join(figure.sources),
-                git.last(*code) or "never committed",
+                git.last(*spec.pathspec) or "never committed",
                 f"{', '.join(stale)} not current" if stale else "",
             )
         )

@@ -92,7 +92,7 @@ class TrainConfig:
     # tables, timegan: match each channel's step-to-step change (std of first differences), real vs
     # synthetic: a generator that smooths the noise away (or adds jitter) pays for it
     diff_weight: float = 0.0
-    # timegan and own-table generators, real vs synthetic (0: off; training/losses.py): each
+    # timegan and own-table generators, real vs synthetic (0: off; training/window_terms.py): each
     # channel's within-window autocorrelation at lags 1 … acf_lags (< the window's length; tables:
     # numeric channels, where windows are cut from entities longer than one); the channels'
     # correlations over all steps and within windows (xcorr); each channel's within-window

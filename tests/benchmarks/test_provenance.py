@@ -224,3 +224,20 @@ def test_check_same_code_recorded_twice_is_listed_once(repo: Path) -> None:
     commit(repo, "results")
     verdict = check(repo, TABLE)[0]
     assert (verdict.status, verdict.recorded) == (CURRENT, f"{version['commit'][:7]} at t")
+
+
+def test_check_leaves_out_the_excluded_files(repo: Path) -> None:
+    """A figure about one kind of model is not staled by a module only another kind runs, in
+    the committed code or in the uncommitted changes it recorded."""
+    write(repo, "code/other_kind.py", "B = 1\n")
+    ran = commit(repo, "two kinds")
+    table = (Figure(RESULTS, "bench-x", ("code/",), exclude=("code/other_kind.py",)),)
+    record(repo, {"commit": ran, "dirty": True, "utc": "2026-12-04T00:00:00Z",
+                  "dirty_files": {"code/other_kind.py": "0" * 40}})  # fmt: skip
+    commit(repo, "results")
+    write(repo, "code/other_kind.py", "B = 2\n")
+    commit(repo, "the other kind changes")
+    assert {v.path: v.status for v in check(repo, table)} == {RESULTS: CURRENT}
+    write(repo, "code/a.py", "A = 2\n")
+    commit(repo, "shared code changes")
+    assert {v.path: v.status for v in check(repo, table)} == {RESULTS: STALE}

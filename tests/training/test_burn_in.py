@@ -121,21 +121,21 @@ def test_bad_burn_in_and_autocorrelation_settings_are_named(tmp_path: Path) -> N
 
 
 def test_autocorrelation_term_sees_the_period_and_ignores_padding() -> None:
-    from training.losses import autocorrelation_loss
+    from training.window_terms import autocorrelation_loss
 
     t = torch.arange(48, dtype=torch.float32)
     slow = torch.sin(2 * torch.pi * t / 24)[None, :, None].repeat(4, 1, 1)
     fast = torch.sin(2 * torch.pi * t / 6)[None, :, None].repeat(4, 1, 1)
     valid = torch.ones(4, 48)
-    assert float(autocorrelation_loss(slow, slow, valid, [0], 12)) == 0.0
-    assert float(autocorrelation_loss(slow, fast, valid, [0], 12)) > 0.5
+    assert float(autocorrelation_loss(slow, slow, 12, valid, [0])) == 0.0
+    assert float(autocorrelation_loss(slow, fast, 12, valid, [0])) > 0.5
     # Padded steps (after the real ones) change nothing, whatever they hold.
     short = valid.clone()
     short[:, 30:] = 0.0
     noisy = slow.clone()
     noisy[:, 30:] = torch.randn(4, 18, 1)
-    a = autocorrelation_loss(slow * short[..., None], fast, short, [0], 12)
-    b = autocorrelation_loss(noisy, fast, short, [0], 12)
+    a = autocorrelation_loss(slow * short[..., None], fast, 12, short, [0])
+    b = autocorrelation_loss(noisy, fast, 12, short, [0])
     assert torch.allclose(a, b)
 
 

@@ -16,9 +16,9 @@ from tests.training.helpers import tiny_table, tiny_timegan
 from training.checkpoint import load_run
 from training.config import RunConfig
 from training.loop import Stopper
-from training.losses import diff_loss
 from training.selection import series_distance, window_distance
 from training.train import train
+from training.window_terms import diff_loss
 
 
 def _with(config: RunConfig, **train: object) -> RunConfig:

@@ -13,8 +13,8 @@ from tests.training.helpers import tiny_forecast, tiny_generate, tiny_timegan
 from training.checkpoint import CHECKPOINT, load_run
 from training.export import export
 from training.families import build_graph, family_for
-from training.losses import diff_loss
 from training.train import train
+from training.window_terms import diff_loss
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Window statistics matched in both generator families (training/losses.py): the
+"""Window statistics matched in both generator families (training/window_terms.py): the
 cross-correlation term (`train.xcorr_weight`, how channels move together) and the within-window
 spread term (`train.spread_weight`)."""
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import torch
 
 from tests.training.helpers import tiny_table, tiny_timegan
-from training.losses import cross_correlation_loss
 from training.provenance import recorded_config
 from training.train import train
+from training.window_terms import cross_correlation_loss
 
 
 def _pair(coupling: float, n: int = 256) -> torch.Tensor:
@@ -88,7 +88,7 @@ def test_one_channel_tables_train_as_without_the_term(tmp_path: Path) -> None:
 
 
 def test_window_spread_loss_sees_wandering_not_levels() -> None:
-    from training.losses import window_spread_loss
+    from training.window_terms import window_spread_loss
 
     g = torch.Generator().manual_seed(2)
     level = 10 * torch.randn(256, 1, 2, generator=g)

@@ -11,7 +11,7 @@
 - Training sees hard discrete samples: straight-through Gumbel-softmax for categories and a
   straight-through Bernoulli for flags and masks, so the discriminator cannot tell real from
   synthetic by soft probabilities. With `train.xcorr_weight` the channels' correlation matrix
-  (hard samples included) is matched too (losses.py's cross-correlation term).
+  (hard samples included) is matched too (window_terms.py's cross-correlation term).
 - Discriminator: a per-step GRU (RCGAN-style) reading [channels_t, condition]; losses are
   averaged over real steps only (padded steps of short entities are masked out; the GRUs are
   causal, so padding never changes what the real steps look like to them). A moment term
@@ -43,7 +43,7 @@ from torch import nn
 
 from rnngan.core.manifest import TABLE_GRAPH_IO, DatasetInfo, Scaler
 from rnngan.core.tables.spec import NUMERIC, TableSpec, channel_layout, describe
-from training import losses
+from training import window_terms
 from training.checkpoint import Checkpoint, KeptBest
 from training.config import RunConfig
 from training.data.tables import TableData, load_table
@@ -209,21 +209,23 @@ class TableTrainer(Trainer):
         g_loss = t.adv_weight * adversarial + t.moment_weight * moment
         roughness = None
         if t.diff_weight:
-            roughness = losses.diff_loss(real_all, fake_all, valid_all, self.numeric_channels)
+            roughness = window_terms.diff_loss(real_all, fake_all, valid_all, self.numeric_channels)
             g_loss = g_loss + t.diff_weight * roughness
         acf = None
         if self.acf_lags:
-            acf = losses.autocorrelation_loss(
-                real_all, fake_all, valid_all, self.numeric_channels, self.acf_lags
+            acf = window_terms.autocorrelation_loss(
+                real_all, fake_all, self.acf_lags, valid_all, self.numeric_channels
             )
             g_loss = g_loss + t.acf_weight * acf
         xcorr = None
         if t.xcorr_weight:
-            xcorr = losses.cross_correlation_loss(real_all, fake_all, valid_all)
+            xcorr = window_terms.cross_correlation_loss(real_all, fake_all, valid_all)
             g_loss = g_loss + t.xcorr_weight * xcorr
         spread = None
         if t.spread_weight:
-            spread = losses.window_spread_loss(real_all, fake_all, valid_all, self.numeric_channels)
+            spread = window_terms.window_spread_loss(
+                real_all, fake_all, valid_all, self.numeric_channels
+            )
             g_loss = g_loss + t.spread_weight * spread
         self.opt_g.zero_grad()
         g_loss.backward()

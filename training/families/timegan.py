@@ -19,7 +19,7 @@ reaches the output through a linear map added before recovery's sigmoid (zero at
 observation noise on top of the latent dynamics, so channels that are white noise in the data
 (energy's rv1, rv2) need not be made by the recurrent path. The latent discriminator cannot see it,
 so the moment and first-difference terms train it (and, with `train.acf_weight`, the within-window
-autocorrelation term of losses.py at lags 1 … `train.acf_lags`; with `train.xcorr_weight`, its
+autocorrelation term of window_terms.py at lags 1 … `train.acf_lags`; with `train.xcorr_weight`, its
 cross-correlation term; with `train.spread_weight`, its within-window spread term), and so does a
 second discriminator on the series themselves (`train.data_adv_weight` > 0: a per-step recurrent
 net of `model.cell`, RCGAN-style, reading real and synthetic windows in data space, its
@@ -41,7 +41,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from training import losses
+from training import losses, window_terms
 from training.checkpoint import Checkpoint, KeptBest
 from training.config import RunConfig
 from training.data.series import load_generation
@@ -172,21 +172,19 @@ class TimeGANTrainer(Trainer):
             )
             extra: dict[str, float] = {}
             if t.diff_weight:
-                rough = losses.diff_loss(x, x_all, relative=t.diff_relative)
+                rough = window_terms.diff_loss(x, x_all, relative=t.diff_relative)
                 g_loss = g_loss + t.diff_weight * rough
                 extra["g_diff"] = rough.item()
             if self.acf_lags:
-                acf = losses.autocorrelation_loss(
-                    x, x_all, self._all_steps(x), list(range(x.shape[-1])), self.acf_lags
-                )
+                acf = window_terms.autocorrelation_loss(x, x_all, self.acf_lags)
                 g_loss = g_loss + t.acf_weight * acf
                 extra["g_acf"] = acf.item()
             if t.xcorr_weight:
-                xcorr = losses.cross_correlation_loss(x, x_all)
+                xcorr = window_terms.cross_correlation_loss(x, x_all)
                 g_loss = g_loss + t.xcorr_weight * xcorr
                 extra["g_xcorr"] = xcorr.item()
             if t.spread_weight:
-                spread = losses.window_spread_loss(x, x_all)
+                spread = window_terms.window_spread_loss(x, x_all)
                 g_loss = g_loss + t.spread_weight * spread
                 extra["g_spread"] = spread.item()
             if n.data_discriminator is not None:
@@ -233,11 +231,6 @@ class TimeGANTrainer(Trainer):
             out["d_loss_data"] = self._data_disc_step(x, h_hat, z)
         self._update_ema()
         return out
-
-    @staticmethod
-    def _all_steps(x: torch.Tensor) -> torch.Tensor:
-        """Every step of every window counts (B, T): the windows here have no padding."""
-        return torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
 
     def _data_disc_step(self, x: torch.Tensor, h_hat: torch.Tensor, z: torch.Tensor) -> float:
         """The data-space discriminator's update on this rank's real block and the synthetic
