@@ -90,6 +90,8 @@ def _results(name: str, target: str, *code: str, kinds: tuple[str, ...] = ()) ->
     """A benchmark's results file; `kinds`: the kinds of model it trains or runs (generation,
     forecast, image), whose code alone counts among training/'s kind-specific modules (all of
     them when empty)."""
+    unknown = set(kinds) - KINDS.keys()
+    assert not unknown, f"{name}: unknown kinds {sorted(unknown)}; kinds: {sorted(KINDS)}"
     exclude = tuple(p for kind, only in KINDS.items() if kinds and kind not in kinds for p in only)
     return Figure(
         f"benchmarks/results/{name}.json", target, (f"benchmarks/{name}.py", *code), (), exclude
@@ -115,9 +117,13 @@ FIGURES: tuple[Figure, ...] = (
         kinds=("forecast",),
     ),
     _results(
-        "covariates", "bench-covariates", *TRAINING, "examples/tables.py", kinds=("forecast",)
+        "covariates", "bench-covariates", *TRAINING, "rnngan/cli/", "examples/tables.py",
+        kinds=("forecast",),
     ),
-    _results("statics", "bench-static", *TRAINING, "examples/tables.py", kinds=("forecast",)),
+    _results(
+        "statics", "bench-static", *TRAINING, "rnngan/cli/", "examples/tables.py",
+        kinds=("forecast",),
+    ),
     _results(
         "short", "bench-short", "benchmarks/panel.py", *TRAINING, "data/energy_data.csv",
         kinds=("forecast",),
@@ -151,7 +157,9 @@ FIGURES: tuple[Figure, ...] = (
         "benchmarks/results/ray.json", "bench-ray",
         ("benchmarks/ray_generate.py", "rnngan/", "service/", "models/sines/"),
     ),
-    _results("ddp", "bench-ddp", *TRAINING, "configs/sines.toml", kinds=("generation",)),
+    _results(
+        "ddp", "bench-ddp", *TRAINING, "rnngan/cli/", "configs/sines.toml", kinds=("generation",)
+    ),
     Figure(
         "benchmarks/results/client.json", "bench-client",
         ("benchmarks/client_download.py", "rnngan/client/", *SERVING, "tests/helpers/faults.py",

@@ -5,10 +5,11 @@ how rough a path is, how it oscillates, how far it wanders and how the channels 
 
 Every term takes (B, T, F) real and synthetic batches, an optional (B, T) `valid` mask (steps
 outside it are padding and left out; all steps count when None) and an optional list of
-`channels` (all when None). The scale-free terms floor each channel's within-window variance at
-(`RELATIVE_FLOOR` × that channel's std over its whole batch)², each batch its own, so that a
-channel held (nearly) constant within its windows gives bounded gradients whatever the data's
-units, and scaling a batch leaves the terms as they are.
+`channels` (all when None). The autocorrelation, spread and cross-correlation terms floor each
+channel's variance, on both sides, at (`RELATIVE_FLOOR` × the real channel's std over all valid
+steps of its batch, levels between windows included)²: a channel held (nearly) constant within
+its windows, real or synthetic (a collapsed generator), gives bounded gradients whatever the
+data's units, and scaling both batches alike leaves the terms as they are.
 """
 
 from __future__ import annotations
@@ -39,12 +40,12 @@ def _centred(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     return (x - (x * w).sum(dim=1, keepdim=True) / n) * w, n
 
 
-def _floor(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """(F,) variance floor: (RELATIVE_FLOOR × each channel's std over all valid steps of the
-    batch)², with an absolute floor for a channel constant over the whole batch."""
+def _floor(real: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """(F,) variance floor: (RELATIVE_FLOOR × each real channel's std over all valid steps)²,
+    with an absolute floor for a channel constant over the whole real batch."""
     n = w.sum().clamp_min(1.0)
-    mean = (x * w).sum(dim=(0, 1)) / n
-    var = (((x - mean) * w) ** 2).sum(dim=(0, 1)) / n
+    mean = (real * w).sum(dim=(0, 1)) / n
+    var = (((real - mean) * w) ** 2).sum(dim=(0, 1)) / n
     return (RELATIVE_FLOOR**2 * var).clamp_min(1e-12).detach()
 
 
@@ -62,7 +63,8 @@ def diff_loss(
     in other forms. Discrete channels are better left out of `channels`: their roughness is the
     sampler's (relaxed samples in training, independent draws after). `relative`: the gap
     between the logs of the two, so that a smooth channel twice too rough weighs as much as a
-    noisy one (the absolute gap is dominated by the roughest channels)."""
+    noisy one (the absolute gap is dominated by the roughest channels). Its floor is an absolute
+    1e-6 on the variance of the differences (the families scale the data before training)."""
     real, fake, w = _masked(real, fake, valid, channels)
     pair = w[:, 1:] * w[:, :-1]
     n = pair.sum().clamp_min(1.0)
@@ -88,10 +90,11 @@ def autocorrelation_loss(
     and first-difference terms do not see (a path can have the right spread and roughness and
     still oscillate at the wrong period)."""
     real, fake, w = _masked(real, fake, valid, channels)
+    floor = _floor(real, w)
 
     def acf(x: torch.Tensor) -> torch.Tensor:
         centred, n = _centred(x, w)
-        var = (centred**2).sum(dim=1) + n[:, 0] * _floor(x, w)  # (B, F)
+        var = (centred**2).sum(dim=1) + n[:, 0] * floor  # (B, F)
         lags = [
             (centred[:, lag:] * centred[:, :-lag]).sum(dim=1) / var for lag in range(1, max_lag + 1)
         ]
@@ -113,10 +116,11 @@ def window_spread_loss(
     its window, which the autocorrelation and cross-correlation terms, being scale-free, leave
     free."""
     real, fake, w = _masked(real, fake, valid, channels)
+    floor = _floor(real, w)
 
     def spread(x: torch.Tensor) -> torch.Tensor:
         centred, n = _centred(x, w)
-        return torch.sqrt((centred**2).sum(dim=1) / n[:, 0] + _floor(x, w)).mean(dim=0)  # (F,)
+        return torch.sqrt((centred**2).sum(dim=1) / n[:, 0] + floor).mean(dim=0)  # (F,)
 
     return (torch.log(spread(real)) - torch.log(spread(fake))).abs().mean()
 
@@ -138,9 +142,10 @@ def cross_correlation_loss(
     features = real.shape[-1]
     if features < 2:
         return real.new_zeros(())
+    floor = _floor(real, w)
     upper = torch.triu_indices(features, features, offset=1, device=real.device)
 
-    def pairs(cov: torch.Tensor, floor: torch.Tensor) -> torch.Tensor:
+    def pairs(cov: torch.Tensor) -> torch.Tensor:
         """(..., F, F) covariances -> (..., pairs) correlations."""
         std = torch.sqrt(torch.diagonal(cov, dim1=-2, dim2=-1) + floor)
         corr = cov / (std.unsqueeze(-1) * std.unsqueeze(-2))
@@ -150,12 +155,12 @@ def cross_correlation_loss(
         n = w.sum().clamp_min(1.0)
         centred = (x - (x * w).sum(dim=(0, 1)) / n) * w
         flat = centred.reshape(-1, features)
-        return pairs(flat.T @ flat / n, _floor(x, w))
+        return pairs(flat.T @ flat / n)
 
     def within(x: torch.Tensor) -> torch.Tensor:
         centred, n = _centred(x, w)
         cov = torch.einsum("btf,btg->bfg", centred, centred) / n
-        return pairs(cov, _floor(x, w)).mean(dim=0)
+        return pairs(cov).mean(dim=0)
 
     gap = (overall(real) - overall(fake)).abs().mean()
     return gap + (within(real) - within(fake)).abs().mean()

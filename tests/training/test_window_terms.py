@@ -113,3 +113,28 @@ def test_both_generator_families_train_with_the_spread_term(tmp_path: Path) -> N
         history = train(config, progress=False)
         assert all(h["g_spread"] >= 0 for h in history[first_joint:]), make.__name__
         assert recorded_config(config.to_dict())["train"]["spread_weight"] == 10.0
+
+
+def test_window_terms_bounded_on_a_collapsed_channel_and_free_of_units() -> None:
+    """A synthetic batch that is a constant (a collapsed generator) gets finite, small
+    gradients (the floors come from the real batch), and scaling both batches alike changes no
+    term (the floors are relative)."""
+    from training.window_terms import autocorrelation_loss, window_spread_loss
+
+    g = torch.Generator().manual_seed(3)
+    real = torch.rand(64, 24, 3, generator=g)
+    collapsed = 0.5 + 1e-7 * torch.randn(64, 24, 3, generator=g)
+    terms = {
+        "acf": lambda r, f: autocorrelation_loss(r, f, 5),
+        "spread": window_spread_loss,
+        "xcorr": cross_correlation_loss,
+    }
+    other = torch.rand(64, 24, 3, generator=g) ** 2
+    for name, term in terms.items():
+        fake = collapsed.clone().requires_grad_(True)
+        loss = term(real, fake)
+        loss.backward()
+        assert fake.grad is not None and torch.isfinite(fake.grad).all(), name
+        assert fake.grad.abs().max() < 1.0, (name, fake.grad.abs().max())
+        scaled = term(1000 * real, 1000 * other)
+        assert torch.isclose(scaled, term(real, other), rtol=1e-4), name
