@@ -100,7 +100,17 @@ def table(results: list[dict[str, Any]], env: dict[str, Any]) -> str:
         "trained one. Own tables, opt-in: known-future columns (`--future-cols`) and calendar",
         "features (`--calendar`) enter the graph as a third input (history and horizon steps),",
         "read by the encoder, each horizon patch (the values and their change since the",
-        "seasonal-naive base step) and the discriminator (bench-covariates below).",
+        "seasonal-naive base step) and the discriminator (bench-covariates below). Static",
+        "attributes (`--static-cols kind,size`, or `auto` for the columns constant within each",
+        "entity of a discrete kind) join that input as time-constant channels: a categorical",
+        "attribute one-hot over the categories seen in training, a numeric one standardised over",
+        "the entities; the manifest lists them (`covariates.static`) and each request series",
+        'sends its values (`"static": {"kind": "office"}`; docs/api.md, Static attributes); an',
+        "unknown category is refused (422), not guessed. The same network then knows which group",
+        "a series belongs to, so a shape that differs between groups but is hard to read from",
+        "one noisy history can be learned per group; the head still starts at zero, so an",
+        "untrained model is still the seasonal naive. Opt-in, like the other covariates; what",
+        "they buy is measured by bench-static below.",
         '`model.kind = "forgan_v1"` (and every checkpoint written before) is the',
         "ForGAN-class model of before. Does it beat the seasonal naive? `rnngan evaluate` writes",
         "`vs_seasonal_naive` (geometric mean over series of model / seasonal naive, share of",
@@ -151,14 +161,15 @@ def table(results: list[dict[str, Any]], env: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _panel_block() -> str:
-    """The `make bench-panel` and `make bench-covariates` sections of docs/forecast.md, kept
-    when this table is rewritten."""
-    from benchmarks import covariates, panel
+def _panel_block(doc_path: Path = TABLE) -> str:
+    """The sections of docs/forecast.md that other benchmarks write (bench-panel,
+    bench-covariates, bench-static, bench-short), kept when this table is rewritten."""
+    from benchmarks import covariates, panel, short, statics
 
-    doc = TABLE.read_text() if TABLE.is_file() else ""
+    doc = doc_path.read_text() if doc_path.is_file() else ""
     kept = ""
-    for begin, end in ((panel.BEGIN, panel.END), (covariates.BEGIN, covariates.END)):
+    for module in (panel, covariates, statics, short):
+        begin, end = module.BEGIN, module.END
         if begin in doc and end in doc:
             kept += "\n" + doc[doc.index(begin) : doc.index(end) + len(end)] + "\n"
     return kept

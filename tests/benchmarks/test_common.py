@@ -61,3 +61,16 @@ def test_write_merged_keeps_cases_written_meanwhile_in_order(tmp_path: Path) -> 
     assert json.loads(path.read_text()) == {"environment": env, "results": results}
     results, _ = write_merged(path, {"c": {"x": 3}})
     assert list(results) == ["a", "b", "c"] and results["c"] == {"x": 3}
+
+
+def test_bench_forecast_keeps_the_sections_other_benchmarks_write(tmp_path: Path) -> None:
+    """docs/forecast.md is rewritten by bench-forecast; the blocks of bench-panel,
+    bench-covariates, bench-static and bench-short in it survive."""
+    from benchmarks import covariates, forecast, panel, short, statics
+
+    modules = (panel, covariates, statics, short)
+    doc = tmp_path / "forecast.md"
+    doc.write_text("# old table\n" + "".join(f"{m.BEGIN}\n{m.__name__}\n{m.END}\n" for m in modules))
+    kept = forecast._panel_block(doc)
+    assert "old table" not in kept
+    assert all(f"{m.BEGIN}\n{m.__name__}\n{m.END}" in kept for m in modules)
