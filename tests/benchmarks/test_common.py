@@ -70,7 +70,8 @@ def test_bench_forecast_keeps_the_sections_other_benchmarks_write(tmp_path: Path
 
     modules = (panel, covariates, statics, short)
     doc = tmp_path / "forecast.md"
-    doc.write_text("# old table\n" + "".join(f"{m.BEGIN}\n{m.__name__}\n{m.END}\n" for m in modules))
+    blocks = "".join(f"{m.BEGIN}\n{m.__name__}\n{m.END}\n" for m in modules)
+    doc.write_text("# old table\n" + blocks)
     kept = forecast._panel_block(doc)
     assert "old table" not in kept
     assert all(f"{m.BEGIN}\n{m.__name__}\n{m.END}" in kept for m in modules)
