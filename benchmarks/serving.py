@@ -85,6 +85,7 @@ async def closed_loop(base: str, kind: str, clients: int, seconds: float) -> dic
     path, body = REQUESTS[kind]
     latencies: list[float] = []
     failures = 0
+    transport_errors: dict[str, int] = {}  # connections dropped or refused, by exception
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
         for _ in range(2):  # warm-up
@@ -95,7 +96,12 @@ async def closed_loop(base: str, kind: str, clients: int, seconds: float) -> dic
             nonlocal failures
             while time.perf_counter() < stop:
                 started = time.perf_counter()
-                r = await client.post(path, json=body)
+                try:
+                    r = await client.post(path, json=body)
+                except httpx.TransportError as exc:  # counted, not fatal: one server's bad luck
+                    name = type(exc).__name__
+                    transport_errors[name] = transport_errors.get(name, 0) + 1
+                    continue
                 if r.status_code != 200:
                     failures += 1
                 latencies.append(time.perf_counter() - started)
@@ -107,6 +113,7 @@ async def closed_loop(base: str, kind: str, clients: int, seconds: float) -> dic
     return {
         "requests": len(ms),
         "failures": failures,
+        "transport_errors": transport_errors,
         "throughput_rps": len(ms) / elapsed,
         "p50_ms": statistics.median(ms),
         "p99_ms": ms[min(len(ms) - 1, int(0.99 * len(ms)))],
@@ -119,6 +126,8 @@ def table(data: dict[str, Any]) -> str:
         "",
         "Produced by `make bench-serving` (`benchmarks/serving.py`); do not edit by hand.",
         "Closed loop on loopback, one uvicorn worker per server, same machine, same run.",
+        "Failures: answers other than 200, then connections the server dropped or refused",
+        "(by exception; such a request is not timed).",
         "",
     ]
     for kind in REQUESTS:
@@ -131,9 +140,12 @@ def table(data: dict[str, Any]) -> str:
         for row in data["results"][kind]:
             for server in ("rnngan", "torch"):
                 r = row[server]
+                dropped = "".join(
+                    f", {n} {name}" for name, n in sorted(r.get("transport_errors", {}).items())
+                )
                 lines.append(
                     f"| {row['clients']} | {server} | {r['throughput_rps']:.1f} | "
-                    f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['failures']} |"
+                    f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['failures']}{dropped} |"
                 )
             lines.append(
                 f"| {row['clients']} | ratio | "
