@@ -68,7 +68,9 @@ RECIPE = [
     "(`train.acf_weight` 10) and its spread within a window on a log scale",
     "(`train.spread_weight` 10). stocks/1, still in models/, scored an ACF error six times",
     "higher and the same discriminative score within the classifier's spread when this",
-    "benchmark last ran it (commit ed61964).",
+    "benchmark last ran it (commit ed61964). stocks/3 is stocks/2 plus the channels'",
+    "correlations, over all steps and within each window (`train.xcorr_weight` 10): how the",
+    "channels move together, which the per-channel terms do not see.",
 ]
 
 

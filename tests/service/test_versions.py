@@ -150,14 +150,14 @@ def _registry(models: Path, capacity: int) -> Registry:
 
 
 def test_pinned_versions_cache_is_bounded(tmp_path: Path) -> None:
-    models = _repository(tmp_path)  # stocks ships versions 1 and 2
+    models = _repository(tmp_path)  # stocks ships versions 1, 2 and 3
     registry = _registry(models, capacity=1)
     on_disk = {  # every version folder (the digit models ship two as well)
         m.name: sorted(int(v.name) for v in m.iterdir() if v.name.isdigit())
         for m in models.iterdir()
         if m.is_dir() and not m.name.startswith(".")
     }
-    assert on_disk["sines"] == [1, 2] and on_disk["stocks"] == [1, 2]
+    assert on_disk["sines"] == [1, 2] and on_disk["stocks"] == [1, 2, 3]
     assert set(on_disk) == set(SHIPPED)
     assert registry.available == on_disk
     first = registry.get_version("sines", 1)
