@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import re
 import struct
 import subprocess
@@ -69,8 +70,8 @@ def test_card_generate_model(client: TestClient) -> None:
 
 def test_card_forecast_model_in_the_data_units(client: TestClient) -> None:
     page = _card(client, "etth1_ot")
-    # No stored verdict: the card says so rather than inventing one.
-    assert "<p class='verdict none' id='verdict'>NO VERDICT STORED" in page
+    # The stored verdict, as rnngan evaluate wrote it.
+    assert "<p class='verdict pass' id='verdict'>beats the seasonal naive: MASE ratio 0.766" in page
     _self_contained(page)
     assert "<tr><th>history read (context_len)</th><td>168</td></tr>" in page
     assert "<tr><th>shortest history taken (min_history)</th><td>168</td></tr>" in page
@@ -82,6 +83,23 @@ def test_card_forecast_model_in_the_data_units(client: TestClient) -> None:
     assert ">1.169</text>" in page
     assert "horizon ≤ 24; history ≥ 168 and ≤ 100,000 values" in page
     assert "for i in range(168)" in page and "/v1/models/etth1_ot/forecast -d @-" in page
+
+
+def test_card_without_a_stored_verdict_says_so(models_copy: Path) -> None:
+    """A model exported before verdicts existed (no report.json): the card says so rather
+    than inventing one."""
+    from service.config import Settings
+    from service.main import create_app
+
+    version = models_copy / "etth1_ot" / str(SHIPPED["etth1_ot"])
+    (version / "report.json").unlink()
+    manifest = json.loads((version / "manifest.json").read_text())
+    del manifest["metrics"]["verdict"]
+    (version / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    settings = Settings(models_dir=models_copy, reload_interval_s=0, _env_file=None)  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as fresh:
+        page = _card(fresh, "etth1_ot")
+    assert "<p class='verdict none' id='verdict'>NO VERDICT STORED" in page
 
 
 def test_card_image_model_draws_a_grid(client: TestClient) -> None:

@@ -44,7 +44,7 @@ def test_versions_listed_in_the_manifest_route(pinned_client: TestClient) -> Non
     body = pinned_client.get("/v1/models/sines").json()
     assert body["version"] == SHIPPED["sines"]
     assert body["versions"] == [OLD, SHIPPED["sines"]]
-    assert pinned_client.get("/v1/models/stocks").json()["versions"] == [1, 2]  # both shipped
+    assert pinned_client.get("/v1/models/stocks").json()["versions"] == [1, 2, 3]  # all shipped
 
 
 def test_versions_pinned_manifest_is_that_version(pinned_client: TestClient) -> None:
