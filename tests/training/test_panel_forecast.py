@@ -80,6 +80,27 @@ def test_selection_keeps_step_zero_as_a_candidate(tmp_path: Path) -> None:
     assert panel.is_panel_state(ckpt.generator)
 
 
+def test_validation_and_export_use_the_moving_average_of_the_weights(tmp_path: Path) -> None:
+    from training.families.forgan import ForGAN
+
+    config = tiny_forecast(tmp_path)
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, select_every=0))
+    trainer = ForGAN().trainer(config, torch.Generator().manual_seed(0))
+    assert isinstance(trainer, panel.PanelTrainer)
+    for _ in range(3):
+        before = {k: v.clone() for k, v in trainer.ema.generator.state_dict().items()}
+        trainer.step()
+        raw = trainer.graph.generator.state_dict()
+        for name, avg in trainer.ema.generator.state_dict().items():
+            if avg.is_floating_point() and name in dict(trainer.graph.generator.named_parameters()):
+                expected = panel.EMA_DECAY * before[name] + (1 - panel.EMA_DECAY) * raw[name]
+                torch.testing.assert_close(avg, expected)
+    exported = trainer.checkpoint(3).generator
+    head = "head.2.weight"  # starts at zero: after 3 steps the raw head has moved, the average less
+    torch.testing.assert_close(exported[head], trainer.ema.generator.state_dict()[head])
+    assert not torch.equal(exported[head], trainer.graph.generator.state_dict()[head])
+
+
 def test_v1_kind_still_trains_and_exports(tmp_path: Path) -> None:
     config = tiny_forecast(tmp_path)
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, kind="forgan_v1"))
