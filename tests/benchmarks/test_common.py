@@ -75,3 +75,21 @@ def test_bench_forecast_keeps_the_sections_other_benchmarks_write(tmp_path: Path
     kept = forecast._panel_block(doc)
     assert "old table" not in kept
     assert all(f"{m.BEGIN}\n{m.__name__}\n{m.END}" in kept for m in modules)
+
+
+def test_bench_forecast_compares_the_shipped_config_with_the_default_forecaster() -> None:
+    """The comparison row trains configs/etth1_ot.toml with the default forecaster: the same
+    split and settings, another model kind, its own run directory (the shipped run untouched)."""
+    import dataclasses
+
+    from benchmarks import forecast
+    from training.config import load_config
+    from training.families import family_for
+
+    shipped = load_config("configs/etth1_ot.toml")
+    other = forecast.default_forecaster(shipped)
+    assert shipped.model.kind == "forgan_v1" and other.model.kind != "forgan_v1"
+    assert other.run_dir != shipped.run_dir
+    assert other.data == shipped.data and other.train == shipped.train
+    assert dataclasses.replace(other.model, kind="forgan_v1") == shipped.model
+    assert family_for(other).name == family_for(shipped).name == "forgan"
