@@ -18,7 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import code_line, environment, hardware, run_one, setup_logging
+from benchmarks.common import (
+    code_line,
+    code_version,
+    environment,
+    hardware,
+    run_one,
+    setup_logging,
+)
 from training.config import RunConfig, load_config
 
 CONFIGS = ["configs/etth1_ot.toml", "configs/traffic_a5m.toml"]
@@ -120,8 +127,9 @@ def table(results: list[dict[str, Any]], env: dict[str, Any]) -> str:
         "`vs_seasonal_naive` (geometric mean over series of model / seasonal naive, share of",
         "series below 1), `per_series`, and a verdict that says so plainly when it does not.",
         "On ETTh1 OT alone (one series, rows [0, 8640)) the shipped ForGAN-class model is",
-        "still compared with it: the last section below trains configs/etth1_ot.toml with the",
-        "default forecaster instead (the same settings otherwise; evaluated, not exported).",
+        "still compared with it: the section `etth1_ot_default` below trains",
+        "configs/etth1_ot.toml with the default forecaster instead (the same settings",
+        "otherwise; evaluated, not exported).",
         'configs/etth1_ot.toml and traffic_a5m.toml pin `model.kind = "forgan_v1"` and keep',
         "reproducing the shipped versions until the default one beats them there.",
         "",
@@ -186,11 +194,15 @@ def run_comparison(config: RunConfig, reuse: bool) -> dict[str, Any]:
         started = time.perf_counter()
         train(config)
         timings["train_seconds"] = round(time.perf_counter() - started, 1)
+    elif (config.run_dir / "training.json").is_file():  # reused: report when it was trained
+        recorded = json.loads((config.run_dir / "training.json").read_text())
+        timings.update(train_seconds=recorded["seconds"], train_reused=True)
     started = time.perf_counter()
     metrics = evaluate_run(config.run_dir)
     timings["evaluate_seconds"] = round(time.perf_counter() - started, 1)
     return {
         "model": f"{config.name} (default forecaster, not shipped)",
+        "code": code_version(),
         "seed": config.seed,
         "steps": config.train.steps,
         **timings,

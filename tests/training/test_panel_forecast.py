@@ -84,17 +84,27 @@ def test_validation_and_export_use_the_moving_average_of_the_weights(tmp_path: P
     from training.families.forgan import ForGAN
 
     config = tiny_forecast(tmp_path)
-    config = dataclasses.replace(config, train=dataclasses.replace(config.train, select_every=0))
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, select_every=1))
     trainer = ForGAN().trainer(config, torch.Generator().manual_seed(0))
     assert isinstance(trainer, panel.PanelTrainer)
+    assert trainer.selector is not None and trainer.selector.graph is trainer.ema
+    params = dict(trainer.graph.generator.named_parameters())
     for _ in range(3):
         before = {k: v.clone() for k, v in trainer.ema.generator.state_dict().items()}
         trainer.step()
         raw = trainer.graph.generator.state_dict()
-        for name, avg in trainer.ema.generator.state_dict().items():
-            if avg.is_floating_point() and name in dict(trainer.graph.generator.named_parameters()):
-                expected = panel.EMA_DECAY * before[name] + (1 - panel.EMA_DECAY) * raw[name]
-                torch.testing.assert_close(avg, expected)
+        for name in params:
+            avg = trainer.ema.generator.state_dict()[name]
+            expected = panel.EMA_DECAY * before[name] + (1 - panel.EMA_DECAY) * raw[name]
+            torch.testing.assert_close(avg, expected, rtol=1e-6, atol=1e-7)
+        head = trainer.ema.generator.state_dict()["head.2.weight"]
+        assert not torch.equal(head, before["head.2.weight"])  # the average moved
+    # Without selection, export writes the average as it is at the end.
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, select_every=0))
+    trainer = ForGAN().trainer(config, torch.Generator().manual_seed(0))
+    assert isinstance(trainer, panel.PanelTrainer)
+    for _ in range(3):
+        trainer.step()
     exported = trainer.checkpoint(3).generator
     head = "head.2.weight"  # starts at zero: after 3 steps the raw head has moved, the average less
     torch.testing.assert_close(exported[head], trainer.ema.generator.state_dict()[head])
