@@ -91,7 +91,8 @@ def _results(name: str, target: str, *code: str, kinds: tuple[str, ...] = ()) ->
     forecast, image), whose code alone counts among training/'s kind-specific modules (all of
     them when empty)."""
     unknown = set(kinds) - KINDS.keys()
-    assert not unknown, f"{name}: unknown kinds {sorted(unknown)}; kinds: {sorted(KINDS)}"
+    if unknown:
+        raise ValueError(f"{name}: unknown kinds {sorted(unknown)}; kinds: {sorted(KINDS)}")
     exclude = tuple(p for kind, only in KINDS.items() if kinds and kind not in kinds for p in only)
     return Figure(
         f"benchmarks/results/{name}.json", target, (f"benchmarks/{name}.py", *code), (), exclude

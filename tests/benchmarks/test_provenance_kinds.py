@@ -58,6 +58,14 @@ def test_the_kinds_name_existing_modules_and_cover_every_family() -> None:
     assert {KIND_OF_TASK[f.task] for f in FAMILIES.values()} == set(KINDS)
 
 
+def test_an_unknown_kind_is_refused_by_name() -> None:
+    from benchmarks.provenance import _results
+
+    with pytest.raises(ValueError, match="unknown kinds \\['forecasts'\\]"):
+        _results("x", "bench-x", kinds=("forecast", "forecasts"))
+    assert _results("x", "bench-x", kinds=("forecast",)).path == "benchmarks/results/x.json"
+
+
 def test_no_module_reaches_another_kinds_but_through_the_family_table() -> None:
     crossing = []
     for file in sorted((REPO / "training").rglob("*.py")):
