@@ -140,15 +140,13 @@ def environment(torch_threads: int | None = None) -> dict[str, Any]:
     return info
 
 
-def run_one(config: Any, reuse: bool, force: bool = False) -> dict[str, Any]:
-    """Train (unless `reuse` and a checkpoint exists), evaluate and export one config, timed.
-    `force`: export even when the verdict suspects collapse (recorded as `exported_forced`)."""
+def train_and_evaluate(config: Any, reuse: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train (unless `reuse` and a checkpoint exists) and evaluate one config, timed: (timings,
+    metrics); a reused run reports the training time it recorded."""
     import time
-    from pathlib import Path
 
     from training.checkpoint import CHECKPOINT
     from training.evaluate.run import evaluate_run
-    from training.export import export
     from training.train import train
 
     timings: dict[str, Any] = {}
@@ -165,6 +163,17 @@ def run_one(config: Any, reuse: bool, force: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     metrics = evaluate_run(config.run_dir)
     timings["evaluate_seconds"] = round(time.perf_counter() - started, 1)
+    return timings, metrics
+
+
+def run_one(config: Any, reuse: bool, force: bool = False) -> dict[str, Any]:
+    """Train (unless `reuse` and a checkpoint exists), evaluate and export one config, timed.
+    `force`: export even when the verdict suspects collapse (recorded as `exported_forced`)."""
+    from pathlib import Path
+
+    from training.export import export
+
+    timings, metrics = train_and_evaluate(config, reuse)
     out = export(config.run_dir, Path("models"), force=force)
     forced = force and bool((metrics.get("verdict") or {}).get("collapse_suspected"))
     return {

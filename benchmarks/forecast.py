@@ -12,7 +12,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from benchmarks.common import (
     hardware,
     run_one,
     setup_logging,
+    train_and_evaluate,
 )
 from training.config import RunConfig, load_config
 
@@ -185,21 +185,7 @@ def default_forecaster(config: RunConfig) -> RunConfig:
 
 def run_comparison(config: RunConfig, reuse: bool) -> dict[str, Any]:
     """Train (unless `reuse` and a checkpoint exists) and evaluate `config`; nothing exported."""
-    from training.checkpoint import CHECKPOINT
-    from training.evaluate.run import evaluate_run
-    from training.train import train
-
-    timings: dict[str, Any] = {}
-    if not (reuse and (config.run_dir / CHECKPOINT).is_file()):
-        started = time.perf_counter()
-        train(config)
-        timings["train_seconds"] = round(time.perf_counter() - started, 1)
-    elif (config.run_dir / "training.json").is_file():  # reused: report when it was trained
-        recorded = json.loads((config.run_dir / "training.json").read_text())
-        timings.update(train_seconds=recorded["seconds"], train_reused=True)
-    started = time.perf_counter()
-    metrics = evaluate_run(config.run_dir)
-    timings["evaluate_seconds"] = round(time.perf_counter() - started, 1)
+    timings, metrics = train_and_evaluate(config, reuse)
     return {
         "model": f"{config.name} (default forecaster, not shipped)",
         "code": code_version(),
