@@ -15,6 +15,8 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,20 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "discrete channel drawn on its own at sampling time (model.table_head 'independent')",
         {"model": {"table_head": "independent"}},
     ),
+    "no_acf": (
+        "without the autocorrelation term (train.acf_weight 0)",
+        {"acf_weight": 0.0},
+    ),
+    "no_flag_terms": (
+        "first-difference and autocorrelation terms on numbers only, not on the flags and "
+        "missing-value masks the coupled head draws (TableTrainer.flag_terms off)",
+        {"recipe": {"flag_terms": False}},
+    ),
+    "missing_seen": (
+        "the discriminator also sees values where they are missing: the real channel's "
+        "interpolation, the synthetic one's draw (TableTrainer.hide_missing off)",
+        {"recipe": {"hide_missing": False}},
+    ),
     "no_moment": ("without the moment term (train.moment_weight 0)", {"moment_weight": 0.0}),
     "no_selection": (
         "the last weights instead of the held-out selection (train.select_every 0)",
@@ -47,9 +63,23 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+@contextmanager
+def switched(cls: type, values: dict[str, Any]) -> Iterator[None]:
+    """`cls`'s class attributes set to `values` inside the block, restored after it."""
+    saved = {name: getattr(cls, name) for name in values}
+    for name, value in values.items():
+        setattr(cls, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(cls, name, value)
+
+
 def run_variant(name: str, steps: int | None) -> dict[str, Any]:
     from training.config_tables import table_config
     from training.evaluate.run import evaluate_run
+    from training.families.table_gan import TableTrainer
     from training.train import train
 
     file, options = CASES["stores"]
@@ -58,6 +88,7 @@ def run_variant(name: str, steps: int | None) -> dict[str, Any]:
     )
     overrides = dict(VARIANTS[name][1])
     model = overrides.pop("model", {})  # model overrides; the rest are train.* ones
+    recipe = overrides.pop("recipe", {})  # switches of the trainer's always-on parts
     if steps is not None:
         overrides["steps"] = steps
     config = dataclasses.replace(
@@ -67,8 +98,11 @@ def run_variant(name: str, steps: int | None) -> dict[str, Any]:
     )
     if model:
         overrides["model"] = model
+    if recipe:
+        overrides["recipe"] = recipe
     started = time.perf_counter()
-    train(config, progress=False)
+    with switched(TableTrainer, recipe):
+        train(config, progress=False)
     trained = round(time.perf_counter() - started, 1)
     metrics = evaluate_run(config.run_dir)
     quality = metrics.get("quality", {})
@@ -88,6 +122,10 @@ def run_variant(name: str, steps: int | None) -> dict[str, Any]:
             metrics["columns"]["visitors"]["std_real"],
             metrics["columns"]["visitors"]["std_synthetic"],
         ],
+        "humidity_missing_share": [
+            metrics["columns"]["humidity"]["missing_share_real"],
+            metrics["columns"]["humidity"]["missing_share_synthetic"],
+        ],
         "verdict": (quality.get("verdict") or {}).get("line"),
         "code": code_version(),
     }
@@ -104,8 +142,8 @@ def document(results: dict[str, dict[str, Any]], env: dict[str, Any]) -> str:
         "`python -m benchmarks.ablation --only <variant>`).",
         "",
         "| variant | disc (5 runs) | disc runs | z-scored disc | ACF error | visitors std "
-        "(real / synthetic) | steps, train s | code |",
-        "|---|---|---|---|---|---|---|---|",
+        "(real / synthetic) | humidity missing (real / synthetic) | steps, train s | code |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     # A row run on older code compares against the default of then, not of now: say which.
     latest = max(
@@ -117,10 +155,12 @@ def document(results: dict[str, dict[str, Any]], env: dict[str, Any]) -> str:
         d = r["discriminative"]
         runs = ", ".join(f"{x:.3f}" for x in d["runs"])
         z = r["discriminative_zscored"]
+        share = r.get("humidity_missing_share")
+        missing = f"{share[0]:.3f} / {share[1]:.3f}" if share else "not recorded"
         lines.append(
             f"| {name}: {r['changes']} | {d['mean']:.3f} ± {d['std']:.3f} | {runs} | "
             f"{'—' if z is None else f'{z:.3f}'} | {r['autocorrelation_error']:.3f} | "
-            f"{r['visitors_std'][0]:.1f} / {r['visitors_std'][1]:.1f} | "
+            f"{r['visitors_std'][0]:.1f} / {r['visitors_std'][1]:.1f} | {missing} | "
             f"{r['steps']}, {r['train_seconds']} | {code} |"
         )
     floors = {round(r["discriminative_real_floor"], 3) for r in results.values()}

@@ -84,21 +84,19 @@ def test_training_with_burn_in_selects_and_records_it(tmp_path: Path) -> None:
 
 
 def test_entities_within_one_window_train_as_without_burn_in(tmp_path: Path) -> None:
-    """Every window of a table whose entities fit in one window starts its entity: burn-in and
-    the autocorrelation term change nothing there, down to the bits."""
+    """Every window of a table whose entities fit in one window starts its entity: burn-in
+    changes nothing there, down to the bits; the autocorrelation term applies all the same."""
     weights = []
     for burn_in in (0, 8):
         config = tiny_table(tmp_path / str(burn_in), steps=3)
         config = dataclasses.replace(
             config,
             data=dataclasses.replace(config.data, seq_len=0),
-            train=dataclasses.replace(
-                config.train, burn_in=burn_in, acf_weight=10.0 if burn_in else 0.0
-            ),
+            train=dataclasses.replace(config.train, burn_in=burn_in, acf_weight=10.0, acf_lags=24),
         )
         trainer = TableGAN().trainer(config, torch.Generator().manual_seed(0))
         assert int(trainer.burn.max()) == 0  # every window is a whole entity
-        assert trainer.acf_lags == 0  # so the autocorrelation term is off
+        assert trainer.acf_lags == 24  # and the autocorrelation term is on all the same
         train(config, progress=False)
         weights.append(load_run(config.run_dir).generator)
     assert weights[0].keys() == weights[1].keys()
@@ -155,3 +153,55 @@ def test_cli_burn_in_is_one_window_of_the_chosen_length(tmp_path: Path) -> None:
     data = tmp_path / "t.csv"
     assert table_config(data, id_col="id").train.burn_in == AUTO_BURN_IN
     assert table_config(data, id_col="id", seq_len=48).train.burn_in == 48
+
+
+def test_discriminator_does_not_see_values_where_they_are_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where a column is missing the real channel holds the codec's interpolation and the
+    synthetic one what the generator made; the decoded table has neither, so the discriminator
+    judges neither."""
+    from rnngan.core.tables.spec import channel_layout
+    from training.families.table_gan import TableTrainer
+
+    config = tiny_table(tmp_path)
+    trainer = TableGAN().trainer(config, torch.Generator().manual_seed(0))
+    layout = channel_layout(trainer.data.spec)
+    value, mask = layout.values["humidity"].start, layout.masks["humidity"]
+    x, cond = trainer.windows[:4].clone(), trainer.conditions[:4]
+    x[..., mask] = (torch.arange(x.shape[1]) % 3 != 0).float()  # missing every third step
+    missing = x[..., mask] == 0
+    elsewhere = x.clone()
+    elsewhere[..., value][missing] = 0.123  # another value, at missing steps only
+    observed = x.clone()
+    observed[..., value][~missing] += 0.1  # another value where observed
+    with torch.no_grad():
+        assert torch.equal(trainer._judge(x, cond), trainer._judge(elsewhere, cond))
+        assert not torch.equal(trainer._judge(x, cond), trainer._judge(observed, cond))
+        monkeypatch.setattr(TableTrainer, "hide_missing", False)  # the ablation's switch
+        seen = TableGAN().trainer(config, torch.Generator().manual_seed(0))
+        assert not torch.equal(seen._judge(x, cond), seen._judge(elsewhere, cond))
+
+
+def test_path_terms_see_the_coupled_heads_flags_and_masks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The coupled head draws flags and missing-value masks itself: their flips and their
+    autocorrelation are matched like the numbers'. The independent head's graph emits
+    probabilities there, so its terms keep to the numbers."""
+    from rnngan.core.tables.spec import channel_layout
+    from training.families.table_gan import TableTrainer
+
+    config = tiny_table(tmp_path)
+    rng = torch.Generator().manual_seed(0)
+    trainer = TableGAN().trainer(config, rng)
+    layout = channel_layout(trainer.data.spec)
+    flags = {layout.values["open"].start, layout.masks["humidity"]}
+    numbers = {layout.values["visitors"].start, layout.values["humidity"].start}
+    assert flags | numbers == set(trainer.numeric_channels)
+    independent = dataclasses.replace(
+        config, model=dataclasses.replace(config.model, table_head="independent")
+    )
+    assert set(TableGAN().trainer(independent, rng).numeric_channels) == numbers
+    monkeypatch.setattr(TableTrainer, "flag_terms", False)  # the ablation's switch
+    assert set(TableGAN().trainer(config, rng).numeric_channels) == numbers

@@ -36,6 +36,13 @@ GLOO = dist.is_available() and dist.is_gloo_available()
 # Two processes average gradients in another order than one: float32 rounding only. The same
 # tolerance holds for every logged loss and every generator weight of every family below.
 LOSS_TOLERANCE = 1e-5
+# ... except that Adam divides a gradient by its own running size: where a weight's gradient is
+# float noise (near zero), the rounding's sign decides a step of up to a fraction of the learning
+# rate. Which few weights that hits depends on the CPU's float kernels, so: nearly every weight
+# within LOSS_TOLERANCE, none further than WEIGHT_OUTLIER (a wrong gradient average moves them
+# all, and by more).
+WEIGHT_OUTLIERS = 0.01
+WEIGHT_OUTLIER = 1e-3
 
 
 def _toml(config: RunConfig) -> str:
@@ -151,8 +158,15 @@ def assert_same_run(
     ckpt, ckpt_one = load_run(two.run_dir), load_run(one.run_dir)
     assert ckpt.step == ckpt_one.step
     assert list(ckpt.generator) == list(ckpt_one.generator)  # plain names, no DDP "module."
-    for name, weight in ckpt.generator.items():
-        torch.testing.assert_close(weight, ckpt_one.generator[name], atol=1e-5, rtol=0)
+    gaps = torch.cat(
+        [(w - ckpt_one.generator[name]).abs().flatten() for name, w in ckpt.generator.items()]
+    )
+    outliers = float((gaps > LOSS_TOLERANCE).float().mean())
+    assert outliers <= WEIGHT_OUTLIERS and float(gaps.max()) <= WEIGHT_OUTLIER, (
+        two.name,
+        outliers,
+        float(gaps.max()),
+    )
     out = export(two.run_dir, models)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["metrics"]["onnx_parity_max_scaled_diff"] < 1e-5
