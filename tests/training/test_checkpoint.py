@@ -38,7 +38,9 @@ def test_checkpoint_legacy_run_rebuilds_the_same_graph(name: str) -> None:
     inputs = [torch.from_numpy(expected[k]) for k in FAMILIES[name].graph_io[0]]
     with torch.no_grad():
         got = build_graph(ckpt)(*inputs).numpy()
-    np.testing.assert_allclose(got, expected["output"], rtol=0, atol=1e-6)
+    # float32 rounding only: a few ulps, relative for outputs in data units (~20 here), where
+    # the CPU's float kernels may differ from those that wrote the fixture.
+    np.testing.assert_allclose(got, expected["output"], rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", LEGACY_FAMILIES)
