@@ -50,10 +50,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "missing-value masks the coupled head draws (TableTrainer.flag_terms off)",
         {"recipe": {"flag_terms": False}},
     ),
-    "missing_seen": (
-        "the discriminator also sees values where they are missing: the real channel's "
-        "interpolation, the synthetic one's draw (TableTrainer.hide_missing off)",
-        {"recipe": {"hide_missing": False}},
+    "hide_missing": (
+        "the discriminator sees values only where they are observed, not the real channel's "
+        "interpolation or the synthetic one's draw where missing (TableTrainer.hide_missing on)",
+        {"recipe": {"hide_missing": True}},
     ),
     "no_moment": ("without the moment term (train.moment_weight 0)", {"moment_weight": 0.0}),
     "no_selection": (

@@ -155,16 +155,17 @@ def test_cli_burn_in_is_one_window_of_the_chosen_length(tmp_path: Path) -> None:
     assert table_config(data, id_col="id", seq_len=48).train.burn_in == 48
 
 
-def test_discriminator_does_not_see_values_where_they_are_missing(
+def test_hide_missing_keeps_values_where_missing_from_the_discriminator(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Where a column is missing the real channel holds the codec's interpolation and the
-    synthetic one what the generator made; the decoded table has neither, so the discriminator
-    judges neither."""
+    synthetic one what the generator made; with `hide_missing` (an ablation's switch, off by
+    default) the discriminator judges neither."""
     from rnngan.core.tables.spec import channel_layout
     from training.families.table_gan import TableTrainer
 
     config = tiny_table(tmp_path)
+    monkeypatch.setattr(TableTrainer, "hide_missing", True)  # the ablation's switch
     trainer = TableGAN().trainer(config, torch.Generator().manual_seed(0))
     layout = channel_layout(trainer.data.spec)
     value, mask = layout.values["humidity"].start, layout.masks["humidity"]
@@ -178,7 +179,7 @@ def test_discriminator_does_not_see_values_where_they_are_missing(
     with torch.no_grad():
         assert torch.equal(trainer._judge(x, cond), trainer._judge(elsewhere, cond))
         assert not torch.equal(trainer._judge(x, cond), trainer._judge(observed, cond))
-        monkeypatch.setattr(TableTrainer, "hide_missing", False)  # the ablation's switch
+        monkeypatch.setattr(TableTrainer, "hide_missing", False)  # the default
         seen = TableGAN().trainer(config, torch.Generator().manual_seed(0))
         assert not torch.equal(seen._judge(x, cond), seen._judge(elsewhere, cond))
 
