@@ -131,6 +131,28 @@ def run_variant(name: str, steps: int | None) -> dict[str, Any]:
     }
 
 
+def same_code(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two recorded code versions (`code_version`) hold the same code of the ablation's
+    figure (`make docs-check`'s files and rule): the commits' files with their uncommitted
+    changes laid over them."""
+    from benchmarks.provenance import FIGURES, Git
+
+    figure = next(f for f in FIGURES if f.path == RESULTS.as_posix())
+    git = Git(Path(__file__).resolve().parents[1])
+
+    def files(version: dict[str, Any]) -> dict[str, str] | None:
+        commit = version.get("commit")
+        if not commit or not git.has_commit(commit):
+            return None
+        tree = git.tree(commit, figure)
+        dirty = version.get("dirty_files") or {}
+        tree.update({path: blob for path, blob in dirty.items() if figure.covers(path)})
+        return tree
+
+    mine = files(a)
+    return mine is not None and mine == files(b)
+
+
 def document(results: dict[str, dict[str, Any]], env: dict[str, Any]) -> str:
     lines = [
         "# Ablation: the own-table generation recipe on `stores`",
@@ -145,13 +167,12 @@ def document(results: dict[str, dict[str, Any]], env: dict[str, Any]) -> str:
         "(real / synthetic) | humidity missing (real / synthetic) | steps, train s | code |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    # A row run on older code compares against the default of then, not of now: say which.
-    latest = max(
-        (r.get("code") or {} for r in results.values()), key=lambda c: c.get("utc") or ""
-    ).get("commit")
+    # A row run on other code compares against the default of then, not of now: say which.
+    latest = max((r.get("code") or {} for r in results.values()), key=lambda c: c.get("utc") or "")
     for name, r in results.items():
         commit = (r.get("code") or {}).get("commit") or "not recorded"
-        code = commit[:8] + ("" if commit == latest else " (older: its default differed)")
+        same = same_code(r.get("code") or {}, latest)
+        code = commit[:8] + ("" if same else " (older: its default differed)")
         d = r["discriminative"]
         runs = ", ".join(f"{x:.3f}" for x in d["runs"])
         z = r["discriminative_zscored"]
