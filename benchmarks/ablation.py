@@ -133,8 +133,9 @@ def run_variant(name: str, steps: int | None) -> dict[str, Any]:
 
 def same_code(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether two recorded code versions (`code_version`) hold the same code of the ablation's
-    figure (`make docs-check`'s files and rule): the commits' files with their uncommitted
-    changes laid over them."""
+    figure (`make docs-check`'s files and rule: the commits' files with their uncommitted
+    changes laid over them), this module aside: each row records its own variant's overrides,
+    and the rest of the module writes the doc."""
     from benchmarks.provenance import FIGURES, Git
 
     figure = next(f for f in FIGURES if f.path == RESULTS.as_posix())
@@ -147,6 +148,7 @@ def same_code(a: dict[str, Any], b: dict[str, Any]) -> bool:
         tree = git.tree(commit, figure)
         dirty = version.get("dirty_files") or {}
         tree.update({path: blob for path, blob in dirty.items() if figure.covers(path)})
+        tree.pop(Path(__file__).relative_to(git.repo).as_posix(), None)
         return tree
 
     mine = files(a)

@@ -23,4 +23,6 @@ def test_rows_compare_by_code_not_by_commit() -> None:
     trainer = {**head, "dirty_files": {"training/families/table_gan.py": "0" * 40}}
     assert same_code(head, readme)
     assert not same_code(head, trainer)
+    # The ablation module itself (variants are recorded per row; the rest writes the doc).
+    assert same_code(head, {**head, "dirty_files": {"benchmarks/ablation.py": "0" * 40}})
     assert not same_code({"commit": None}, head)  # not recorded: never the same
