@@ -131,28 +131,25 @@ def run_variant(name: str, steps: int | None) -> dict[str, Any]:
     }
 
 
-def same_code(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Whether two recorded code versions (`code_version`) hold the same code of the ablation's
-    figure (`make docs-check`'s files and rule: the commits' files with their uncommitted
-    changes laid over them), this module aside: each row records its own variant's overrides,
-    and the rest of the module writes the doc."""
+def code_files(version: dict[str, Any]) -> dict[str, str] | None:
+    """The ablation figure's code (`make docs-check`'s files) as a recorded code version
+    (`code_version`) ran it, this module aside: each row records its own variant's overrides,
+    and the rest of the module writes the doc. None where no commit is recorded or known."""
     from benchmarks.provenance import FIGURES, Git
 
     figure = next(f for f in FIGURES if f.path == RESULTS.as_posix())
     git = Git(Path(__file__).resolve().parents[1])
+    if not version.get("commit") or not git.has_commit(version["commit"]):
+        return None
+    files = git.ran(version, figure)
+    files.pop(Path(__file__).relative_to(git.repo).as_posix(), None)
+    return files
 
-    def files(version: dict[str, Any]) -> dict[str, str] | None:
-        commit = version.get("commit")
-        if not commit or not git.has_commit(commit):
-            return None
-        tree = git.tree(commit, figure)
-        dirty = version.get("dirty_files") or {}
-        tree.update({path: blob for path, blob in dirty.items() if figure.covers(path)})
-        tree.pop(Path(__file__).relative_to(git.repo).as_posix(), None)
-        return tree
 
-    mine = files(a)
-    return mine is not None and mine == files(b)
+def same_code(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two recorded code versions ran the same code of the ablation (`code_files`)."""
+    mine = code_files(a)
+    return mine is not None and mine == code_files(b)
 
 
 def document(results: dict[str, dict[str, Any]], env: dict[str, Any]) -> str:
@@ -171,9 +168,11 @@ def document(results: dict[str, dict[str, Any]], env: dict[str, Any]) -> str:
     ]
     # A row run on other code compares against the default of then, not of now: say which.
     latest = max((r.get("code") or {} for r in results.values()), key=lambda c: c.get("utc") or "")
+    latest_files = code_files(latest)
     for name, r in results.items():
         commit = (r.get("code") or {}).get("commit") or "not recorded"
-        same = same_code(r.get("code") or {}, latest)
+        files = code_files(r.get("code") or {})
+        same = files is not None and files == latest_files
         code = commit[:8] + ("" if same else " (older: its default differed)")
         d = r["discriminative"]
         runs = ", ".join(f"{x:.3f}" for x in d["runs"])

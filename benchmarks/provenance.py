@@ -259,6 +259,18 @@ class Git:
                 files[path] = meta.split()[2]
         return files
 
+    def ran(self, version: dict[str, Any], figure: Figure) -> dict[str, str]:
+        """path -> blob id of `figure`'s code as a recorded code version ran it: its commit's
+        files with the uncommitted changes it recorded laid over them (None: deleted)."""
+        files = self.tree(version["commit"], figure)
+        for path, blob in (version.get("dirty_files") or {}).items():
+            if figure.covers(path):
+                if blob is None:
+                    files.pop(path, None)
+                else:
+                    files[path] = blob
+        return files
+
     def last(self, *paths: str, since: str | None = None) -> str:
         """'<short sha> <date>' of the last commit touching `paths` (after `since`), or ''."""
         span = [f"{since}..HEAD"] if since else ["HEAD"]
@@ -328,13 +340,7 @@ def check_results(git: Git, figure: Figure) -> Verdict:
         if not git.has_commit(commit):
             problems.append(f"{short} is not in this clone's history (a shallow clone?)")
             continue
-        ran = git.tree(commit, figure)
-        for path, blob in (version.get("dirty_files") or {}).items():
-            if figure.covers(path):
-                if blob is None:
-                    ran.pop(path, None)
-                else:
-                    ran[path] = blob
+        ran = git.ran(version, figure)
         changed = sorted(p for p in ran.keys() | head.keys() if ran.get(p) != head.get(p))
         if changed:
             more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
