@@ -93,6 +93,26 @@ def scaled_window(
     return torch.clamp((full - loc) / scale, -ZCLIP, ZCLIP), loc, scale
 
 
+def mix_windows(
+    z: torch.Tensor, context: int, season: int, share: float, rng: torch.Generator
+) -> torch.Tensor:
+    """Scaled windows (B, C + H) -> the same with a `share` of them replaced by a convex
+    combination λ z_i + (1 - λ) z_p(i) (λ uniform in [0, 1), p a random permutation of the
+    batch), re-scaled by its own history (`window_scale`) and clipped to ±ZCLIP: TSMixup
+    (training/families/panel_forecast.py). Draws from `rng` whatever the share; share 0 returns
+    `z` unchanged."""
+    b = z.shape[0]
+    partner = torch.randperm(b, generator=rng)
+    lam = torch.rand(b, 1, generator=rng, dtype=z.dtype)
+    chosen = torch.rand(b, 1, generator=rng) < share
+    if share <= 0 or not bool(chosen.any()):
+        return z
+    mixed = lam * z + (1 - lam) * z[partner]
+    loc, scale = window_scale(mixed[:, :context], season)
+    mixed = torch.clamp((mixed - loc) / scale, -ZCLIP, ZCLIP)
+    return torch.where(chosen, mixed, z)
+
+
 class PanelGenerator(nn.Module):
     """z-units history (B, C) and noise (B, N, Hp, L) with Hp a multiple of `patch` ->
     sample paths (B, N, Hp) in z units."""
