@@ -94,22 +94,26 @@ def scaled_window(
 
 
 def mix_windows(
-    z: torch.Tensor, context: int, season: int, share: float, rng: torch.Generator
+    window: torch.Tensor, context: int, season: int, share: float, rng: torch.Generator
 ) -> torch.Tensor:
-    """Scaled windows (B, C + H) -> the same with a `share` of them replaced by a convex
-    combination λ z_i + (1 - λ) z_p(i) (λ uniform in [0, 1), p a random permutation of the
-    batch), re-scaled by its own history (`window_scale`) and clipped to ±ZCLIP: TSMixup
-    (training/families/panel_forecast.py). Draws from `rng` whatever the share; share 0 returns
-    `z` unchanged."""
+    """Training windows (B, C + H) in the user's units, histories possibly NaN-padded -> their
+    scaled windows (`scaled_window`), a `share` of them replaced by TSMixup
+    (training/families/panel_forecast.py): λ z_i + (1 - λ) z_p(i) (λ uniform in [0, 1), p a
+    random permutation of the batch) of the two scaled windows, missing where either history
+    is, then filled and scaled by its observed values like any window (so a mixed short history
+    is treated as the graph treats one at inference). Share 0: no draws from `rng`."""
+    z, _, _ = scaled_window(window, context, season)
+    if share <= 0:
+        return z
     b = z.shape[0]
     partner = torch.randperm(b, generator=rng)
     lam = torch.rand(b, 1, generator=rng, dtype=z.dtype)
     chosen = torch.rand(b, 1, generator=rng) < share
-    if share <= 0 or not bool(chosen.any()):
+    if not bool(chosen.any()):
         return z
-    mixed = lam * z + (1 - lam) * z[partner]
-    loc, scale = window_scale(mixed[:, :context], season)
-    mixed = torch.clamp((mixed - loc) / scale, -ZCLIP, ZCLIP)
+    holes = torch.isnan(window)
+    zn = torch.where(holes, torch.full_like(z, float("nan")), z)
+    mixed, _, _ = scaled_window(lam * zn + (1 - lam) * zn[partner], context, season)
     return torch.where(chosen, mixed, z)
 
 

@@ -80,7 +80,6 @@ from training.networks_forecast import (
     encoder_patch,
     fair_crps,
     mix_windows,
-    scaled_window,
 )
 
 __all__ = ["PanelForecastGraph", "PanelGenerator", "check_shape"]
@@ -326,9 +325,10 @@ class PanelTrainer(Trainer):
         c, d = self.config, self.config.data
         t, s = c.train, d.season
         w, cov = self.data.batch(self.rng, t.batch_size)  # the global batch, alike on every rank
-        z, _, _ = scaled_window(w, d.context_len, s)
-        if cov is None:  # mixed on the global batch, so a window's partner may be another rank's
-            z = mix_windows(z, d.context_len, s, MIX_SHARE, self.rng)
+        # Scaled (and, without covariates, mixed) on the global batch, so a window's partner
+        # may be another rank's
+        share = MIX_SHARE if cov is None else 0.0
+        z = mix_windows(w, d.context_len, s, share, self.rng)
         z, cov = self.shard.take(z), (self.shard.take(cov) if cov is not None else None)
         zh, zf = z[:, : d.context_len], z[:, d.context_len :]
         covz = self.graph.generator.scale_cov(cov) if cov is not None else None
