@@ -7,7 +7,10 @@ each doc that shows its numbers to the make target that writes it and the code i
 depend on. A results file is CURRENT when that code at HEAD is, file for file, the code that ran
 (the recorded commit, with the recorded uncommitted changes laid over it), STALE otherwise. A
 file written before commits were recorded falls back to the last commit that touched the file
-itself, and says so. A doc is as current as the results files it is written from.
+itself, and says so. A doc is as current as the results files it is written from. Where a
+results file's entries run different kinds of model (bench-tables: generator and forecaster
+cases), each entry is checked against its own kind's code (`Figure.entry_exclude`), so a
+forecaster change asks for the forecaster cases to be rerun, not the generator's.
 
     python -m benchmarks.provenance            # exit 1 when any figure is stale or unknown
     python -m benchmarks.provenance --repo DIR # another checkout (needs its full history)
@@ -22,7 +25,8 @@ import argparse
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +92,16 @@ class Figure:
     code: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()  # files under `code` that its numbers do not depend on
+    # A results file whose entries run different kinds of model: the entry (the dict that holds
+    # a recorded code version) -> more files that entry's numbers do not depend on
+    entry_exclude: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
+
+    def narrowed(self, entry: dict[str, Any]) -> Figure:
+        """This figure as one entry's numbers depend on it (`entry_exclude`)."""
+        extra = self.entry_exclude(entry) if self.entry_exclude is not None else ()
+        if not extra:
+            return self
+        return replace(self, exclude=tuple(sorted({*self.exclude, *extra})))
 
     @property
     def pathspec(self) -> tuple[str, ...]:
@@ -98,18 +112,44 @@ class Figure:
         return _under(path, self.code) and path not in self.exclude
 
 
-def _results(name: str, target: str, *code: str, kinds: tuple[str, ...] = ()) -> Figure:
-    """A benchmark's results file; `kinds`: the kinds of model it trains or runs (generation,
-    table, forecast, image), whose code alone (with what they NEED) counts among training/'s
-    kind-specific modules (all of them when empty)."""
+def _other_kinds(name: str, kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """The kind-specific modules that `kinds` (with what they NEED) do not run (none when
+    `kinds` is empty)."""
     unknown = set(kinds) - KINDS.keys()
     if unknown:
         raise ValueError(f"{name}: unknown kinds {sorted(unknown)}; kinds: {sorted(KINDS)}")
     kinds = tuple({k: None for kind in kinds for k in (kind, *NEEDS.get(kind, ()))})
-    exclude = tuple(p for kind, only in KINDS.items() if kinds and kind not in kinds for p in only)
+    return tuple(p for kind, only in KINDS.items() if kinds and kind not in kinds for p in only)
+
+
+def _results(
+    name: str,
+    target: str,
+    *code: str,
+    kinds: tuple[str, ...] = (),
+    entry_exclude: Callable[[dict[str, Any]], tuple[str, ...]] | None = None,
+) -> Figure:
+    """A benchmark's results file; `kinds`: the kinds of model it trains or runs (generation,
+    table, forecast, image), whose code alone (with what they NEED) counts among training/'s
+    kind-specific modules (all of them when empty)."""
     return Figure(
-        f"benchmarks/results/{name}.json", target, (f"benchmarks/{name}.py", *code), (), exclude
+        f"benchmarks/results/{name}.json",
+        target,
+        (f"benchmarks/{name}.py", *code),
+        (),
+        _other_kinds(name, kinds),
+        entry_exclude,
     )
+
+
+def _table_case(entry: dict[str, Any]) -> tuple[str, ...]:
+    """bench-tables' cases each run one kind: `rnngan train --data … --task forecast` the
+    forecaster, any other command the own-table generator. Entries without a command (the
+    file's environment) depend on both."""
+    command = entry.get("command")
+    if not isinstance(command, str):
+        return ()
+    return _other_kinds("tables", ("forecast",) if "--task forecast" in command else ("table",))
 
 
 # models/<name>/ is listed where a benchmark reads the shipped models; bench-generation and
@@ -144,7 +184,7 @@ FIGURES: tuple[Figure, ...] = (
     ),
     _results(
         "tables", "bench-tables", *TRAINING, "examples/tables.py", "data/ETTh1.csv",
-        kinds=("table", "forecast"),
+        kinds=("table", "forecast"), entry_exclude=_table_case,
     ),
     _results(
         "ablation", "bench-ablation", "benchmarks/tables.py", *TRAINING, "examples/tables.py",
@@ -281,17 +321,20 @@ def _under(path: str, code: tuple[str, ...]) -> bool:
     return any(path == c or (c.endswith("/") and path.startswith(c)) for c in code)
 
 
-def recorded_versions(data: Any) -> list[dict[str, Any]]:
-    """Every code version in a results file (a dict with `commit` and `utc`), outermost first."""
-    found: list[dict[str, Any]] = []
+def recorded_versions(
+    data: Any, holder: dict[str, Any] | None = None
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Every code version in a results file (a dict with `commit` and `utc`), outermost first,
+    each with the entry that holds it (the dict one level up; the version itself at the top)."""
+    found: list[tuple[dict[str, Any], dict[str, Any]]] = []
     if isinstance(data, dict):
         if "commit" in data and "utc" in data:
-            found.append(data)
+            found.append((data, holder if holder is not None else data))
         for value in data.values():
-            found += recorded_versions(value)
+            found += recorded_versions(value, data)
     elif isinstance(data, list):
         for value in data:
-            found += recorded_versions(value)
+            found += recorded_versions(value, holder)
     return found
 
 
@@ -300,12 +343,18 @@ def check_results(git: Git, figure: Figure) -> Verdict:
     file = git.repo / figure.path
     if not file.is_file():
         return Verdict(figure.path, figure.target, UNKNOWN, "missing", code_changed, "no file")
-    versions, seen = [], set()
-    for version in recorded_versions(json.loads(file.read_text(encoding="utf-8"))):
-        key = json.dumps([version.get("commit"), version.get("dirty_files")], sort_keys=True)
+    # (code version, the figure as the entry holding it depends on it)
+    pairs: list[tuple[dict[str, Any], Figure]] = []
+    seen = set()
+    for version, entry in recorded_versions(json.loads(file.read_text(encoding="utf-8"))):
+        narrowed = figure.narrowed(entry)
+        key = json.dumps(
+            [version.get("commit"), version.get("dirty_files"), narrowed.exclude], sort_keys=True
+        )
         if key not in seen:  # the same code recorded per result and for the whole run
             seen.add(key)
-            versions.append(version)
+            pairs.append((version, narrowed))
+    versions = [v for v, _ in pairs]
     unrecorded = [v for v in versions if v.get("commit") is None]
     recorded = [v for v in versions if v.get("commit")]
     if unrecorded and recorded:
@@ -324,10 +373,14 @@ def check_results(git: Git, figure: Figure) -> Verdict:
                 figure.path, figure.target, UNKNOWN, "none recorded, file not committed",
                 code_changed, "no commit to compare with",
             )  # fmt: skip
-        versions = [v for v in versions if v.get("commit")] + [{"commit": last, "fallback": True}]
-    head = git.tree("HEAD", figure)
+        pairs = [p for p in pairs if p[0].get("commit")]
+        pairs.append(({"commit": last, "fallback": True}, figure))
+    heads: dict[tuple[str, ...], dict[str, str]] = {}
     labels, problems = [], []
-    for version in versions:
+    for version, fig in pairs:
+        head = heads.get(fig.exclude)
+        if head is None:
+            head = heads[fig.exclude] = git.tree("HEAD", fig)
         commit = version["commit"]
         short = commit[:7]
         if version.get("fallback"):
@@ -340,11 +393,11 @@ def check_results(git: Git, figure: Figure) -> Verdict:
         if not git.has_commit(commit):
             problems.append(f"{short} is not in this clone's history (a shallow clone?)")
             continue
-        ran = git.ran(version, figure)
+        ran = git.ran(version, fig)
         changed = sorted(p for p in ran.keys() | head.keys() if ran.get(p) != head.get(p))
         if changed:
             more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
-            since = git.last(*figure.pathspec, since=commit) or "uncommitted changes then"
+            since = git.last(*fig.pathspec, since=commit) or "uncommitted changes then"
             problems.append(
                 f"changed since {short} (last: {since}): {', '.join(changed[:3])}{more}"
             )

@@ -241,3 +241,53 @@ def test_check_leaves_out_the_excluded_files(repo: Path) -> None:
     write(repo, "code/a.py", "A = 2\n")
     commit(repo, "shared code changes")
     assert {v.path: v.status for v in check(repo, table)} == {RESULTS: STALE}
+
+
+def test_check_narrows_each_entry_to_the_kind_it_ran(repo: Path) -> None:
+    """A results file whose entries run different kinds (bench-tables: a generator case and a
+    forecaster case): a change to one kind's module stales only the entries that ran it."""
+    write(repo, "code/gen_only.py", "G = 1\n")
+    write(repo, "code/fc_only.py", "F = 1\n")
+    ran = commit(repo, "two kinds")
+
+    def kind_of(entry: dict[str, object]) -> tuple[str, ...]:
+        task = entry.get("task")
+        return {"gen": ("code/fc_only.py",), "fc": ("code/gen_only.py",)}.get(str(task), ())
+
+    table = (Figure(RESULTS, "bench-x", ("code/",), entry_exclude=kind_of),)
+    version = {"commit": ran, "dirty": False, "utc": "t"}
+    results = {"g": {"task": "gen", "code": version}, "f": {"task": "fc", "code": version}}
+    write(repo, RESULTS, json.dumps({"results": results}))
+    commit(repo, "results")
+    assert check(repo, table)[0].status == CURRENT
+    write(repo, "code/fc_only.py", "F = 2\n")
+    commit(repo, "the forecaster changes")
+    verdict = check(repo, table)[0]
+    assert verdict.status == STALE
+    # one problem: the forecaster entry's (the generator entry ignores fc_only.py)
+    assert verdict.reason.count("changed since") == 1 and "fc_only.py" in verdict.reason
+    # rerun the forecaster case only: current again, the generator case still on the old commit
+    results["f"]["code"] = {"commit": git(repo, "rev-parse", "HEAD"), "dirty": False, "utc": "u"}
+    write(repo, RESULTS, json.dumps({"results": results}))
+    commit(repo, "forecaster rerun")
+    assert check(repo, table)[0].status == CURRENT
+    write(repo, "code/a.py", "A = 2\n")
+    commit(repo, "shared code changes")
+    assert check(repo, table)[0].status == STALE
+
+
+def test_bench_tables_cases_depend_on_their_own_kind() -> None:
+    from benchmarks.provenance import FORECAST_ONLY, TABLE_ONLY
+
+    tables = next(f for f in FIGURES if f.path == "benchmarks/results/tables.json")
+    generate = tables.narrowed({"command": "rnngan train --data stores.csv --name stores"})
+    forecast = tables.narrowed(
+        {"command": "rnngan train --data e.csv --task forecast --target value --name e_fc"}
+    )
+    assert set(FORECAST_ONLY) <= set(generate.exclude) and not set(TABLE_ONLY) & set(
+        generate.exclude
+    )
+    assert set(TABLE_ONLY) <= set(forecast.exclude) and not set(FORECAST_ONLY) & set(
+        forecast.exclude
+    )
+    assert tables.narrowed({"cpu_count": 2}) == tables  # the environment: both kinds
