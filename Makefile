@@ -78,8 +78,8 @@ clean:
 bench-forecast: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.forecast
 
-# The panel forecaster on three panels through `rnngan train --data` vs SeasonalNaive, AutoETS,
-# AutoARIMA (benchmarks/results/panel.json, the panel table in docs/forecast.md).
+# The panel forecaster on four panels (one of short series) through `rnngan train --data` vs
+# SeasonalNaive, AutoETS, AutoARIMA (benchmarks/results/panel.json, the panel table in docs/forecast.md).
 # One setting of the own-table generation recipe changed at a time, on the stores example
 # (benchmarks/results/ablation.json, docs/ablation.md).
 bench-ablation: $(VENV)/.dev

@@ -1,4 +1,4 @@
-"""`make bench-panel`: the panel forecaster (training/families/panel_forecast.py) on three panels,
+"""`make bench-panel`: the panel forecaster (training/families/panel_forecast.py) on four panels,
 each through the user's path: a long table written to a temp dir, `rnngan train --data …
 --task forecast` with the defaults (only --horizon set per panel), `rnngan evaluate`; beside
 SeasonalNaive, AutoETS and AutoARIMA (statsforecast) on the same test windows. Ratios as
@@ -9,9 +9,11 @@ Panels (data in data/, see data/README.md):
 - etth1: the 7 ETTh1 columns, hourly, H = 48;
 - energy: the 28 columns of the UCI appliances-energy set resampled hourly, H = 24;
 - mixed: 20 non-overlapping pieces (internet traffic, ETTh1, energy) of 340-1500 hours, each
-  multiplied by a level in 1e-2 … 1e3, H = 24.
+  multiplied by a level in 1e-2 … 1e3, H = 24;
+- short: 40 pieces of the same sources, 80-190 hours each (every one shorter than the default
+  context + horizon, 192 rows; 56-133 training rows), levels as in mixed, H = 12.
 
-    python -m benchmarks.panel [--seeds 0 1] [--panels etth1 energy mixed] [--steps N]
+    python -m benchmarks.panel [--seeds 0 1] [--panels etth1 energy mixed short] [--steps N]
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 RESULTS = Path("benchmarks/results/panel.json")
 TABLE = Path("docs/forecast.md")
 BEGIN, END = "<!-- bench-panel:begin -->", "<!-- bench-panel:end -->"
-HORIZON = {"etth1": 48, "energy": 24, "mixed": 24}
+HORIZON = {"etth1": 48, "energy": 24, "mixed": 24, "short": 12}
 log = logging.getLogger("rnngan.bench")
 
 
@@ -70,7 +72,8 @@ def panel_table(name: str) -> pd.DataFrame:
     if name == "energy":
         df = _energy_hourly()
         return _long([(c, df[c].astype(np.float64)) for c in df.columns])
-    rng = np.random.default_rng(16)
+    short = name == "short"
+    rng = np.random.default_rng(17 if short else 16)
     tr = pd.read_csv(DATA / "internet_traffic_a5m.csv", parse_dates=["date"]).set_index("date")
     tr = tr["value"].astype(np.float64).resample("1h").mean().interpolate().to_frame("traffic")
     ett = pd.read_csv(DATA / "ETTh1.csv", parse_dates=["date"]).set_index("date")
@@ -79,6 +82,8 @@ def panel_table(name: str) -> pd.DataFrame:
         + ["Visibility", "Tdewpoint"]
     ]
     srcs = [(tr, 3, (340, 410)), (ett, 8, (400, 1500)), (en, 9, (340, 365))]
+    if short:  # every series shorter than the default context + horizon (192 rows)
+        srcs = [(tr, 6, (80, 190)), (ett, 16, (80, 190)), (en, 18, (80, 190))]
     levels = 10.0 ** np.linspace(-2, 3, sum(k for _, k, _ in srcs))
     rng.shuffle(levels)
     frames, j = [], 0

@@ -110,7 +110,15 @@ def test_panel_data_pads_short_series_and_cuts_histories() -> None:
     span = CONTEXT + HORIZON
     data = PanelData([long, short, tiny], span, min_span=SEASON + HORIZON)
     assert len(data.trains) == 2 and data.n_short == 1
-    assert np.isnan(data.trains[1][:10]).all() and np.array_equal(data.trains[1][10:], short)
+    # padded so that every origin from a season on is a window: span - (season + horizon) NaN
+    assert np.isnan(data.trains[1][:12]).all() and np.array_equal(data.trains[1][12:], short)
+    assert data.n_windows == (40 - span + 1) + (10 - SEASON - HORIZON + 1)
+    only_short = PanelData([short], span, min_span=SEASON + HORIZON)
+    windows, _ = only_short.batch(torch.Generator().manual_seed(0), 256)
+    futures = {tuple(w[CONTEXT:].tolist()) for w in windows}
+    origins = range(SEASON, len(short) - HORIZON + 1)
+    assert futures == {tuple(short[o : o + HORIZON].tolist()) for o in origins}
+    assert int((~torch.isnan(windows[:, :CONTEXT])).sum(dim=1).min()) == SEASON
     with pytest.raises(ValueError, match="a season"):
         PanelData([tiny], span, min_span=SEASON + HORIZON)
     cut = PanelData([long], span, cut=(1.0, CONTEXT, SEASON))

@@ -40,7 +40,8 @@ Short histories (own tables, `data.short_histories`, the default of `rnngan trai
 history may start with NaN, a series shorter than C padded on the left; the graph fills each
 missing value from one season later and scales by the observed values only
 (training/networks_forecast.py `scaled_window`); training keeps the entities whose train part
-spans a season + horizon (NaN-padded) and cuts SHORT_SHARE of each batch's histories to a random
+spans a season + horizon (NaN-padded, so that every origin from one season on is a training
+window, not only the last) and cuts SHORT_SHARE of each batch's histories to a random
 length between one season and C; validation and test origins need one season of history.
 
 Covariates (own tables, `data.calendar` / `data.future_cols`; docs/forecast.md): a third graph
@@ -229,10 +230,12 @@ class PanelData:
     (rows, n_cov) when the forecaster reads them.
 
     Short series (`min_span` ≤ rows < `span`, `min_span` > 0): kept, padded on the left with
-    NaN (their covariates with their first row) to `span` rows, so their windows have a history
-    that starts with missing values (`fill_history`). `cut` = (share, context, shortest): that
-    share of each batch's windows has its history cut to a uniform length in [shortest,
-    context] the same way, so the model learns to forecast short series."""
+    span - min_span NaN (their covariates with their first row), so each origin from
+    min_span - horizon rows on is a window whose history starts with missing values
+    (`fill_history`): rows - min_span + 1 windows, where padding to `span` gave one. `cut` =
+    (share, context, shortest): that share of each batch's windows has its history cut to a
+    uniform length in [shortest, context] the same way, so the model learns to forecast short
+    series."""
 
     def __init__(
         self,
@@ -245,9 +248,18 @@ class PanelData:
     ) -> None:
         least = min_span or span
         keep = [i for i, t in enumerate(trains) if len(t) >= least]
-        self.trains = [left_pad(trains[i].astype(np.float32), span, np.nan) for i in keep]
+        # A short series offers every origin from `min_span - horizon` rows on: padded by
+        # span - min_span, its first window's history holds exactly those rows.
+        pads = [span - least if len(trains[i]) < span else 0 for i in keep]
+        self.trains = [
+            left_pad(trains[i].astype(np.float32), len(trains[i]) + p, np.nan)
+            for i, p in zip(keep, pads, strict=True)
+        ]
         self.covs = (
-            [left_pad(covariates[i].astype(np.float32), span, None) for i in keep]
+            [
+                left_pad(covariates[i].astype(np.float32), len(covariates[i]) + p, None)
+                for i, p in zip(keep, pads, strict=True)
+            ]
             if covariates
             else None
         )
