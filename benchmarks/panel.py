@@ -205,8 +205,9 @@ def table(results: list[dict[str, Any]], env: dict[str, Any]) -> str:
         "trained with `rnngan train --data … --task forecast` (defaults; `--horizon` per panel), "
         "evaluated with `rnngan evaluate`: each entity split by time 70/15/15, rolling origin "
         "every H rows over each test part. Ratios are per series model / seasonal naive on the "
-        "same windows, geometric mean over series (GIFT-Eval); `beats SN` = share of series "
-        "with ratio < 1. GAN: mean ± std over seeds.",
+        "same windows, geometric mean over series (GIFT-Eval; a series' ratio bounded to "
+        "[0.01, 100], so one series forecast exactly cannot decide it); `beats SN` = share of "
+        "series with ratio < 1. GAN: mean ± std over seeds.",
         "",
         "| panel | model | MASE ratio | CRPS ratio | 80 % cov | beats SN (MASE) | "
         "beats SN (CRPS) | notes |",

@@ -15,7 +15,13 @@ import torch
 from tests.training.helpers import tiny_forecast
 from training.checkpoint import load_run
 from training.data.table_forecast import infer_season
-from training.evaluate.versus import block, compare, seasonal_naive_point
+from training.evaluate.versus import (
+    RATIO_FLOOR,
+    block,
+    compare,
+    geometric_mean,
+    seasonal_naive_point,
+)
 from training.export import export
 from training.families import build_graph
 from training.families import panel_forecast as panel
@@ -138,6 +144,25 @@ def test_verdict_says_when_it_does_not_beat_seasonal_naive() -> None:
     assert [r["series"] for r in out["per_series"]] == ["a", "b", "c"]
     blocks["gan"] = block(truth[None], truth, truth)
     assert compare(blocks, ids, ["a", "b", "c"], calibrated=True)["verdict"]["passed"]
+
+
+def test_one_exact_series_does_not_decide_the_geometric_mean() -> None:
+    """A model exact on one series (error 0) and twice the seasonal naive's error on the other
+    two: its ratio there counts as RATIO_FLOOR, not ~0, so the mean stays above 1."""
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(6, 4))
+    sn = truth + 0.5
+    model = np.concatenate([truth[:2], truth[2:] + 1.0])
+    ids = np.array([0, 0, 1, 1, 2, 2])
+    blocks = {
+        "gan": block(model[None], model, truth),
+        "seasonal_naive": block(sn[None], sn, truth),
+    }
+    out = compare(blocks, ids, ["a", "b", "c"], calibrated=True)
+    assert out["per_series"][0]["gan_mase_ratio"] < 1e-6  # the row keeps the true ratio
+    want = (RATIO_FLOOR * 2.0 * 2.0) ** (1 / 3)
+    assert out["vs_seasonal_naive"]["gan"]["mase_ratio"] == pytest.approx(want)
+    assert geometric_mean(np.array([1e-9, 1e9])) == pytest.approx(1.0)
 
 
 # --- covariates (#16.2) ---
