@@ -13,7 +13,7 @@ PORT ?= 8000
 ORT ?= cpu
 SERVE_EXTRA := $(if $(filter gpu,$(ORT)),gpu,serve)
 
-.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp bench-panel bench-images bench-ablation bench-covariates bench-static bench-short bench-client bench-heavy-panel docs-check
+.PHONY: dev serve test lint format schema train clean help bench bench-forecast bench-generation bench-serving bench-load bench-datasets bench-tables bench-batch-cost bench-ray bench-gpu bench-memory bench-ddp bench-panel bench-panel-scale bench-images bench-ablation bench-covariates bench-static bench-short bench-client bench-heavy-panel docs-check
 
 help:
 	@echo "make serve   create $(VENV), install the serving set, serve models/ on $(HOST):$(PORT)"
@@ -90,6 +90,12 @@ bench-panel: $(VENV)/.dev
 
 # Known-future covariates on a synthetic promotions panel: with vs without --future-cols
 # (benchmarks/results/covariates.json, docs/forecast.md)
+# The panel forecaster on 400 hourly series of 700-960 rows at the defaults: wall time and peak
+# memory of `rnngan train` and `rnngan evaluate`, the ratios to the seasonal naive
+# (benchmarks/results/panel_scale.json, a block in docs/forecast.md).
+bench-panel-scale: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.panel_scale
+
 bench-covariates: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.covariates
 

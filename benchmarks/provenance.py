@@ -171,6 +171,11 @@ FIGURES: tuple[Figure, ...] = (
         kinds=("forecast",),
     ),
     _results(
+        "panel_scale", "bench-panel-scale", "benchmarks/panel.py", *TRAINING, "rnngan/cli/",
+        "data/ETTh1.csv", "data/energy_data.csv", "data/internet_traffic_a5m.csv",
+        kinds=("forecast",),
+    ),
+    _results(
         "covariates", "bench-covariates", *TRAINING, "rnngan/cli/", "examples/tables.py",
         kinds=("forecast",),
     ),
@@ -229,10 +234,12 @@ FIGURES: tuple[Figure, ...] = (
     ),
     Figure(
         "docs/forecast.md",
-        "bench-forecast, bench-panel, bench-covariates, bench-static, bench-short",
+        "bench-forecast, bench-panel, bench-panel-scale, bench-covariates, bench-static, "
+        "bench-short",
         sources=(
             "benchmarks/results/forecast.json",
             "benchmarks/results/panel.json",
+            "benchmarks/results/panel_scale.json",
             "benchmarks/results/covariates.json",
             "benchmarks/results/statics.json",
             "benchmarks/results/short.json",
