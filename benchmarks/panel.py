@@ -101,14 +101,35 @@ def panel_table(name: str) -> pd.DataFrame:
     return _long(frames)
 
 
+def train_forecaster(
+    table: Path, horizon: int, name: str, seed: int, runs: Path, steps: int | None, **cli: bool
+) -> None:
+    """Seed 0: `rnngan train --data <table> --task forecast` exactly as a user types it (`cli`:
+    run_cli's options); another seed: the same config in-process (the command line has no
+    --seed)."""
+    if seed == 0:
+        extra = ["--steps", str(steps)] if steps else []
+        run_cli("train", "--data", str(table), "--id-col", "id", "--time-col", "date",
+                "--task", "forecast", "--target", "value", "--horizon", str(horizon),
+                "--name", name, "--out-dir", str(runs), *extra, **cli)  # fmt: skip
+        return
+    from training.config_tables import table_config
+    from training.train import train
+
+    cfg = table_config(table, id_col="id", time_col="date", task="forecast", target="value",
+                       horizon=horizon, name=name, out_dir=str(runs))  # fmt: skip
+    cfg = dataclasses.replace(cfg, seed=seed)
+    if steps:
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps))
+    train(cfg, progress=False)
+
+
 def run_panel(
     name: str, seeds: list[int], work: Path, steps: int | None, reuse: bool = False
 ) -> dict[str, Any]:
     from training.checkpoint import load_run
-    from training.config_tables import table_config
     from training.evaluate.forecast import baseline_blocks, compare
     from training.evaluate.run import evaluate_run
-    from training.train import train
 
     table = work / f"{name}.csv"
     panel_table(name).to_csv(table, index=False)
@@ -120,19 +141,8 @@ def run_panel(
         done = reuse and (run_dir / "metrics.json").is_file()
         if done:
             log.info("reusing %s", run_dir)
-        elif seed == 0:  # exactly what a user types
-            extra = ["--steps", str(steps)] if steps else []
-            run_cli("train", "--data", str(table), "--id-col", "id", "--time-col", "date",
-                 "--task", "forecast", "--target", "value", "--horizon", str(h),
-                 "--name", run_name, "--out-dir", str(work / "runs"), *extra)  # fmt: skip
-        else:  # the same config, another seed (the command line has no --seed)
-            cfg = table_config(table, id_col="id", time_col="date", task="forecast",
-                               target="value", horizon=h, name=run_name,
-                               out_dir=str(work / "runs"))  # fmt: skip
-            cfg = dataclasses.replace(cfg, seed=seed)
-            if steps:
-                cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps))
-            train(cfg, progress=False)
+        else:
+            train_forecaster(table, h, run_name, seed, work / "runs", steps)
         train_s = json.loads((run_dir / "training.json").read_text())["seconds"]
         started = time.perf_counter()
         if done:

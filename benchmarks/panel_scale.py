@@ -14,7 +14,6 @@ Writes benchmarks/results/panel_scale.json and a block in docs/forecast.md.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import resource
 import tempfile
@@ -33,7 +32,7 @@ from benchmarks.common import (
     setup_logging,
     write_block,
 )
-from benchmarks.panel import DATA, _energy_hourly, _long, _ms
+from benchmarks.panel import DATA, _energy_hourly, _long, _ms, train_forecaster
 
 RESULTS = Path("benchmarks/results/panel_scale.json")
 DOC = Path("docs/forecast.md")
@@ -69,9 +68,7 @@ def _peak_child_mib() -> float:
 
 
 def run(n_series: int, seeds: list[int], work: Path, steps: int | None = None) -> dict[str, Any]:
-    from training.config_tables import table_config
     from training.evaluate.run import evaluate_run
-    from training.train import train
 
     table = work / "scale.csv"
     frame = scale_table(n_series)
@@ -82,20 +79,7 @@ def run(n_series: int, seeds: list[int], work: Path, steps: int | None = None) -
         name = f"panel_scale_s{seed}"
         run_dir = work / "runs" / name
         started = time.perf_counter()
-        if seed == 0:  # exactly what a user types
-            extra = ["--steps", str(steps)] if steps else []
-            run_cli("train", "--data", str(table), "--id-col", "id", "--time-col", "date",
-                    "--task", "forecast", "--target", "value", "--horizon", str(HORIZON),
-                    "--name", name, "--out-dir", str(work / "runs"), *extra,
-                    quiet=True)  # fmt: skip
-        else:
-            cfg = table_config(table, id_col="id", time_col="date", task="forecast",
-                               target="value", horizon=HORIZON, name=name,
-                               out_dir=str(work / "runs"))  # fmt: skip
-            cfg = dataclasses.replace(cfg, seed=seed)
-            if steps:
-                cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps))
-            train(cfg, progress=False)
+        train_forecaster(table, HORIZON, name, seed, work / "runs", steps, quiet=True)
         train_wall = time.perf_counter() - started
         started = time.perf_counter()
         if seed == 0:
