@@ -10,7 +10,9 @@ file written before commits were recorded falls back to the last commit that tou
 itself, and says so. A doc is as current as the results files it is written from. Where a
 results file's entries run different kinds of model (bench-tables: generator and forecaster
 cases), each entry is checked against its own kind's code (`Figure.entry_exclude`), so a
-forecaster change asks for the forecaster cases to be rerun, not the generator's.
+forecaster change asks for the forecaster cases to be rerun, not the generator's. bench-ablation's
+rows likewise leave out benchmarks/ablation.py while the overrides a row recorded are still its
+variant's (`_ablation_row`): a change to how the doc is written does not ask for hours of reruns.
 
     python -m benchmarks.provenance            # exit 1 when any figure is stale or unknown
     python -m benchmarks.provenance --repo DIR # another checkout (needs its full history)
@@ -152,6 +154,24 @@ def _table_case(entry: dict[str, Any]) -> tuple[str, ...]:
     return _other_kinds("tables", ("forecast",) if "--task forecast" in command else ("table",))
 
 
+def _ablation_row(entry: dict[str, Any]) -> tuple[str, ...]:
+    """bench-ablation's rows each record their variant's description (`changes`) and the
+    overrides they trained with; the rest of benchmarks/ablation.py runs them the same way for
+    every variant and writes the doc (which compares rows by this rule too: `code_files`, "this
+    module aside"). A row whose recorded overrides are what today's variant of that
+    description sets does not depend on the module's other changes; a row whose variant has
+    changed or gone, and the file's environment, depend on the whole module."""
+    changes, recorded = entry.get("changes"), entry.get("overrides")
+    if not isinstance(changes, str) or not isinstance(recorded, dict):
+        return ()
+    from benchmarks.ablation import VARIANTS
+
+    ran = {k: v for k, v in recorded.items() if k != "steps"}  # `--steps`: its own column
+    if any(text == changes and ran == overrides for text, overrides in VARIANTS.values()):
+        return ("benchmarks/ablation.py",)
+    return ()
+
+
 # models/<name>/ is listed where a benchmark reads the shipped models; bench-generation and
 # bench-forecast write theirs (train → export), so the models are their output, not their input.
 FIGURES: tuple[Figure, ...] = (
@@ -193,7 +213,7 @@ FIGURES: tuple[Figure, ...] = (
     ),
     _results(
         "ablation", "bench-ablation", "benchmarks/tables.py", *TRAINING, "examples/tables.py",
-        kinds=("table",),
+        kinds=("table",), entry_exclude=_ablation_row,
     ),
     _results(
         "images", "bench-images", *TRAINING, "models/digits/", "models/digits_text/",

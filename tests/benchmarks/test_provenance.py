@@ -291,3 +291,19 @@ def test_bench_tables_cases_depend_on_their_own_kind() -> None:
         forecast.exclude
     )
     assert tables.narrowed({"cpu_count": 2}) == tables  # the environment: both kinds
+
+
+def test_bench_ablation_rows_leave_out_the_module_while_their_variant_is_unchanged() -> None:
+    from benchmarks.ablation import VARIANTS
+
+    ablation = next(f for f in FIGURES if f.path == "benchmarks/results/ablation.json")
+    text, overrides = VARIANTS["no_acf"]
+    row = {"changes": text, "overrides": dict(overrides), "code": {"commit": "x"}}
+    assert "benchmarks/ablation.py" in ablation.narrowed(row).exclude
+    stepped = {**row, "overrides": {**overrides, "steps": 50}}  # --steps: its own column
+    assert "benchmarks/ablation.py" in ablation.narrowed(stepped).exclude
+    changed = {**row, "overrides": {"acf_weight": 0.5}}  # the variant is not today's
+    assert "benchmarks/ablation.py" not in ablation.narrowed(changed).exclude
+    gone = {**row, "changes": "a variant that no longer exists"}
+    assert "benchmarks/ablation.py" not in ablation.narrowed(gone).exclude
+    assert ablation.narrowed({"cpu_count": 2}) == ablation  # the environment: the whole module
