@@ -88,14 +88,14 @@ bench-ablation: $(VENV)/.dev
 bench-panel: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.panel
 
-# Known-future covariates on a synthetic promotions panel: with vs without --future-cols
-# (benchmarks/results/covariates.json, docs/forecast.md)
 # The panel forecaster on 400 hourly series of 700-960 rows at the defaults: wall time and peak
 # memory of `rnngan train` and `rnngan evaluate`, the ratios to the seasonal naive
 # (benchmarks/results/panel_scale.json, a block in docs/forecast.md).
 bench-panel-scale: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.panel_scale
 
+# Known-future covariates on a synthetic promotions panel: with vs without --future-cols
+# (benchmarks/results/covariates.json, docs/forecast.md)
 bench-covariates: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.covariates
 

@@ -10,8 +10,9 @@ Panels (data in data/, see data/README.md):
 - energy: the 28 columns of the UCI appliances-energy set resampled hourly, H = 24;
 - mixed: 20 non-overlapping pieces (internet traffic, ETTh1, energy) of 340-1500 hours, each
   multiplied by a level in 1e-2 … 1e3, H = 24;
-- short: 40 pieces of the same sources, 80-190 hours each (every one shorter than the default
-  context + horizon, 192 rows; 56-133 training rows), levels as in mixed, H = 12.
+- short: 40 pieces of the same sources, 80-173 hours each as drawn (lengths drawn in 80-190;
+  every one shorter than the default context + horizon, 168 + 12 rows), levels as in mixed,
+  H = 12.
 
     python -m benchmarks.panel [--seeds 0 1] [--panels etth1 energy mixed short] [--steps N]
 """
@@ -82,7 +83,7 @@ def panel_table(name: str) -> pd.DataFrame:
         + ["Visibility", "Tdewpoint"]
     ]
     srcs = [(tr, 3, (340, 410)), (ett, 8, (400, 1500)), (en, 9, (340, 365))]
-    if short:  # every series shorter than the default context + horizon (192 rows)
+    if short:  # as drawn, every series is shorter than the default context + horizon (180)
         srcs = [(tr, 6, (80, 190)), (ett, 16, (80, 190)), (en, 18, (80, 190))]
     levels = 10.0 ** np.linspace(-2, 3, sum(k for _, k, _ in srcs))
     rng.shuffle(levels)

@@ -146,7 +146,7 @@ def block_text(result: dict[str, Any]) -> str:
     ]
     if ets:
         lines.append(
-            f"AutoETS (seed 0's evaluation, {ets['series']} series): MASE ratio "
+            f"AutoETS (seed {runs[0]['seed']}'s evaluation, {ets['series']} series): MASE ratio "
             f"{ets['mase_ratio']:.3f}, CRPS ratio {ets['crps_ratio']:.3f}, 80 % coverage "
             f"{ets['coverage_80']:.3f}."
         )

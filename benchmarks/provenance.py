@@ -160,7 +160,8 @@ def _ablation_row(entry: dict[str, Any]) -> tuple[str, ...]:
     every variant and writes the doc (which compares rows by this rule too: `code_files`, "this
     module aside"). A row whose recorded overrides are what today's variant of that
     description sets does not depend on the module's other changes; a row whose variant has
-    changed or gone, and the file's environment, depend on the whole module."""
+    changed or gone, and the file's environment, depend on the whole module. Not caught: a
+    change to how every variant is run (`run_variant`); rerun the ablation after one."""
     changes, recorded = entry.get("changes"), entry.get("overrides")
     if not isinstance(changes, str) or not isinstance(recorded, dict):
         return ()

@@ -256,3 +256,16 @@ def test_table_covariates_are_loaded_and_standardised(tmp_path: Path) -> None:
         load_table_forecast(
             from_dict(RunConfig, {"name": "p", "task": "forecast", "data": bad}).data
         )
+
+
+def test_an_exact_seasonal_naive_on_one_series_does_not_block_selection() -> None:
+    """A validation series whose seasonal naive is exact (a constant stretch): the model's
+    ratio there counts as 1 / RATIO_FLOOR, not ~1e12, and where both are exact as 1."""
+    from training.evaluate.versus import series_ratio
+
+    model = np.array([0.5, 0.9, 0.9, 0.0])
+    base = np.array([0.0, 1.0, 1.0, 0.0])
+    ratios = series_ratio(model, base)
+    assert ratios[0] > 1e9 and ratios[3] == 1.0
+    want = ((1 / RATIO_FLOOR) * 0.9 * 0.9 * 1.0) ** (1 / 4)
+    assert panel._geo(model, base) == pytest.approx(want)

@@ -7,8 +7,10 @@ of those ratios over series and the share of series below 1 (GIFT-Eval's way), a
 A series' ratio enters the geometric mean bounded to [RATIO_FLOOR, 1 / RATIO_FLOOR]: a model
 that forecasts one series exactly (a constant stretch, error 0) would otherwise have a ratio of
 ~0, whose logarithm outweighs every other series (bench-panel's `short` panel: AutoETS's MASE
-ratio was 0.707 overall from two such series, 1.068 over the other 38). The per-series rows
-keep the unbounded ratios.
+ratio was 0.707 overall from two such series, 1.068 over the other 38), and a series whose
+seasonal naive is exact would otherwise put ~1e9 in it. Where both are exact the ratio is 1.
+The per-series rows keep the unbounded ratios. Checkpoint selection
+(training/families/panel_forecast.py `Selector`) takes the same mean.
 """
 
 from __future__ import annotations
@@ -66,8 +68,10 @@ def block_from_paths(paths: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarr
     return block(quantiles, quantiles[list(LEVELS).index(0.5)], truth)
 
 
-def _ratio(model: np.ndarray, base: np.ndarray) -> np.ndarray:
-    return np.maximum(model / np.maximum(base, 1e-12), 1e-12)
+def series_ratio(model: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """model / base per series; 1 where both are 0 (both exact), ≥ 1e-12 otherwise."""
+    both_exact = (model <= 1e-12) & (base <= 1e-12)
+    return np.where(both_exact, 1.0, np.maximum(model / np.maximum(base, 1e-12), 1e-12))
 
 
 def geometric_mean(ratios: np.ndarray) -> float:
@@ -102,7 +106,8 @@ def compare(
         vals = {k: np.bincount(inv, v) / count for k, v in block.items()}  # mask's windows
         sn_err = np.bincount(inv, sn["err"][mask]) / count
         sn_crps = np.bincount(inv, sn["crps"][mask]) / count
-        r_mase, r_crps = _ratio(vals["err"], sn_err), _ratio(vals["crps"], sn_crps)
+        r_mase = series_ratio(vals["err"], sn_err)
+        r_crps = series_ratio(vals["crps"], sn_crps)
         overall[name] = {
             "mase_ratio": geometric_mean(r_mase),
             "crps_ratio": geometric_mean(r_crps),

@@ -26,7 +26,7 @@ uniformly, then an origin uniformly in its train part. The generator's weights a
 Checkpoint selection (`select_every`): validation windows scored with fixed noise; step 0
 (= seasonal naive, the untrained average too) is always a candidate;
 among candidates whose validation MASE ratio to the seasonal naive is ≤ 1, the lowest CRPS ratio
-(geometric mean over series) is kept.
+(geometric mean over series, each series' ratio bounded as the verdict's) is kept.
 
 Mixing (TSMixup, as Chronos pretrains on; forecasters without covariates): MIX_SHARE of each
 batch's windows become a convex combination λ z_a + (1 - λ) z_b (λ uniform) of two scaled windows
@@ -69,7 +69,13 @@ from training.checkpoint import Checkpoint, KeptBest
 from training.config import RunConfig
 from training.data.table_forecast import left_pad
 from training.distributed import current
-from training.evaluate.versus import block_from_paths, point_block, seasonal_naive_point
+from training.evaluate.versus import (
+    block_from_paths,
+    geometric_mean,
+    point_block,
+    seasonal_naive_point,
+    series_ratio,
+)
 from training.families.base import covariate_columns
 from training.loop import Trainer
 from training.networks import ema_update
@@ -163,7 +169,9 @@ def _series_means(series: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def _geo(model: np.ndarray, base: np.ndarray) -> float:
-    return float(np.exp(np.mean(np.log(np.maximum(model / np.maximum(base, 1e-12), 1e-12)))))
+    """The verdict's mean (training/evaluate/versus.py): a validation series whose seasonal
+    naive is exact (a constant stretch) cannot block every checkpoint."""
+    return geometric_mean(series_ratio(model, base))
 
 
 class Selector:
