@@ -200,12 +200,13 @@ def run_comparison(config: RunConfig, reuse: bool) -> dict[str, Any]:
 
 def _panel_block(doc_path: Path = TABLE) -> str:
     """The sections of docs/forecast.md that other benchmarks write (bench-panel,
-    bench-covariates, bench-static, bench-short), kept when this table is rewritten."""
-    from benchmarks import covariates, panel, short, statics
+    bench-covariates, bench-static, bench-short, bench-panel-scale), kept when this table is
+    rewritten."""
+    from benchmarks import covariates, panel, panel_scale, short, statics
 
     doc = doc_path.read_text() if doc_path.is_file() else ""
     kept = ""
-    for module in (panel, covariates, statics, short):
+    for module in (panel, covariates, statics, short, panel_scale):
         begin, end = module.BEGIN, module.END
         if begin in doc and end in doc:
             kept += "\n" + doc[doc.index(begin) : doc.index(end) + len(end)] + "\n"

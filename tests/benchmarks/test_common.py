@@ -65,10 +65,10 @@ def test_write_merged_keeps_cases_written_meanwhile_in_order(tmp_path: Path) -> 
 
 def test_bench_forecast_keeps_the_sections_other_benchmarks_write(tmp_path: Path) -> None:
     """docs/forecast.md is rewritten by bench-forecast; the blocks of bench-panel,
-    bench-covariates, bench-static and bench-short in it survive."""
-    from benchmarks import covariates, forecast, panel, short, statics
+    bench-covariates, bench-static, bench-short and bench-panel-scale in it survive."""
+    from benchmarks import covariates, forecast, panel, panel_scale, short, statics
 
-    modules = (panel, covariates, statics, short)
+    modules = (panel, covariates, statics, short, panel_scale)
     doc = tmp_path / "forecast.md"
     blocks = "".join(f"{m.BEGIN}\n{m.__name__}\n{m.END}\n" for m in modules)
     doc.write_text("# old table\n" + blocks)
