@@ -169,8 +169,7 @@ def _series_means(series: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def _geo(model: np.ndarray, base: np.ndarray) -> float:
-    """The verdict's mean (training/evaluate/versus.py): a validation series whose seasonal
-    naive is exact (a constant stretch) cannot block every checkpoint."""
+    """The verdict's bounded mean (versus.py): an exact seasonal naive blocks no checkpoint."""
     return geometric_mean(series_ratio(model, base))
 
 
