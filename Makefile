@@ -171,8 +171,8 @@ bench-heavy-panel: $(VENV)/.dev
 # Each figure file (benchmarks/results/*.json, the docs written from them): is the code its numbers
 # depend on at HEAD the code it recorded running on? Exits 1 when any is stale (table and rules:
 # benchmarks/provenance.py). Not part of `make test`: a stale figure needs a benchmark rerun.
-docs-check:
-	$(PYTHON) -m benchmarks.provenance
+docs-check: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.provenance
 
 # rnngan.client's sharded download of 10 M rows (4 shards) vs one request: a shard's connection
 # dropped midway, a killed run resumed; same bytes (benchmarks/results/client.json).
