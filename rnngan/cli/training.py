@@ -18,6 +18,26 @@ def _table_config(data: Path, **options: Any) -> Any:
     return table_config(data, **options)
 
 
+def _resolve(
+    data: Path,
+    *,
+    name: str | None = None,
+    out_dir: str | None = None,
+    copy_dir: Path | None = None,
+    **options: Any,
+) -> Any:
+    """rnngan/cli/table_args.py's inference (time column, target, one series), said on the
+    terminal; a one-series table's copy goes into `copy_dir`, by default the run directory."""
+    from rnngan.cli.table_args import ONE_SERIES_ID, resolve
+
+    if copy_dir is None:
+        copy_dir = _table_config(data, id_col=ONE_SERIES_ID, name=name, out_dir=out_dir).run_dir
+    args = resolve(data, copy_dir=copy_dir, **options)
+    for note in args.notes:
+        typer.secho(note, fg=typer.colors.YELLOW, err=True)
+    return args
+
+
 @app.command()
 def train(
     config: Annotated[
@@ -26,10 +46,19 @@ def train(
     data: Annotated[
         Path | None, typer.Option(help="your own long table (.csv or .parquet) instead of --config")
     ] = None,
-    id_col: Annotated[str | None, typer.Option(help="--data: the entity id column")] = None,
-    time_col: Annotated[str | None, typer.Option(help="--data: the timestamp column")] = None,
+    id_col: Annotated[
+        str | None,
+        typer.Option(help="--data: the entity id column (none: the whole file is one series)"),
+    ] = None,
+    time_col: Annotated[
+        str | None,
+        typer.Option(help="--data: the timestamp column (default: the one date-time column)"),
+    ] = None,
     task: Annotated[str, typer.Option(help="--data: generate or forecast")] = "generate",
-    target: Annotated[str | None, typer.Option(help="--data, forecast: column to forecast")] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(help="--data, forecast: column to forecast (default: the numeric one)"),
+    ] = None,
     horizon: Annotated[int, typer.Option(help="--data, forecast: steps ahead")] = 24,
     context_len: Annotated[int, typer.Option(help="--data, forecast: history read")] = 168,
     season: Annotated[
@@ -99,7 +128,9 @@ def train(
     """Train a model; writes <out_dir>/<name>/{checkpoint.pt, resume.pt, losses.jsonl}.
 
     Either a TOML config (--config), or your own long table (--data with --id-col): one row per
-    entity and time; column types are inferred and printed for you to check. With --nproc N
+    entity and time; column types are inferred and printed for you to check. Without --id-col
+    the file is one series; without --time-col the one column of date-times is the time; a
+    forecast without --target forecasts the one numeric column. With --nproc N
     (or under `torchrun --nproc-per-node N -m rnngan train`) N processes share each batch and
     rank 0 writes the run (docs/scaling.md, Data-parallel training)."""
     setup_logging()
@@ -111,21 +142,29 @@ def train(
 
     budget_s = duration(budget) if budget is not None else None
     if (config is None) == (data is None):
-        fail("give either --config or --data (with --id-col)")
+        fail("give either --config or --data (your own table)")
         return
     try:
         if data is not None:
-            if not id_col:
-                fail("--data needs --id-col, the column that names each entity")
-                return
             if task not in ("generate", "forecast"):
                 fail("--task must be generate or forecast")
                 return
-            cfg = _table_config(
+            args = _resolve(
                 data,
+                name=name,
+                out_dir=out_dir,
                 id_col=id_col,
                 time_col=time_col,
-                name=name,
+                task=task,
+                target=target,
+                future_cols=future_cols,
+                static_cols=static_cols,
+            )
+            cfg = _table_config(
+                args.data,
+                id_col=args.id_col,
+                time_col=args.time_col,
+                name=name or data.stem,
                 static=static,
                 types=types,
                 bounds=bounds,
@@ -133,7 +172,7 @@ def train(
                 seq_len=seq_len,
                 out_dir=out_dir,
                 task=task,
-                target=target,
+                target=args.target,
                 horizon=horizon,
                 context_len=context_len,
                 season=season,
@@ -183,28 +222,36 @@ def _show_table(cfg: Any) -> None:
 @app.command()
 def inspect(
     data: Annotated[Path, typer.Option(help="your long table (.csv or .parquet)")],
-    id_col: Annotated[str, typer.Option(help="the entity id column")],
-    time_col: Annotated[str | None, typer.Option(help="the timestamp column")] = None,
+    id_col: Annotated[
+        str | None, typer.Option(help="the entity id column (none: the whole file is one series)")
+    ] = None,
+    time_col: Annotated[
+        str | None, typer.Option(help="the timestamp column (default: the one date-time column)")
+    ] = None,
     static: Annotated[str | None, typer.Option(help="static columns (default: inferred)")] = None,
     types: Annotated[str | None, typer.Option(help="type overrides, col=kind,...")] = None,
     bounds: Annotated[str | None, typer.Option(help="declared bounds, col=low:high,...")] = None,
     columns: Annotated[str | None, typer.Option(help="columns to model")] = None,
 ) -> None:
     """Print the column types, roles, gaps and spacing inferred from a table, without training."""
+    import tempfile
+
     try:
-        cfg = _table_config(
-            data,
-            id_col=id_col,
-            time_col=time_col,
-            name=None,
-            static=static,
-            types=types,
-            bounds=bounds,
-            columns=columns,
-            seq_len=0,
-            out_dir=None,
-        )
-        _show_table(cfg)
+        with tempfile.TemporaryDirectory() as tmp:
+            args = _resolve(data, copy_dir=Path(tmp), id_col=id_col, time_col=time_col)
+            cfg = _table_config(
+                args.data,
+                id_col=args.id_col,
+                time_col=args.time_col,
+                name=None,
+                static=static,
+                types=types,
+                bounds=bounds,
+                columns=columns,
+                seq_len=0,
+                out_dir=None,
+            )
+            _show_table(cfg)
     except (OSError, ValueError) as exc:
         fail(f"{data}: {exc}")
 

@@ -535,7 +535,8 @@ def test_cli_inspect_and_clear_cli_errors(tmp_path: Path) -> None:
     out = runner.invoke(app, ["inspect", "--data", data, "--id-col", "store", "--time-col", "date"])
     assert out.exit_code == 0, out.output
     assert "visitors" in out.output and "count" in out.output and "static" in out.output
-    bad = runner.invoke(app, ["train", "--data", data])
+    # Without --id-col a file is one series, but these stores' hours overlap: asked for it.
+    bad = runner.invoke(app, ["train", "--data", data, "--time-col", "date"])
     assert bad.exit_code == 2 and "--id-col" in bad.output
     bad = runner.invoke(app, ["train", "--data", data, "--id-col", "shop"])
     assert bad.exit_code == 2 and "column 'shop' is not in the table" in bad.output

@@ -1,0 +1,142 @@
+"""What `rnngan train --data` infers when the command line leaves it out (rnngan/cli/table_args.py):
+the time column, the forecast target, one series without --id-col, and the errors where the
+table does not say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnngan.cli.table_args import (
+    ONE_SERIES_ID,
+    TableArgsError,
+    resolve,
+    target_candidates,
+    time_candidates,
+)
+
+
+def _one_series(rows: int = 120) -> pd.DataFrame:
+    t = np.arange(rows)
+    return pd.DataFrame(
+        {
+            "date": pd.date_range("2024-01-01", periods=rows, freq="h").strftime("%Y-%m-%d %H:%M"),
+            "load": 10 + np.sin(2 * np.pi * t / 24) + 0.1 * t,
+            "note": ["a", "b", "c"] * (rows // 3),
+        }
+    )
+
+
+def test_a_single_series_file_needs_no_id_time_or_target(tmp_path: Path) -> None:
+    frame = _one_series()
+    frame.to_csv(tmp_path / "meter.csv", index=False)
+    args = resolve(
+        tmp_path / "meter.csv",
+        id_col=None,
+        time_col=None,
+        task="forecast",
+        copy_dir=tmp_path / "run",
+    )
+    assert (args.id_col, args.time_col, args.target) == (ONE_SERIES_ID, "date", "load")
+    assert args.data == tmp_path / "run" / "meter.series.parquet"
+    copy = pd.read_parquet(args.data)
+    # The copy is the file with a constant id column in front, nothing else changed.
+    assert list(copy.columns) == [ONE_SERIES_ID, "date", "load", "note"]
+    assert (copy[ONE_SERIES_ID] == ONE_SERIES_ID).all()
+    pd.testing.assert_frame_equal(
+        copy.drop(columns=ONE_SERIES_ID), pd.read_csv(tmp_path / "meter.csv")
+    )
+    assert any("one series" in n for n in args.notes) and any("date" in n for n in args.notes)
+
+
+def test_an_existing_series_column_is_not_overwritten(tmp_path: Path) -> None:
+    frame = _one_series().assign(series=7.0)
+    frame.to_parquet(tmp_path / "meter.parquet", index=False)
+    args = resolve(
+        tmp_path / "meter.parquet", id_col=None, time_col="date", target="load", copy_dir=tmp_path
+    )
+    copy = pd.read_parquet(args.data)
+    assert args.id_col == f"_{ONE_SERIES_ID}" and (copy["series"] == 7.0).all()
+
+
+def test_a_panel_without_id_col_is_an_error_not_one_series(tmp_path: Path) -> None:
+    frame = pd.concat([_one_series().assign(site=s) for s in ("a", "b")])
+    frame.to_csv(tmp_path / "panel.csv", index=False)
+    with pytest.raises(
+        TableArgsError, match="120 rows repeat a value of the time column 'date'.*--id-col"
+    ):
+        resolve(tmp_path / "panel.csv", id_col=None, time_col=None, copy_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_target_is_inferred_only_when_one_numeric_column_is_left(tmp_path: Path) -> None:
+    frame = _one_series().assign(temp=1.5, promo=0.0, open=True)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(TableArgsError, match="--target.*one of: load, temp, promo"):
+        resolve(tmp_path / "t.csv", id_col=None, time_col=None, task="forecast", copy_dir=tmp_path)
+    # Known-future and static columns are not targets; a boolean never is.
+    args = resolve(
+        tmp_path / "t.csv",
+        id_col=None,
+        time_col=None,
+        task="forecast",
+        future_cols="promo",
+        static_cols="temp",
+        copy_dir=tmp_path,
+    )
+    assert args.target == "load"
+    # Generation needs no target: nothing is asked.
+    assert resolve(tmp_path / "t.csv", id_col=None, time_col=None, copy_dir=tmp_path).target is None
+
+
+def test_time_candidates_take_dates_not_numbers_or_labels() -> None:
+    frame = pd.DataFrame(
+        {
+            "when": ["2024-01-01", "2024-01-02", "2024-01-03"],
+            "stamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"]),
+            "code": ["12", "13", "14"],
+            "label": ["sun", "rain", "sun"],
+            "version": ["1.2", "1.3", "1.4"],
+            "value": [1.0, 2.0, 3.0],
+            "same": ["2024-01-01"] * 3,
+        }
+    )
+    assert time_candidates(frame, set()) == ["when", "stamp"]
+    assert target_candidates(frame, set()) == ["value"]
+
+
+def test_two_date_columns_leave_the_time_column_to_the_user(tmp_path: Path) -> None:
+    frame = _one_series().assign(shipped=lambda f: f["date"])
+    frame.to_csv(tmp_path / "two.csv", index=False)
+    args = resolve(tmp_path / "two.csv", id_col="note", time_col=None)
+    assert args.time_col is None and "give --time-col" in args.notes[0]
+
+
+def test_cli_trains_and_inspects_a_single_series_file(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from rnngan.cli import app
+
+    _one_series(rows=240).drop(columns="note").to_csv(tmp_path / "meter.csv", index=False)
+    runner = CliRunner()
+    data = str(tmp_path / "meter.csv")
+    out = runner.invoke(app, ["inspect", "--data", data])
+    assert out.exit_code == 0, out.output
+    assert f"id column: {ONE_SERIES_ID}" in out.output and "load" in out.output
+    out = runner.invoke(
+        app,
+        ["train", "--data", data, "--task", "forecast", "--horizon", "12", "--context-len", "48"]
+        + ["--steps", "20", "--out-dir", str(tmp_path / "runs")],
+    )
+    assert out.exit_code == 0, out.output
+    run = tmp_path / "runs" / "meter"
+    assert (run / "checkpoint.pt").is_file() and (run / "meter.series.parquet").is_file()
+    assert "target: load" in out.output
+    from training.checkpoint import load_run
+
+    d = load_run(run).config.data
+    assert (d.id_col, d.time_col, d.target) == (ONE_SERIES_ID, "date", "load")
+    assert Path(str(d.path)) == run / "meter.series.parquet"
