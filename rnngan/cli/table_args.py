@@ -5,6 +5,10 @@ config is built, each said on the terminal:
   (a datetime dtype, or text that parses as dates: `2024-01-31`, `01/31/2024 10:00` …);
 - the forecast target, when `--target` is not given and exactly one numeric column is left
   besides the id, time, known-future and static columns;
+- a forecast's horizon and context (`--horizon 0`, `--context-len 0`, the defaults): one season
+  of the time column's frequency, at most 48 steps (24 without a frequency: hourly data get a
+  day, daily a week, monthly a year), cut to what the longest series' validation and test
+  parts hold; a context of 168 steps, or two seasons where that is longer (5-minute data);
 - one series, when `--id-col` is not given: the file is taken as a single entity. The training
   pipeline reads an id column, so the table is copied into the run directory with a constant
   one (`series`) added, and that copy is what the run reads and the manifest names. A table
@@ -23,6 +27,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ONE_SERIES_ID = "series"
+DEFAULT_HORIZON = 24  # without a frequency; also one season of hourly data
+MAX_AUTO_HORIZON = 48
+DEFAULT_CONTEXT = 168
 # Text that looks like a date or a time: digits, a separator, digits (2024-01-31, 31/01/2024,
 # 10:00); plain numbers in text ("12") are not taken for dates.
 _DATE_LIKE = re.compile(r"\d{1,4}[-/.:]\d{1,2}")
@@ -40,6 +47,8 @@ class TableArgs:
     time_col: str | None
     target: str | None
     notes: list[str] = field(default_factory=list)
+    horizon: int = DEFAULT_HORIZON
+    context_len: int = DEFAULT_CONTEXT
 
 
 def _looks_like_time(values: pd.Series) -> bool:
@@ -74,6 +83,56 @@ def target_candidates(frame: pd.DataFrame, skip: set[str]) -> list[str]:
     ]
 
 
+def _season(frame: pd.DataFrame, id_col: str | None, time_col: str | None) -> int:
+    """The season training will infer (training/data/table_forecast.py `infer_season`)."""
+    from rnngan.core.tables.timecol import prepare_frame
+    from training.data.table_forecast import infer_season
+
+    if time_col is None:
+        return 1
+    if id_col is None:
+        frame = frame.assign(**{f"_{ONE_SERIES_ID}": 0})
+        id_col = f"_{ONE_SERIES_ID}"
+    _, spec = prepare_frame(frame[[id_col, time_col]], id_col, time_col)
+    return infer_season(spec.step, spec.kind, spec.regular, spec.freq) if spec is not None else 1
+
+
+def forecast_sizes(
+    frame: pd.DataFrame,
+    id_col: str | None,
+    time_col: str | None,
+    *,
+    horizon: int,
+    context_len: int,
+    season: int,
+) -> tuple[int, int, list[str]]:
+    """`--horizon` and `--context-len`, 0 resolved (module docstring), with what was chosen."""
+    from training.config import DataConfig
+
+    notes: list[str] = []
+    if horizon > 0 and context_len > 0:
+        return horizon, context_len, notes
+    season = season if season > 0 else _season(frame, id_col, time_col)
+    if context_len <= 0:
+        context_len = max(DEFAULT_CONTEXT, -(-2 * season // 4) * 4)
+        if context_len != DEFAULT_CONTEXT:
+            notes.append(f"context: {context_len} steps (two seasons of {season}; --context-len)")
+    if horizon <= 0:
+        horizon = DEFAULT_HORIZON if season <= 1 else min(season, MAX_AUTO_HORIZON)
+        why = "no season" if season <= 1 else f"one season of {season}, at most {MAX_AUTO_HORIZON}"
+        fields = DataConfig.__dataclass_fields__
+        val, test = fields["val_share"].default, fields["test_share"].default
+        rows = int(frame.groupby(id_col).size().max()) if id_col else len(frame)
+        # Each entity is split by time: its validation and test parts must hold one horizon.
+        train_end, val_end = round(rows * (1 - val - test)), round(rows * (1 - test))
+        fits = max(1, min(val_end - train_end, rows - val_end))
+        if fits < horizon:
+            horizon = fits
+            why += f"; cut to the {fits} rows of the longest series' validation and test parts"
+        notes.append(f"horizon: {horizon} steps ({why}; --horizon to choose)")
+    return horizon, context_len, notes
+
+
 def _split(value: str | None) -> set[str]:
     return {v.strip() for v in value.split(",") if v.strip()} if value else set()
 
@@ -88,12 +147,16 @@ def resolve(
     future_cols: str | None = None,
     static_cols: str | None = None,
     copy_dir: Path | None = None,
+    horizon: int = DEFAULT_HORIZON,
+    context_len: int = DEFAULT_CONTEXT,
+    season: int = 0,
 ) -> TableArgs:
     """Fill in what the command line left out from the table itself. `copy_dir`: where a
     one-series table's copy goes (without `--id-col`); required then."""
     needs_target = task == "forecast" and not target
-    if id_col and time_col and not needs_target:
-        return TableArgs(data, id_col, time_col, target)
+    needs_sizes = task == "forecast" and (horizon <= 0 or context_len <= 0)
+    if id_col and time_col and not needs_target and not needs_sizes:
+        return TableArgs(data, id_col, time_col, target, [], horizon, context_len)
     from training.data.tables import read_user_table
 
     frame = read_user_table(data)
@@ -123,9 +186,16 @@ def resolve(
             raise TableArgsError(f"forecasting needs --target, the column to forecast ({which})")
         target = numeric[0]
         notes.append(f"target: {target} (the only numeric column; --target to choose another)")
+    if needs_sizes:
+        horizon, context_len, said = forecast_sizes(
+            frame, id_col, time_col, horizon=horizon, context_len=context_len, season=season
+        )
+        notes += said
     if id_col:
-        return TableArgs(data, id_col, time_col, target, notes)
-    return _one_series(frame, data, time_col, target, notes, copy_dir)
+        return TableArgs(data, id_col, time_col, target, notes, horizon, context_len)
+    args = _one_series(frame, data, time_col, target, notes, copy_dir)
+    args.horizon, args.context_len = horizon, context_len
+    return args
 
 
 def _one_series(

@@ -59,8 +59,17 @@ def train(
         str | None,
         typer.Option(help="--data, forecast: column to forecast (default: the numeric one)"),
     ] = None,
-    horizon: Annotated[int, typer.Option(help="--data, forecast: steps ahead")] = 24,
-    context_len: Annotated[int, typer.Option(help="--data, forecast: history read")] = 168,
+    horizon: Annotated[
+        int,
+        typer.Option(
+            help="--data, forecast: steps ahead (0: one season, at most 48, 24 without one; "
+            "fewer when the series are too short)"
+        ),
+    ] = 0,
+    context_len: Annotated[
+        int,
+        typer.Option(help="--data, forecast: history read (0: 168, or two seasons if longer)"),
+    ] = 0,
     season: Annotated[
         int, typer.Option(help="--data, forecast: seasonal period (0: from the time column)")
     ] = 0,
@@ -159,6 +168,9 @@ def train(
                 target=target,
                 future_cols=future_cols,
                 static_cols=static_cols,
+                horizon=horizon,
+                context_len=context_len,
+                season=season,
             )
             cfg = _table_config(
                 args.data,
@@ -173,8 +185,8 @@ def train(
                 out_dir=out_dir,
                 task=task,
                 target=args.target,
-                horizon=horizon,
-                context_len=context_len,
+                horizon=args.horizon,
+                context_len=args.context_len,
                 season=season,
                 future_cols=future_cols,
                 calendar=calendar,

@@ -140,3 +140,29 @@ def test_cli_trains_and_inspects_a_single_series_file(tmp_path: Path) -> None:
     d = load_run(run).config.data
     assert (d.id_col, d.time_col, d.target) == (ONE_SERIES_ID, "date", "load")
     assert Path(str(d.path)) == run / "meter.series.parquet"
+
+
+@pytest.mark.parametrize(
+    ("freq", "rows", "horizon", "context"),
+    [
+        ("h", 2000, 24, 168),  # hourly: a day ahead, a week read (the defaults before)
+        ("D", 400, 7, 168),
+        ("MS", 144, 12, 168),  # AirPassengers: a year ahead; 24 found no validation window
+        ("MS", 60, 9, 168),  # cut to the 9 rows of the validation and test parts
+        ("5min", 3000, 48, 576),  # 168 steps would not cover two seasons of 288
+        (None, 500, 24, 168),  # numbered rows: no season
+    ],
+)
+def test_forecast_sizes_follow_the_frequency_and_fit_the_series(
+    freq: str | None, rows: int, horizon: int, context: int
+) -> None:
+    from rnngan.cli.table_args import forecast_sizes
+
+    stamps = pd.date_range("2024-01-01", periods=rows, freq=freq) if freq else np.arange(rows)
+    frame = pd.DataFrame({"t": stamps, "y": np.arange(rows, dtype=float)})
+    got = forecast_sizes(frame, None, "t", horizon=0, context_len=0, season=0)
+    assert got[:2] == (horizon, context)
+    assert any(f"horizon: {horizon} steps" in n for n in got[2])
+    # Given values are kept; a given season decides instead of the frequency.
+    assert forecast_sizes(frame, None, "t", horizon=5, context_len=64, season=0)[:2] == (5, 64)
+    assert forecast_sizes(frame, None, "t", horizon=0, context_len=64, season=4)[0] == 4
