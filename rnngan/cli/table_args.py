@@ -7,13 +7,14 @@ config is built, each said on the terminal:
   besides the id, time, known-future and static columns;
 - a forecast's horizon and context (`--horizon 0`, `--context-len 0`, the defaults): one season
   of the time column's frequency, at most 48 steps (24 without a frequency: hourly data get a
-  day, daily a week, monthly a year), cut to what the longest series' validation and test
-  parts hold; a context of 168 steps, or two seasons where that is longer (5-minute data);
+  day, daily a week, monthly a year), cut to what the longest series' train, validation and
+  test parts hold; a context of 168 steps, or two seasons where that is longer (5-minute data);
 - one series, when `--id-col` is not given: the file is taken as a single entity. The training
   pipeline reads an id column, so the table is copied into the run directory with a constant
   one (`series`) added, and that copy is what the run reads and the manifest names. A table
   whose time column repeats a timestamp holds several series: that is an error asking for
-  `--id-col`, not one series of interleaved rows.
+  `--id-col`, not one series of interleaved rows (a stray repeated stamp is the pipeline's own
+  error, naming it).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ ONE_SERIES_ID = "series"
 DEFAULT_HORIZON = 24  # without a frequency; also one season of hourly data
 MAX_AUTO_HORIZON = 48
 DEFAULT_CONTEXT = 168
+# Without --id-col: more than this share of rows repeating a timestamp means several series.
+SEVERAL_SERIES_SHARE = 0.05
 # Text that looks like a date or a time: digits, a separator, digits (2024-01-31, 31/01/2024,
 # 10:00); plain numbers in text ("12") are not taken for dates.
 _DATE_LIKE = re.compile(r"\d{1,4}[-/.:]\d{1,2}")
@@ -123,12 +126,13 @@ def forecast_sizes(
         fields = DataConfig.__dataclass_fields__
         val, test = fields["val_share"].default, fields["test_share"].default
         rows = int(frame.groupby(id_col).size().max()) if id_col else len(frame)
-        # Each entity is split by time: its validation and test parts must hold one horizon.
+        # Each entity is split by time: its validation and test parts must hold one horizon,
+        # and its train part a season and a horizon (the shortest series training keeps).
         train_end, val_end = round(rows * (1 - val - test)), round(rows * (1 - test))
-        fits = max(1, min(val_end - train_end, rows - val_end))
+        fits = max(1, min(val_end - train_end, rows - val_end, train_end - max(season, 1)))
         if fits < horizon:
             horizon = fits
-            why += f"; cut to the {fits} rows of the longest series' validation and test parts"
+            why += f"; cut to {fits} to fit the longest series' {rows} rows"
         notes.append(f"horizon: {horizon} steps ({why}; --horizon to choose)")
     return horizon, context_len, notes
 
@@ -207,8 +211,11 @@ def _one_series(
     copy_dir: Path | None,
 ) -> TableArgs:
     if time_col is not None and time_col in frame.columns:
-        repeated = int(frame[time_col].duplicated().sum())
-        if repeated:
+        stamps = frame[time_col].dropna()  # blanks: the time column's own error, later
+        repeated = int(stamps.duplicated().sum())
+        # Several series repeat their timestamps throughout; a stray repeat (a clock set back
+        # an hour) is left to the pipeline's "two rows at …" error.
+        if repeated > SEVERAL_SERIES_SHARE * len(stamps):
             raise TableArgsError(
                 f"{repeated} rows repeat a value of the time column '{time_col}': the table holds "
                 "several series; name the column that tells them apart with --id-col"

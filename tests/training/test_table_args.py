@@ -149,6 +149,8 @@ def test_cli_trains_and_inspects_a_single_series_file(tmp_path: Path) -> None:
         ("D", 400, 7, 168),
         ("MS", 144, 12, 168),  # AirPassengers: a year ahead; 24 found no validation window
         ("MS", 60, 9, 168),  # cut to the 9 rows of the validation and test parts
+        ("W", 80, 4, 168),  # the train part (56 rows) holds a season of 52 and 4 more
+        ("h", 40, 4, 168),
         ("5min", 3000, 48, 576),  # 168 steps would not cover two seasons of 288
         (None, 500, 24, 168),  # numbered rows: no season
     ],
@@ -166,3 +168,16 @@ def test_forecast_sizes_follow_the_frequency_and_fit_the_series(
     # Given values are kept; a given season decides instead of the frequency.
     assert forecast_sizes(frame, None, "t", horizon=5, context_len=64, season=0)[:2] == (5, 64)
     assert forecast_sizes(frame, None, "t", horizon=0, context_len=64, season=4)[0] == 4
+
+
+def test_blank_or_stray_repeated_stamps_are_not_taken_for_several_series(tmp_path: Path) -> None:
+    """Without --id-col, trailing blank rows and one repeated hour (a clock set back) are the
+    pipeline's own errors to name, not "several series"."""
+    frame = _one_series().drop(columns="note")
+    blanks = pd.concat([frame, pd.DataFrame({"date": [None, None], "load": [None, None]})])
+    blanks.to_csv(tmp_path / "blanks.csv", index=False)
+    args = resolve(tmp_path / "blanks.csv", id_col=None, time_col="date", copy_dir=tmp_path)
+    assert args.id_col == ONE_SERIES_ID
+    stray = pd.concat([frame, frame.iloc[[5]]])
+    stray.to_csv(tmp_path / "stray.csv", index=False)
+    assert resolve(tmp_path / "stray.csv", id_col=None, time_col="date", copy_dir=tmp_path).data
