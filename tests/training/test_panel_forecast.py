@@ -9,6 +9,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -269,3 +270,25 @@ def test_an_exact_seasonal_naive_on_one_series_does_not_block_selection() -> Non
     assert ratios[0] > 1e9 and ratios[3] == 1.0
     want = ((1 / RATIO_FLOOR) * 0.9 * 0.9 * 1.0) ** (1 / 4)
     assert panel._geo(model, base) == pytest.approx(want)
+
+
+def test_skipped_entities_are_named_with_the_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A series the forecaster cannot train on is named in the warning, not only counted."""
+    from training.config import RunConfig, from_dict
+    from training.data.table_forecast import load_table_forecast
+
+    t = np.arange(24 * 10)
+    rows = [("long", k, float(np.sin(k / 3.8))) for k in t]
+    rows += [("tiny", k, 1.0) for k in t[:20]] + [("empty", k, np.nan) for k in t[:60]]
+    pd.DataFrame(rows, columns=["id", "step", "y"]).to_csv(tmp_path / "p.csv", index=False)
+    data = {"dataset": "table", "path": str(tmp_path / "p.csv"), "id_col": "id"}
+    data |= {"time_col": "step", "target": "y", "context_len": 48, "horizon": 12, "season": 24}
+    config = from_dict(RunConfig, {"name": "p", "task": "forecast", "data": data})
+    with caplog.at_level("WARNING", logger="rnngan.train"):
+        loaded = load_table_forecast(config.data)
+    assert [e.name for e in loaded.entities] == ["long"]
+    assert "2 of 3 entities skipped" in caplog.text
+    assert "tiny (20 rows: a train part of 14 <= season 24)" in caplog.text
+    assert "empty (no y value)" in caplog.text

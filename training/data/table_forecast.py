@@ -199,11 +199,11 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
     future = _check_future(frame, d)
     static = resolve_static(frame, d)
     entities = []
-    skipped = 0
+    skipped: list[str] = []  # "<id> (why)"
     for key, entity in frame.groupby(str(d.id_col), sort=False):
         values = pd.to_numeric(entity[d.target], errors="coerce").to_numpy(dtype=np.float64)
         if np.isnan(values).all():
-            skipped += 1
+            skipped.append(f"{key} (no {d.target} value)")
             continue
         values = pd.Series(values).interpolate(limit_direction="both").to_numpy()
         rows = len(values)
@@ -211,7 +211,7 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
         val_end = int(round(rows * (1 - d.test_share)))
         train = values[:train_end]
         if len(train) <= season:
-            skipped += 1
+            skipped.append(f"{key} ({rows} rows: a train part of {len(train)} <= season {season})")
             continue
         scale = float(np.mean(np.abs(train[season:] - train[:-season])))
         covariates = None
@@ -225,8 +225,13 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
     if not entities:
         raise TableError("no entity is long enough for its train part to span one season")
     if skipped:
+        # Named, so that a user can tell which of their series the model never saw.
         log.warning(
-            "%d entities skipped: empty target or train part shorter than a season", skipped
+            "%d of %d entities skipped (not trained on, not evaluated): %s%s",
+            len(skipped),
+            len(skipped) + len(entities),
+            ", ".join(skipped[:10]),
+            f" and {len(skipped) - 10} more" if len(skipped) > 10 else "",
         )
     path = Path(str(d.path))
     return TableForecastData(
