@@ -195,21 +195,17 @@ def resolve(
             frame, id_col, time_col, horizon=horizon, context_len=context_len, season=season
         )
         notes += said
-    if id_col:
-        return TableArgs(data, id_col, time_col, target, notes, horizon, context_len)
-    args = _one_series(frame, data, time_col, target, notes, copy_dir)
-    args.horizon, args.context_len = horizon, context_len
-    return args
+    if not id_col:
+        assert copy_dir is not None, "a one-series table needs a directory for its copy"
+        data, id_col = _one_series(frame, data, time_col, copy_dir, notes)
+    return TableArgs(data, id_col, time_col, target, notes, horizon, context_len)
 
 
 def _one_series(
-    frame: pd.DataFrame,
-    data: Path,
-    time_col: str | None,
-    target: str | None,
-    notes: list[str],
-    copy_dir: Path | None,
-) -> TableArgs:
+    frame: pd.DataFrame, data: Path, time_col: str | None, copy_dir: Path, notes: list[str]
+) -> tuple[Path, str]:
+    """The one-series copy of `data` in `copy_dir` and the name of its id column (said in
+    `notes`); an error when the time column says the table holds several series."""
     if time_col is not None and time_col in frame.columns:
         stamps = frame[time_col].dropna()  # blanks: the time column's own error, later
         repeated = int(stamps.duplicated().sum())
@@ -223,7 +219,6 @@ def _one_series(
     name = ONE_SERIES_ID
     while name in frame.columns:
         name = f"_{name}"
-    assert copy_dir is not None, "a one-series table needs a directory for its copy"
     copy_dir.mkdir(parents=True, exist_ok=True)
     copy = copy_dir / f"{data.name.split('.')[0]}.{ONE_SERIES_ID}.parquet"
     frame.insert(0, name, ONE_SERIES_ID)
@@ -232,4 +227,4 @@ def _one_series(
         f"no --id-col: the whole file is one series ({len(frame):,} rows); the run reads a copy "
         f"with an id column '{name}' added, {copy}"
     )
-    return TableArgs(copy, name, time_col, target, notes)
+    return copy, name

@@ -30,7 +30,7 @@ def _resolve(
     terminal; a one-series table's copy goes into `copy_dir`, by default the run directory."""
     from rnngan.cli.table_args import ONE_SERIES_ID, resolve
 
-    if copy_dir is None:
+    if copy_dir is None and not options.get("id_col"):  # where the run's config will point
         copy_dir = _table_config(data, id_col=ONE_SERIES_ID, name=name, out_dir=out_dir).run_dir
     args = resolve(data, copy_dir=copy_dir, **options)
     for note in args.notes:
