@@ -80,3 +80,14 @@ def test_mixed_short_histories_are_filled_and_scaled_by_their_observed_values() 
     loc, scale = window_scale(out[:, :CONTEXT], SEASON, observed)
     assert torch.allclose(loc, torch.zeros_like(loc), atol=1e-4)
     assert torch.allclose(scale, torch.ones_like(scale), atol=1e-4)
+
+
+def test_mix_share_falls_from_all_to_half_with_the_panels_windows() -> None:
+    """Every window mixed on a small panel, half on a large one, monotone in between."""
+    from training.networks_forecast import MIX_ALL_BELOW, MIX_HALF_FROM, mix_share
+
+    assert mix_share(1) == mix_share(MIX_ALL_BELOW) == 1.0
+    assert mix_share(MIX_HALF_FROM) == mix_share(10 * MIX_HALF_FROM) == 0.5
+    between = [mix_share(n) for n in range(MIX_ALL_BELOW, MIX_HALF_FROM + 1, 1000)]
+    assert all(a >= b for a, b in zip(between, between[1:], strict=False))
+    assert 0.5 < mix_share(int((MIX_ALL_BELOW * MIX_HALF_FROM) ** 0.5)) < 1.0

@@ -28,16 +28,14 @@ Checkpoint selection (`select_every`): validation windows scored with fixed nois
 among candidates whose validation MASE ratio to the seasonal naive is ≤ 1, the lowest CRPS ratio
 (geometric mean over series, each series' ratio bounded as the verdict's) is kept.
 
-Mixing (TSMixup, as Chronos pretrains on; forecasters without covariates): MIX_SHARE of each
+Mixing (TSMixup, as Chronos pretrains on; forecasters without covariates): a share of each
 batch's windows become a convex combination λ z_a + (1 - λ) z_b (λ uniform) of two scaled windows
 of the batch, re-scaled like any window. A panel of a few short series offers few distinct
 windows; mixed ones are new series with the same kind of structure (seasonal shapes add up), so
-the model memorises less (bench-panel's `mixed` panel: validation CRPS stopped improving at step
-750 without it). Every window is mixed (MIX_SHARE 1; λ near 0 or 1 leaves one window nearly
-as it was): against half of them (the share before), 4 seeds in a trial, the `short` panel's
-test MASE ratio went 0.867 -> 0.811 and CRPS ratio 0.752 -> 0.697, `mixed` 0.846 -> 0.840 and
-0.671 -> 0.669 (within seed noise). With covariates (calendar, known-future columns, static
-attributes) a mixed window would break what the covariates say about it, so none is mixed.
+the model memorises less. The share follows the panel's count of distinct training windows
+(training/networks_forecast.py `mix_share`: all of them for a few thousand, half from 50,000).
+With covariates (calendar, known-future columns, static attributes) a mixed window would break
+what the covariates say about it, so none is mixed.
 
 Short histories (own tables, `data.short_histories`, the default of `rnngan train --data`): a
 history may start with NaN, a series shorter than C padded on the left; the graph fills each
@@ -89,6 +87,7 @@ from training.networks_forecast import (
     check_shape,
     encoder_patch,
     fair_crps,
+    mix_share,
     mix_windows,
 )
 
@@ -97,14 +96,11 @@ log = logging.getLogger("rnngan.train")
 
 PATHS = 8  # sample paths per training window (the sample CRPS)
 # `data.short_histories`: share of training windows whose history is cut to a random length
-# between one season and context_len, so the model forecasts series shorter than its context
+# between one season and context_len (the model forecasts series shorter than its context)
 SHORT_SHARE = 0.25
-# Exponential moving average of the generator's weights, updated after every step: validation
-# scores, selects and exports the average, not the raw weights (lower MASE and CRPS ratios on
-# every bench-panel panel, and less spread between seeds, than the raw weights)
+# Moving average of the generator's weights, updated every step; validation scores, selects and
+# exports it (lower MASE and CRPS ratios on every bench-panel panel, less spread between seeds)
 EMA_DECAY = 0.995
-# Share of each training batch's windows mixed with another window of the batch (docstring)
-MIX_SHARE = 1.0
 SELECT_MAX_WINDOWS = 2000  # validation windows scored per selection (an even subsample beyond)
 
 
@@ -339,6 +335,8 @@ class PanelTrainer(Trainer):
         self.opt_g = torch.optim.Adam(self.graph.parameters(), lr=t.lr_g, betas=(0.5, 0.9))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=t.lr_d, betas=(0.5, 0.9))
         self.total_steps = t.steps
+        self.mix = mix_share(data.n_windows) if data.covs is None else 0.0  # TSMixup's share
+        log.info("%.0f %% of each batch's windows mixed (TSMixup)", 100 * self.mix)
         self.selector = Selector(config, self.ema, validation) if t.select_every else None
         if self.selector is not None:
             self.selector(0)  # step 0 is the seasonal naive: always a candidate
@@ -347,10 +345,8 @@ class PanelTrainer(Trainer):
         c, d = self.config, self.config.data
         t, s = c.train, d.season
         w, cov = self.data.batch(self.rng, t.batch_size)  # the global batch, alike on every rank
-        # Scaled (and, without covariates, mixed) on the global batch, so a window's partner
-        # may be another rank's
-        share = MIX_SHARE if cov is None else 0.0
-        z = mix_windows(w, d.context_len, s, share, self.rng)
+        # Scaled and mixed on the global batch: a window's partner may be another rank's
+        z = mix_windows(w, d.context_len, s, self.mix, self.rng)
         z, cov = self.shard.take(z), (self.shard.take(cov) if cov is not None else None)
         zh, zf = z[:, : d.context_len], z[:, d.context_len :]
         covz = self.graph.generator.scale_cov(cov) if cov is not None else None
