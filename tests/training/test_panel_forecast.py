@@ -292,3 +292,27 @@ def test_skipped_entities_are_named_with_the_reason(
     assert "2 of 3 entities skipped" in caplog.text
     assert "tiny (20 rows: a train part of 14 <= season 24)" in caplog.text
     assert "empty (no y value)" in caplog.text
+
+
+@pytest.mark.parametrize(("future_cols", "share"), [([], 1.0), (["promo"], 0.0)])
+def test_windows_are_mixed_only_without_covariates(
+    tmp_path: Path, future_cols: list[str], share: float
+) -> None:
+    """A small panel without covariates mixes every window (`mix_share`); with a known-future
+    column none is mixed, since a mixed window would contradict its covariates."""
+    from examples.tables import promo_panel
+    from training.config import RunConfig, from_dict
+    from training.families import family_for
+
+    promo_panel(entities=2, rows=24 * 10).to_csv(tmp_path / "p.csv", index=False)
+    data = {"dataset": "table", "path": str(tmp_path / "p.csv"), "id_col": "store"}
+    data |= {"time_col": "time", "target": "sales", "context_len": 48, "horizon": 12}
+    data |= {"season": 0, "future_cols": future_cols}
+    model = {"latent_dim": 2, "hidden_size": 8, "disc_hidden_size": 8, "patch_len": 4}
+    config = from_dict(
+        RunConfig,
+        {"name": "p", "task": "forecast", "out_dir": str(tmp_path), "data": data, "model": model},
+    )
+    trainer = family_for(config).trainer(config, torch.Generator().manual_seed(0))
+    assert trainer.data.n_windows < 5_000  # type: ignore[attr-defined]
+    assert trainer.mix == share  # type: ignore[attr-defined]
