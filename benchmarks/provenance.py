@@ -59,6 +59,7 @@ FORECAST_ONLY = (
     "training/networks_forecast.py",
     "training/families/forgan.py",
     "training/families/panel_forecast.py",
+    "training/families/panel_selection.py",
     "training/families/table_forecast.py",
     "training/evaluate/forecast.py",
     "training/evaluate/versus.py",

@@ -304,3 +304,33 @@ def fair_crps(paths: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     err = (paths - truth.unsqueeze(1)).abs().mean(dim=1)
     spread = (paths.unsqueeze(1) - paths.unsqueeze(2)).abs().sum(dim=(1, 2)) / (k * (k - 1))
     return (err - 0.5 * spread).mean()
+
+
+class EnsembleGraph(nn.Module):
+    """K forecasters' graphs exported as one (same inputs and output as PanelForecastGraph):
+    sample path i comes from member i mod K, so any number of paths (one included) draws on the
+    members in turn and a request's quantiles are those of the members' mixture. Each member
+    reads its own share of the noise: the noise is repeated to N + K - 1 paths (every member
+    gets at least one, for any N ≥ 1) and member j takes paths j, j + K, …; the outputs are
+    put back in path order with one gather."""
+
+    def __init__(self, members: list[PanelForecastGraph]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(
+        self, history: torch.Tensor, noise: torch.Tensor, covariates: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        k = len(self.members)
+        n = noise.shape[1]
+        padded = noise.repeat(1, k, 1, 1)[:, : n + k - 1]
+        outs = [m(history, padded[:, j::k], covariates) for j, m in enumerate(self.members)]
+        # member j holds ceil((n + k - 1 - j) / k) paths; path i is member i mod k's (i // k)-th
+        member = torch.arange(k, device=noise.device)
+        counts = torch.div(n + 2 * k - 2 - member, k, rounding_mode="floor")
+        offsets = torch.cumsum(counts, 0) - counts
+        i = torch.arange(n, device=noise.device)
+        index = offsets.index_select(0, torch.remainder(i, k)) + torch.div(
+            i, k, rounding_mode="floor"
+        )
+        return torch.cat(outs, dim=1).index_select(1, index)

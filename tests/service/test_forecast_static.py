@@ -109,8 +109,12 @@ def test_checkpoint_config_holds_the_resolved_attributes(served: tuple[TestClien
     d = ckpt.config.data
     assert sorted(d.static_cols) == ["floors", "indoor", "kind"]  # "auto" resolved
     assert "kind=office" in d.static_channels and "floors" in d.static_channels
-    loc = ckpt.generator["cov_loc"].numpy()
-    scale = ckpt.generator["cov_scale"].numpy()
+    # every member of the ensemble holds the same statistics; the first's are checked
+    first = "members.0.generator." if "members.0.generator.cov_loc" in ckpt.generator else ""
+    loc = ckpt.generator[first + "cov_loc"].numpy()
+    scale = ckpt.generator[first + "cov_scale"].numpy()
+    if first:
+        assert np.array_equal(loc, ckpt.generator["members.1.generator.cov_loc"].numpy())
     at = d.static_channels.index("floors") + 4  # after hour and weekday's sin and cos
     floors = _panel().groupby("building")["floors"].first().to_numpy(dtype=float)
     assert loc[at] == pytest.approx(floors.mean(), rel=1e-5)  # each building once

@@ -26,6 +26,7 @@ from training.evaluate.versus import (
 from training.export import export
 from training.families import build_graph
 from training.families import panel_forecast as panel
+from training.families import panel_selection
 from training.train import train
 
 
@@ -94,19 +95,20 @@ def test_validation_and_export_use_the_moving_average_of_the_weights(tmp_path: P
     config = dataclasses.replace(config, train=dataclasses.replace(config.train, select_every=1))
     trainer = ForGAN().trainer(config, torch.Generator().manual_seed(0))
     assert isinstance(trainer, panel.PanelTrainer)
-    assert trainer.selector is not None and trainer.selector.graph is trainer.ema
-    params = dict(trainer.graph.generator.named_parameters())
+    first = trainer.members[0]
+    assert all(m.selector is not None and m.selector.graph is m.ema for m in trainer.members)
+    params = dict(first.graph.generator.named_parameters())
     for _ in range(3):
-        before = {k: v.clone() for k, v in trainer.ema.generator.state_dict().items()}
+        before = {k: v.clone() for k, v in first.ema.generator.state_dict().items()}
         trainer.step()
-        raw = trainer.graph.generator.state_dict()
+        raw = first.graph.generator.state_dict()
         for name in params:
-            avg = trainer.ema.generator.state_dict()[name]
+            avg = first.ema.generator.state_dict()[name]
             expected = panel.EMA_DECAY * before[name] + (1 - panel.EMA_DECAY) * raw[name]
             torch.testing.assert_close(avg, expected, rtol=1e-6, atol=1e-7)
-        head = trainer.ema.generator.state_dict()["head.2.weight"]
+        head = first.ema.generator.state_dict()["head.2.weight"]
         assert not torch.equal(head, before["head.2.weight"])  # the average moved
-    # Without selection, export writes the average as it is at the end.
+    # Without selection, export writes each member's average as it is at the end.
     config = dataclasses.replace(config, train=dataclasses.replace(config.train, select_every=0))
     trainer = ForGAN().trainer(config, torch.Generator().manual_seed(0))
     assert isinstance(trainer, panel.PanelTrainer)
@@ -114,8 +116,10 @@ def test_validation_and_export_use_the_moving_average_of_the_weights(tmp_path: P
         trainer.step()
     exported = trainer.checkpoint(3).generator
     head = "head.2.weight"  # starts at zero: after 3 steps the raw head has moved, the average less
-    torch.testing.assert_close(exported[head], trainer.ema.generator.state_dict()[head])
-    assert not torch.equal(exported[head], trainer.graph.generator.state_dict()[head])
+    for j, m in enumerate(trainer.members):
+        name = f"members.{j}.generator.{head}" if panel.MEMBERS > 1 else head
+        torch.testing.assert_close(exported[name], m.ema.generator.state_dict()[head])
+        assert not torch.equal(exported[name], m.graph.generator.state_dict()[head])
 
 
 def test_v1_kind_still_trains_and_exports(tmp_path: Path) -> None:
@@ -269,7 +273,7 @@ def test_an_exact_seasonal_naive_on_one_series_does_not_block_selection() -> Non
     ratios = series_ratio(model, base)
     assert ratios[0] > 1e9 and ratios[3] == 1.0
     want = ((1 / RATIO_FLOOR) * 0.9 * 0.9 * 1.0) ** (1 / 4)
-    assert panel._geo(model, base) == pytest.approx(want)
+    assert panel_selection._geo(model, base) == pytest.approx(want)
 
 
 def test_skipped_entities_are_named_with_the_reason(

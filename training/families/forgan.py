@@ -258,9 +258,7 @@ class ForGAN(Forecaster):
     def graph(self, ckpt: Checkpoint) -> nn.Module:
         if is_v1(ckpt.config) or not panel.is_panel_state(ckpt.generator):
             return super().graph(ckpt)
-        generator = panel.build_generator(ckpt.config)
-        generator.load_state_dict(ckpt.generator)
-        return panel.PanelForecastGraph(generator)
+        return panel.load_graph(ckpt.config, ckpt.generator)
 
     def evaluate(self, config: RunConfig, graph: nn.Module) -> dict[str, Any]:
         return evaluate_forecast(config, graph)

@@ -28,6 +28,9 @@ Checkpoint selection (`select_every`): validation windows scored with fixed nois
 among candidates whose validation MASE ratio to the seasonal naive is ≤ 1, the lowest CRPS ratio
 (geometric mean over series, each series' ratio bounded as the verdict's) is kept.
 
+Ensemble: `MEMBERS` such forecasters train side by side (own initial weights, own batches, own
+selection) and export as one graph whose sample paths alternate between them.
+
 Mixing (TSMixup, as Chronos pretrains on; forecasters without covariates): a share of each
 batch's windows become a convex combination λ z_a + (1 - λ) z_b (λ uniform) of two scaled windows
 of the batch, re-scaled like any window. A panel of a few short series offers few distinct
@@ -57,8 +60,6 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -66,21 +67,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnngan.core.manifest import DatasetInfo
-from training.checkpoint import Checkpoint, KeptBest
+from training.checkpoint import Checkpoint, Selection
 from training.config import RunConfig
 from training.data.table_forecast import left_pad
 from training.distributed import current
-from training.evaluate.versus import (
-    block_from_paths,
-    geometric_mean,
-    point_block,
-    seasonal_naive_point,
-    series_ratio,
-)
 from training.families.base import covariate_columns
+from training.families.panel_selection import Selector, Validation
 from training.loop import Trainer
 from training.networks import ema_update
 from training.networks_forecast import (
+    EnsembleGraph,
     PanelDiscriminator,
     PanelForecastGraph,
     PanelGenerator,
@@ -91,7 +87,7 @@ from training.networks_forecast import (
     mix_windows,
 )
 
-__all__ = ["PanelForecastGraph", "PanelGenerator", "check_shape"]
+__all__ = ["PanelForecastGraph", "PanelGenerator", "Validation", "check_shape"]
 log = logging.getLogger("rnngan.train")
 
 PATHS = 8  # sample paths per training window (the sample CRPS)
@@ -101,7 +97,12 @@ SHORT_SHARE = 0.25
 # Moving average of the generator's weights, updated every step; validation scores, selects and
 # exports it (lower MASE and CRPS ratios on every bench-panel panel, less spread between seeds)
 EMA_DECAY = 0.995
-SELECT_MAX_WINDOWS = 2000  # validation windows scored per selection (an even subsample beyond)
+# Forecasters trained side by side, each selected on validation, exported as one graph whose
+# paths alternate between them (training/networks_forecast.py EnsembleGraph). Trial on
+# bench-panel's smallest panels, two single-model runs' paths pooled: short MASE / CRPS ratio
+# 0.811 / 0.697 -> 0.775 / 0.661, mixed 0.840 / 0.669 -> 0.815 / 0.650; the seeds' spread is
+# what an ensemble averages away. Twice the training time; the same inference cost per path.
+MEMBERS = 2
 
 
 def build_generator(config: RunConfig) -> PanelGenerator:
@@ -133,99 +134,29 @@ def build_discriminator(config: RunConfig) -> PanelDiscriminator:
 
 
 def is_panel_state(state: dict[str, torch.Tensor]) -> bool:
-    """True for this forecaster's weights (the ForGAN-class v1 generator has no `init`)."""
-    return any(k.startswith("init.") for k in state)
+    """True for this forecaster's weights, one member's or several (the ForGAN-class v1
+    generator has no `init`)."""
+    return any(k.startswith("init.") or ".generator.init." in k for k in state)
 
 
-# --- validation: per-series scores and the seasonal-naive ratios ---
+def load_graph(config: RunConfig, state: dict[str, torch.Tensor]) -> nn.Module:
+    """The exported graph of a checkpoint's generator weights: one forecaster's, or an
+    EnsembleGraph of the members' (`members.j.generator.` names)."""
+    n = len({k.split(".")[1] for k in state if k.startswith("members.")})
+    if n == 0:
+        generator = build_generator(config)
+        generator.load_state_dict(state)
+        return PanelForecastGraph(generator)
+    graph = EnsembleGraph([PanelForecastGraph(build_generator(config)) for _ in range(n)])
+    graph.load_state_dict(state)
+    return graph
 
 
-@dataclass(frozen=True)
-class Validation:
-    """Validation windows: histories (V, C), truths (V, H), per-window scales (V,) (the series'
-    seasonal-naive MAE on its train part), series ids (V,) and, for a forecaster with
-    covariates, theirs (V, C + H, n_cov)."""
-
-    histories: np.ndarray
-    truth: np.ndarray
-    scales: np.ndarray
-    series: np.ndarray
-    covariates: np.ndarray | None = None
-
-    def subsample(self, limit: int) -> Validation:
-        if len(self.histories) <= limit:
-            return self
-        keep = np.linspace(0, len(self.histories) - 1, limit).round().astype(int)
-        cov = self.covariates[keep] if self.covariates is not None else None
-        return Validation(
-            self.histories[keep], self.truth[keep], self.scales[keep], self.series[keep], cov
-        )
-
-
-def _series_means(series: np.ndarray, values: np.ndarray) -> np.ndarray:
-    _, inv = np.unique(series, return_inverse=True)
-    return np.bincount(inv, values) / np.bincount(inv)
-
-
-def _geo(model: np.ndarray, base: np.ndarray) -> float:
-    """The verdict's bounded mean (versus.py): an exact seasonal naive blocks no checkpoint."""
-    return geometric_mean(series_ratio(model, base))
-
-
-class Selector:
-    """Checkpoint selection on validation (see the module docstring)."""
-
-    def __init__(
-        self, config: RunConfig, graph: PanelForecastGraph, validation: Validation
-    ) -> None:
-        self.config, self.graph = config, graph
-        self.v = validation.subsample(SELECT_MAX_WINDOWS)
-        if len(self.v.histories) < len(validation.histories):
-            log.info(
-                "checkpoint selection scores %d of %d validation windows (evenly spaced)",
-                len(self.v.histories),
-                len(validation.histories),
-            )
-        d = config.data
-        s = self.v.scales[:, None]
-        self.truth = self.v.truth / s
-        point = seasonal_naive_point(self.v.histories, d.horizon, d.season) / s
-        self.sn_mase = _series_means(self.v.series, point_block(point, self.truth)["err"])
-        self.kept = KeptBest()
-        self.history: list[dict[str, float]] = []
-
-    @torch.no_grad()
-    def score(self) -> tuple[float, float]:
-        d, m = self.config.data, self.config.model
-        g = torch.Generator().manual_seed(self.config.seed + 4242)
-        n = max(2, self.config.train.select_samples)
-        was = self.graph.training
-        self.graph.eval()
-        paths = []
-        for a in range(0, len(self.v.histories), 512):
-            hist = torch.from_numpy(np.asarray(self.v.histories[a : a + 512], dtype=np.float32))
-            noise = torch.randn(len(hist), n, d.horizon, m.latent_dim, generator=g)
-            if self.v.covariates is None:
-                paths.append(self.graph(hist, noise).double().numpy())
-            else:
-                cov = torch.from_numpy(self.v.covariates[a : a + 512])
-                paths.append(self.graph(hist, noise, cov).double().numpy())
-        self.graph.train(was)
-        p = np.concatenate(paths) / self.v.scales[:, None, None]
-        b = block_from_paths(p, self.truth)
-        mase_ratio = _geo(_series_means(self.v.series, b["err"]), self.sn_mase)
-        crps_ratio = _geo(_series_means(self.v.series, b["crps"]), self.sn_mase)
-        return mase_ratio, crps_ratio
-
-    def __call__(self, step: int) -> float:
-        mase_ratio, crps_ratio = self.score()
-        self.history.append(
-            {"step": step, "val_mase_ratio": mase_ratio, "val_crps_ratio": crps_ratio}
-        )
-        eligible = mase_ratio <= 1.0 or step == 0
-        if eligible:
-            self.kept.offer(crps_ratio, step, self.graph.generator)
-        return crps_ratio
+def _named(states: list[dict[str, torch.Tensor]], inner: str) -> dict[str, torch.Tensor]:
+    """One member's weights as they are; several under `members.j.<inner>` names."""
+    if len(states) == 1:
+        return states[0]
+    return {f"members.{j}.{inner}{k}": v for j, w in enumerate(states) for k, v in w.items()}
 
 
 # --- training ---
@@ -303,22 +234,16 @@ class PanelData:
         return torch.from_numpy(windows), (torch.from_numpy(cov) if cov is not None else None)
 
 
-class PanelTrainer(Trainer):
+class Member:
+    """One forecaster of the ensemble: its graph, discriminator, weight average, optimisers and
+    checkpoint selector. Members differ by their initial weights and batches."""
+
     def __init__(
         self,
         config: RunConfig,
-        rng: torch.Generator,
-        data: PanelData,
         validation: Validation,
-        *,
-        dataset: DatasetInfo,
-        freq: str | None,
-        features: list[str],
-        seq_len: int,
-        covariate_stats: tuple[np.ndarray, np.ndarray] | None = None,
+        covariate_stats: tuple[np.ndarray, np.ndarray] | None,
     ) -> None:
-        self.config, self.rng, self.data = config, rng, data
-        self.dataset, self.freq, self.features, self.seq_len = dataset, freq, features, seq_len
         self.graph = PanelForecastGraph(build_generator(config))
         if covariate_stats is not None:  # buffers: they travel in the checkpoint and the graph
             self.graph.generator.cov_loc.copy_(torch.from_numpy(covariate_stats[0]))
@@ -328,30 +253,28 @@ class PanelTrainer(Trainer):
         self.ema = copy.deepcopy(self.graph).requires_grad_(False)
         # Data-parallel (training/distributed.py): the paths (through z_paths) and the
         # discriminator under DDP, each rank on its block of the global batch.
-        self.shard = current()
-        self.paths = self.shard.wrap(self.graph, through=PanelForecastGraph.z_paths)
-        self.judge = self.shard.wrap(self.disc)
+        shard = current()
+        self.paths = shard.wrap(self.graph, through=PanelForecastGraph.z_paths)
+        self.judge = shard.wrap(self.disc)
         t = config.train
         self.opt_g = torch.optim.Adam(self.graph.parameters(), lr=t.lr_g, betas=(0.5, 0.9))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=t.lr_d, betas=(0.5, 0.9))
-        self.total_steps = t.steps
-        self.mix = mix_share(data.n_windows) if data.covs is None else 0.0  # TSMixup's share
-        log.info("%.0f %% of each batch's windows mixed (TSMixup)", 100 * self.mix)
         self.selector = Selector(config, self.ema, validation) if t.select_every else None
         if self.selector is not None:
             self.selector(0)  # step 0 is the seasonal naive: always a candidate
 
-    def step(self) -> dict[str, float]:
-        c, d = self.config, self.config.data
-        t, s = c.train, d.season
-        w, cov = self.data.batch(self.rng, t.batch_size)  # the global batch, alike on every rank
+    def step(
+        self, config: RunConfig, data: PanelData, rng: torch.Generator, mix: float
+    ) -> dict[str, float]:
+        t, d, shard = config.train, config.data, current()
+        w, cov = data.batch(rng, t.batch_size)  # the global batch, alike on every rank
         # Scaled and mixed on the global batch: a window's partner may be another rank's
-        z = mix_windows(w, d.context_len, s, self.mix, self.rng)
-        z, cov = self.shard.take(z), (self.shard.take(cov) if cov is not None else None)
+        z = mix_windows(w, d.context_len, d.season, mix, rng)
+        z, cov = shard.take(z), (shard.take(cov) if cov is not None else None)
         zh, zf = z[:, : d.context_len], z[:, d.context_len :]
         covz = self.graph.generator.scale_cov(cov) if cov is not None else None
-        noise = torch.randn(t.batch_size, PATHS, d.horizon, c.model.latent_dim, generator=self.rng)
-        x = self.paths(zh, self.shard.take(noise), covz)  # (B, K, H)
+        noise = torch.randn(t.batch_size, PATHS, d.horizon, config.model.latent_dim, generator=rng)
+        x = self.paths(zh, shard.take(noise), covz)  # (B, K, H)
         out: dict[str, float] = {}
         if t.adv_weight > 0:
             real = self.judge(zh, zf, covz)
@@ -376,24 +299,75 @@ class PanelTrainer(Trainer):
         out["g_crps"] = crps.item()
         return out
 
+    def exported(self) -> tuple[dict[str, torch.Tensor], Selection | None]:
+        """The weights export writes (the selected average, else the last) and their selection."""
+        last = self.ema.generator.state_dict()
+        return self.selector.kept.weights(last) if self.selector is not None else (last, None)
+
+
+class PanelTrainer(Trainer):
+    """MEMBERS forecasters trained side by side, one step each per loop step; the checkpoint
+    holds each member's selected weights (`members.j.` names past one member) and export writes
+    them as one graph (`load_graph`). The logged losses are the members' means; the validation
+    score the loop's patience reads is the members' mean CRPS ratio."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        rng: torch.Generator,
+        data: PanelData,
+        validation: Validation,
+        *,
+        dataset: DatasetInfo,
+        freq: str | None,
+        features: list[str],
+        seq_len: int,
+        covariate_stats: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        self.config, self.rng, self.data = config, rng, data
+        self.dataset, self.freq, self.features, self.seq_len = dataset, freq, features, seq_len
+        self.members = [Member(config, validation, covariate_stats) for _ in range(MEMBERS)]
+        self.total_steps = config.train.steps
+        self.mix = mix_share(data.n_windows) if data.covs is None else 0.0  # TSMixup's share
+        log.info(
+            "%d forecasters side by side; %.0f %% of each batch's windows mixed (TSMixup)",
+            MEMBERS,
+            100 * self.mix,
+        )
+
+    def step(self) -> dict[str, float]:
+        outs = [m.step(self.config, self.data, self.rng, self.mix) for m in self.members]
+        return {k: sum(o[k] for o in outs) / len(outs) for k in outs[0]}
+
     def validate(self, step: int) -> float | None:
-        return self.selector(step) if self.selector is not None else None
+        scores = [m.selector(step) for m in self.members if m.selector is not None]
+        return sum(scores) / len(scores) if scores else None
 
     def checkpoint(self, step: int) -> Checkpoint:
-        generator, selection = self.ema.generator.state_dict(), None
-        if self.selector is not None:
-            generator, selection = self.selector.kept.weights(generator)
+        kept = [m.exported() for m in self.members]
+        if len(kept) == 1:
+            generator, selection = kept[0]
+        else:
+            generator = _named([w for w, _ in kept], "generator.")
+            chosen = [s for _, s in kept if s is not None]
+            # One step stands for the members' (the checkpoint's field holds one): the latest
+            # selected, with the members' mean score; each member's is in the log.
+            selection = (
+                Selection(
+                    step=max(s.step for s in chosen),
+                    val_crps=sum(s.val_crps for s in chosen) / len(chosen),
+                )
+                if chosen
+                else None
+            )
         return Checkpoint(
             config=self.config,
             step=step,
             generator=generator,
-            discriminator=self.disc.state_dict(),
+            discriminator=_named([m.disc.state_dict() for m in self.members], ""),
             features=self.features,
             dataset=self.dataset,
             seq_len=self.seq_len,
             freq=self.freq,
             selection=selection,
         )
-
-    def selection_history(self) -> list[dict[str, Any]]:
-        return self.selector.history if self.selector is not None else []
