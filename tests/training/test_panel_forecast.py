@@ -24,9 +24,8 @@ from training.evaluate.versus import (
     seasonal_naive_point,
 )
 from training.export import export
-from training.families import build_graph
+from training.families import build_graph, panel_selection
 from training.families import panel_forecast as panel
-from training.families import panel_selection
 from training.train import train
 
 
