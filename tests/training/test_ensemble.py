@@ -3,6 +3,7 @@ request is member i mod K's, for any number of paths, in torch and in the export
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -78,9 +79,37 @@ def test_a_trained_ensemble_checkpoints_and_exports_every_member(tmp_path: Path)
     train(config, progress=False)
     ckpt = load_run(config.run_dir)
     names = {k.split(".")[1] for k in ckpt.generator if k.startswith("members.")}
-    assert names == {str(j) for j in range(panel.MEMBERS)}
+    k = panel.members_for(ckpt.dataset.n_windows)
+    assert names == {str(j) for j in range(k)}
     graph = build_graph(ckpt)
-    assert isinstance(graph, EnsembleGraph) and len(graph.members) == panel.MEMBERS
+    assert isinstance(graph, EnsembleGraph) and len(graph.members) == k
     one, two = (m.generator.state_dict() for m in graph.members[:2])
     assert any(not torch.equal(one[k], two[k]) for k in one)  # own initial weights and batches
     export(config.run_dir, tmp_path / "models")
+
+
+def test_a_panel_of_few_training_windows_gets_a_third_member() -> None:
+    assert panel.members_for(panel.MIX_ALL_BELOW) == panel.MEMBERS_FEW == 3
+    assert panel.members_for(panel.MIX_ALL_BELOW + 1) == panel.MEMBERS == 2
+    assert panel.members_for(1) == 3 and panel.members_for(10**6) == 2
+
+
+def test_the_trainer_sizes_its_ensemble_by_the_panels_windows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.families.forgan import ForGAN
+
+    config = tiny_forecast(tmp_path)
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, select_every=1))
+    few = ForGAN().trainer(config, torch.Generator().manual_seed(0))
+    assert isinstance(few, panel.PanelTrainer) and few.data.n_windows <= panel.MIX_ALL_BELOW
+    assert len(few.members) == 3
+    # every member's selector scores the same windows, computed once
+    assert (
+        len({id(m.selector.w) for m in few.members if m.selector is not None})
+        == 1
+        < len([m.selector for m in few.members if m.selector is not None])
+    )
+    monkeypatch.setattr(panel, "MIX_ALL_BELOW", few.data.n_windows - 1)
+    many = ForGAN().trainer(config, torch.Generator().manual_seed(0))
+    assert isinstance(many, panel.PanelTrainer) and len(many.members) == 2

@@ -116,7 +116,7 @@ def test_validation_and_export_use_the_moving_average_of_the_weights(tmp_path: P
     exported = trainer.checkpoint(3).generator
     head = "head.2.weight"  # starts at zero: after 3 steps the raw head has moved, the average less
     for j, m in enumerate(trainer.members):
-        name = f"members.{j}.generator.{head}" if panel.MEMBERS > 1 else head
+        name = f"members.{j}.generator.{head}" if len(trainer.members) > 1 else head
         torch.testing.assert_close(exported[name], m.ema.generator.state_dict()[head])
         assert not torch.equal(exported[name], m.graph.generator.state_dict()[head])
 

@@ -28,8 +28,9 @@ Checkpoint selection (`select_every`): validation windows scored with fixed nois
 among candidates whose validation MASE ratio to the seasonal naive is ≤ 1, the lowest CRPS ratio
 (geometric mean over series, each series' ratio bounded as the verdict's) is kept.
 
-Ensemble: `MEMBERS` such forecasters train side by side (own initial weights, own batches, own
-selection) and export as one graph whose sample paths alternate between them.
+Ensemble: `members_for` such forecasters (two; three on a panel of few training windows) train
+side by side (own initial weights, own batches, own selection) and export as one graph whose
+sample paths alternate between them.
 
 Mixing (TSMixup, as Chronos pretrains on; forecasters without covariates): a share of each
 batch's windows become a convex combination λ z_a + (1 - λ) z_b (λ uniform) of two scaled windows
@@ -72,10 +73,11 @@ from training.config import RunConfig
 from training.data.table_forecast import left_pad
 from training.distributed import current
 from training.families.base import covariate_columns
-from training.families.panel_selection import Selector, Validation
+from training.families.panel_selection import SelectionWindows, Selector, Validation
 from training.loop import Trainer
 from training.networks import ema_update
 from training.networks_forecast import (
+    MIX_ALL_BELOW,
     EnsembleGraph,
     PanelDiscriminator,
     PanelForecastGraph,
@@ -101,8 +103,17 @@ EMA_DECAY = 0.995
 # paths alternate between them (training/networks_forecast.py EnsembleGraph). Trial on
 # bench-panel's smallest panels, two single-model runs' paths pooled: short MASE / CRPS ratio
 # 0.811 / 0.697 -> 0.775 / 0.661, mixed 0.840 / 0.669 -> 0.815 / 0.650; the seeds' spread is
-# what an ensemble averages away. Twice the training time; the same inference cost per path.
-MEMBERS = 2
+# what an ensemble averages away. A third member where the training windows are few (as many as
+# the mixing share's "few", MIX_ALL_BELOW; trials, 2 seeds each, on the two-member forecaster):
+# short (2,290 windows) 0.789 / 0.676 -> 0.771 / 0.655, mixed (4,779) 0.823 / 0.650 -> 0.808 /
+# 0.645, while energy (59,136) stayed at 0.755 / 0.588 -> 0.757 / 0.590. Each member costs its
+# share of training time; the inference cost per path is the same.
+MEMBERS, MEMBERS_FEW = 2, 3
+
+
+def members_for(n_windows: int) -> int:
+    """The ensemble's size for a panel of `n_windows` distinct training windows."""
+    return MEMBERS_FEW if n_windows <= MIX_ALL_BELOW else MEMBERS
 
 
 def build_generator(config: RunConfig) -> PanelGenerator:
@@ -241,7 +252,7 @@ class Member:
     def __init__(
         self,
         config: RunConfig,
-        validation: Validation,
+        windows: SelectionWindows | None,
         covariate_stats: tuple[np.ndarray, np.ndarray] | None,
     ) -> None:
         self.graph = PanelForecastGraph(build_generator(config))
@@ -259,7 +270,7 @@ class Member:
         t = config.train
         self.opt_g = torch.optim.Adam(self.graph.parameters(), lr=t.lr_g, betas=(0.5, 0.9))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=t.lr_d, betas=(0.5, 0.9))
-        self.selector = Selector(config, self.ema, validation) if t.select_every else None
+        self.selector = Selector(self.ema, windows) if windows is not None else None
         if self.selector is not None:
             self.selector(0)  # step 0 is the seasonal naive: always a candidate
 
@@ -306,7 +317,7 @@ class Member:
 
 
 class PanelTrainer(Trainer):
-    """MEMBERS forecasters trained side by side, one step each per loop step; the checkpoint
+    """`members_for` forecasters trained side by side, one step each per loop step; the checkpoint
     holds each member's selected weights (`members.j.` names past one member) and export writes
     them as one graph (`load_graph`). The logged losses are the members' means; the validation
     score the loop's patience reads is the members' mean CRPS ratio."""
@@ -326,12 +337,17 @@ class PanelTrainer(Trainer):
     ) -> None:
         self.config, self.rng, self.data = config, rng, data
         self.dataset, self.freq, self.features, self.seq_len = dataset, freq, features, seq_len
-        self.members = [Member(config, validation, covariate_stats) for _ in range(MEMBERS)]
+        windows = SelectionWindows(config, validation) if config.train.select_every else None
+        self.members = [
+            Member(config, windows, covariate_stats) for _ in range(members_for(data.n_windows))
+        ]
         self.total_steps = config.train.steps
         self.mix = mix_share(data.n_windows) if data.covs is None else 0.0  # TSMixup's share
         log.info(
-            "%d forecasters side by side; %.0f %% of each batch's windows mixed (TSMixup)",
-            MEMBERS,
+            "%d forecasters side by side on %d training windows; %.0f %% of each batch's "
+            "windows mixed (TSMixup)",
+            len(self.members),
+            data.n_windows,
             100 * self.mix,
         )
 
@@ -351,7 +367,7 @@ class PanelTrainer(Trainer):
             generator = _named([w for w, _ in kept], "generator.")
             chosen = [s for _, s in kept if s is not None]
             # One step stands for the members' (the checkpoint's field holds one): the latest
-            # selected, with the members' mean score; each member's is in the log.
+            # selected, with the members' mean score.
             selection = (
                 Selection(
                     step=max(s.step for s in chosen),

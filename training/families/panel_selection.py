@@ -58,13 +58,13 @@ def _geo(model: np.ndarray, base: np.ndarray) -> float:
     return geometric_mean(series_ratio(model, base))
 
 
-class Selector:
-    """Checkpoint selection on validation (see the module docstring)."""
+class SelectionWindows:
+    """What every member's selection scores, computed once per run: the validation windows
+    (an even subsample past SELECT_MAX_WINDOWS), their truths in scale units and the seasonal
+    naive's MAE per series."""
 
-    def __init__(
-        self, config: RunConfig, graph: PanelForecastGraph, validation: Validation
-    ) -> None:
-        self.config, self.graph = config, graph
+    def __init__(self, config: RunConfig, validation: Validation) -> None:
+        self.config = config
         self.v = validation.subsample(SELECT_MAX_WINDOWS)
         if len(self.v.histories) < len(validation.histories):
             log.info(
@@ -77,37 +77,42 @@ class Selector:
         self.truth = self.v.truth / s
         point = seasonal_naive_point(self.v.histories, d.horizon, d.season) / s
         self.sn_mase = _series_means(self.v.series, point_block(point, self.truth)["err"])
+
+
+class Selector:
+    """Checkpoint selection on validation for one forecaster (the rule: the docstring of
+    training/families/panel_forecast.py)."""
+
+    def __init__(self, graph: PanelForecastGraph, windows: SelectionWindows) -> None:
+        self.graph, self.w = graph, windows
         self.kept = KeptBest()
-        self.history: list[dict[str, float]] = []
 
     @torch.no_grad()
     def score(self) -> tuple[float, float]:
-        d, m = self.config.data, self.config.model
-        g = torch.Generator().manual_seed(self.config.seed + 4242)
-        n = max(2, self.config.train.select_samples)
+        config, v = self.w.config, self.w.v
+        d, m = config.data, config.model
+        g = torch.Generator().manual_seed(config.seed + 4242)
+        n = max(2, config.train.select_samples)
         was = self.graph.training
         self.graph.eval()
         paths = []
-        for a in range(0, len(self.v.histories), 512):
-            hist = torch.from_numpy(np.asarray(self.v.histories[a : a + 512], dtype=np.float32))
+        for a in range(0, len(v.histories), 512):
+            hist = torch.from_numpy(np.asarray(v.histories[a : a + 512], dtype=np.float32))
             noise = torch.randn(len(hist), n, d.horizon, m.latent_dim, generator=g)
-            if self.v.covariates is None:
+            if v.covariates is None:
                 paths.append(self.graph(hist, noise).double().numpy())
             else:
-                cov = torch.from_numpy(self.v.covariates[a : a + 512])
+                cov = torch.from_numpy(v.covariates[a : a + 512])
                 paths.append(self.graph(hist, noise, cov).double().numpy())
         self.graph.train(was)
-        p = np.concatenate(paths) / self.v.scales[:, None, None]
-        b = block_from_paths(p, self.truth)
-        mase_ratio = _geo(_series_means(self.v.series, b["err"]), self.sn_mase)
-        crps_ratio = _geo(_series_means(self.v.series, b["crps"]), self.sn_mase)
+        p = np.concatenate(paths) / v.scales[:, None, None]
+        b = block_from_paths(p, self.w.truth)
+        mase_ratio = _geo(_series_means(v.series, b["err"]), self.w.sn_mase)
+        crps_ratio = _geo(_series_means(v.series, b["crps"]), self.w.sn_mase)
         return mase_ratio, crps_ratio
 
     def __call__(self, step: int) -> float:
         mase_ratio, crps_ratio = self.score()
-        self.history.append(
-            {"step": step, "val_mase_ratio": mase_ratio, "val_crps_ratio": crps_ratio}
-        )
         eligible = mase_ratio <= 1.0 or step == 0
         if eligible:
             self.kept.offer(crps_ratio, step, self.graph.generator)
