@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
+from rnngan.core.tables.spec import TableError
 from tests.training.helpers import tiny_forecast
 from training.checkpoint import load_run
 from training.data.table_forecast import infer_season
@@ -295,6 +296,43 @@ def test_skipped_entities_are_named_with_the_reason(
     assert "2 of 3 entities skipped" in caplog.text
     assert "tiny (20 rows: a train part of 14 <= season 24)" in caplog.text
     assert "empty (no y value)" in caplog.text
+
+
+def test_when_every_entity_is_skipped_the_error_names_them(tmp_path: Path) -> None:
+    from training.config import RunConfig, from_dict
+    from training.data.table_forecast import load_table_forecast
+
+    rows = [(name, k, 1.0) for name in ("a", "b") for k in range(20)]
+    pd.DataFrame(rows, columns=["id", "step", "y"]).to_csv(tmp_path / "p.csv", index=False)
+    data = {"dataset": "table", "path": str(tmp_path / "p.csv"), "id_col": "id"}
+    data |= {"time_col": "step", "target": "y", "context_len": 48, "horizon": 12, "season": 24}
+    config = from_dict(RunConfig, {"name": "p", "task": "forecast", "data": data})
+    with pytest.raises(TableError, match=r"a \(20 rows: a train part of 14 <= season 24\), b "):
+        load_table_forecast(config.data)
+
+
+def test_entities_too_short_to_train_on_are_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An entity whose train part spans a season but not a season + horizon is read, not
+    trained on (PanelData keeps it out) and named in a warning."""
+    from training.config import RunConfig, from_dict
+    from training.families.table_forecast import TableForecast
+
+    t = np.arange(24 * 10)
+    rows = [("long", k, float(np.sin(k / 3.8))) for k in t]
+    rows += [("mid", k, float(np.cos(k / 3.8))) for k in t[:44]]  # train part 31 rows
+    pd.DataFrame(rows, columns=["id", "step", "y"]).to_csv(tmp_path / "p.csv", index=False)
+    data = {"dataset": "table", "path": str(tmp_path / "p.csv"), "id_col": "id"}
+    data |= {"time_col": "step", "target": "y", "context_len": 48, "horizon": 12, "season": 24}
+    data |= {"short_histories": True}
+    train = {"steps": 1, "batch_size": 4, "select_every": 0}
+    config = from_dict(RunConfig, {"name": "p", "task": "forecast", "data": data, "train": train})
+    with caplog.at_level("WARNING", logger="rnngan.train"):
+        trainer = TableForecast().trainer(config, torch.Generator().manual_seed(0))
+    assert isinstance(trainer, panel.PanelTrainer) and len(trainer.data.trains) == 1
+    assert "1 of 2 entities have a train part under 36 rows (a season + horizon)" in caplog.text
+    assert caplog.text.rstrip().endswith(": mid")
 
 
 @pytest.mark.parametrize(("future_cols", "share"), [([], 1.0), (["promo"], 0.0)])

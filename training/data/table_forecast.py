@@ -223,7 +223,11 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
             )
         )
     if not entities:
-        raise TableError("no entity is long enough for its train part to span one season")
+        raise TableError(
+            "no entity is long enough for its train part to span one season: "
+            + ", ".join(skipped[:10])
+            + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+        )
     if skipped:
         # Named, so that a user can tell which of their series the model never saw.
         log.warning(

@@ -95,6 +95,19 @@ def panel_trainer(config: RunConfig, rng: torch.Generator, data: Any) -> Trainer
         min_span=d.season + d.horizon if short else 0,
         cut=(panel.SHORT_SHARE, d.context_len, d.season) if short else (0.0, 0, 0),
     )
+    least = d.season + d.horizon if short else d.context_len + d.horizon
+    untrained = [e.name for e in data.entities if e.train_end < least]
+    if untrained:  # named, as the entities the reader skipped are
+        log.warning(
+            "%d of %d entities have a train part under %d rows (%s): not trained on, still "
+            "forecast and scored where their validation and test parts hold a window: %s%s",
+            len(untrained),
+            len(data.entities),
+            least,
+            "a season + horizon" if short else "context_len + horizon",
+            ", ".join(untrained[:10]),
+            f" and {len(untrained) - 10} more" if len(untrained) > 10 else "",
+        )
     if train.n_short:
         log.info(
             "%d entities shorter than context_len + horizon train on NaN-padded histories",
