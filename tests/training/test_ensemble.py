@@ -17,39 +17,69 @@ from training.checkpoint import load_run
 from training.export import export
 from training.families import build_graph
 from training.families import panel_forecast as panel
-from training.networks_forecast import EnsembleGraph
+from training.networks_forecast import EnsembleGraph, PanelGenerator, encoder_patch
 from training.train import train
 
 
-def _members(k: int) -> list[panel.PanelForecastGraph]:
+def _members(k: int, n_cov: int = 0) -> list[panel.PanelForecastGraph]:
     config = tiny_forecast(Path("unused"))
     graphs = []
     for j in range(k):
         torch.manual_seed(j)
-        g = panel.PanelForecastGraph(panel.build_generator(config))
+        d, m = config.data, config.model
+        generator = PanelGenerator(
+            context=d.context_len,
+            horizon=d.horizon,
+            season=d.season,
+            latent_dim=m.latent_dim,
+            hidden=m.hidden_size,
+            patch=m.patch_len,
+            enc_patch=encoder_patch(d.context_len, d.season, m.patch_len),
+            n_cov=n_cov,
+        )
+        if n_cov:  # the same train-part statistics in every member, as training gives them
+            generator.cov_loc.copy_(torch.arange(n_cov, dtype=torch.float32))
+            generator.cov_scale.copy_(torch.full((n_cov,), 2.0))
+        g = panel.PanelForecastGraph(generator)
         g.generator.head[-1].weight.data.normal_(0, 0.5)  # members that differ from the naive
         graphs.append(g.eval())
     return graphs
 
 
+@pytest.mark.parametrize("n_cov", [0, 2])
 @pytest.mark.parametrize("k", [2, 3])
 @pytest.mark.parametrize("n", [1, 2, 3, 5])
-def test_path_i_is_member_i_mod_k(k: int, n: int) -> None:
-    members = _members(k)
+def test_path_i_is_member_i_mod_k(k: int, n: int, n_cov: int) -> None:
+    """Scaled once for all members, path i equals member i mod k's own forward."""
+    members = _members(k, n_cov)
     ensemble = EnsembleGraph(members).eval()
     context = members[0].generator.context
     history = torch.randn(3, context).cumsum(dim=1)
     noise = torch.randn(3, n, 6, members[0].generator.latent)
+    cov = torch.randn(3, context + 6, n_cov) if n_cov else None
     with torch.no_grad():
-        out = ensemble(history, noise)
+        out = ensemble(history, noise, cov)
         assert out.shape == (3, n, 6)
         for i in range(n):
-            alone = members[i % k](history, noise[:, i : i + 1])
+            alone = members[i % k](history, noise[:, i : i + 1], cov)
             torch.testing.assert_close(out[:, i : i + 1], alone)
 
 
-def test_the_exported_ensemble_matches_torch_for_any_number_of_paths() -> None:
-    members = _members(2)
+def test_members_with_different_covariate_statistics_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = tiny_forecast(Path("unused"))
+    monkeypatch.setattr(panel, "covariate_columns", lambda _config: ["a", "b"])
+    state = EnsembleGraph(_members(2, n_cov=2)).state_dict()
+    assert isinstance(panel.load_graph(config, state), EnsembleGraph)
+    state["members.1.generator.cov_scale"] = torch.ones(2)
+    with pytest.raises(ValueError, match="different covariate statistics"):
+        panel.load_graph(config, state)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_the_exported_ensemble_matches_torch_for_any_number_of_paths(k: int) -> None:
+    members = _members(k)
     ensemble = EnsembleGraph(members).eval()
     context, latent = members[0].generator.context, members[0].generator.latent
     buffer = io.BytesIO()
@@ -79,10 +109,10 @@ def test_a_trained_ensemble_checkpoints_and_exports_every_member(tmp_path: Path)
     train(config, progress=False)
     ckpt = load_run(config.run_dir)
     names = {k.split(".")[1] for k in ckpt.generator if k.startswith("members.")}
-    k = panel.members_for(ckpt.dataset.n_windows)
-    assert names == {str(j) for j in range(k)}
+    n_members = panel.members_for(ckpt.dataset.n_windows)
+    assert names == {str(j) for j in range(n_members)}
     graph = build_graph(ckpt)
-    assert isinstance(graph, EnsembleGraph) and len(graph.members) == k
+    assert isinstance(graph, EnsembleGraph) and len(graph.members) == n_members
     one, two = (m.generator.state_dict() for m in graph.members[:2])
     assert any(not torch.equal(one[k], two[k]) for k in one)  # own initial weights and batches
     export(config.run_dir, tmp_path / "models")

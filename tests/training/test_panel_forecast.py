@@ -335,6 +335,21 @@ def test_entities_too_short_to_train_on_are_named(
     assert caplog.text.rstrip().endswith(": mid")
 
 
+def test_when_no_entity_can_be_trained_on_the_error_names_them(tmp_path: Path) -> None:
+    """Every train part spans a season (the reader keeps them) but not context + horizon."""
+    from training.config import RunConfig, from_dict
+    from training.families.table_forecast import TableForecast
+
+    t = np.arange(80)  # train parts of 56 rows: a season, not context_len 48 + horizon 12
+    rows = [(name, k, float(np.sin(k / 3.8))) for name in ("north", "south") for k in t]
+    pd.DataFrame(rows, columns=["id", "step", "y"]).to_csv(tmp_path / "p.csv", index=False)
+    data = {"dataset": "table", "path": str(tmp_path / "p.csv"), "id_col": "id"}
+    data |= {"time_col": "step", "target": "y", "context_len": 48, "horizon": 12, "season": 24}
+    config = from_dict(RunConfig, {"name": "p", "task": "forecast", "data": data})
+    with pytest.raises(TableError, match=r"train part of 60 rows .*: north, south; lower"):
+        TableForecast().trainer(config, torch.Generator().manual_seed(0))
+
+
 @pytest.mark.parametrize(("future_cols", "share"), [([], 1.0), (["promo"], 0.0)])
 def test_windows_are_mixed_only_without_covariates(
     tmp_path: Path, future_cols: list[str], share: float

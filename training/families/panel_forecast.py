@@ -104,8 +104,8 @@ EMA_DECAY = 0.995
 # bench-panel's smallest panels, two single-model runs' paths pooled: short MASE / CRPS ratio
 # 0.811 / 0.697 -> 0.775 / 0.661, mixed 0.840 / 0.669 -> 0.815 / 0.650; the seeds' spread is
 # what an ensemble averages away. A third member where the training windows are few (as many as
-# the mixing share's "few", MIX_ALL_BELOW; trials, 2 seeds each, on the two-member forecaster):
-# short (2,290 windows) 0.789 / 0.676 -> 0.771 / 0.655, mixed (4,779) 0.823 / 0.650 -> 0.808 /
+# the mixing share's "few", MIX_ALL_BELOW; trials, 2 seeds each, against the two-member
+# forecaster's bench-panel figures): short (2,290 windows) 0.789 / 0.676 -> 0.771 / 0.655, mixed (4,779) 0.823 / 0.650 -> 0.808 /
 # 0.645, while energy (59,136) stayed at 0.755 / 0.588 -> 0.757 / 0.590. Each member costs its
 # share of training time; the inference cost per path is the same.
 MEMBERS, MEMBERS_FEW = 2, 3
@@ -160,6 +160,11 @@ def load_graph(config: RunConfig, state: dict[str, torch.Tensor]) -> nn.Module:
         return PanelForecastGraph(generator)
     graph = EnsembleGraph([PanelForecastGraph(build_generator(config)) for _ in range(n)])
     graph.load_state_dict(state)
+    buffers = [dict(m.generator.named_buffers()) for m in graph.members]
+    stats = [k for k in buffers[0] if k.startswith("cov_")]
+    # the graph scales covariates once, with member 0's statistics
+    if any(not torch.equal(b[k], buffers[0][k]) for b in buffers[1:] for k in stats):
+        raise ValueError("the ensemble's members hold different covariate statistics")
     return graph
 
 

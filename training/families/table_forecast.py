@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from rnngan.core.manifest import DatasetInfo
+from rnngan.core.tables.spec import TableError
 from training.config import RunConfig
 from training.data.table_forecast import load_table_forecast
 from training.evaluate.forecast import evaluate_table_forecast
@@ -88,6 +89,27 @@ def panel_trainer(config: RunConfig, rng: torch.Generator, data: Any) -> Trainer
         covs = [e.covariates[: e.train_end] for e in data.entities if e.covariates is not None]
         log.info("covariates: %s", ", ".join(panel.covariate_columns(config)))
     short = d.short_histories  # entities from a season + horizon; a share of histories cut
+    least = d.season + d.horizon if short else d.context_len + d.horizon
+    untrained = [e.name for e in data.entities if e.train_end < least]
+    named = ", ".join(untrained[:10]) + (
+        f" and {len(untrained) - 10} more" if len(untrained) > 10 else ""
+    )
+    need = "a season + horizon" if short else "context_len + horizon"
+    if len(untrained) == len(data.entities):
+        raise TableError(
+            f"no entity has a train part of {least} rows ({need}) to train on: {named}; "
+            "lower --horizon or --context-len" + ("" if short else ", or set data.short_histories")
+        )
+    if untrained:  # named, as the entities the reader skipped are
+        log.warning(
+            "%d of %d entities have a train part under %d rows (%s): not trained on, still "
+            "forecast and scored where their validation and test parts hold a window: %s",
+            len(untrained),
+            len(data.entities),
+            least,
+            need,
+            named,
+        )
     train = panel.PanelData(
         [e.values[: e.train_end] for e in data.entities],
         d.context_len + d.horizon,
@@ -95,19 +117,6 @@ def panel_trainer(config: RunConfig, rng: torch.Generator, data: Any) -> Trainer
         min_span=d.season + d.horizon if short else 0,
         cut=(panel.SHORT_SHARE, d.context_len, d.season) if short else (0.0, 0, 0),
     )
-    least = d.season + d.horizon if short else d.context_len + d.horizon
-    untrained = [e.name for e in data.entities if e.train_end < least]
-    if untrained:  # named, as the entities the reader skipped are
-        log.warning(
-            "%d of %d entities have a train part under %d rows (%s): not trained on, still "
-            "forecast and scored where their validation and test parts hold a window: %s%s",
-            len(untrained),
-            len(data.entities),
-            least,
-            "a season + horizon" if short else "context_len + horizon",
-            ", ".join(untrained[:10]),
-            f" and {len(untrained) - 10} more" if len(untrained) > 10 else "",
-        )
     if train.n_short:
         log.info(
             "%d entities shorter than context_len + horizon train on NaN-padded histories",
