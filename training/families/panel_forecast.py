@@ -103,11 +103,12 @@ EMA_DECAY = 0.995
 # paths alternate between them (training/networks_forecast.py EnsembleGraph). Trial on
 # bench-panel's smallest panels, two single-model runs' paths pooled: short MASE / CRPS ratio
 # 0.811 / 0.697 -> 0.775 / 0.661, mixed 0.840 / 0.669 -> 0.815 / 0.650; the seeds' spread is
-# what an ensemble averages away. A third member where the training windows are few (as many as
-# the mixing share's "few", MIX_ALL_BELOW; trials, 2 seeds each, against the two-member
-# forecaster's bench-panel figures): short (2,290 windows) 0.789 / 0.676 -> 0.771 / 0.655, mixed (4,779) 0.823 / 0.650 -> 0.808 /
-# 0.645, while energy (59,136) stayed at 0.755 / 0.588 -> 0.757 / 0.590. Each member costs its
-# share of training time; the inference cost per path is the same.
+# what an ensemble averages away. A third member where the training windows are few (as many
+# as the mixing share's "few", MIX_ALL_BELOW; trials, 2 seeds each, against the two-member
+# forecaster's bench-panel figures): short (2,290 windows) 0.789 / 0.676 -> 0.771 / 0.655,
+# mixed (4,779) 0.823 / 0.650 -> 0.808 / 0.645, while energy (59,136) stayed at 0.755 / 0.588
+# -> 0.757 / 0.590. Each member costs its share of training time; the inference cost per path
+# is the same.
 MEMBERS, MEMBERS_FEW = 2, 3
 
 
