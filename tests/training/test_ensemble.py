@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import io
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import onnxruntime as ort
@@ -17,26 +18,18 @@ from training.checkpoint import load_run
 from training.export import export
 from training.families import build_graph
 from training.families import panel_forecast as panel
-from training.networks_forecast import EnsembleGraph, PanelGenerator, encoder_patch
+from training.networks_forecast import EnsembleGraph
 from training.train import train
 
 
 def _members(k: int, n_cov: int = 0) -> list[panel.PanelForecastGraph]:
     config = tiny_forecast(Path("unused"))
+    channels = [f"c{i}" for i in range(n_cov)]
     graphs = []
     for j in range(k):
         torch.manual_seed(j)
-        d, m = config.data, config.model
-        generator = PanelGenerator(
-            context=d.context_len,
-            horizon=d.horizon,
-            season=d.season,
-            latent_dim=m.latent_dim,
-            hidden=m.hidden_size,
-            patch=m.patch_len,
-            enc_patch=encoder_patch(d.context_len, d.season, m.patch_len),
-            n_cov=n_cov,
-        )
+        with mock.patch.object(panel, "covariate_columns", lambda _config: channels):
+            generator = panel.build_generator(config)
         if n_cov:  # the same train-part statistics in every member, as training gives them
             generator.cov_loc.copy_(torch.arange(n_cov, dtype=torch.float32))
             generator.cov_scale.copy_(torch.full((n_cov,), 2.0))
