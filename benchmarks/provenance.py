@@ -10,7 +10,9 @@ file written before commits were recorded falls back to the last commit that tou
 itself, and says so. A doc is as current as the results files it is written from. Where a
 results file's entries run different kinds of model (bench-tables: generator and forecaster
 cases), each entry is checked against its own kind's code (`Figure.entry_exclude`), so a
-forecaster change asks for the forecaster cases to be rerun, not the generator's. bench-ablation's
+forecaster change asks for the forecaster cases to be rerun, not the generator's; likewise each of
+bench-generation's data sets is checked against its own config and data file only, so a new
+version of one shipped generator does not ask for the others to be retrained. bench-ablation's
 rows likewise leave out benchmarks/ablation.py while the overrides a row recorded are still its
 variant's (`_ablation_row`): a change to how the doc is written does not ask for hours of reruns.
 
@@ -174,6 +176,29 @@ def _ablation_row(entry: dict[str, Any]) -> tuple[str, ...]:
     return ()
 
 
+# bench-generation's data sets: each one's config and data file (None: generated in code).
+GENERATION_CASES = {
+    "sines": ("configs/sines.toml", None),
+    "stocks": ("configs/stocks.toml", "data/stock_data.csv"),
+    "energy": ("configs/energy.toml", "data/energy_data.csv"),
+    "etth1": ("configs/etth1.toml", "data/ETTh1.csv"),
+}
+
+
+def _generation_case(entry: dict[str, Any]) -> tuple[str, ...]:
+    """bench-generation's entries each train one data set (`model`: "<name>/<version>") from its
+    own config and data file: another data set's config or file does not reach them. Entries
+    without a model (the file's environment) depend on all of them."""
+    model = entry.get("model")
+    name = model.split("/", 1)[0] if isinstance(model, str) else None
+    if name not in GENERATION_CASES:
+        return ()
+    own = set(GENERATION_CASES[name])
+    return tuple(
+        sorted({p for case in GENERATION_CASES.values() for p in case if p and p not in own})
+    )
+
+
 # models/<name>/ is listed where a benchmark reads the shipped models; bench-generation and
 # bench-forecast write theirs (train → export), so the models are their output, not their input.
 FIGURES: tuple[Figure, ...] = (
@@ -181,6 +206,7 @@ FIGURES: tuple[Figure, ...] = (
         "generation", "bench-generation", "benchmarks/common.py", *TRAINING,
         "configs/sines.toml", "configs/stocks.toml", "configs/energy.toml", "configs/etth1.toml",
         "data/stock_data.csv", "data/energy_data.csv", "data/ETTh1.csv", kinds=("generation",),
+        entry_exclude=_generation_case,
     ),
     _results(
         "forecast", "bench-forecast", "benchmarks/common.py", *TRAINING,

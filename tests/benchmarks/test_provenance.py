@@ -307,3 +307,23 @@ def test_bench_ablation_rows_leave_out_the_module_while_their_variant_is_unchang
     gone = {**row, "changes": "a variant that no longer exists"}
     assert "benchmarks/ablation.py" not in ablation.narrowed(gone).exclude
     assert ablation.narrowed({"cpu_count": 2}) == ablation  # the environment: the whole module
+
+
+def test_bench_generation_entries_depend_on_their_own_config_and_data() -> None:
+    from benchmarks.generation import DATASETS
+    from benchmarks.provenance import GENERATION_CASES
+    from training.config import load_config
+
+    assert list(GENERATION_CASES) == DATASETS
+    for name, (config, data) in GENERATION_CASES.items():
+        path = load_config(REPO / config).data.path
+        assert (Path(path).name if path else None) == (Path(data).name if data else None), name
+    generation = next(f for f in FIGURES if f.path == "benchmarks/results/generation.json")
+    sines = generation.narrowed({"model": "sines/3"})
+    energy = generation.narrowed({"model": "energy/2"})
+    assert sines.covers("configs/sines.toml") and not sines.covers("configs/energy.toml")
+    assert not sines.covers("data/energy_data.csv") and not sines.covers("data/ETTh1.csv")
+    assert energy.covers("configs/energy.toml") and energy.covers("data/energy_data.csv")
+    assert not energy.covers("configs/sines.toml") and not energy.covers("data/stock_data.csv")
+    assert energy.covers("training/families/timegan.py")  # the code they all run
+    assert generation.narrowed({"cpu_count": 2}) == generation  # the environment: every case
