@@ -326,4 +326,6 @@ def test_bench_generation_entries_depend_on_their_own_config_and_data() -> None:
     assert energy.covers("configs/energy.toml") and energy.covers("data/energy_data.csv")
     assert not energy.covers("configs/sines.toml") and not energy.covers("data/stock_data.csv")
     assert energy.covers("training/families/timegan.py")  # the code they all run
+    assert energy.covers("benchmarks/common.py") and not energy.covers("benchmarks/generation.py")
     assert generation.narrowed({"cpu_count": 2}) == generation  # the environment: every case
+    assert generation.covers("benchmarks/generation.py")
