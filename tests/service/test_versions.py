@@ -21,6 +21,8 @@ from tests.conftest import MODELS, SHIPPED
 from tests.service.versions import write_manifest
 
 OLD = 1  # sines/1 in the fixture: the stocks graph renamed, so its answers are told apart
+SINES = sorted(int(p.name) for p in (MODELS / "sines").iterdir() if p.name.isdigit())  # shipped
+LISTED = ", ".join(str(v) for v in [OLD, *SINES])
 
 
 def _repository(root: Path) -> Path:
@@ -42,8 +44,8 @@ def pinned_client(tmp_path: Path) -> Iterator[TestClient]:
 
 def test_versions_listed_in_the_manifest_route(pinned_client: TestClient) -> None:
     body = pinned_client.get("/v1/models/sines").json()
-    assert body["version"] == SHIPPED["sines"]
-    assert body["versions"] == [OLD, SHIPPED["sines"]]
+    assert body["version"] == SHIPPED["sines"] == SINES[-1]
+    assert body["versions"] == [OLD, *SINES]
     assert pinned_client.get("/v1/models/stocks").json()["versions"] == [1, 2, 3]  # all shipped
 
 
@@ -53,7 +55,7 @@ def test_versions_pinned_manifest_is_that_version(pinned_client: TestClient) -> 
     stocks = pinned_client.get("/v1/models/stocks").json()
     assert r.json()["version"] == OLD
     assert r.json()["features"] == stocks["features"]
-    assert r.json()["versions"] == [OLD, SHIPPED["sines"]]
+    assert r.json()["versions"] == [OLD, *SINES]
 
 
 def test_versions_pinned_samples_run_that_version(pinned_client: TestClient) -> None:
@@ -101,7 +103,7 @@ def test_versions_pinned_forecast_images_report(pinned_client: TestClient) -> No
 @pytest.mark.parametrize(
     ("path", "detail"),
     [
-        ("/v1/models/sines/versions/7", "Model 'sines' has no version 7; versions: 1, 2."),
+        ("/v1/models/sines/versions/7", f"Model 'sines' has no version 7; versions: {LISTED}."),
         (
             "/v1/models/traffic_a5m/versions/2/report",
             "Model 'traffic_a5m' has no version 2; versions: 1.",
@@ -157,7 +159,7 @@ def test_pinned_versions_cache_is_bounded(tmp_path: Path) -> None:
         for m in models.iterdir()
         if m.is_dir() and not m.name.startswith(".")
     }
-    assert on_disk["sines"] == [1, 2] and on_disk["stocks"] == [1, 2, 3]
+    assert on_disk["sines"] == [OLD, *SINES] and on_disk["stocks"] == [1, 2, 3]
     assert set(on_disk) == set(SHIPPED)
     assert registry.available == on_disk
     first = registry.get_version("sines", 1)
@@ -166,7 +168,7 @@ def test_pinned_versions_cache_is_bounded(tmp_path: Path) -> None:
     registry.get_version("stocks", 1)
     assert registry.pinned.opened() == [("stocks", 1)]  # sines/1 closed: capacity 1
     assert registry.get_version("sines", 1) is not first
-    assert registry.get_version("sines", 2) is registry.models["sines"]
+    assert registry.get_version("sines", SHIPPED["sines"]) is registry.models["sines"]
 
 
 def test_pinned_versions_capacity_zero_opens_per_request(tmp_path: Path) -> None:
@@ -187,8 +189,9 @@ def test_pinned_versions_refused_version_says_why_and_reload_drops_gone_ones(
         registry.get_version("sines", 1)
     shutil.rmtree(models / "sines" / "1")
     registry.reload()
-    assert registry.available["sines"] == [2]
-    with pytest.raises(VersionNotServed, match=r"has no version 1; versions: 2\."):
+    assert registry.available["sines"] == SINES
+    listed = ", ".join(map(str, SINES))
+    with pytest.raises(VersionNotServed, match=rf"has no version 1; versions: {listed}\."):
         registry.get_version("sines", 1)
 
 
