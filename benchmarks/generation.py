@@ -54,23 +54,24 @@ PUBLISHED: dict[str, dict[str, tuple[float | None, float | None]]] = {
 
 
 RECIPE = [
-    "Version 2 of a model (see the model column) is trained with three additions to TimeGAN,",
-    "each a config setting: observation noise (`model.noise_skip`: each step's noise also",
-    "reaches the output through a linear map that starts at zero), a term matching each",
-    "channel's step-to-step roughness on a log scale (`train.diff_weight`,",
+    "Each model is TimeGAN (docs/quality.md) plus config settings, by version (the model",
+    "column). energy/2 (and etth1/2) add three things: observation noise (`model.noise_skip`:",
+    "each step's noise also reaches the output through a linear map that starts at zero), a",
+    "term matching each channel's step-to-step roughness on a log scale (`train.diff_weight`,",
     "`train.diff_relative`), and the checkpoint kept by its distance to held-out windows",
     "(`train.select_every`, training/selection.py). Why: Energy's real windows hold two",
     "channels of white noise (rv1 = rv2) beside smooth temperatures and humidities; the",
     "version-1 generator made the noise channels too smooth and the smooth ones two to three",
-    "times too rough, and the latent discriminator cannot see either. Version 1 models were",
-    "trained without them. stocks/2 keeps version 1's recipe and adds two window statistics",
-    "to the generator's loss: each channel's autocorrelation within a window at lags 1 … 23",
-    "(`train.acf_weight` 10) and its spread within a window on a log scale",
-    "(`train.spread_weight` 10). stocks/1, still in models/, scored an ACF error six times",
-    "higher and the same discriminative score within the classifier's spread when this",
-    "benchmark last ran it (commit ed61964). stocks/3 is stocks/2 plus the channels'",
+    "times too rough, and the latent discriminator cannot see either. stocks/2 keeps version",
+    "1's recipe and adds two window statistics to the generator's loss: each channel's",
+    "autocorrelation within a window at lags 1 … 23 (`train.acf_weight` 10) and its spread",
+    "within a window on a log scale (`train.spread_weight` 10); stocks/3 adds the channels'",
     "correlations, over all steps and within each window (`train.xcorr_weight` 10): how the",
-    "channels move together, which the per-channel terms do not see.",
+    "channels move together, which the per-channel terms do not see. sines/3 is sines/2",
+    "(version 1's recipe) plus those three window terms, and etth1/3 is etth1/2 plus them.",
+    "Energy stays at version 2: with the three terms, or the two per-channel ones, its",
+    "discriminative score rose (its autocorrelation error fell), so neither was shipped.",
+    "Older versions stay in models/ and are served by version.",
 ]
 
 
