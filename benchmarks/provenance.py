@@ -207,8 +207,7 @@ def _generation_case(entry: dict[str, Any]) -> tuple[str, ...]:
 FIGURES: tuple[Figure, ...] = (
     _results(
         "generation", "bench-generation", "benchmarks/common.py", *TRAINING,
-        "configs/sines.toml", "configs/stocks.toml", "configs/energy.toml", "configs/etth1.toml",
-        "data/stock_data.csv", "data/energy_data.csv", "data/ETTh1.csv", kinds=("generation",),
+        *(p for case in GENERATION_CASES.values() for p in case if p), kinds=("generation",),
         entry_exclude=_generation_case,
     ),
     _results(

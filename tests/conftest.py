@@ -51,16 +51,17 @@ def _fixture_repository() -> Path:
 MODELS = _fixture_repository()
 
 
-def _shipped() -> dict[str, int]:
-    """Each shipped model's highest version."""
-    versions: dict[str, int] = {}
-    for version in sorted(MODELS.glob("*/*/manifest.json")):
+def _shipped() -> dict[str, list[int]]:
+    """Each shipped model's versions, ascending."""
+    versions: dict[str, list[int]] = {}
+    for version in MODELS.glob("*/*/manifest.json"):
         name, number = version.parent.parent.name, version.parent.name
-        versions[name] = max(versions.get(name, 0), int(number))
-    return dict(sorted(versions.items()))
+        versions.setdefault(name, []).append(int(number))
+    return {name: sorted(numbers) for name, numbers in sorted(versions.items())}
 
 
-SHIPPED = _shipped()
+SHIPPED_VERSIONS = _shipped()
+SHIPPED = {name: numbers[-1] for name, numbers in SHIPPED_VERSIONS.items()}  # the latest
 
 
 @pytest.fixture()

@@ -19,7 +19,7 @@ from rnngan.core.images import encode_png
 from service.config import Settings
 from service.errors import InvalidInput
 from service.main import create_app
-from tests.conftest import REPO_MODELS, SHIPPED
+from tests.conftest import MODELS, SHIPPED
 
 
 def _card(client: TestClient, name: str) -> str:
@@ -59,7 +59,7 @@ def test_card_generate_model(client: TestClient) -> None:
     # existed, says NO VERDICT STORED instead: the next test).
     assert "<p class='verdict fail' id='verdict'>FAIL: 1 of 23 quality checks fail" in page
     # ... and the shipped model's scores, as its manifest stores them.
-    metrics = json.loads((REPO_MODELS / "sines" / str(v) / "manifest.json").read_text())["metrics"]
+    metrics = json.loads((MODELS / "sines" / str(v) / "manifest.json").read_text())["metrics"]
     disc, floor = metrics["discriminative"]["mean"], metrics["discriminative_real_floor"]["mean"]
     assert f"Discriminative score {disc:.4g} (real-vs-real floor {floor:.4g};" in page
     # Scores beside their floors, then 4 panels of drawn series in the data's units.

@@ -17,12 +17,16 @@ from service.main import create_app
 from service.pinned import VersionNotServed
 from service.registry import Registry
 from service.versioned import api_routes
-from tests.conftest import MODELS, SHIPPED
+from tests.conftest import MODELS, SHIPPED, SHIPPED_VERSIONS
 from tests.service.versions import write_manifest
 
 OLD = 1  # sines/1 in the fixture: the stocks graph renamed, so its answers are told apart
-SINES = sorted(int(p.name) for p in (MODELS / "sines").iterdir() if p.name.isdigit())  # shipped
-LISTED = ", ".join(str(v) for v in [OLD, *SINES])
+SINES = SHIPPED_VERSIONS["sines"]
+
+
+def _listed(versions: list[int]) -> str:
+    """Versions as the 404 detail lists them."""
+    return ", ".join(map(str, versions))
 
 
 def _repository(root: Path) -> Path:
@@ -103,7 +107,10 @@ def test_versions_pinned_forecast_images_report(pinned_client: TestClient) -> No
 @pytest.mark.parametrize(
     ("path", "detail"),
     [
-        ("/v1/models/sines/versions/7", f"Model 'sines' has no version 7; versions: {LISTED}."),
+        (
+            "/v1/models/sines/versions/7",
+            f"Model 'sines' has no version 7; versions: {_listed([OLD, *SINES])}.",
+        ),
         (
             "/v1/models/traffic_a5m/versions/2/report",
             "Model 'traffic_a5m' has no version 2; versions: 1.",
@@ -190,8 +197,7 @@ def test_pinned_versions_refused_version_says_why_and_reload_drops_gone_ones(
     shutil.rmtree(models / "sines" / "1")
     registry.reload()
     assert registry.available["sines"] == SINES
-    listed = ", ".join(map(str, SINES))
-    with pytest.raises(VersionNotServed, match=rf"has no version 1; versions: {listed}\."):
+    with pytest.raises(VersionNotServed, match=rf"has no version 1; versions: {_listed(SINES)}\."):
         registry.get_version("sines", 1)
 
 
