@@ -5,9 +5,11 @@ Every benchmark writes the commit it ran on into its results file (`environment.
 `benchmarks/common.code_version`). FIGURES below is the one table from each results file and
 each doc that shows its numbers to the make target that writes it and the code its numbers
 depend on. A results file is CURRENT when that code at HEAD is, file for file, the code that ran
-(the recorded commit, with the recorded uncommitted changes laid over it), STALE otherwise. A
-file written before commits were recorded falls back to the last commit that touched the file
-itself, and says so. A doc is as current as the results files it is written from. Where a
+(the recorded commit, with the recorded uncommitted changes laid over it), STALE otherwise; a
+Python file whose two versions differ only in comments, docstrings and layout counts as the same
+code (`code_only`: no number can depend on them), so mending a comment does not ask for hours of
+reruns. A file written before commits were recorded falls back to the last commit that touched
+the file itself, and says so. A doc is as current as the results files it is written from. Where a
 results file's entries run different kinds of model (bench-tables: generator and forecaster
 cases), each entry is checked against its own kind's code (`Figure.entry_exclude`), so a
 forecaster change asks for the forecaster cases to be rerun, not the generator's; likewise each of
@@ -27,6 +29,7 @@ history, which the recorded commits must be part of.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import subprocess
 import sys
@@ -36,6 +39,9 @@ from pathlib import Path
 from typing import Any
 
 CORE = ("rnngan/core/",)
+# Files under the code folders that no code reads when it runs (generated documentation):
+# no figure's numbers depend on them.
+NOT_CODE = ("rnngan/core/manifest.schema.json",)
 TRAINING = ("training/", *CORE)
 SERVING = ("service/", *CORE, "tests/helpers/server.py")
 
@@ -112,10 +118,10 @@ class Figure:
     @property
     def pathspec(self) -> tuple[str, ...]:
         """`code` less `exclude`, as git pathspecs."""
-        return (*self.code, *(f":(exclude){p}" for p in self.exclude))
+        return (*self.code, *(f":(exclude){p}" for p in (*self.exclude, *NOT_CODE)))
 
     def covers(self, path: str) -> bool:
-        return _under(path, self.code) and path not in self.exclude
+        return _under(path, self.code) and path not in self.exclude and path not in NOT_CODE
 
 
 def _other_kinds(name: str, kinds: tuple[str, ...]) -> tuple[str, ...]:
@@ -368,10 +374,48 @@ class Git:
                     files[path] = blob
         return files
 
+    def blob(self, blob: str) -> str | None:
+        """A blob's text, or None where this clone does not hold it (an uncommitted change's)."""
+        done = subprocess.run(
+            ["git", "cat-file", "blob", blob], cwd=self.repo, capture_output=True, timeout=60
+        )
+        return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else None
+
+    def same_code(self, path: str, a: str | None, b: str | None) -> bool:
+        """Two versions of a Python file that differ only in comments, docstrings and layout:
+        nothing a figure's numbers can depend on (`code_only`)."""
+        if a is None or b is None or not path.endswith(".py"):
+            return False
+        texts = self.blob(a), self.blob(b)
+        if texts[0] is None or texts[1] is None:
+            return False
+        first, second = code_only(texts[0]), code_only(texts[1])
+        return first is not None and first == second
+
     def last(self, *paths: str, since: str | None = None) -> str:
         """'<short sha> <date>' of the last commit touching `paths` (after `since`), or ''."""
         span = [f"{since}..HEAD"] if since else ["HEAD"]
         return self("log", "-1", "--format=%h %cs", *span, "--", *paths)
+
+
+def code_only(source: str) -> str | None:
+    """The syntax tree of a Python module without its docstrings (module, class and function),
+    comments and layout, as text; None when it does not parse."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False)
 
 
 def _under(path: str, code: tuple[str, ...]) -> bool:
@@ -451,7 +495,11 @@ def check_results(git: Git, figure: Figure) -> Verdict:
             problems.append(f"{short} is not in this clone's history (a shallow clone?)")
             continue
         ran = git.ran(version, fig)
-        changed = sorted(p for p in ran.keys() | head.keys() if ran.get(p) != head.get(p))
+        changed = sorted(
+            p
+            for p in ran.keys() | head.keys()
+            if ran.get(p) != head.get(p) and not git.same_code(p, ran.get(p), head.get(p))
+        )
         if changed:
             more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
             since = git.last(*fig.pathspec, since=commit) or "uncommitted changes then"

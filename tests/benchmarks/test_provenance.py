@@ -329,3 +329,58 @@ def test_bench_generation_entries_depend_on_their_own_config_and_data() -> None:
     assert energy.covers("benchmarks/common.py") and not energy.covers("benchmarks/generation.py")
     assert generation.narrowed({"cpu_count": 2}) == generation  # the environment: every case
     assert generation.covers("benchmarks/generation.py")
+
+
+def test_check_comment_docstring_and_layout_changes_leave_a_figure_current(repo: Path) -> None:
+    write(repo, "code/b.py", 'def f(x):\n    """Twice x."""\n    return 2 * x\n')
+    ran = commit(repo, "b")
+    record(repo, {"commit": ran, "dirty": False, "utc": "2026-12-04T00:00:00Z"})
+    commit(repo, "results")
+    write(
+        repo,
+        "code/b.py",
+        '"""A module docstring, new."""\n\n\ndef f(x):  # a comment\n    """x, doubled."""\n\n'
+        "    return 2 * (x)\n",
+    )
+    commit(repo, "words only")
+    assert statuses(repo)[RESULTS] == CURRENT
+
+    write(repo, "code/b.py", 'def f(x):\n    """x, doubled."""\n    return 3 * x\n')
+    commit(repo, "a different number")
+    verdict = {v.path: v for v in check(repo, TABLE)}[RESULTS]
+    assert verdict.status == STALE
+    assert verdict.reason.endswith(": code/b.py")
+
+
+def test_check_a_string_that_is_not_a_docstring_is_code(repo: Path) -> None:
+    write(repo, "code/b.py", 'LABEL = "val_crps"\n')
+    ran = commit(repo, "b")
+    record(repo, {"commit": ran, "dirty": False, "utc": "2026-12-04T00:00:00Z"})
+    commit(repo, "results")
+    write(repo, "code/b.py", 'LABEL = "series_distance"\n')
+    commit(repo, "a string the code uses")
+    assert statuses(repo)[RESULTS] == STALE
+
+
+def test_check_an_uncommitted_blob_this_clone_lacks_is_a_change(repo: Path) -> None:
+    ran = git(repo, "rev-parse", "HEAD")
+    dirty = {"code/a.py": "0" * 40}  # measured with an edit that was never committed
+    utc = "2026-12-04T00:00:00Z"
+    record(repo, {"commit": ran, "dirty": True, "dirty_files": dirty, "utc": utc})
+    commit(repo, "results")
+    assert statuses(repo)[RESULTS] == STALE
+
+
+def test_the_manifest_schema_is_documentation_not_code() -> None:
+    """No code reads the committed JSON schema when it runs (only a test compares it), so a
+    docstring of the manifest's pydantic model, which the schema repeats, stales nothing."""
+    figure = next(f for f in FIGURES if "rnngan/core/" in f.code)
+    assert not figure.covers("rnngan/core/manifest.schema.json")
+    assert figure.covers("rnngan/core/manifest.py")
+    assert ":(exclude)rnngan/core/manifest.schema.json" in figure.pathspec
+    readers = [
+        p
+        for p in (*REPO.glob("rnngan/**/*.py"), *REPO.glob("service/**/*.py"))
+        if "manifest.schema.json" in p.read_text(encoding="utf-8")
+    ]
+    assert readers == [REPO / "rnngan" / "core" / "manifest.py"]  # its docstring and `make schema`
