@@ -247,14 +247,27 @@ class PanelForecastGraph(nn.Module):
             cov = F.pad(cov, (0, 0, 0, p - 1))[:, : self.generator.context + whole]
         return self.generator(z, padded[:, :, :whole], cov)[:, :, :h]
 
+    def scaled_inputs(
+        self, history: torch.Tensor, covariates: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(z, loc, scale, standardised covariates): the history scaled by its own level and
+        seasonal-naive error, what `z_paths` reads; `unscaled` maps its paths back."""
+        z, loc, scale = scaled_window(history, self.generator.context, self.generator.season)
+        cov = self.generator.scale_cov(covariates) if covariates is not None else None
+        return z, loc, scale, cov
+
+    @staticmethod
+    def unscaled(paths: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """Scaled paths (S, N, H) in the history's units."""
+        return loc.unsqueeze(1) + scale.unsqueeze(1) * paths
+
     def forward(
         self, history: torch.Tensor, noise: torch.Tensor, covariates: torch.Tensor | None = None
     ) -> torch.Tensor:
         """`covariates` (S, C + H, n_cov) in the user's units (calendar channels as computed by
         rnngan/core/calendar.py), for models that read them."""
-        z, loc, scale = scaled_window(history, self.generator.context, self.generator.season)
-        cov = self.generator.scale_cov(covariates) if covariates is not None else None
-        return loc.unsqueeze(1) + scale.unsqueeze(1) * self.z_paths(z, noise, cov)
+        z, loc, scale, cov = self.scaled_inputs(history, covariates)
+        return self.unscaled(self.z_paths(z, noise, cov), loc, scale)
 
 
 class PanelDiscriminator(nn.Module):
@@ -327,9 +340,7 @@ class EnsembleGraph(nn.Module):
         n = noise.shape[1]
         padded = noise.repeat(1, k, 1, 1)[:, : n + k - 1]
         # Scaled once: the members share the scaling and the covariates' train-part statistics
-        first = self.members[0].generator
-        z, loc, scale = scaled_window(history, first.context, first.season)
-        cov = first.scale_cov(covariates) if covariates is not None else None
+        z, loc, scale, cov = self.members[0].scaled_inputs(history, covariates)
         outs = [m.z_paths(z, padded[:, j::k], cov) for j, m in enumerate(self.members)]
         # member j holds ceil((n + k - 1 - j) / k) paths; path i is member i mod k's (i // k)-th
         member = torch.arange(k, device=noise.device)
@@ -340,4 +351,4 @@ class EnsembleGraph(nn.Module):
             i, k, rounding_mode="floor"
         )
         paths = torch.cat(outs, dim=1).index_select(1, index)
-        return loc.unsqueeze(1) + scale.unsqueeze(1) * paths
+        return PanelForecastGraph.unscaled(paths, loc, scale)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from training.data.table_forecast import first_named
 from training.export import OPSET
 from training.families.panel_forecast import PanelData
 from training.networks_forecast import (
@@ -130,6 +131,18 @@ def test_panel_data_pads_short_series_and_cuts_histories() -> None:
     plain = PanelData([long], span)
     first, _ = plain.batch(torch.Generator().manual_seed(0), 8)
     assert not torch.isnan(first).any()
+    # the rule the own-table trainer names its untrained entities by (families/table_forecast.py)
+    assert PanelData.least_rows(span, SEASON + HORIZON) == SEASON + HORIZON
+    assert PanelData.least_rows(span) == span
+    kept = [len(t) >= PanelData.least_rows(span, SEASON + HORIZON) for t in (long, short, tiny)]
+    assert kept == [True, True, False]
+
+
+def test_first_named_counts_the_names_it_leaves_out() -> None:
+    assert first_named(["a", "b"]) == "a, b"
+    names = [f"s{i}" for i in range(12)]
+    assert first_named(names) == ", ".join(names[:10]) + " and 2 more"
+    assert first_named(names, first=3) == "s0, s1, s2 and 9 more"
 
 
 def test_origins_of_short_histories_start_with_nan() -> None:

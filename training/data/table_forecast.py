@@ -131,6 +131,13 @@ class TableForecastData:
         )
 
 
+def first_named(names: list[str], first: int = 10) -> str:
+    """The first `first` names, comma-separated, then how many more: the entities an error or
+    warning names (all of them would flood a few-thousand-entity panel's log)."""
+    more = f" and {len(names) - first} more" if len(names) > first else ""
+    return ", ".join(names[:first]) + more
+
+
 def _window(
     rows: np.ndarray, origin: int, context: int, horizon: int, fill: float | None
 ) -> np.ndarray:
@@ -225,17 +232,15 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
     if not entities:
         raise TableError(
             "no entity is long enough for its train part to span one season: "
-            + ", ".join(skipped[:10])
-            + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+            + first_named(skipped)
         )
     if skipped:
         # Named, so that a user can tell which of their series the model never saw.
         log.warning(
-            "%d of %d entities skipped (not trained on, not evaluated): %s%s",
+            "%d of %d entities skipped (not trained on, not evaluated): %s",
             len(skipped),
             len(skipped) + len(entities),
-            ", ".join(skipped[:10]),
-            f" and {len(skipped) - 10} more" if len(skipped) > 10 else "",
+            first_named(skipped),
         )
     path = Path(str(d.path))
     return TableForecastData(

@@ -34,12 +34,13 @@ def seasonal_naive_point(histories: np.ndarray, horizon: int, season: int) -> np
 def fit_spread(paths: np.ndarray, truth: np.ndarray, target: float = 0.8) -> float:
     """The factor on the spread around the sample median (SPREAD_GRID) whose pooled [q0.1, q0.9]
     coverage on these (validation) windows, already in scale units, is closest to `target`;
-    among equally close factors the one with the lower CRPS."""
-    median = np.median(paths, axis=1, keepdims=True)
-    dev = paths - median
+    among equally close factors the one with the lower CRPS. The quantiles are taken once: those
+    of median + c × (paths − median) are median + c × (quantile − median) for c > 0."""
+    quantiles = np.quantile(paths, LEVELS, axis=1)
+    median = quantiles[list(LEVELS).index(0.5)]
     best: tuple[tuple[float, float], float] | None = None
     for c in SPREAD_GRID:
-        b = block_from_paths(median + c * dev, truth)
+        b = block(median + c * (quantiles - median), median, truth)
         key = (round(abs(float(np.mean(b["cov"])) - target), 3), float(np.mean(b["crps"])))
         if best is None or key < best[0]:
             best = (key, float(c))

@@ -200,7 +200,7 @@ class PanelData:
         min_span: int = 0,
         cut: tuple[float, int, int] = (0.0, 0, 0),
     ) -> None:
-        least = min_span or span
+        least = self.least_rows(span, min_span)
         keep = [i for i, t in enumerate(trains) if len(t) >= least]
         # A short series offers every origin from `min_span - horizon` rows on: padded by
         # span - min_span, its first window's history holds exactly those rows.
@@ -225,6 +225,11 @@ class PanelData:
         self.span, self.cut = span, cut
         self.n_short = sum(1 for i in keep if len(trains[i]) < span)
         self.n_windows = sum(len(t) - span + 1 for t in self.trains)
+
+    @staticmethod
+    def least_rows(span: int, min_span: int = 0) -> int:
+        """The fewest train rows a series needs to be kept: `min_span` when set, else `span`."""
+        return min_span or span
 
     def batch(self, rng: torch.Generator, size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Windows (B, span) and their covariates (B, span, n_cov) or None."""

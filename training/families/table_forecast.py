@@ -29,7 +29,7 @@ from torch import nn
 from rnngan.core.manifest import DatasetInfo
 from rnngan.core.tables.spec import TableError
 from training.config import RunConfig
-from training.data.table_forecast import load_table_forecast
+from training.data.table_forecast import first_named, load_table_forecast
 from training.evaluate.forecast import evaluate_table_forecast
 from training.families import panel_forecast as panel
 from training.families.forgan import ForGAN, ForGANTrainer, is_v1
@@ -89,11 +89,10 @@ def panel_trainer(config: RunConfig, rng: torch.Generator, data: Any) -> Trainer
         covs = [e.covariates[: e.train_end] for e in data.entities if e.covariates is not None]
         log.info("covariates: %s", ", ".join(panel.covariate_columns(config)))
     short = d.short_histories  # entities from a season + horizon; a share of histories cut
-    least = d.season + d.horizon if short else d.context_len + d.horizon
+    span, min_span = d.context_len + d.horizon, (d.season + d.horizon if short else 0)
+    least = panel.PanelData.least_rows(span, min_span)
     untrained = [e.name for e in data.entities if e.train_end < least]
-    named = ", ".join(untrained[:10]) + (
-        f" and {len(untrained) - 10} more" if len(untrained) > 10 else ""
-    )
+    named = first_named(untrained)
     need = "a season + horizon" if short else "context_len + horizon"
     if len(untrained) == len(data.entities):
         raise TableError(
@@ -112,9 +111,9 @@ def panel_trainer(config: RunConfig, rng: torch.Generator, data: Any) -> Trainer
         )
     train = panel.PanelData(
         [e.values[: e.train_end] for e in data.entities],
-        d.context_len + d.horizon,
+        span,
         covs,
-        min_span=d.season + d.horizon if short else 0,
+        min_span=min_span,
         cut=(panel.SHORT_SHARE, d.context_len, d.season) if short else (0.0, 0, 0),
     )
     if train.n_short:

@@ -82,3 +82,26 @@ def test_metrics_crps_of_point_forecast_is_its_mae() -> None:
 def test_metrics_pinball_is_zero_for_perfect_quantiles() -> None:
     truth = np.ones((3, 4))
     assert pinball(truth, np.ones((len(LEVELS), 3, 4)), LEVELS) == 0.0
+
+
+def test_spread_calibration_widens_narrow_paths_and_matches_scaling_every_path() -> None:
+    """fit_spread scales the quantiles once instead of every path: the same factor as scoring
+    median + c × (paths − median) for each c, and a model twice too narrow is widened to ~2."""
+    from training.evaluate.versus import SPREAD_GRID, block_from_paths, fit_spread
+
+    def by_paths(paths: np.ndarray, truth: np.ndarray) -> float:
+        median = np.median(paths, axis=1, keepdims=True)
+        keys = []
+        for c in SPREAD_GRID:
+            b = block_from_paths(median + c * (paths - median), truth)
+            keys.append((round(abs(float(np.mean(b["cov"])) - 0.8), 3), float(np.mean(b["crps"]))))
+        return round(float(SPREAD_GRID[min(range(len(keys)), key=keys.__getitem__)]), 4)
+
+    rng = np.random.default_rng(0)
+    truth = 2.0 * rng.standard_normal((300, 12))
+    paths = rng.standard_normal((300, 200, 12))  # half the truth's spread
+    factor = fit_spread(paths, truth)
+    assert 1.8 <= factor <= 2.2
+    assert factor == by_paths(paths, truth)
+    shifted = paths + 0.5 * rng.standard_normal((300, 1, 12))
+    assert fit_spread(shifted, truth) == by_paths(shifted, truth)
