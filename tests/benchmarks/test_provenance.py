@@ -331,11 +331,16 @@ def test_bench_generation_entries_depend_on_their_own_config_and_data() -> None:
     assert generation.covers("benchmarks/generation.py")
 
 
-def test_check_comment_docstring_and_layout_changes_leave_a_figure_current(repo: Path) -> None:
-    write(repo, "code/b.py", 'def f(x):\n    """Twice x."""\n    return 2 * x\n')
-    ran = commit(repo, "b")
+def measured_with(repo: Path, path: str, text: str) -> None:
+    """`path` committed with `text`, then a results file that ran on that commit."""
+    write(repo, path, text)
+    ran = commit(repo, path)
     record(repo, {"commit": ran, "dirty": False, "utc": "2026-12-04T00:00:00Z"})
     commit(repo, "results")
+
+
+def test_check_comment_docstring_and_layout_changes_leave_a_figure_current(repo: Path) -> None:
+    measured_with(repo, "code/b.py", 'def f(x):\n    """Twice x."""\n    return 2 * x\n')
     write(
         repo,
         "code/b.py",
@@ -353,10 +358,7 @@ def test_check_comment_docstring_and_layout_changes_leave_a_figure_current(repo:
 
 
 def test_check_a_string_that_is_not_a_docstring_is_code(repo: Path) -> None:
-    write(repo, "code/b.py", 'LABEL = "val_crps"\n')
-    ran = commit(repo, "b")
-    record(repo, {"commit": ran, "dirty": False, "utc": "2026-12-04T00:00:00Z"})
-    commit(repo, "results")
+    measured_with(repo, "code/b.py", 'LABEL = "val_crps"\n')
     write(repo, "code/b.py", 'LABEL = "series_distance"\n')
     commit(repo, "a string the code uses")
     assert statuses(repo)[RESULTS] == STALE
