@@ -1,8 +1,10 @@
 """Forecast scores (docs/quality.md), shared by evaluation and by checkpoint selection during
 training: quantiles at LEVELS from sample paths, MASE (scale = in-sample MAE of the seasonal
 naive on the train rows), CRPS as 2 × mean pinball loss over quantiles 0.05 … 0.95 divided by
-the same scale, 80 % interval coverage ([q0.1, q0.9]) and sMAPE (in %); the spread calibration
-fit on validation windows, and statsforecast baselines on the same windows.
+the same scale, 80 % interval coverage ([q0.1, q0.9]) and sMAPE (in %), and statsforecast
+baselines on the same windows. The spread calibration that evaluation fits and ships is
+training/evaluate/versus.py `fit_spread`; `fit_spread_scale` below is an older one that no code
+calls any more (left until this shared module next changes for a reason of its own).
 """
 
 from __future__ import annotations
