@@ -4,12 +4,15 @@ spawned processes stay light."""
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
+import signal
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch.multiprocessing as mp
 
@@ -31,15 +34,44 @@ def train_on_ranks(configs: Sequence[RunConfig], world: int = 2) -> None:
         context = mp.start_processes(
             _rank, args=(world, store, config), nprocs=world, join=False, start_method="spawn"
         )
-        deadline = time.monotonic() + DEADLINE_S
-        while not context.join(timeout=1.0):  # raises when a rank fails
-            if time.monotonic() > deadline:  # a hung job fails the test instead of the CI run
-                for process in context.processes:
-                    process.kill()
-                raise TimeoutError(f"{config.name}: ranks still running after {DEADLINE_S} s")
+        _join(context, config.name)
+
+
+def _join(context: Any, name: str, deadline_s: float = DEADLINE_S) -> None:
+    """Wait for a job's ranks; raise as `context.join` does when one fails, or TimeoutError
+    after `deadline_s` (a hung job fails the test instead of the CI run). Either way the ranks
+    still running print their stacks first (`_where`)."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        codes = [process.exitcode for process in context.processes]
+        if all(code == 0 for code in codes):
+            return
+        if any(code not in (None, 0) for code in codes):
+            break
+        if time.monotonic() > deadline:
+            _where(context.processes)
+            for process in context.processes:
+                process.kill()
+            raise TimeoutError(f"{name}: ranks still running after {deadline_s:g} s")
+        time.sleep(0.2)
+    _where(context.processes)  # a rank failed: where are the others?
+    context.join()  # raises with the failed rank's exit code or error
+
+
+def _where(processes: Iterable[Any]) -> None:
+    """Have running ranks print every thread's Python stack to stderr (SIGUSR1: `_rank`'s
+    faulthandler), for the CI log of a failed or hung job."""
+    for process in processes:
+        if process.pid is not None and process.exitcode is None:
+            os.kill(process.pid, signal.SIGUSR1)
+    time.sleep(1.0)
 
 
 def _rank(rank: int, world: int, store: str, config: RunConfig) -> None:
+    # A rank that dies of a signal (a C++ abort in a collective) prints its Python stacks; so
+    # does one asked where it is (`_where`).
+    faulthandler.enable(all_threads=True)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     os.environ.update(rank_environment(rank, world))
     # A rank left waiting fails the test instead of hanging it.
     os.environ["RNNGAN_DIST_TIMEOUT_S"] = "240"

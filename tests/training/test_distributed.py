@@ -289,3 +289,38 @@ def test_distributed_families_match_one_process(tmp_path: Path) -> None:
     # The best score came 2 checks (patience) before the stop, on both.
     assert selected[1].step == selected[0].step == stopped[0]["steps_run"] - 2
     assert selected[1].val_crps == pytest.approx(selected[0].val_crps, abs=LOSS_TOLERANCE)
+
+
+class _Process:
+    """A finished or running rank as `_join` sees it (no pid: nothing to signal)."""
+
+    def __init__(self, exitcode: int | None) -> None:
+        self.exitcode, self.pid, self.killed = exitcode, None, False
+
+    def kill(self) -> None:
+        self.killed = True
+
+
+class _Context:
+    def __init__(self, *codes: int | None) -> None:
+        self.processes = [_Process(code) for code in codes]
+
+    def join(self) -> bool:
+        if any(p.exitcode not in (None, 0) for p in self.processes):
+            raise RuntimeError("a rank failed")
+        return True
+
+
+def test_rank_jobs_end_when_all_finish_fail_fast_and_time_out() -> None:
+    """The tests' rank helper: a job whose ranks all finished returns; one failed rank raises at
+    once (with the survivors asked for their stacks), however long the others would wait; a
+    job past its deadline is killed and fails."""
+    from tests.training.ranks import _join
+
+    _join(_Context(0, 0), "done", deadline_s=0.0)
+    with pytest.raises(RuntimeError, match="a rank failed"):
+        _join(_Context(None, -6), "aborted", deadline_s=60.0)
+    hung = _Context(None, None)
+    with pytest.raises(TimeoutError, match=r"hung: ranks still running after 0.1 s"):
+        _join(hung, "hung", deadline_s=0.1)
+    assert all(p.killed for p in hung.processes)
