@@ -2,7 +2,12 @@
 config is built, each said on the terminal:
 
 - the time column, when `--time-col` is not given and exactly one column holds date-times
-  (a datetime dtype, or text that parses as dates: `2024-01-31`, `01/31/2024 10:00` …);
+  (a datetime dtype, text that parses as dates: `2024-01-31`, `01/31/2024 10:00` …, or
+  integers that spell dates as yyyymmdd: `20240131`);
+- dates written as yyyymmdd integers (given by `--time-col` or found as above): to the training
+  pipeline an integer column is numbers (20240131 to 20240201 a gap of 70, no frequency, no
+  season), so the table is copied into the run directory with that column as dates, and the
+  copy is what the run reads (synthetic rows and forecasts then carry ISO dates);
 - the forecast target, when `--target` is not given and exactly one numeric column is left
   besides the id, time, known-future and static columns;
 - a forecast's horizon and context (`--horizon 0`, `--context-len 0`, the defaults): one season
@@ -54,10 +59,24 @@ class TableArgs:
     context_len: int = DEFAULT_CONTEXT
 
 
+def yyyymmdd(values: pd.Series) -> pd.Series | None:
+    """The dates an integer column spells as yyyymmdd (20240131 is 2024-01-31), or None when it
+    is not such a column: every value eight digits (years 1000-2999) that name a calendar day,
+    at least two distinct ones."""
+    import pandas as pd
+
+    if not pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return None
+    if values.nunique() < 2 or values.min() < 10000101 or values.max() > 29991231:
+        return None
+    parsed = pd.to_datetime(values.astype(str), format="%Y%m%d", errors="coerce")
+    return None if parsed.isna().any() else parsed
+
+
 def _looks_like_time(values: pd.Series) -> bool:
     import pandas as pd
 
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+    if pd.api.types.is_datetime64_any_dtype(values.dtype) or yyyymmdd(values) is not None:
         return True
     if not (pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values)):
         return False
@@ -157,12 +176,10 @@ def resolve(
 ) -> TableArgs:
     """Fill in what the command line left out from the table itself. `copy_dir`: where a
     one-series table's copy goes (without `--id-col`); required then."""
-    needs_target = task == "forecast" and not target
-    needs_sizes = task == "forecast" and (horizon <= 0 or context_len <= 0)
-    if id_col and time_col and not needs_target and not needs_sizes:
-        return TableArgs(data, id_col, time_col, target, [], horizon, context_len)
     from training.data.tables import read_user_table
 
+    needs_target = task == "forecast" and not target
+    needs_sizes = task == "forecast" and (horizon <= 0 or context_len <= 0)
     frame = read_user_table(data)
     notes: list[str] = []
     if id_col and id_col not in frame.columns:
@@ -180,6 +197,12 @@ def resolve(
                 f"several columns hold date-times ({', '.join(found)}): none is used as the "
                 "time column; give --time-col"
             )
+    dated = False
+    if time_col is not None and time_col in frame.columns:
+        dates = yyyymmdd(frame[time_col])
+        if dates is not None:
+            frame[time_col] = dates
+            dated = True
     if needs_target:
         skip = {id_col, time_col} | _split(future_cols) | _split(static_cols)
         numeric = target_candidates(frame, {c for c in skip if c})
@@ -198,6 +221,18 @@ def resolve(
     if not id_col:
         assert copy_dir is not None, "a one-series table needs a directory for its copy"
         data, id_col = _one_series(frame, data, time_col, copy_dir, notes)
+        if dated:
+            notes.append(f"time column: {time_col} holds yyyymmdd integers, read as dates")
+    elif dated:
+        assert copy_dir is not None, "a table with yyyymmdd dates needs a directory for its copy"
+        copy_dir.mkdir(parents=True, exist_ok=True)
+        copy = copy_dir / f"{data.name.split('.')[0]}.dates.parquet"
+        frame.to_parquet(copy, index=False)
+        notes.append(
+            f"time column: {time_col} holds yyyymmdd integers, read as dates; the run reads a "
+            f"copy with them as dates, {copy}"
+        )
+        data = copy
     return TableArgs(data, id_col, time_col, target, notes, horizon, context_len)
 
 

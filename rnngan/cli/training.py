@@ -26,12 +26,14 @@ def _resolve(
     copy_dir: Path | None = None,
     **options: Any,
 ) -> Any:
-    """rnngan/cli/table_args.py's inference (time column, target, one series), said on the
-    terminal; a one-series table's copy goes into `copy_dir`, by default the run directory."""
+    """rnngan/cli/table_args.py's inference (time column, target, one series, yyyymmdd
+    dates), said on the terminal; a copy of the table (one series, dates) goes into
+    `copy_dir`, by default the run directory."""
     from rnngan.cli.table_args import ONE_SERIES_ID, resolve
 
-    if copy_dir is None and not options.get("id_col"):  # where the run's config will point
-        copy_dir = _table_config(data, id_col=ONE_SERIES_ID, name=name, out_dir=out_dir).run_dir
+    if copy_dir is None:  # where the run's config will point
+        id_col = options.get("id_col") or ONE_SERIES_ID
+        copy_dir = _table_config(data, id_col=id_col, name=name, out_dir=out_dir).run_dir
     args = resolve(data, copy_dir=copy_dir, **options)
     for note in args.notes:
         typer.secho(note, fg=typer.colors.YELLOW, err=True)

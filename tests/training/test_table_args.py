@@ -102,10 +102,92 @@ def test_time_candidates_take_dates_not_numbers_or_labels() -> None:
             "version": ["1.2", "1.3", "1.4"],
             "value": [1.0, 2.0, 3.0],
             "same": ["2024-01-01"] * 3,
+            "day": [20240130, 20240131, 20240201],  # yyyymmdd integers
+            "not_a_day": [20240130, 20240131, 20240132],
+            "counter": [10000101, 10000102, 10000103] + np.array([0, 0, 99]),  # day 99: no
         }
     )
-    assert time_candidates(frame, set()) == ["when", "stamp"]
-    assert target_candidates(frame, set()) == ["value"]
+    assert time_candidates(frame, set()) == ["when", "stamp", "day"]
+    assert target_candidates(frame, set()) == ["value", "day", "not_a_day", "counter"]
+
+
+def _daily_panel(days: int = 60) -> pd.DataFrame:
+    """Two shops' daily sales, the date written as yyyymmdd integers (a month boundary and a
+    year boundary inside: as numbers, gaps of 1, 70 and 8,870)."""
+    dates = pd.date_range("2023-12-01", periods=days, freq="D")
+    t = np.arange(days)
+    return pd.concat(
+        pd.DataFrame(
+            {
+                "shop": shop,
+                "date": dates.strftime("%Y%m%d").astype(int),
+                "sales": level + np.sin(2 * np.pi * t / 7),
+            }
+        )
+        for shop, level in (("a", 10.0), ("b", 50.0))
+    )
+
+
+def test_yyyymmdd_integers_are_read_as_dates_through_a_copy(tmp_path: Path) -> None:
+    """A daily panel dated 20231201 …: read as dates (a copy in the run directory, said on the
+    terminal), so the spacing is a day and the season a week, not irregular numbers."""
+    _daily_panel().to_csv(tmp_path / "shops.csv", index=False)
+    args = resolve(
+        tmp_path / "shops.csv",
+        id_col="shop",
+        time_col="date",
+        task="forecast",
+        target="sales",
+        horizon=0,
+        context_len=0,
+        copy_dir=tmp_path / "run",
+    )
+    assert args.data == tmp_path / "run" / "shops.dates.parquet"
+    copy = pd.read_parquet(args.data)
+    original = pd.read_csv(tmp_path / "shops.csv")
+    assert pd.api.types.is_datetime64_any_dtype(copy["date"])
+    assert (copy["date"].dt.strftime("%Y%m%d").astype(int) == original["date"]).all()
+    pd.testing.assert_frame_equal(copy.drop(columns="date"), original.drop(columns="date"))
+    assert any("yyyymmdd integers, read as dates" in n for n in args.notes)
+    assert args.horizon == 7  # one season of daily data
+    # Inferred as the time column too, and through the one-series copy without --id-col.
+    _daily_panel().query("shop == 'a'").drop(columns="shop").to_csv(
+        tmp_path / "one.csv", index=False
+    )
+    one = resolve(tmp_path / "one.csv", id_col=None, time_col=None, copy_dir=tmp_path / "one")
+    assert one.time_col == "date" and one.data == tmp_path / "one" / "one.series.parquet"
+    assert pd.api.types.is_datetime64_any_dtype(pd.read_parquet(one.data)["date"])
+    # Integers that are not all calendar days stay numbers, and the table is read in place.
+    numbers = _daily_panel().reset_index(drop=True)
+    numbers.loc[0, "date"] = 20231132  # no 32nd of November
+    numbers.to_csv(tmp_path / "numbers.csv", index=False)
+    kept = resolve(tmp_path / "numbers.csv", id_col="shop", time_col="date")
+    assert kept.data == tmp_path / "numbers.csv" and not kept.notes
+
+
+def test_cli_inspects_and_trains_on_yyyymmdd_dates_as_a_daily_spacing(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from rnngan.cli import app
+    from training.checkpoint import load_run
+
+    _daily_panel().to_csv(tmp_path / "shops.csv", index=False)
+    data = ["--data", str(tmp_path / "shops.csv"), "--id-col", "shop"]
+    out = CliRunner().invoke(app, ["inspect", *data])
+    assert out.exit_code == 0, out.output
+    assert "time column: date (inferred" in out.output
+    assert "yyyymmdd integers, read as dates" in out.output
+    assert "time column: date (datetime, regular every D)" in out.output
+    out = CliRunner().invoke(
+        app,
+        ["train", *data, "--task", "forecast", "--context-len", "16", "--steps", "4"]
+        + ["--out-dir", str(tmp_path / "runs")],
+    )
+    assert out.exit_code == 0, out.output
+    run = tmp_path / "runs" / "shops"
+    config = load_run(run).config.data
+    assert Path(str(config.path)) == run / "shops.dates.parquet"
+    assert "horizon: 7 steps" in out.output  # a week of days, not 24 numbered rows
 
 
 def test_two_date_columns_leave_the_time_column_to_the_user(tmp_path: Path) -> None:
