@@ -61,10 +61,11 @@ def _join(context: Any, name: str, deadline_s: float = DEADLINE_S) -> None:
 def _where(processes: Iterable[Any]) -> None:
     """Have running ranks print every thread's Python stack to stderr (SIGUSR1: `_rank`'s
     faulthandler), for the CI log of a failed or hung job."""
-    for process in processes:
-        if process.pid is not None and process.exitcode is None:
-            os.kill(process.pid, signal.SIGUSR1)
-    time.sleep(1.0)
+    asked = [p for p in processes if p.pid is not None and p.exitcode is None]
+    for process in asked:
+        os.kill(process.pid, signal.SIGUSR1)
+    if asked:  # time to print before they are stopped
+        time.sleep(1.0)
 
 
 def _rank(rank: int, world: int, store: str, config: RunConfig) -> None:
