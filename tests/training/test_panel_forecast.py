@@ -16,7 +16,12 @@ import torch
 from rnngan.core.tables.spec import TableError
 from tests.training.helpers import tiny_forecast
 from training.checkpoint import load_run
-from training.data.table_forecast import infer_season
+from training.data.table_forecast import (
+    FEW_WINDOWS,
+    EntitySplit,
+    TableForecastData,
+    infer_season,
+)
 from training.evaluate.versus import (
     RATIO_FLOOR,
     block,
@@ -149,6 +154,46 @@ def test_verdict_says_when_it_does_not_beat_seasonal_naive() -> None:
     assert [r["series"] for r in out["per_series"]] == ["a", "b", "c"]
     blocks["gan"] = block(truth[None], truth, truth)
     assert compare(blocks, ids, ["a", "b", "c"], calibrated=True)["verdict"]["passed"]
+
+
+def test_verdict_counts_its_test_windows_and_says_when_they_are_few() -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(FEW_WINDOWS, 4))
+    sn = truth + 0.5
+    blocks = {"gan": block(truth[None], truth, truth), "seasonal_naive": block(sn[None], sn, truth)}
+    many = compare(blocks, np.arange(FEW_WINDOWS) % 2, ["a", "b"], calibrated=True)["verdict"]
+    assert f"on the same {FEW_WINDOWS} test windows" in many["line"]
+    assert many["passed"] and not many["few_windows"] and "too few" not in many["line"]
+    few_blocks = {k: {n: v[:6] for n, v in b.items()} for k, b in blocks.items()}
+    few = compare(few_blocks, np.arange(6) % 2, ["a", "b"], calibrated=True)["verdict"]
+    assert few["passed"] and few["few_windows"] and few["test_windows"] == 6
+    assert "only 6 test windows: too few for a firm verdict" in few["line"]
+
+
+def test_few_windows_bring_the_origins_closer_together() -> None:
+    """One series whose test part holds 3 windows one horizon apart: its origins come closer
+    together until the part holds FEW_WINDOWS windows; a panel with enough keeps the horizon."""
+    horizon, context = 12, 24
+
+    def data(n_entities: int, rows: int) -> TableForecastData:
+        values = np.arange(rows, dtype=np.float32)
+        entity = EntitySplit(values, train_end=rows - 80, val_end=rows - 40, scale=1.0)
+        return TableForecastData([entity] * n_entities, "y", "h", "f.csv", "0", 24)
+
+    one = data(1, 300)
+    # test part: rows [260, 300); origins 260 ... 288, 29 possible
+    assert one.origin_stride("test", context, horizon) == 1
+    ((_, origins),) = one.entity_origins("test", context, horizon)
+    assert origins.tolist() == list(range(260, 289))  # all of them: still fewer than 30
+    hist, truth, _ = one.origins("test", context, horizon)
+    assert hist.shape == (29, context) and truth[1].tolist() == list(range(261, 273))
+    assert data(1, 300).origin_stride("validation", context, horizon) == 1
+    # 10 entities: 3 windows each one horizon apart = 30, enough
+    assert data(10, 300).origin_stride("test", context, horizon) == horizon
+    # 5 entities: 15 windows one horizon apart; every 6 rows gives 5 each (25), every 5: 6 (30)
+    five = data(5, 300)
+    assert five.origin_stride("test", context, horizon) == 5
+    assert all(np.diff(o).tolist() == [5] * 5 for _, o in five.entity_origins("test", 24, 12))
 
 
 def test_one_exact_series_does_not_decide_the_geometric_mean() -> None:

@@ -152,23 +152,25 @@ def test_origins_of_short_histories_start_with_nan() -> None:
     cov = np.stack([values, -values], axis=1)
     entity = EntitySplit(values, train_end=10, val_end=40, scale=1.0, name="e", covariates=cov)
     stats = (np.zeros(2), np.ones(2))
-    full = TableForecastData([entity], "y", "h", "f.csv", "0", SEASON, covariate_stats=stats)
+    # five alike entities: enough windows (FEW_WINDOWS) for origins one horizon apart
+    panel = [entity] * 5
+    full = TableForecastData(panel, "y", "h", "f.csv", "0", SEASON, covariate_stats=stats)
     short = TableForecastData(
-        [entity], "y", "h", "f.csv", "0", SEASON, covariate_stats=stats, shortest=SEASON
+        panel, "y", "h", "f.csv", "0", SEASON, covariate_stats=stats, shortest=SEASON
     )
     # validation origins every HORIZON rows in [10, 40): full ones need CONTEXT rows before
     assert [o.tolist() for _, o in full.entity_origins("validation", CONTEXT, HORIZON)] == [
         [16, 20, 24, 28, 32, 36]
-    ]
+    ] * 5
     assert [o.tolist() for _, o in short.entity_origins("validation", CONTEXT, HORIZON)] == [
         [10, 14, 18, 22, 26, 30, 34]
-    ]
+    ] * 5
     hist, truth, _ = short.origins("validation", CONTEXT, HORIZON)
     assert np.isnan(hist[0, :6]).all() and hist[0, 6:].tolist() == list(range(10))
     assert truth[0].tolist() == [10, 11, 12, 13]
-    assert not np.isnan(hist[2:]).any()
+    assert not np.isnan(hist[2:7]).any()  # the first entity's later windows
     covs = short.origin_covariates("validation", CONTEXT, HORIZON)
-    assert covs is not None and covs.shape == (7, CONTEXT + HORIZON, 2)
+    assert covs is not None and covs.shape == (35, CONTEXT + HORIZON, 2)
     assert covs[0, :7, 0].tolist() == [0.0] * 7 and covs[0, 7:, 0].tolist() == list(range(1, 14))
 
 

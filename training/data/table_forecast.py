@@ -4,7 +4,8 @@ linear interpolation inside the entity, split by time: the first (1 − val_shar
 rows train, the next val_share choose the checkpoint and fit the calibration, the last
 test_share are reported. Forecast origins are every `horizon` rows inside the validation and
 test parts (each sees only its own entity's history before it; `data.short_histories`: from one
-season of it). Covariates: calendar features, known-future columns and static attributes.
+season of it), closer together where a part would otherwise hold fewer than 30 windows.
+Covariates: calendar features, known-future columns and static attributes.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from training.data.forecast_covariates import (
 from training.data.tables import read_user_table
 
 log = logging.getLogger("rnngan.train")
+
+# Validation and test windows a part should hold before its origins may overlap
+# (`TableForecastData.origin_stride`).
+FEW_WINDOWS = 30
 
 
 # --- forecasting a target column of the table ---
@@ -80,19 +85,42 @@ class TableForecastData:
             )
         return np.ascontiguousarray(np.concatenate(parts)).astype(np.float32)
 
+    def _spans(self, part: str, context: int) -> tuple[np.ndarray, np.ndarray]:
+        """(first origin, end) of each entity's validation or test part: origins need `context`
+        rows of history before them (`shortest` when set)."""
+        least = min(self.shortest, context) if self.shortest else context
+        if part == "validation":
+            bounds = [(e.train_end, e.val_end) for e in self.entities]
+        else:
+            bounds = [(e.val_end, len(e.values)) for e in self.entities]
+        starts, ends = np.asarray(bounds, dtype=np.int64).reshape(-1, 2).T
+        return np.maximum(starts, least), ends
+
+    def origin_stride(self, part: str, context: int, horizon: int) -> int:
+        """Rows between two forecast origins of a part: the horizon (windows that do not
+        overlap), or, where that leaves the whole part fewer than `FEW_WINDOWS` windows (one
+        series of a few hundred rows, a handful of short ones), the largest stride that reaches
+        that many, down to every row: a calibration and a verdict on one or two windows say
+        little."""
+        first, ends = self._spans(part, context)
+        room = ends - horizon - first  # rows between the first and the last possible origin
+        room = room[room >= 0]
+        for stride in range(horizon, 0, -1):
+            if int(np.sum(room // stride + 1)) >= FEW_WINDOWS:
+                return stride
+        return 1
+
     def entity_origins(
         self, part: str, context: int, horizon: int
     ) -> list[tuple[EntitySplit, np.ndarray]]:
         """Each entity with its forecast origins in the validation or test part, one every
-        `horizon` rows, each with `context` rows of history before it (`shortest` when set)."""
-        least = min(self.shortest, context) if self.shortest else context
+        `origin_stride` rows (the horizon unless the part would hold fewer than `FEW_WINDOWS`
+        windows), each with `context` rows of history before it (`shortest` when set)."""
+        stride = self.origin_stride(part, context, horizon)
+        first, ends = self._spans(part, context)
         out = []
-        for e in self.entities:
-            if part == "validation":
-                start, end = e.train_end, e.val_end
-            else:
-                start, end = e.val_end, len(e.values)
-            origins = np.arange(max(start, least), end - horizon + 1, horizon)
+        for e, start, end in zip(self.entities, first, ends, strict=True):
+            origins = np.arange(start, end - horizon + 1, stride)
             if len(origins):
                 out.append((e, origins))
         if not out:

@@ -34,7 +34,7 @@ from rnngan.core.manifest import Calibration
 from rnngan.core.tables.spec import TableError
 from training.config import RunConfig
 from training.data.series import ForecastData, load_forecast
-from training.data.table_forecast import TableForecastData, load_table_forecast
+from training.data.table_forecast import FEW_WINDOWS, TableForecastData, load_table_forecast
 from training.evaluate import tables as table_limits
 from training.evaluate.scores import (
     LEVELS,
@@ -204,27 +204,33 @@ def baseline_blocks(
     keep = np.unique(np.linspace(0, n - 1, min(n, cap)).round().astype(int))
     sizes = [len(o) for _, o in pairs]
     mask = np.concatenate([np.full(s, i in set(keep.tolist())) for i, s in enumerate(sizes)])
-    jobs = 1 if len(keep) < 8 else min(2, os.cpu_count() or 1)
+    jobs = 1
     blocks: dict[str, dict[str, np.ndarray]] = {}
     seconds: dict[str, float] = {}
+    # Origins closer together than the horizon (a part of few windows,
+    # `TableForecastData.origin_stride`): statsforecast's windows are a horizon apart, so each
+    # origin is a fit of its own on the history before it.
+    overlap = any(np.any(np.diff(o) != d.horizon) for _, o in pairs)
     for name in e.baselines:
         started = time.perf_counter()
-        tasks = []
+        tasks, scales = [], []
         for i in keep:
             entity, origins = pairs[i]
-            truth = np.stack([entity.values[o : o + d.horizon] for o in origins])
-            tasks.append(
-                (entity.values, origins, d.horizon, d.season, name, e.baseline_input_size, truth)
-            )
-        desc = f"{name} on {len(keep)} series"
+            for group in np.split(origins, len(origins)) if overlap else [origins]:
+                truth = np.stack([entity.values[o : o + d.horizon] for o in group])
+                tasks.append(
+                    (entity.values, group, d.horizon, d.season, name, e.baseline_input_size, truth)
+                )
+                scales.append(entity.scale)
+        desc = f"{name} on {len(keep)} series" + (f", {len(tasks)} fits" if overlap else "")
+        jobs = 1 if len(tasks) < 8 else min(2, os.cpu_count() or 1)
         if jobs > 1:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
                 results = list(tqdm(pool.map(_entity_baseline, tasks), total=len(tasks), desc=desc))
         else:
             results = [_entity_baseline(t) for t in tqdm(tasks, desc=desc)]
         parts = []
-        for (quantiles, point), task, i in zip(results, tasks, keep, strict=True):
-            scale = pairs[i][0].scale
+        for (quantiles, point), task, scale in zip(results, tasks, scales, strict=True):
             parts.append(block(quantiles / scale, point / scale, task[-1] / scale))
         blocks[name] = {k: np.concatenate([b[k] for b in parts]) for k in parts[0]}
         seconds[name] = round(time.perf_counter() - started, 1)
@@ -237,6 +243,8 @@ def baseline_blocks(
         "seconds": seconds,
         "autoarima": "orders p, q <= 2, P, Q <= 1, last 1000 rows before the first origin",
     }
+    if overlap:
+        info["fits"] = "one per origin (the origins are closer together than the horizon)"
     return blocks, mask, info
 
 
@@ -309,6 +317,7 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
         calibrated="calibration" in metrics,
         subsets={name: mask for name in base},
     )
+    stride = data.origin_stride("test", d.context_len, d.horizon)
     pooled = {
         name: {
             "mase": float(np.mean(b["err"])),
@@ -329,7 +338,15 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
         "baselines": info,
         "protocol": f"each entity split by time ({1 - d.val_share - d.test_share:.0%} train, "
         f"{d.val_share:.0%} validation, {d.test_share:.0%} test), rolling origin every "
-        f"{d.horizon} rows over each test part, horizon {d.horizon}, context {d.context_len}, "
+        + ("row" if stride == 1 else f"{stride} rows")
+        + " over each test part"
+        + (
+            f" (overlapping windows: one every {d.horizon} rows would leave fewer than "
+            f"{FEW_WINDOWS} test windows)"
+            if stride < d.horizon
+            else ""
+        )
+        + f", horizon {d.horizon}, context {d.context_len}, "
         f"season {d.season}, {e.num_samples} sample paths; MASE and CRPS per window in units "
         "of its entity's seasonal-naive scale"
         + (

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from training.data.table_forecast import FEW_WINDOWS
 from training.evaluate.scores import LEVELS
 
 SPREAD_GRID = np.exp(np.linspace(np.log(0.25), np.log(4.0), 57))  # calibration factors tried
@@ -135,7 +136,8 @@ def compare(
     figures = (
         f"MASE ratio {gan['mase_ratio']:.3f}, CRPS ratio {gan['crps_ratio']:.3f} "
         f"(geometric means over {gan['series']} series of model / seasonal naive on the same "
-        f"test windows); better than seasonal naive on {gan['share_beating_mase']:.0%} of series "
+        f"{len(ids)} test windows); better than seasonal naive on "
+        f"{gan['share_beating_mase']:.0%} of series "
         f"(MASE), {gan['share_beating_crps']:.0%} (CRPS); 80 % coverage {gan['coverage_80']:.2f}"
     )
     failed = []
@@ -148,6 +150,9 @@ def compare(
     ) + figures
     if not calibrated:
         line += "; NOT CALIBRATED: its spread was never fit to nominal coverage"
+    few = len(ids) < FEW_WINDOWS
+    if few:
+        line += f"; only {len(ids)} test windows: too few for a firm verdict"
     return {
         "vs_seasonal_naive": overall,
         "per_series": [per_series[k] for k in sorted(per_series)],
@@ -158,6 +163,8 @@ def compare(
             "line": line,
             "failed": failed,
             "collapse_suspected": False,
+            "test_windows": len(ids),
+            "few_windows": few,
         },
     }
 
