@@ -11,8 +11,9 @@ config is built, each said on the terminal:
 - the forecast target, when `--target` is not given and exactly one numeric column is left
   besides the id, time, known-future and static columns;
 - a forecast's horizon and context (`--horizon 0`, `--context-len 0`, the defaults): one season
-  of the time column's frequency, at most 48 steps (24 without a frequency: hourly data get a
-  day, daily a week, monthly a year), cut to what the longest series' train, validation and
+  of the time column's frequency, at most 48 steps (6 for yearly data, as the M3 and M4
+  competitions; 24 without a season: hourly data get a day, daily a week, monthly a year), cut
+  to what the longest series' train, validation and
   test parts hold; a context of 168 steps, or two seasons where that is longer (5-minute data);
 - one series, when `--id-col` is not given: the file is taken as a single entity. The training
   pipeline reads an id column, so the table is copied into the run directory with a constant
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 ONE_SERIES_ID = "series"
 DEFAULT_HORIZON = 24  # without a frequency; also one season of hourly data
 MAX_AUTO_HORIZON = 48
+YEARLY_HORIZON = 6  # no season: six years ahead, as the M3 and M4 competitions forecast yearly data
 DEFAULT_CONTEXT = 168
 # Without --id-col: more than this share of rows repeating a timestamp means several series.
 SEVERAL_SERIES_SHARE = 0.05
@@ -105,18 +107,37 @@ def target_candidates(frame: pd.DataFrame, skip: set[str]) -> list[str]:
     ]
 
 
-def _season(frame: pd.DataFrame, id_col: str | None, time_col: str | None) -> int:
-    """The season training will infer (training/data/table_forecast.py `infer_season`)."""
+def _season(
+    frame: pd.DataFrame, id_col: str | None, time_col: str | None
+) -> tuple[int, str | None]:
+    """The season training will infer (training/data/table_forecast.py `infer_season`) and the
+    time column's pandas frequency (None without one)."""
     from rnngan.core.tables.timecol import prepare_frame
     from training.data.table_forecast import infer_season
 
     if time_col is None:
-        return 1
+        return 1, None
     if id_col is None:
         frame = frame.assign(**{f"_{ONE_SERIES_ID}": 0})
         id_col = f"_{ONE_SERIES_ID}"
     _, spec = prepare_frame(frame[[id_col, time_col]], id_col, time_col)
-    return infer_season(spec.step, spec.kind, spec.regular, spec.freq) if spec is not None else 1
+    if spec is None:
+        return 1, None
+    return infer_season(spec.step, spec.kind, spec.regular, spec.freq), spec.freq
+
+
+def _yearly(freq: str | None) -> bool:
+    """Whether a pandas frequency alias is one step a year (YE, YS, BYE, BYS and their months)."""
+    from pandas.tseries.frequencies import to_offset
+    from pandas.tseries.offsets import BYearBegin, BYearEnd, YearBegin, YearEnd
+
+    if not freq:
+        return False
+    try:
+        offset = to_offset(freq)
+    except ValueError:
+        return False
+    return isinstance(offset, YearBegin | YearEnd | BYearBegin | BYearEnd) and offset.n == 1
 
 
 def forecast_sizes(
@@ -134,14 +155,21 @@ def forecast_sizes(
     notes: list[str] = []
     if horizon > 0 and context_len > 0:
         return horizon, context_len, notes
-    season = season if season > 0 else _season(frame, id_col, time_col)
+    freq = None
+    if season <= 0:
+        season, freq = _season(frame, id_col, time_col)
     if context_len <= 0:
         context_len = max(DEFAULT_CONTEXT, -(-2 * season // 4) * 4)
         if context_len != DEFAULT_CONTEXT:
             notes.append(f"context: {context_len} steps (two seasons of {season}; --context-len)")
     if horizon <= 0:
-        horizon = DEFAULT_HORIZON if season <= 1 else min(season, MAX_AUTO_HORIZON)
-        why = "no season" if season <= 1 else f"one season of {season}, at most {MAX_AUTO_HORIZON}"
+        if season > 1:
+            horizon = min(season, MAX_AUTO_HORIZON)
+            why = f"one season of {season}, at most {MAX_AUTO_HORIZON}"
+        elif _yearly(freq):
+            horizon, why = YEARLY_HORIZON, "yearly: the M3/M4 competitions' yearly horizon"
+        else:
+            horizon, why = DEFAULT_HORIZON, "no season"
         fields = DataConfig.__dataclass_fields__
         val, test = fields["val_share"].default, fields["test_share"].default
         rows = int(frame.groupby(id_col).size().max()) if id_col else len(frame)

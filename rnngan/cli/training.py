@@ -64,8 +64,8 @@ def train(
     horizon: Annotated[
         int,
         typer.Option(
-            help="--data, forecast: steps ahead (0: one season, at most 48, 24 without one; "
-            "fewer when the series are too short)"
+            help="--data, forecast: steps ahead (0: one season, at most 48; 6 for yearly "
+            "data, 24 for others without a season; fewer when the series are too short)"
         ),
     ] = 0,
     context_len: Annotated[

@@ -235,6 +235,9 @@ def test_cli_trains_and_inspects_a_single_series_file(tmp_path: Path) -> None:
         ("h", 40, 4, 168),
         ("5min", 3000, 48, 576),  # 168 steps would not cover two seasons of 288
         (None, 500, 24, 168),  # numbered rows: no season
+        ("YE", 150, 6, 168),  # yearly: no season, six years ahead as in M3 and M4
+        ("YS", 30, 4, 168),  # a short yearly series: cut to its 4-row test part
+        ("2YS", 100, 15, 168),  # every other year: no season, 24 cut to the 15-row parts
     ],
 )
 def test_forecast_sizes_follow_the_frequency_and_fit_the_series(
