@@ -196,6 +196,30 @@ def test_few_windows_bring_the_origins_closer_together() -> None:
     assert all(np.diff(o).tolist() == [5] * 5 for _, o in five.entity_origins("test", 24, 12))
 
 
+def test_baselines_score_overlapping_windows_one_fit_each() -> None:
+    """Origins closer together than the horizon: statsforecast's windows are a horizon apart, so
+    each origin is fit on its own, and its windows are the GAN's (the truth is checked)."""
+    from types import SimpleNamespace
+
+    from training.evaluate.forecast import baseline_blocks
+
+    rng = np.random.default_rng(0)
+    rows, horizon = 120, 6
+    values = (10 + np.sin(np.arange(rows) / 3) + rng.normal(0, 0.1, rows)).astype(np.float32)
+    entity = EntitySplit(values, train_end=84, val_end=102, scale=1.0, name="e")
+    data = TableForecastData([entity], "y", None, "f.csv", "0", 1)
+    pairs = data.entity_origins("test", 24, horizon)
+    ((_, origins),) = pairs
+    assert origins.tolist() == list(range(102, 115))  # every row: 13 windows
+    config = SimpleNamespace(
+        data=SimpleNamespace(horizon=horizon, season=1),
+        eval=SimpleNamespace(baselines=("AutoETS",), baseline_input_size=0),
+    )
+    blocks, mask, info = baseline_blocks(data, pairs, config)  # type: ignore[arg-type]
+    assert blocks["AutoETS"]["err"].shape == (13,) and mask.all()
+    assert info["fits"].startswith("one per origin")
+
+
 def test_one_exact_series_does_not_decide_the_geometric_mean() -> None:
     """A model exact on one series (error 0) and twice the seasonal naive's error on the other
     two: its ratio there counts as RATIO_FLOOR, not ~0, so the mean stays above 1."""
