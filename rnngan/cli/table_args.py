@@ -156,8 +156,9 @@ def forecast_sizes(
     if horizon > 0 and context_len > 0:
         return horizon, context_len, notes
     freq = None
-    if season <= 0:
-        season, freq = _season(frame, id_col, time_col)
+    if season <= 0 or horizon <= 0:
+        inferred, freq = _season(frame, id_col, time_col)
+        season = season if season > 0 else inferred
     if context_len <= 0:
         context_len = max(DEFAULT_CONTEXT, -(-2 * season // 4) * 4)
         if context_len != DEFAULT_CONTEXT:

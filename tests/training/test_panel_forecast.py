@@ -167,7 +167,13 @@ def test_verdict_counts_its_test_windows_and_says_when_they_are_few() -> None:
     few_blocks = {k: {n: v[:6] for n, v in b.items()} for k, b in blocks.items()}
     few = compare(few_blocks, np.arange(6) % 2, ["a", "b"], calibrated=True)["verdict"]
     assert few["passed"] and few["few_windows"] and few["test_windows"] == 6
-    assert "only 6 test windows: too few for a firm verdict" in few["line"]
+    assert "only 6 test windows one horizon apart: too few for a firm verdict" in few["line"]
+    # overlapping windows: the verdict counts the non-overlapping ones they cover
+    ids = np.arange(FEW_WINDOWS) % 2
+    close = compare(blocks, ids, ["a", "b"], calibrated=True, independent=7)["verdict"]
+    assert close["few_windows"] and close["independent_windows"] == 7
+    assert f"same {FEW_WINDOWS} test windows, overlapping: 7 one horizon apart" in close["line"]
+    assert "only 7 test windows one horizon apart" in close["line"]
 
 
 def test_few_windows_bring_the_origins_closer_together() -> None:
@@ -193,6 +199,7 @@ def test_few_windows_bring_the_origins_closer_together() -> None:
     # 5 entities: 15 windows one horizon apart; every 6 rows gives 5 each (25), every 5: 6 (30)
     five = data(5, 300)
     assert five.origin_stride("test", context, horizon) == 5
+    assert five.window_count("test", context, horizon, horizon) == 15  # one horizon apart
     assert all(np.diff(o).tolist() == [5] * 5 for _, o in five.entity_origins("test", 24, 12))
 
 

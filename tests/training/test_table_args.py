@@ -255,6 +255,13 @@ def test_forecast_sizes_follow_the_frequency_and_fit_the_series(
     assert forecast_sizes(frame, None, "t", horizon=0, context_len=64, season=4)[0] == 4
 
 
+def test_a_given_season_of_one_keeps_the_yearly_horizon() -> None:
+    from rnngan.cli.table_args import forecast_sizes
+
+    frame = pd.DataFrame({"t": pd.date_range("1900", periods=150, freq="YS"), "y": 1.0})
+    assert forecast_sizes(frame, None, "t", horizon=0, context_len=64, season=1)[:2] == (6, 64)
+
+
 def test_blank_or_stray_repeated_stamps_are_not_taken_for_several_series(tmp_path: Path) -> None:
     """Without --id-col, trailing blank rows and one repeated hour (a clock set back) are the
     pipeline's own errors to name, not "several series"."""

@@ -102,13 +102,17 @@ class TableForecastData:
         series of a few hundred rows, a handful of short ones), the largest stride that reaches
         that many, down to every row: a calibration and a verdict on one or two windows say
         little."""
-        first, ends = self._spans(part, context)
-        room = ends - horizon - first  # rows between the first and the last possible origin
-        room = room[room >= 0]
-        for stride in range(horizon, 0, -1):
-            if int(np.sum(room // stride + 1)) >= FEW_WINDOWS:
+        for stride in range(horizon, 1, -1):
+            if self.window_count(part, context, horizon, stride) >= FEW_WINDOWS:
                 return stride
         return 1
+
+    def window_count(self, part: str, context: int, horizon: int, stride: int) -> int:
+        """How many windows a part holds with origins `stride` rows apart (with `stride` =
+        `horizon`: how many of them do not overlap)."""
+        first, ends = self._spans(part, context)
+        room = ends - horizon - first  # rows between the first and the last possible origin
+        return int(np.sum(room[room >= 0] // stride + 1))
 
     def entity_origins(
         self, part: str, context: int, horizon: int

@@ -1,7 +1,8 @@
 """Forecast evaluation (docs/quality.md): rolling origin over the test rows, a forecast every
-`horizon` rows, each seeing only the history before it. The GAN, seasonal naive and
-statsforecast's AutoETS (and AutoARIMA, when configured) are scored on the same windows in the
-same run (scores in training/evaluate/scores.py).
+`horizon` rows (an own table's part of few windows: closer together, below), each seeing only
+the history before it. The GAN, seasonal naive and statsforecast's AutoETS (and AutoARIMA, when
+configured) are scored on the same windows in the same run (scores in
+training/evaluate/scores.py).
 
 Does it beat the seasonal naive? Per series, MASE and CRPS are divided by the seasonal naive's
 on the same windows; overall: the geometric mean of those ratios over series and the share of
@@ -14,7 +15,11 @@ series below 1 (GIFT-Eval's way), in `metrics["vs_seasonal_naive"]`, per series 
 - A target column of the user's own table (`evaluate_table_forecast`): every entity's
   validation and test parts (training/data/tables.py), each window in units of its entity's
   seasonal-naive scale, so entities of different size weigh the same; statsforecast baselines
-  are fit per entity on the same windows.
+  are fit once per entity and filtered forward over the same windows. Where a part holds fewer
+  than 30 windows one horizon apart, its origins come closer together
+  (training/data/table_forecast.py `origin_stride`); the baselines are then fit at each origin
+  on the history before it, and the verdict counts the non-overlapping windows its overlapping
+  ones cover (fewer than 30: "too few for a firm verdict").
 """
 
 from __future__ import annotations
@@ -187,6 +192,10 @@ def seasonal_naive_scores(
     return score(truth / s, quantiles, point / s, 1.0)
 
 
+def _rows(stride: int) -> str:
+    return "row" if stride == 1 else f"{stride} rows"
+
+
 def _entity_baseline(args: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
     values, origins, horizon, season, name, input_size, truth = args
     return statsforecast_quantiles(values, origins, horizon, season, name, input_size, truth)
@@ -195,9 +204,10 @@ def _entity_baseline(args: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
 def baseline_blocks(
     data: TableForecastData, pairs: list[tuple[Any, np.ndarray]], config: RunConfig
 ) -> tuple[dict[str, dict[str, np.ndarray]], np.ndarray, dict[str, Any]]:
-    """statsforecast baselines, one fit per entity (refit=False), on at most
-    `rnngan evaluate --max-entities` entities (evenly spaced) and in up to 2 processes; returns
-    the per-window blocks over those entities' windows, the window mask, and what was done."""
+    """statsforecast baselines, one fit per entity (refit=False; one per origin where the origins
+    are closer together than the horizon), on at most `rnngan evaluate --max-entities` entities
+    (evenly spaced) and in up to 2 processes; returns the per-window blocks over those entities'
+    windows, the window mask, and what was done."""
     d, e = config.data, config.eval
     n = len(pairs)
     cap = max(1, table_limits.LIMITS.max_entities)
@@ -245,6 +255,7 @@ def baseline_blocks(
     }
     if overlap:
         info["fits"] = "one per origin (the origins are closer together than the horizon)"
+        info["autoarima"] = "orders p, q <= 2, P, Q <= 1, last 1000 rows before each origin"
     return blocks, mask, info
 
 
@@ -294,8 +305,10 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
         factor = fit_spread(val_paths / vs, val_truth / val_scales[:, None])
         calibration = Calibration(
             spread_scale=factor,
-            fit_on=f"the validation part ({d.val_share:.0%}) of every entity, rolling origin: "
-            "the factor in 0.25 … 4 whose pooled 80 % interval coverage is closest to 0.80",
+            fit_on=f"the validation part ({d.val_share:.0%}) of every entity, rolling origin "
+            f"every {_rows(data.origin_stride('validation', d.context_len, d.horizon))} "
+            f"({len(val_hist)} windows): the factor in 0.25 … 4 whose pooled 80 % interval "
+            "coverage is closest to 0.80",
         )
         metrics["calibration"] = calibration.model_dump()
         gan = score_paths_scaled(calibration.apply(test_paths), test_truth, test_scales)
@@ -316,6 +329,7 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
         [entity.name for entity, _ in pairs],
         calibrated="calibration" in metrics,
         subsets={name: mask for name in base},
+        independent=data.window_count("test", d.context_len, d.horizon, d.horizon),
     )
     stride = data.origin_stride("test", d.context_len, d.horizon)
     pooled = {
@@ -338,7 +352,7 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
         "baselines": info,
         "protocol": f"each entity split by time ({1 - d.val_share - d.test_share:.0%} train, "
         f"{d.val_share:.0%} validation, {d.test_share:.0%} test), rolling origin every "
-        + ("row" if stride == 1 else f"{stride} rows")
+        + _rows(stride)
         + " over each test part"
         + (
             f" (overlapping windows: one every {d.horizon} rows would leave fewer than "
