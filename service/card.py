@@ -28,6 +28,7 @@ _STYLE = (
     "vertical-align:top}pre{background:#f6f8fa;padding:.7em;white-space:pre-wrap;font-size:12px}"
     ".verdict{font-weight:bold;padding:.5em .8em;border-radius:6px;display:inline-block}"
     ".pass{background:#dafbe1;color:#1a7f37}.fail{background:#ffebe9;color:#cf222e}"
+    ".warn{background:#fff8c5;color:#9a6700}"
     ".none{background:#eaeef2;color:#57606a}figure{margin:.5em 0;display:inline-block}"
     "figcaption{color:#57606a;font-size:12px}img.pixels{image-rendering:pixelated}"
 )

@@ -50,14 +50,17 @@ def read_report(model: LoadedModel) -> dict[str, Any] | None:
 
 
 def verdict(m: Manifest, report: dict[str, Any] | None) -> tuple[str, str]:
-    """(css class, line): the stored verdict, or a plain statement that there is none."""
+    """(css class, line): the stored verdict, or a plain statement that there is none; a
+    forecaster's pass on too few test windows to be firm (`few_windows`) is a warning."""
     stored = (report or {}).get("verdict") or m.metrics.get("verdict")
     if isinstance(stored, dict) and "line" in stored:
         line = str(stored["line"])
         if stored.get("collapse_suspected"):
             # Exported with --force: say so before the checks.
             line = "COLLAPSE SUSPECTED (exported with --force). " + line
-        return ("pass" if stored.get("passed") else "fail"), line
+        if not stored.get("passed"):
+            return "fail", line
+        return ("warn" if stored.get("few_windows") else "pass"), line
     return "none", "NO VERDICT STORED: this model was exported before quality verdicts existed"
 
 
