@@ -51,7 +51,8 @@ def read_report(model: LoadedModel) -> dict[str, Any] | None:
 
 def verdict(m: Manifest, report: dict[str, Any] | None) -> tuple[str, str]:
     """(css class, line): the stored verdict, or a plain statement that there is none; a
-    forecaster's pass on too few test windows to be firm (`few_windows`) is a warning."""
+    forecaster's pass with warnings (too few test windows to be firm, coverage off 0.80:
+    `warnings`, or `few_windows` in reports before them) is a warning."""
     stored = (report or {}).get("verdict") or m.metrics.get("verdict")
     if isinstance(stored, dict) and "line" in stored:
         line = str(stored["line"])
@@ -60,7 +61,8 @@ def verdict(m: Manifest, report: dict[str, Any] | None) -> tuple[str, str]:
             line = "COLLAPSE SUSPECTED (exported with --force). " + line
         if not stored.get("passed"):
             return "fail", line
-        return ("warn" if stored.get("few_windows") else "pass"), line
+        warned = stored.get("warnings") or stored.get("few_windows")
+        return ("warn" if warned else "pass"), line
     return "none", "NO VERDICT STORED: this model was exported before quality verdicts existed"
 
 

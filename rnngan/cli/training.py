@@ -300,7 +300,7 @@ def evaluate(
 
 def _say_verdict(metrics: dict[str, Any]) -> None:
     """The verdict last, where a person reads it; a failed one in red, collapse loudly, a passed
-    one on too few test windows to be firm in yellow."""
+    one with warnings (too few test windows to be firm, coverage off 0.80) in yellow."""
     sub = metrics.get("subsampled")
     if sub and sub["entities_real"] < sub["entities_total"]:
         typer.echo(
@@ -311,7 +311,8 @@ def _say_verdict(metrics: dict[str, Any]) -> None:
     if verdict is None:
         return
     if verdict["passed"]:
-        colour = typer.colors.YELLOW if verdict.get("few_windows") else typer.colors.GREEN
+        warned = verdict.get("warnings") or verdict.get("few_windows")
+        colour = typer.colors.YELLOW if warned else typer.colors.GREEN
         typer.secho(f"verdict: {verdict['line']}", fg=colour)
         return
     if verdict.get("collapse_suspected"):

@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -105,15 +106,22 @@ def test_card_without_a_stored_verdict_says_so(models_copy: Path) -> None:
     assert "<p class='verdict none' id='verdict'>NO VERDICT STORED" in page
 
 
-def test_card_shows_a_pass_on_too_few_test_windows_as_a_warning(models_copy: Path) -> None:
-    """A forecaster whose verdict passed on fewer test windows than a firm verdict needs
-    (`few_windows`, training/evaluate/versus.py): the card's verdict is a warning, not a pass."""
+@pytest.mark.parametrize(
+    "warning",
+    [{"few_windows": True}, {"warnings": ["80 % coverage 0.74 outside 0.75–0.85"]}],
+)
+def test_card_shows_a_pass_with_warnings_as_a_warning(
+    models_copy: Path, warning: dict[str, Any]
+) -> None:
+    """A forecaster whose verdict passed with warnings (`warnings`: too few test windows to be
+    firm, coverage off 0.80; or `few_windows` alone, training/evaluate/versus.py): the card's
+    verdict is a warning, not a pass."""
     version = models_copy / "etth1_ot" / str(SHIPPED["etth1_ot"])
     for name in ("report.json", "manifest.json"):
         doc = json.loads((version / name).read_text())
         stored = doc["verdict"] if name == "report.json" else doc["metrics"]["verdict"]
         assert stored["passed"]
-        stored.update(few_windows=True, line="beats the seasonal naive: ...; only 7 test windows")
+        stored.update(warning, line="beats the seasonal naive: ...; only 7 test windows")
         (version / name).write_text(json.dumps(doc, indent=2))
     settings = Settings(models_dir=models_copy, reload_interval_s=0, _env_file=None)  # type: ignore[call-arg]
     with TestClient(create_app(settings)) as fresh:

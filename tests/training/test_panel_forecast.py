@@ -25,6 +25,7 @@ from training.data.table_forecast import (
 from training.evaluate.versus import (
     RATIO_FLOOR,
     block,
+    block_from_paths,
     compare,
     geometric_mean,
     seasonal_naive_point,
@@ -137,6 +138,13 @@ def test_v1_kind_still_trains_and_exports(tmp_path: Path) -> None:
     export(config.run_dir, tmp_path / "models")
 
 
+def _exact(truth: np.ndarray, coverage: float = 0.8) -> dict[str, np.ndarray]:
+    """A block of exact points whose 80 % interval covers `coverage` of the values."""
+    out = block(truth[None], truth, truth)
+    out["cov"] = np.full(len(truth), coverage)
+    return out
+
+
 def test_verdict_says_when_it_does_not_beat_seasonal_naive() -> None:
     rng = np.random.default_rng(0)
     truth = rng.normal(size=(6, 4))
@@ -152,7 +160,7 @@ def test_verdict_says_when_it_does_not_beat_seasonal_naive() -> None:
     assert "NOT CALIBRATED" in out["verdict"]["line"]
     assert out["vs_seasonal_naive"]["gan"]["share_beating_mase"] == 0.0
     assert [r["series"] for r in out["per_series"]] == ["a", "b", "c"]
-    blocks["gan"] = block(truth[None], truth, truth)
+    blocks["gan"] = _exact(truth)
     assert compare(blocks, ids, ["a", "b", "c"], calibrated=True)["verdict"]["passed"]
 
 
@@ -160,20 +168,69 @@ def test_verdict_counts_its_test_windows_and_says_when_they_are_few() -> None:
     rng = np.random.default_rng(0)
     truth = rng.normal(size=(FEW_WINDOWS, 4))
     sn = truth + 0.5
-    blocks = {"gan": block(truth[None], truth, truth), "seasonal_naive": block(sn[None], sn, truth)}
+    blocks = {"gan": _exact(truth), "seasonal_naive": block(sn[None], sn, truth)}
     many = compare(blocks, np.arange(FEW_WINDOWS) % 2, ["a", "b"], calibrated=True)["verdict"]
     assert f"on the same {FEW_WINDOWS} test windows" in many["line"]
     assert many["passed"] and not many["few_windows"] and "too few" not in many["line"]
+    assert many["warnings"] == []
     few_blocks = {k: {n: v[:6] for n, v in b.items()} for k, b in blocks.items()}
     few = compare(few_blocks, np.arange(6) % 2, ["a", "b"], calibrated=True)["verdict"]
     assert few["passed"] and few["few_windows"] and few["test_windows"] == 6
     assert "only 6 test windows one horizon apart: too few for a firm verdict" in few["line"]
+    assert few["warnings"] == ["only 6 test windows one horizon apart: too few for a firm verdict"]
     # overlapping windows: the verdict counts the non-overlapping ones they cover
     ids = np.arange(FEW_WINDOWS) % 2
     close = compare(blocks, ids, ["a", "b"], calibrated=True, independent=7)["verdict"]
     assert close["few_windows"] and close["independent_windows"] == 7
     assert f"same {FEW_WINDOWS} test windows, overlapping: 7 one horizon apart" in close["line"]
     assert "only 7 test windows one horizon apart" in close["line"]
+
+
+@pytest.mark.parametrize(
+    ("coverage", "passed", "warned"),
+    [
+        (0.8, True, False),
+        (0.85, True, False),
+        (0.74, True, True),
+        (0.9, True, True),
+        (0.59, False, False),
+        (0.96, False, False),
+        (0.0, False, False),
+        (1.0, False, False),
+    ],
+)
+def test_verdict_judges_the_interval_coverage(coverage: float, passed: bool, warned: bool) -> None:
+    """A forecaster that beats the seasonal naive on the centre but whose 80 % interval covers
+    far too little (a constant or collapsed model: its interval is a point) or far too much
+    fails; a coverage just off 0.75-0.85 is a warning."""
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(FEW_WINDOWS, 4))
+    sn = truth + 0.5
+    blocks = {"gan": _exact(truth, coverage), "seasonal_naive": block(sn[None], sn, truth)}
+    v = compare(blocks, np.arange(FEW_WINDOWS) % 2, ["a", "b"], calibrated=True)["verdict"]
+    assert v["beats_seasonal_naive"] and v["calibrated"]
+    assert v["passed"] is passed and v["coverage_80"] == pytest.approx(coverage)
+    assert v["coverage_in_range"] is (0.75 <= coverage <= 0.85)
+    assert bool(v["warnings"]) is warned
+    if warned:
+        assert f"80 % coverage {coverage:.2f} (outside 0.75–0.85)" in v["line"]
+        assert v["warnings"] == [f"80 % coverage {coverage:.2f} outside 0.75–0.85"]
+    if not passed:
+        assert "INTERVAL OFF: far from 0.80 (outside 0.60–0.95)" in v["line"]
+        assert v["failed"] == [
+            f"80 % interval covers {coverage:.2f} of test values, far from 0.80 (outside 0.60–0.95)"
+        ]
+
+
+def test_verdict_fails_a_point_forecaster() -> None:
+    """Every path the same (a collapsed generator): the interval is a point, its coverage 0."""
+    rng = np.random.default_rng(1)
+    truth = rng.normal(size=(FEW_WINDOWS, 6))
+    sn = truth + 1.0
+    paths = np.repeat((truth + 0.1)[:, None], 20, axis=1)  # close to the truth, no spread
+    blocks = {"gan": block_from_paths(paths, truth), "seasonal_naive": block(sn[None], sn, truth)}
+    v = compare(blocks, np.arange(FEW_WINDOWS) % 3, list("abc"), calibrated=True)["verdict"]
+    assert v["beats_seasonal_naive"] and not v["passed"] and v["coverage_80"] == 0.0
 
 
 def test_few_windows_bring_the_origins_closer_together() -> None:

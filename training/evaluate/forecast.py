@@ -51,6 +51,7 @@ from training.evaluate.scores import (
     statsforecast_quantiles,
 )
 from training.evaluate.versus import (
+    SPREAD_RANGE,
     block,
     block_from_paths,
     compare,
@@ -127,7 +128,7 @@ def evaluate_forecast(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
         calibration = Calibration(
             spread_scale=fit_spread(val_paths / scale, val_truth / scale),
             fit_on=f"validation rows [{d.train_end}, {d.val_end}), rolling origin: the factor "
-            f"in 0.25 … 4 whose 80 % interval coverage is closest to 0.80",
+            f"in {SPREAD_RANGE} whose 80 % interval coverage is closest to 0.80",
         )
         metrics["calibration"] = calibration.model_dump()
         gan = score_paths(calibration.apply(test_paths), test_truth, scale)
@@ -307,7 +308,7 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
             spread_scale=factor,
             fit_on=f"the validation part ({d.val_share:.0%}) of every entity, rolling origin "
             f"every {_rows(data.origin_stride('validation', d.context_len, d.horizon))} "
-            f"({len(val_hist)} windows): the factor in 0.25 … 4 whose pooled 80 % interval "
+            f"({len(val_hist)} windows): the factor in {SPREAD_RANGE} whose pooled 80 % interval "
             "coverage is closest to 0.80",
         )
         metrics["calibration"] = calibration.model_dump()

@@ -22,8 +22,17 @@ import numpy as np
 from training.data.table_forecast import FEW_WINDOWS
 from training.evaluate.scores import LEVELS
 
-SPREAD_GRID = np.exp(np.linspace(np.log(0.25), np.log(4.0), 57))  # calibration factors tried
+# Calibration factors tried: 2^(k/14) for k in -84 … 84, i.e. 1/64 … 64 in even steps of the
+# logarithm. A short trending series (the README's AirPassengers) needs a factor near 26: its
+# sample paths are nearly deterministic on a hundred training rows.
+SPREAD_GRID = np.exp(np.linspace(np.log(1 / 64), np.log(64.0), 169))
+SPREAD_RANGE = "1/64 … 64"
 RATIO_FLOOR = 0.01  # a series' ratio in the geometric mean: within [0.01, 100] (docstring)
+# The 80 % interval's coverage on the test windows: outside COVERAGE_RANGE the verdict warns;
+# outside COVERAGE_FAR it fails. For a Gaussian, 0.60 and 0.95 are intervals about 1.5 times too
+# narrow and too wide (z 0.84 and 1.96 against 1.28), 0.75 and 0.85 about 1.1 times.
+COVERAGE_RANGE = (0.75, 0.85)
+COVERAGE_FAR = (0.60, 0.95)
 
 
 def seasonal_naive_point(histories: np.ndarray, horizon: int, season: int) -> np.ndarray:
@@ -95,7 +104,9 @@ def compare(
     the geometric mean of the ratios and the share of series below 1; the verdict. `subsets`:
     window masks of models scored on part of the windows (subsampled baselines). `independent`:
     how many non-overlapping windows the test windows cover (None: all of them; fewer than
-    FEW_WINDOWS and the verdict says it is not firm)."""
+    FEW_WINDOWS and the verdict says it is not firm). The model's 80 % coverage outside
+    COVERAGE_RANGE is a warning, outside COVERAGE_FAR a failure: a constant or collapsed
+    forecaster, whose interval is a point, cannot pass."""
     subsets = subsets or {}
     sn = blocks["seasonal_naive"]
     overall: dict[str, Any] = {}
@@ -146,6 +157,7 @@ def compare(
         f"(MASE), {gan['share_beating_crps']:.0%} (CRPS); 80 % coverage {gan['coverage_80']:.2f}"
     )
     failed = []
+    warnings = []
     if not beats:
         failed.append("does not beat the seasonal naive")
     if not calibrated:
@@ -153,21 +165,38 @@ def compare(
     line = (
         "beats the seasonal naive: " if beats else "does NOT beat the seasonal naive: "
     ) + figures
+    cov = gan["coverage_80"]
+    in_range = COVERAGE_RANGE[0] <= cov <= COVERAGE_RANGE[1]
+    if not COVERAGE_FAR[0] <= cov <= COVERAGE_FAR[1]:
+        far = f"outside {COVERAGE_FAR[0]:.2f}–{COVERAGE_FAR[1]:.2f}"
+        failed.append(f"80 % interval covers {cov:.2f} of test values, far from 0.80 ({far})")
+        line += f" — INTERVAL OFF: far from 0.80 ({far})"
+    elif not in_range:
+        off = f"outside {COVERAGE_RANGE[0]:.2f}–{COVERAGE_RANGE[1]:.2f}"
+        warnings.append(f"80 % coverage {cov:.2f} {off}")
+        line += f" ({off})"
     if not calibrated:
         line += "; NOT CALIBRATED: its spread was never fit to nominal coverage"
     few = independent < FEW_WINDOWS
     if few:
-        line += f"; only {independent} test windows one horizon apart: too few for a firm verdict"
+        windows = "window" if independent == 1 else "windows"
+        warnings.append(
+            f"only {independent} test {windows} one horizon apart: too few for a firm verdict"
+        )
+        line += f"; {warnings[-1]}"
     return {
         "vs_seasonal_naive": overall,
         "per_series": [per_series[k] for k in sorted(per_series)],
         "verdict": {
-            "passed": beats and calibrated,
+            "passed": not failed,
             "beats_seasonal_naive": beats,
             "calibrated": calibrated,
             "line": line,
             "failed": failed,
+            "warnings": warnings,
             "collapse_suspected": False,
+            "coverage_80": cov,
+            "coverage_in_range": in_range,
             "test_windows": len(ids),
             "independent_windows": independent,
             "few_windows": few,

@@ -105,3 +105,18 @@ def test_spread_calibration_widens_narrow_paths_and_matches_scaling_every_path()
     assert factor == by_paths(paths, truth)
     shifted = paths + 0.5 * rng.standard_normal((300, 1, 12))
     assert fit_spread(shifted, truth) == by_paths(shifted, truth)
+
+
+def test_spread_calibration_reaches_paths_far_too_narrow() -> None:
+    """A short trending series leaves sample paths nearly deterministic (the README's
+    AirPassengers needed ~26): a model 20 times too narrow is widened to ~20, and the grid keeps
+    the old 0.25 … 4 factors, so a model inside that range gets the factor it had."""
+    from training.evaluate.versus import SPREAD_GRID, fit_spread
+
+    rng = np.random.default_rng(0)
+    truth = 20.0 * rng.standard_normal((300, 12))
+    paths = rng.standard_normal((300, 200, 12))
+    assert 18.0 <= fit_spread(paths, truth) <= 22.0
+    old = np.exp(np.linspace(np.log(0.25), np.log(4.0), 57))
+    assert np.allclose(SPREAD_GRID[56:113], old, rtol=1e-12)
+    assert SPREAD_GRID[0] == pytest.approx(1 / 64) and SPREAD_GRID[-1] == pytest.approx(64.0)
