@@ -190,36 +190,60 @@ def test_verdict_counts_its_test_windows_and_says_when_they_are_few() -> None:
     ("coverage", "passed", "warned"),
     [
         (0.8, True, False),
+        (0.75, True, False),
         (0.85, True, False),
-        (0.74, True, True),
-        (0.9, True, True),
-        (0.59, False, False),
-        (0.96, False, False),
+        (0.749, True, True),
+        (0.851, True, True),
+        (0.6, True, True),
+        (0.95, True, True),
+        (0.599, False, False),
+        (0.951, False, False),
         (0.0, False, False),
         (1.0, False, False),
+        (float("nan"), False, False),
     ],
 )
 def test_verdict_judges_the_interval_coverage(coverage: float, passed: bool, warned: bool) -> None:
     """A forecaster that beats the seasonal naive on the centre but whose 80 % interval covers
     far too little (a constant or collapsed model: its interval is a point) or far too much
-    fails; a coverage just off 0.75-0.85 is a warning."""
+    fails; a coverage just off 0.75-0.85 is a warning. The bounds are inclusive."""
     rng = np.random.default_rng(0)
     truth = rng.normal(size=(FEW_WINDOWS, 4))
     sn = truth + 0.5
     blocks = {"gan": _exact(truth, coverage), "seasonal_naive": block(sn[None], sn, truth)}
     v = compare(blocks, np.arange(FEW_WINDOWS) % 2, ["a", "b"], calibrated=True)["verdict"]
     assert v["beats_seasonal_naive"] and v["calibrated"]
-    assert v["passed"] is passed and v["coverage_80"] == pytest.approx(coverage)
+    assert v["passed"] is passed
+    assert v["coverage_80"] == pytest.approx(coverage, nan_ok=True)
     assert v["coverage_in_range"] is (0.75 <= coverage <= 0.85)
     assert bool(v["warnings"]) is warned
     if warned:
-        assert f"80 % coverage {coverage:.2f} (outside 0.75–0.85)" in v["line"]
-        assert v["warnings"] == [f"80 % coverage {coverage:.2f} outside 0.75–0.85"]
+        assert f"80 % coverage {coverage:.3f} (outside 0.75–0.85: a warning)" in v["line"]
+        assert v["warnings"] == [f"80 % coverage {coverage:.3f} outside 0.75–0.85"]
     if not passed:
-        assert "INTERVAL OFF: far from 0.80 (outside 0.60–0.95)" in v["line"]
-        assert v["failed"] == [
-            f"80 % interval covers {coverage:.2f} of test values, far from 0.80 (outside 0.60–0.95)"
-        ]
+        assert v["line"].startswith("FAIL, INTERVAL OFF: beats the seasonal naive")
+        assert v["line"].endswith("(outside 0.60–0.95)")
+        assert v["failed"] == [f"80 % coverage {coverage:.3f}, far from 0.80 (outside 0.60–0.95)"]
+
+
+def test_verdict_lists_every_failure() -> None:
+    """Uncalibrated, worse than the seasonal naive and covering nothing, on few windows: each
+    reason in `failed`, the few windows a warning."""
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(6, 4))
+    sn = truth + 0.1
+    worse = truth + 1.0
+    blocks = {"gan": block(worse[None], worse, truth), "seasonal_naive": block(sn[None], sn, truth)}
+    v = compare(blocks, np.arange(6) % 2, ["a", "b"], calibrated=False)["verdict"]
+    assert not v["passed"] and v["coverage_80"] == 0.0
+    assert v["failed"] == [
+        "does not beat the seasonal naive",
+        "not calibrated (eval.calibrate = false)",
+        "80 % coverage 0.000, far from 0.80 (outside 0.60–0.95)",
+    ]
+    assert v["warnings"] == ["only 6 test windows one horizon apart: too few for a firm verdict"]
+    assert v["line"].startswith("FAIL, INTERVAL OFF: does NOT beat the seasonal naive")
+    assert "NOT CALIBRATED" in v["line"]
 
 
 def test_verdict_fails_a_point_forecaster() -> None:

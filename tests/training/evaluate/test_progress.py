@@ -37,3 +37,27 @@ def test_progress_library_calls_are_quiet(
 ) -> None:
     evaluate_run(run_dir)
     assert "scores (disc" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("verdict", "colour"),
+    [
+        ({"passed": True, "line": "beats", "warnings": []}, "green"),
+        ({"passed": True, "line": "beats", "warnings": ["80 % coverage 0.870 ..."]}, "yellow"),
+        ({"passed": True, "line": "beats", "few_windows": True}, "yellow"),  # older reports
+        ({"passed": False, "line": "FAIL, INTERVAL OFF: ...", "warnings": []}, "red"),
+    ],
+)
+def test_verdict_colour_says_pass_warning_or_failure(
+    monkeypatch: pytest.MonkeyPatch, verdict: dict[str, object], colour: str
+) -> None:
+    """`rnngan evaluate` / `export` print a pass green, a pass with warnings (too few windows,
+    coverage off 0.75-0.85) yellow and a failure red."""
+    import typer
+
+    from rnngan.cli import training
+
+    shown: list[tuple[str, object]] = []
+    monkeypatch.setattr(typer, "secho", lambda text, fg=None, **_: shown.append((text, fg)))
+    training._say_verdict({"verdict": verdict})
+    assert shown == [(f"verdict: {verdict['line']}", colour)]
