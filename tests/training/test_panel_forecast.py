@@ -530,3 +530,47 @@ def test_windows_are_mixed_only_without_covariates(
     trainer = family_for(config).trainer(config, torch.Generator().manual_seed(0))
     assert trainer.data.n_windows <= MIX_ALL_BELOW  # type: ignore[attr-defined]
     assert trainer.mix == share  # type: ignore[attr-defined]
+
+
+def test_windows_over_a_missing_target_value_are_not_scored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A gap in the target is filled for training and histories, said in a warning, and no
+    validation or test window whose horizon holds it is scored (its truth would be made up)."""
+    from training.config import RunConfig, from_dict
+    from training.data.table_forecast import load_table_forecast
+
+    t = np.arange(24 * 20)
+    y = np.sin(t / 3.8) + 5.0
+    frame = pd.DataFrame({"id": "a", "step": t, "y": y})
+    frame = pd.concat([frame, pd.DataFrame({"id": "b", "step": t, "y": y + 1.0})])
+    # 'a': one gap in training, one in the test part (rows 408 ... 479)
+    frame.loc[(frame.id == "a") & frame.step.isin([100, 101, 450]), "y"] = np.nan
+    frame.to_csv(tmp_path / "p.csv", index=False)
+    data = {"dataset": "table", "path": str(tmp_path / "p.csv"), "id_col": "id"}
+    data |= {"time_col": "step", "target": "y", "context_len": 48, "horizon": 12, "season": 24}
+    config = from_dict(RunConfig, {"name": "p", "task": "forecast", "data": data})
+    with caplog.at_level("WARNING", logger="rnngan.train"):
+        loaded = load_table_forecast(config.data)
+    assert "3 missing y values in 1 of 2 entities (a: 3) filled by linear interpolation" in (
+        caplog.text
+    )
+    a, b = loaded.entities
+    assert a.gaps is not None and np.flatnonzero(a.gaps).tolist() == [100, 101, 450]
+    assert b.gaps is None and not np.isnan(a.values).any()
+    stride = loaded.origin_stride("test", 48, 12)
+    pairs = dict((e.name, o) for e, o in loaded.entity_origins("test", 48, 12))
+    every = np.arange(408, 480 - 12 + 1, stride)
+    assert pairs["b"].tolist() == every.tolist()
+    kept = [o for o in every if not o <= 450 < o + 12]
+    assert pairs["a"].tolist() == kept and len(kept) < len(every)
+    assert loaded.gap_windows("test", 48, 12) == len(every) - len(kept)
+    assert loaded.window_count("test", 48, 12, stride) == len(every) + len(kept)
+    _, truth, _ = loaded.origins("test", 48, 12)
+    assert len(truth) == len(every) + len(kept)
+    # a table whose test part is all gaps: the error says why
+    frame.loc[frame.step >= 400, "y"] = np.nan
+    frame.loc[frame.step == 479, "y"] = 1.0  # the part exists, every horizon holds a gap
+    frame.to_csv(tmp_path / "p.csv", index=False)
+    with pytest.raises(TableError, match="its horizon holds a missing y value"):
+        load_table_forecast(config.data).entity_origins("test", 48, 12)

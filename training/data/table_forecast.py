@@ -1,11 +1,13 @@
 """Forecasting a target column of the user's own long table (training/families/table_forecast.py;
 reading the table: training/data/tables.py): the target column of each entity, gaps filled by
-linear interpolation inside the entity, split by time: the first (1 − val_share − test_share)
-rows train, the next val_share choose the checkpoint and fit the calibration, the last
-test_share are reported. Forecast origins are every `horizon` rows inside the validation and
-test parts (each sees only its own entity's history before it; `data.short_histories`: from one
-season of it), closer together where a part would otherwise hold fewer than 30 windows.
-Covariates: calendar features, known-future columns and static attributes.
+linear interpolation inside the entity (for training windows and histories; no validation or
+test window whose horizon holds a filled value is scored), split by time: the first
+(1 − val_share − test_share) rows train, the next val_share choose the checkpoint and fit the
+calibration, the last test_share are reported. Forecast origins are every `horizon` rows inside
+the validation and test parts (each sees only its own entity's history before it;
+`data.short_histories`: from one season of it), closer together where a part would otherwise
+hold fewer than 30 windows. Covariates: calendar features, known-future columns and static
+attributes.
 """
 
 from __future__ import annotations
@@ -49,6 +51,15 @@ class EntitySplit:
     scale: float  # in-sample MAE of the seasonal naive on the train part
     name: str = ""  # the entity id
     covariates: np.ndarray | None = None  # (rows, K) float32: calendar, then future columns
+    gaps: np.ndarray | None = None  # (rows,) bool: target missing in the table, filled (None: none)
+
+    def observed_origins(self, origins: np.ndarray, horizon: int) -> np.ndarray:
+        """The origins whose horizon holds no filled gap: the values a forecast is scored on
+        are the table's, never interpolated ones."""
+        if self.gaps is None:
+            return origins
+        filled = np.concatenate([[0], np.cumsum(self.gaps)])
+        return origins[filled[origins + horizon] == filled[origins]]
 
 
 @dataclass(frozen=True)
@@ -110,27 +121,49 @@ class TableForecastData:
     def window_count(self, part: str, context: int, horizon: int, stride: int) -> int:
         """How many windows a part holds with origins `stride` rows apart (with `stride` =
         `horizon`: how many of them do not overlap)."""
+        return sum(len(o) for _, o in self._origins_every(part, context, horizon, stride))
+
+    def _origins_every(
+        self, part: str, context: int, horizon: int, stride: int
+    ) -> list[tuple[EntitySplit, np.ndarray]]:
+        """Each entity with origins `stride` rows apart in the part (none left out), those whose
+        horizon holds a filled gap left out (`EntitySplit.observed_origins`)."""
         first, ends = self._spans(part, context)
-        room = ends - horizon - first  # rows between the first and the last possible origin
-        return int(np.sum(room[room >= 0] // stride + 1))
+        out = []
+        for e, start, end in zip(self.entities, first, ends, strict=True):
+            origins = e.observed_origins(np.arange(start, end - horizon + 1, stride), horizon)
+            if len(origins):
+                out.append((e, origins))
+        return out
+
+    def gap_windows(self, part: str, context: int, horizon: int) -> int:
+        """How many windows of the part (at `origin_stride`) were left out because their
+        horizon holds a target value missing in the table."""
+        stride = self.origin_stride(part, context, horizon)
+        first, ends = self._spans(part, context)
+        room = ends - horizon - first
+        every = int(np.sum(room[room >= 0] // stride + 1))
+        return every - self.window_count(part, context, horizon, stride)
 
     def entity_origins(
         self, part: str, context: int, horizon: int
     ) -> list[tuple[EntitySplit, np.ndarray]]:
         """Each entity with its forecast origins in the validation or test part, one every
         `origin_stride` rows (the horizon unless the part would hold fewer than `FEW_WINDOWS`
-        windows), each with `context` rows of history before it (`shortest` when set)."""
+        windows), each with `context` rows of history before it (`shortest` when set); a
+        window whose horizon holds a target value missing in the table is left out."""
         stride = self.origin_stride(part, context, horizon)
-        first, ends = self._spans(part, context)
-        out = []
-        for e, start, end in zip(self.entities, first, ends, strict=True):
-            origins = np.arange(start, end - horizon + 1, stride)
-            if len(origins):
-                out.append((e, origins))
+        out = self._origins_every(part, context, horizon, stride)
         if not out:
+            gaps = self.gap_windows(part, context, horizon)
             raise TableError(
                 f"no {part} window: the {part} part of each entity is shorter than the horizon "
                 "or has too little history before it"
+                + (
+                    f", or its horizon holds a missing {self.target} value ({gaps} windows)"
+                    if gaps
+                    else ""
+                )
             )
         return out
 
@@ -239,11 +272,13 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
     static = resolve_static(frame, d)
     entities = []
     skipped: list[str] = []  # "<id> (why)"
+    filled: list[tuple[str, int]] = []  # (id, missing target values filled)
     for key, entity in frame.groupby(str(d.id_col), sort=False):
         values = pd.to_numeric(entity[d.target], errors="coerce").to_numpy(dtype=np.float64)
         if np.isnan(values).all():
             skipped.append(f"{key} (no {d.target} value)")
             continue
+        missing = np.isnan(values)
         values = pd.Series(values).interpolate(limit_direction="both").to_numpy()
         rows = len(values)
         train_end = int(round(rows * (1 - d.val_share - d.test_share)))
@@ -256,9 +291,18 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
         covariates = None
         if calendar or future or static:
             covariates = _entity_covariates(entity, calendar, future, static, rows)
+        gaps = missing if missing.any() else None
+        if gaps is not None:
+            filled.append((str(key), int(missing.sum())))
         entities.append(
             EntitySplit(
-                values.astype(np.float32), train_end, val_end, scale or 1.0, str(key), covariates
+                values.astype(np.float32),
+                train_end,
+                val_end,
+                scale or 1.0,
+                str(key),
+                covariates,
+                gaps,
             )
         )
     if not entities:
@@ -273,6 +317,16 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
             len(skipped),
             len(skipped) + len(entities),
             first_named(skipped),
+        )
+    if filled:
+        log.warning(
+            "%d missing %s values in %d of %d entities (%s) filled by linear interpolation for "
+            "training and histories; no validation or test window is scored on a filled value",
+            sum(n for _, n in filled),
+            d.target,
+            len(filled),
+            len(entities),
+            first_named([f"{key}: {n}" for key, n in filled]),
         )
     path = Path(str(d.path))
     return TableForecastData(

@@ -333,6 +333,7 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
         independent=data.window_count("test", d.context_len, d.horizon, d.horizon),
     )
     stride = data.origin_stride("test", d.context_len, d.horizon)
+    gaps = data.gap_windows("test", d.context_len, d.horizon)
     pooled = {
         name: {
             "mase": float(np.mean(b["err"])),
@@ -368,6 +369,12 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
             f"; origins from {data.shortest} rows of history (short histories: a shorter one "
             "than the context is NaN-padded), so the windows differ from a full-context model's"
             if data.shortest
+            else ""
+        )
+        + (
+            f"; {gaps} test windows left out: their horizon holds a {data.target} value missing "
+            "in the table (filled by interpolation for training and histories only)"
+            if gaps
             else ""
         )
         + (
