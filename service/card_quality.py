@@ -23,6 +23,10 @@ REPORT_FILE = "report.json"  # written beside the manifest by `rnngan export`
 REPORT_HTML = "report.html"
 _EMBEDDED_PNG = re.compile(r"src=['\"]data:image/png;base64,([A-Za-z0-9+/=]+)['\"]")
 _MAX_PICTURE_BYTES = 4 * 1024 * 1024
+# The forecast verdict's coverage rule (training/evaluate/versus.py COVERAGE_RANGE, COVERAGE_FAR;
+# a test keeps them equal): applied here too to verdicts stored before it.
+COVERAGE_RANGE = (0.75, 0.85)
+COVERAGE_FAR = (0.60, 0.95)
 _SCORES = (  # manifest metric, its real floor, label (generation models, docs/quality.md)
     ("discriminative", "discriminative_real_floor", "discriminative"),
     ("predictive", "predictive_real_floor", "predictive (MAE)"),
@@ -52,7 +56,8 @@ def read_report(model: LoadedModel) -> dict[str, Any] | None:
 def verdict(m: Manifest, report: dict[str, Any] | None) -> tuple[str, str]:
     """(css class, line): the stored verdict, or a plain statement that there is none; a
     forecaster's pass with warnings (too few test windows to be firm, coverage off 0.80:
-    `warnings`, or `few_windows` in reports before them) is a warning."""
+    `warnings`, or `few_windows` in reports before them) is a warning. A forecaster's verdict
+    stored before the coverage rule is judged by it here (`_older_coverage`)."""
     stored = (report or {}).get("verdict") or m.metrics.get("verdict")
     if isinstance(stored, dict) and "line" in stored:
         line = str(stored["line"])
@@ -61,9 +66,32 @@ def verdict(m: Manifest, report: dict[str, Any] | None) -> tuple[str, str]:
             line = "COLLAPSE SUSPECTED (exported with --force). " + line
         if not stored.get("passed"):
             return "fail", line
+        older = _older_coverage(m, stored)
+        if older is not None:
+            return older[0], f"{line} — {older[1]}"
         warned = stored.get("warnings") or stored.get("few_windows")
         return ("warn" if warned else "pass"), line
     return "none", "NO VERDICT STORED: this model was exported before quality verdicts existed"
+
+
+def _older_coverage(m: Manifest, stored: dict[str, Any]) -> tuple[str, str] | None:
+    """A forecaster's passed verdict stored without `coverage_80` (before the verdict judged
+    the 80 % interval): (css class, what the rule says) when its coverage is off the rule."""
+    if m.task != "forecast" or "coverage_80" in stored:
+        return None
+    gan = (m.metrics.get("vs_seasonal_naive") or {}).get("gan") or {}
+    cov = gan.get("coverage_80")
+    if not isinstance(cov, int | float):
+        return None
+    cov = round(float(cov), 3)
+    told = "stored before the verdict judged the interval"
+    if not COVERAGE_FAR[0] <= cov <= COVERAGE_FAR[1]:
+        far = f"{COVERAGE_FAR[0]:.2f}–{COVERAGE_FAR[1]:.2f}"
+        return "fail", f"FAIL today: 80 % coverage {cov:.3f} outside {far} ({told})"
+    if not COVERAGE_RANGE[0] <= cov <= COVERAGE_RANGE[1]:
+        near = f"{COVERAGE_RANGE[0]:.2f}–{COVERAGE_RANGE[1]:.2f}"
+        return "warn", f"a warning today: 80 % coverage {cov:.3f} outside {near} ({told})"
+    return None
 
 
 def _comparison(m: Manifest) -> str:

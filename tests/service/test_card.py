@@ -74,8 +74,13 @@ def test_card_generate_model(client: TestClient) -> None:
 
 def test_card_forecast_model_in_the_data_units(client: TestClient) -> None:
     page = _card(client, "etth1_ot")
-    # The stored verdict, as rnngan evaluate wrote it.
-    assert "<p class='verdict pass' id='verdict'>beats the seasonal naive: MASE ratio 0.766" in page
+    # The stored verdict, as rnngan evaluate wrote it, then the coverage rule it predates: its
+    # calibrated 80 % interval covers 0.745 of test values, a warning today.
+    assert "<p class='verdict warn' id='verdict'>beats the seasonal naive: MASE ratio 0.766" in page
+    assert (
+        "80 % coverage 0.75 — a warning today: 80 % coverage 0.745 outside 0.75–0.85 "
+        "(stored before the verdict judged the interval)</p>"
+    ) in page
     _self_contained(page)
     assert "<tr><th>history read (context_len)</th><td>168</td></tr>" in page
     assert "<tr><th>shortest history taken (min_history)</th><td>168</td></tr>" in page
@@ -128,6 +133,40 @@ def test_card_shows_a_pass_with_warnings_as_a_warning(
         page = _card(fresh, "etth1_ot")
     assert "<p class='verdict warn' id='verdict'>beats the seasonal naive: ...; only 7" in page
     assert ".warn{" in page
+
+
+@pytest.mark.parametrize(
+    ("coverage", "css", "said"),
+    [(0.8, "pass", None), (0.9, "warn", "a warning today"), (0.5, "fail", "FAIL today")],
+)
+def test_card_judges_an_older_forecast_verdict_by_the_coverage_rule(
+    models_copy: Path, coverage: float, css: str, said: str | None
+) -> None:
+    """A passed forecast verdict stored before the verdict judged the 80 % interval: the card
+    applies the rule to the stored coverage; a verdict that carries `coverage_80` is as stored."""
+    from service import card_quality
+    from training.evaluate import versus
+
+    assert card_quality.COVERAGE_RANGE == versus.COVERAGE_RANGE
+    assert card_quality.COVERAGE_FAR == versus.COVERAGE_FAR
+    version = models_copy / "etth1_ot" / str(SHIPPED["etth1_ot"])
+    manifest = json.loads((version / "manifest.json").read_text())
+    manifest["metrics"]["vs_seasonal_naive"]["gan"]["coverage_80"] = coverage
+    (version / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    settings = Settings(models_dir=models_copy, reload_interval_s=0, _env_file=None)  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as fresh:
+        page = _card(fresh, "etth1_ot")
+    assert f"<p class='verdict {css}' id='verdict'>beats the seasonal naive" in page
+    assert (said is None) == (" today: 80 % coverage" not in page)
+    if said:
+        assert f"{said}: 80 % coverage {coverage:.3f}" in page
+    # a verdict written under the rule is shown as stored
+    report = json.loads((version / "report.json").read_text())
+    report["verdict"]["coverage_80"] = coverage
+    (version / "report.json").write_text(json.dumps(report, indent=2))
+    with TestClient(create_app(settings)) as fresh:
+        page = _card(fresh, "etth1_ot")
+    assert "<p class='verdict pass' id='verdict'>beats the seasonal naive" in page
 
 
 def test_card_image_model_draws_a_grid(client: TestClient) -> None:
