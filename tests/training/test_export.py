@@ -14,6 +14,7 @@ from service.registry import Registry
 from tests.training.helpers import tiny_forecast, tiny_generate, tiny_timegan
 from training.checkpoint import load_run
 from training.evaluate.run import evaluate_run
+from training.evaluate.versus import SPREAD_GRID
 from training.export import export, parity, parity_error
 from training.families import build_graph, family_for
 from training.train import train
@@ -74,7 +75,8 @@ def test_export_manifest_loads_in_registry_with_metrics(exported: dict[str, Path
     assert (fc.context_len, fc.horizon, fc.features) == (48, 12, ["OT"])
     assert {"test_crps", "test_mase", "test_coverage_80", "test"} <= set(fc.metrics)
     assert set(fc.metrics["test"]) == {"gan", "gan_uncalibrated", "seasonal_naive", "AutoETS"}
-    assert fc.calibration is not None and 0.25 <= fc.calibration.spread_scale <= 4.0
+    assert fc.calibration is not None
+    assert round(SPREAD_GRID[0], 4) <= fc.calibration.spread_scale <= round(SPREAD_GRID[-1], 4)
 
 
 def test_export_service_matches_torch_graph(exported: dict[str, Path]) -> None:
