@@ -126,8 +126,8 @@ class TableForecastData:
     def _origins_every(
         self, part: str, context: int, horizon: int, stride: int
     ) -> list[tuple[EntitySplit, np.ndarray]]:
-        """Each entity with origins `stride` rows apart in the part (none left out), those whose
-        horizon holds a filled gap left out (`EntitySplit.observed_origins`)."""
+        """Each entity that keeps an origin, with its origins `stride` rows apart in the part,
+        less those whose horizon holds a filled gap (`EntitySplit.observed_origins`)."""
         first, ends = self._spans(part, context)
         out = []
         for e, start, end in zip(self.entities, first, ends, strict=True):
