@@ -299,13 +299,15 @@ def evaluate(
 
 
 def _say_verdict(metrics: dict[str, Any]) -> None:
-    """The verdict last, where a person reads it; a failed one in red, collapse loudly, a passed
-    one with warnings (too few test windows to be firm, coverage off 0.80) in yellow."""
+    """The verdict last, where a person reads it, on stderr (`rnngan evaluate`'s stdout is the
+    metrics JSON); a failed one in red, collapse loudly, a passed one with warnings (too few test
+    windows to be firm, coverage off 0.80) in yellow."""
     sub = metrics.get("subsampled")
     if sub and sub["entities_real"] < sub["entities_total"]:
         typer.echo(
             f"subsampled: {sub['entities_real']} of {sub['entities_total']} entities, "
-            f"{sub['windows_per_side']} of {sub['windows_available']} windows per side"
+            f"{sub['windows_per_side']} of {sub['windows_available']} windows per side",
+            err=True,
         )
     verdict = metrics.get("verdict")
     if verdict is None:
@@ -313,7 +315,7 @@ def _say_verdict(metrics: dict[str, Any]) -> None:
     if verdict["passed"]:
         warned = verdict.get("warnings") or verdict.get("few_windows")
         colour = typer.colors.YELLOW if warned else typer.colors.GREEN
-        typer.secho(f"verdict: {verdict['line']}", fg=colour)
+        typer.secho(f"verdict: {verdict['line']}", fg=colour, err=True)
         return
     if verdict.get("collapse_suspected"):
         typer.secho(

@@ -308,6 +308,54 @@ def test_baselines_score_overlapping_windows_one_fit_each() -> None:
     assert info["fits"].startswith("one per origin")
 
 
+def test_baselines_refit_after_a_window_left_out_over_a_gap() -> None:
+    """Origins one horizon apart with one left out over a missing value: two runs, each fit on
+    the history before its first origin, not a fit per origin (and not one run across the
+    hole, where statsforecast's windows would no longer be the GAN's)."""
+    from types import SimpleNamespace
+
+    from training.evaluate.forecast import baseline_blocks
+    from training.evaluate.scores import statsforecast_quantiles
+
+    rng = np.random.default_rng(0)
+    rows, horizon = 420, 6  # a test part of 188 rows: 31 windows one horizon apart
+    values = (10 + np.sin(np.arange(rows) / 3) + rng.normal(0, 0.1, rows)).astype(np.float32)
+    gaps = np.zeros(rows, dtype=bool)
+    gaps[245] = True  # in the test part's third window
+    entity = EntitySplit(values, train_end=100, val_end=232, scale=1.0, name="e", gaps=gaps)
+    data = TableForecastData([entity], "y", None, "f.csv", "0", 1)
+    assert data.origin_stride("test", 24, horizon) == horizon
+    pairs = data.entity_origins("test", 24, horizon)
+    ((_, origins),) = pairs
+    assert 244 not in origins and origins[:3].tolist() == [232, 238, 250]
+    assert data.gap_windows("test", 24, horizon, horizon) == 1
+    assert data.gap_entities("test", 24, horizon, horizon) == []
+    config = SimpleNamespace(
+        data=SimpleNamespace(horizon=horizon, season=1),
+        eval=SimpleNamespace(baselines=("AutoETS",), baseline_input_size=0),
+    )
+    blocks, _, info = baseline_blocks(data, pairs, config)  # type: ignore[arg-type]
+    assert info["fits"].startswith("2 on 1 entities: one per run")
+    first, rest = origins[:2], origins[2:]
+    _, point = statsforecast_quantiles(values, rest, horizon, 1, "AutoETS", 0)
+    tail = np.abs(point - np.stack([values[o : o + horizon] for o in rest])).mean(axis=1)
+    assert np.allclose(blocks["AutoETS"]["err"][len(first) :], tail, rtol=1e-5)
+
+
+def test_an_entity_whose_test_part_is_all_gaps_is_named() -> None:
+    """An entity that loses every test window to missing values is in no test score: the
+    protocol names it (`gap_entities`); one with no test window at all is not counted."""
+    values = np.ones(200, dtype=np.float32)
+    holed = np.zeros(200, dtype=bool)
+    holed[170:] = True
+    a = EntitySplit(values, train_end=140, val_end=170, scale=1.0, name="a", gaps=holed)
+    b = EntitySplit(values, train_end=140, val_end=170, scale=1.0, name="b")
+    data = TableForecastData([a, b], "y", None, "f.csv", "0", 1)
+    stride = data.origin_stride("test", 24, 6)
+    assert data.gap_entities("test", 24, 6, stride) == ["a"]
+    assert [e.name for e, _ in data.entity_origins("test", 24, 6)] == ["b"]
+
+
 def test_one_exact_series_does_not_decide_the_geometric_mean() -> None:
     """A model exact on one series (error 0) and twice the seasonal naive's error on the other
     two: its ratio there counts as RATIO_FLOOR, not ~0, so the mean stays above 1."""
@@ -564,7 +612,7 @@ def test_windows_over_a_missing_target_value_are_not_scored(
     assert pairs["b"].tolist() == every.tolist()
     kept = [o for o in every if not o <= 450 < o + 12]
     assert pairs["a"].tolist() == kept and len(kept) < len(every)
-    assert loaded.gap_windows("test", 48, 12) == len(every) - len(kept)
+    assert loaded.gap_windows("test", 48, 12, stride) == len(every) - len(kept)
     assert loaded.window_count("test", 48, 12, stride) == len(every) + len(kept)
     _, truth, _ = loaded.origins("test", 48, 12)
     assert len(truth) == len(every) + len(kept)
@@ -574,3 +622,28 @@ def test_windows_over_a_missing_target_value_are_not_scored(
     frame.to_csv(tmp_path / "p.csv", index=False)
     with pytest.raises(TableError, match="its horizon holds a missing y value"):
         load_table_forecast(config.data).entity_origins("test", 48, 12)
+
+
+def test_evaluation_says_what_missing_values_left_out(tmp_path: Path) -> None:
+    """`rnngan evaluate` on a table with missing target values: the protocol counts the test
+    windows left out and names the entity that lost all of them, the calibration counts the
+    validation windows left out, and the baselines refit after a hole."""
+    from tests.training.helpers import tiny_table_forecast
+    from training.evaluate.run import evaluate_run
+    from training.train import train
+
+    config = tiny_table_forecast(tmp_path)
+    frame = pd.read_csv(tmp_path / "sensors.csv")
+    hufl = frame.index[frame.sensor == "HUFL"]
+    frame.loc[hufl[[900, 1100]], "value"] = np.nan  # one in validation, one in test
+    hull = frame.index[frame.sensor == "HULL"]
+    frame.loc[hull[-150:-1], "value"] = np.nan  # the whole test part but its last row
+    frame.to_csv(tmp_path / "sensors.csv", index=False)
+    train(config, progress=False)
+    metrics = evaluate_run(config.run_dir)
+    protocol = metrics["protocol"]
+    assert "test windows left out: their horizon holds a value value missing" in protocol
+    assert "1 entities lost every test window to them and are in no test score (HULL)" in protocol
+    assert "HULL" not in {row["series"] for row in metrics["per_series"]}
+    assert "over a missing value value left out" in metrics["calibration"]["fit_on"]
+    assert "one per run of origins one horizon apart" in metrics["baselines"]["fits"]

@@ -13,7 +13,7 @@ attributes.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +78,10 @@ class TableForecastData:
     # `data.short_histories`: forecast origins need only this many rows before them (one
     # season); a shorter history than the context is NaN-padded on the left (0: the context)
     shortest: int = 0
+    # `origin_stride` per (part, context, horizon), filled on first use
+    _strides: dict[tuple[str, int, int], int] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def static_channels(self) -> tuple[str, ...]:
@@ -112,16 +116,31 @@ class TableForecastData:
         overlap), or, where that leaves the whole part fewer than `FEW_WINDOWS` windows (one
         series of a few hundred rows, a handful of short ones), the largest stride that reaches
         that many, down to every row: a calibration and a verdict on one or two windows say
-        little."""
-        for stride in range(horizon, 1, -1):
-            if self.window_count(part, context, horizon, stride) >= FEW_WINDOWS:
-                return stride
-        return 1
+        little. Computed once per part."""
+        key = (part, context, horizon)
+        if key not in self._strides:
+            self._strides[key] = next(
+                (
+                    stride
+                    for stride in range(horizon, 1, -1)
+                    if self.window_count(part, context, horizon, stride) >= FEW_WINDOWS
+                ),
+                1,
+            )
+        return self._strides[key]
 
     def window_count(self, part: str, context: int, horizon: int, stride: int) -> int:
         """How many windows a part holds with origins `stride` rows apart (with `stride` =
-        `horizon`: how many of them do not overlap)."""
+        `horizon`: how many of them do not overlap), less those over a filled gap."""
+        if all(e.gaps is None for e in self.entities):
+            return self._every_count(part, context, horizon, stride)
         return sum(len(o) for _, o in self._origins_every(part, context, horizon, stride))
+
+    def _every_count(self, part: str, context: int, horizon: int, stride: int) -> int:
+        """How many windows a part holds with origins `stride` rows apart, gaps or not."""
+        first, ends = self._spans(part, context)
+        room = ends - horizon - first
+        return int(np.sum(room[room >= 0] // stride + 1))
 
     def _origins_every(
         self, part: str, context: int, horizon: int, stride: int
@@ -136,14 +155,23 @@ class TableForecastData:
                 out.append((e, origins))
         return out
 
-    def gap_windows(self, part: str, context: int, horizon: int) -> int:
-        """How many windows of the part (at `origin_stride`) were left out because their
-        horizon holds a target value missing in the table."""
-        stride = self.origin_stride(part, context, horizon)
-        first, ends = self._spans(part, context)
-        room = ends - horizon - first
-        every = int(np.sum(room[room >= 0] // stride + 1))
+    def gap_windows(self, part: str, context: int, horizon: int, stride: int) -> int:
+        """How many windows of the part, origins `stride` rows apart, were left out because
+        their horizon holds a target value missing in the table."""
+        every = self._every_count(part, context, horizon, stride)
         return every - self.window_count(part, context, horizon, stride)
+
+    def gap_entities(self, part: str, context: int, horizon: int, stride: int) -> list[str]:
+        """The entities whose every window of the part (origins `stride` rows apart) was left
+        out over a missing target value: they are in no score of that part."""
+        first, ends = self._spans(part, context)
+        return [
+            e.name
+            for e, start, end in zip(self.entities, first, ends, strict=True)
+            if e.gaps is not None
+            and end - horizon >= start
+            and not len(e.observed_origins(np.arange(start, end - horizon + 1, stride), horizon))
+        ]
 
     def entity_origins(
         self, part: str, context: int, horizon: int
@@ -155,7 +183,7 @@ class TableForecastData:
         stride = self.origin_stride(part, context, horizon)
         out = self._origins_every(part, context, horizon, stride)
         if not out:
-            gaps = self.gap_windows(part, context, horizon)
+            gaps = self.gap_windows(part, context, horizon, stride)
             raise TableError(
                 f"no {part} window: the {part} part of each entity is shorter than the horizon "
                 "or has too little history before it"

@@ -39,7 +39,12 @@ from rnngan.core.manifest import Calibration
 from rnngan.core.tables.spec import TableError
 from training.config import RunConfig
 from training.data.series import ForecastData, load_forecast
-from training.data.table_forecast import FEW_WINDOWS, TableForecastData, load_table_forecast
+from training.data.table_forecast import (
+    FEW_WINDOWS,
+    TableForecastData,
+    first_named,
+    load_table_forecast,
+)
 from training.evaluate import tables as table_limits
 from training.evaluate.scores import (
     LEVELS,
@@ -205,35 +210,46 @@ def _entity_baseline(args: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
 def baseline_blocks(
     data: TableForecastData, pairs: list[tuple[Any, np.ndarray]], config: RunConfig
 ) -> tuple[dict[str, dict[str, np.ndarray]], np.ndarray, dict[str, Any]]:
-    """statsforecast baselines, one fit per entity (refit=False; one per origin where the origins
-    are closer together than the horizon), on at most `rnngan evaluate --max-entities` entities
-    (evenly spaced) and in up to 2 processes; returns the per-window blocks over those entities'
-    windows, the window mask, and what was done."""
+    """statsforecast baselines, one fit per run of origins one horizon apart (refit=False: a
+    fit per entity, unless a window left out over a missing value breaks the run; one per origin
+    where the origins are closer together than the horizon), on at most `rnngan evaluate
+    --max-entities` entities (evenly spaced) and in up to 2 processes; returns the per-window
+    blocks over those entities' windows, the window mask, and what was done."""
     d, e = config.data, config.eval
     n = len(pairs)
     cap = max(1, table_limits.LIMITS.max_entities)
     keep = np.unique(np.linspace(0, n - 1, min(n, cap)).round().astype(int))
+    kept = set(keep.tolist())
     sizes = [len(o) for _, o in pairs]
-    mask = np.concatenate([np.full(s, i in set(keep.tolist())) for i, s in enumerate(sizes)])
+    mask = np.concatenate([np.full(s, i in kept) for i, s in enumerate(sizes)])
     jobs = 1
     blocks: dict[str, dict[str, np.ndarray]] = {}
     seconds: dict[str, float] = {}
-    # Origins closer together than the horizon (a part of few windows,
-    # `TableForecastData.origin_stride`): statsforecast's windows are a horizon apart, so each
-    # origin is a fit of its own on the history before it.
-    overlap = any(np.any(np.diff(o) != d.horizon) for _, o in pairs)
+    # statsforecast's windows are one horizon apart: origins closer together (a part of few
+    # windows, `TableForecastData.origin_stride`) are each a fit of their own on the history
+    # before it, and a run of origins broken by a window left out (a missing value) starts a
+    # fit of its own.
+    overlap = any(np.any(np.diff(o) < d.horizon) for _, o in pairs)
+    runs = {
+        i: np.split(
+            o, np.arange(1, len(o)) if overlap else np.flatnonzero(np.diff(o) > d.horizon) + 1
+        )
+        for i, (_, o) in enumerate(pairs)
+        if i in kept
+    }
+    refits = sum(len(r) for r in runs.values()) > len(keep)
     for name in e.baselines:
         started = time.perf_counter()
         tasks, scales = [], []
         for i in keep:
-            entity, origins = pairs[i]
-            for group in np.split(origins, len(origins)) if overlap else [origins]:
+            entity = pairs[i][0]
+            for group in runs[i]:
                 truth = np.stack([entity.values[o : o + d.horizon] for o in group])
                 tasks.append(
                     (entity.values, group, d.horizon, d.season, name, e.baseline_input_size, truth)
                 )
                 scales.append(entity.scale)
-        desc = f"{name} on {len(keep)} series" + (f", {len(tasks)} fits" if overlap else "")
+        desc = f"{name} on {len(keep)} series" + (f", {len(tasks)} fits" if refits else "")
         jobs = 1 if len(tasks) < 8 else min(2, os.cpu_count() or 1)
         if jobs > 1:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -257,6 +273,12 @@ def baseline_blocks(
     if overlap:
         info["fits"] = "one per origin (the origins are closer together than the horizon)"
         info["autoarima"] = "orders p, q <= 2, P, Q <= 1, last 1000 rows before each origin"
+    elif refits:
+        info["fits"] = (
+            f"{sum(len(r) for r in runs.values())} on {len(keep)} entities: one per run of "
+            "origins one horizon apart (a window left out over a missing value breaks a run)"
+        )
+        info["autoarima"] = "orders p, q <= 2, P, Q <= 1, last 1000 rows before each run"
     return blocks, mask, info
 
 
@@ -304,12 +326,15 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
     test_scaled = test_paths / ts
     if e.calibrate:
         factor = fit_spread(val_paths / vs, val_truth / val_scales[:, None])
+        val_stride = data.origin_stride("validation", d.context_len, d.horizon)
+        val_gaps = data.gap_windows("validation", d.context_len, d.horizon, val_stride)
         calibration = Calibration(
             spread_scale=factor,
             fit_on=f"the validation part ({d.val_share:.0%}) of every entity, rolling origin "
-            f"every {_rows(data.origin_stride('validation', d.context_len, d.horizon))} "
-            f"({len(val_hist)} windows): the factor in {SPREAD_RANGE} whose pooled 80 % interval "
-            "coverage is closest to 0.80",
+            f"every {_rows(val_stride)} ({len(val_hist)} windows"
+            + (f"; {val_gaps} over a missing {data.target} value left out" if val_gaps else "")
+            + f"): the factor in {SPREAD_RANGE} whose pooled 80 % interval coverage is closest "
+            "to 0.80",
         )
         metrics["calibration"] = calibration.model_dump()
         gan = score_paths_scaled(calibration.apply(test_paths), test_truth, test_scales)
@@ -333,7 +358,8 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
         independent=data.window_count("test", d.context_len, d.horizon, d.horizon),
     )
     stride = data.origin_stride("test", d.context_len, d.horizon)
-    gaps = data.gap_windows("test", d.context_len, d.horizon)
+    gaps = data.gap_windows("test", d.context_len, d.horizon, stride)
+    gap_entities = data.gap_entities("test", d.context_len, d.horizon, stride)
     pooled = {
         name: {
             "mase": float(np.mean(b["err"])),
@@ -358,7 +384,7 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
         + " over each test part"
         + (
             f" (overlapping windows: one every {d.horizon} rows would leave fewer than "
-            f"{FEW_WINDOWS} test windows)"
+            f"{FEW_WINDOWS} test windows" + (" over observed values)" if gaps else ")")
             if stride < d.horizon
             else ""
         )
@@ -374,6 +400,12 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
         + (
             f"; {gaps} test windows left out: their horizon holds a {data.target} value missing "
             "in the table (filled by interpolation for training and histories only)"
+            + (
+                f"; {len(gap_entities)} entities lost every test window to them and are in no "
+                f"test score ({first_named(gap_entities)})"
+                if gap_entities
+                else ""
+            )
             if gaps
             else ""
         )

@@ -3,6 +3,7 @@ the minutes of post-hoc scoring are no longer silent; library calls stay quiet."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,9 @@ def test_progress_evaluate_cli_shows_each_stage_with_its_total(run_dir: Path) ->
     # The verdict's per-window z-scored disc score: 5 runs of 20 steps, model and floor.
     assert "verdict scores (per-window z disc and floor)" in result.stderr
     assert "200/200" in result.stderr
+    # stdout is the metrics JSON alone, for a pipe or a script; the verdict is on stderr
+    assert json.loads(result.stdout)["verdict"]["line"]
+    assert f"verdict: {json.loads(result.stdout)['verdict']['line']}" in result.stderr
 
 
 def test_progress_library_calls_are_quiet(
@@ -58,6 +62,11 @@ def test_verdict_colour_says_pass_warning_or_failure(
     from rnngan.cli import training
 
     shown: list[tuple[str, object]] = []
-    monkeypatch.setattr(typer, "secho", lambda text, fg=None, **_: shown.append((text, fg)))
+
+    def secho(text: str, fg: object = None, err: bool = False, **_: object) -> None:
+        assert err, "the verdict goes to stderr: stdout is `rnngan evaluate`'s JSON"
+        shown.append((text, fg))
+
+    monkeypatch.setattr(typer, "secho", secho)
     training._say_verdict({"verdict": verdict})
     assert shown == [(f"verdict: {verdict['line']}", colour)]
