@@ -3,11 +3,13 @@ config is built, each said on the terminal:
 
 - the time column, when `--time-col` is not given and exactly one column holds date-times
   (a datetime dtype, text that parses as dates: `2024-01-31`, `01/31/2024 10:00` …, or
-  integers that spell dates as yyyymmdd: `20240131`);
-- dates written as yyyymmdd integers (given by `--time-col` or found as above): to the training
-  pipeline an integer column is numbers (20240131 to 20240201 a gap of 70, no frequency, no
-  season), so the table is copied into the run directory with that column as dates, and the
-  copy is what the run reads (synthetic rows and forecasts then carry ISO dates);
+  integers that spell dates as yyyymmdd: `20240131`, or periods spelled as text: `1998 Q1`,
+  `2001 W05`, `1939 Jan`);
+- dates written as yyyymmdd integers or periods as text (given by `--time-col` or found as
+  above): to the training pipeline an integer column is numbers (20240131 to 20240201 a gap of
+  70, no frequency, no season) and "1998 Q1" no date at all, so the table is copied into the
+  run directory with that column as dates (a period's first day), and the copy is what the run
+  reads (synthetic rows and forecasts then carry ISO dates);
 - the forecast target, when `--target` is not given and exactly one numeric column is left
   besides the id, time, known-future and static columns;
 - a forecast's horizon and context (`--horizon 0`, `--context-len 0`, the defaults): one season
@@ -19,8 +21,8 @@ config is built, each said on the terminal:
   pipeline reads an id column, so the table is copied into the run directory with a constant
   one (`series`) added, and that copy is what the run reads and the manifest names. A table
   whose time column repeats a timestamp holds several series: that is an error asking for
-  `--id-col`, not one series of interleaved rows (a stray repeated stamp is the pipeline's own
-  error, naming it).
+  `--id-col` (naming the columns that tell them apart), not one series of interleaved rows (a
+  stray repeated stamp is the pipeline's own error, naming it).
 """
 
 from __future__ import annotations
@@ -75,10 +77,60 @@ def yyyymmdd(values: pd.Series) -> pd.Series | None:
     return None if parsed.isna().any() else parsed
 
 
+# Periods spelled as text, as R's tsibble (yearquarter, yearweek, yearmonth) and spreadsheets
+# write them: "1998 Q1" / "1998Q1" / "1998-Q1", "2001 W05" / "2001-W05", "1939 Jan" / "Jan 1939".
+_QUARTER = re.compile(r"^\s*(\d{4})\s*-?\s*[Qq]([1-4])\s*$")
+_WEEK = re.compile(r"^\s*(\d{4})\s*-?\s*W(\d{1,2})\s*$")
+_MONTH = re.compile(r"^\s*(\d{4}\s+[A-Za-z]{3,9}|[A-Za-z]{3,9}\s+\d{4})\s*$")
+
+
+def spelled_periods(values: pd.Series) -> tuple[pd.Series, str] | None:
+    """The dates a text column spells as periods (each read as its first day: a quarter's first
+    month, an ISO week's Monday, a month's 1st) and what it spelled, or None when it is not
+    such a column: every value one kind of period, at least two distinct ones."""
+    import pandas as pd
+
+    if not (pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values)):
+        return None
+    text = values.astype(str)
+    if text.nunique() < 2:
+        return None
+    if text.str.fullmatch(_QUARTER).all():
+        parts = text.str.extract(_QUARTER).astype(int)
+        months = (parts[1] - 1) * 3 + 1
+        dates = pd.to_datetime(dict(year=parts[0], month=months, day=1))
+        return dates, "quarters (1998 Q1), each read as its first day"
+    if text.str.fullmatch(_WEEK).all():
+        parts = text.str.extract(_WEEK)
+        iso = parts[0] + "-W" + parts[1].str.zfill(2) + "-1"
+        dates = pd.to_datetime(iso, format="%G-W%V-%u", errors="coerce")
+        return (
+            (dates, "ISO weeks (2001 W05), each read as its Monday")
+            if dates.notna().all()
+            else None
+        )
+    if text.str.fullmatch(_MONTH).all():
+        dates = pd.to_datetime(text, format="mixed", errors="coerce")
+        if dates.notna().all() and (dates.dt.day == 1).all():
+            return dates, "months by name (1939 Jan), each read as its first day"
+    return None
+
+
+def read_as_dates(values: pd.Series) -> tuple[pd.Series, str] | None:
+    """A column that spells dates in a way the training pipeline would not read as date-times
+    (yyyymmdd integers, periods as text): its dates and what it held; else None."""
+    dates = yyyymmdd(values)
+    if dates is not None:
+        return dates, "yyyymmdd integers, read as dates"
+    return spelled_periods(values)
+
+
 def _looks_like_time(values: pd.Series) -> bool:
     import pandas as pd
 
-    if pd.api.types.is_datetime64_any_dtype(values.dtype) or yyyymmdd(values) is not None:
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return True
+    if read_as_dates(values.dropna().head(_SAMPLE)) is not None:
         return True
     if not (pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values)):
         return False
@@ -226,12 +278,11 @@ def resolve(
                 f"several columns hold date-times ({', '.join(found)}): none is used as the "
                 "time column; give --time-col"
             )
-    dated = False
+    spelled = None
     if time_col is not None and time_col in frame.columns:
-        dates = yyyymmdd(frame[time_col])
-        if dates is not None:
-            frame[time_col] = dates
-            dated = True
+        found_dates = read_as_dates(frame[time_col])
+        if found_dates is not None:
+            frame[time_col], spelled = found_dates
     if needs_target:
         skip = {id_col, time_col} | _split(future_cols) | _split(static_cols)
         numeric = target_candidates(frame, {c for c in skip if c})
@@ -250,19 +301,34 @@ def resolve(
     if not id_col:
         assert copy_dir is not None, "a one-series table needs a directory for its copy"
         data, id_col = _one_series(frame, data, time_col, copy_dir, notes)
-        if dated:
-            notes.append(f"time column: {time_col} holds yyyymmdd integers, read as dates")
-    elif dated:
-        assert copy_dir is not None, "a table with yyyymmdd dates needs a directory for its copy"
+        if spelled:
+            notes.append(f"time column: {time_col} holds {spelled}")
+    elif spelled:
+        assert copy_dir is not None, "a table with spelled dates needs a directory for its copy"
         copy_dir.mkdir(parents=True, exist_ok=True)
         copy = copy_dir / f"{data.name.split('.')[0]}.dates.parquet"
         frame.to_parquet(copy, index=False)
         notes.append(
-            f"time column: {time_col} holds yyyymmdd integers, read as dates; the run reads a "
+            f"time column: {time_col} holds {spelled}; the run reads a "
             f"copy with them as dates, {copy}"
         )
         data = copy
     return TableArgs(data, id_col, time_col, target, notes, horizon, context_len)
+
+
+def id_candidates(frame: pd.DataFrame, time_col: str) -> list[str]:
+    """The text or integer columns that tell a panel's series apart: with the time column, they
+    name every row once."""
+    import pandas as pd
+
+    found = []
+    for c in frame.columns:
+        values = frame[c]
+        if c == time_col or pd.api.types.is_float_dtype(values.dtype):
+            continue
+        if 1 < values.nunique() < len(frame) and not frame.duplicated([c, time_col]).any():
+            found.append(str(c))
+    return found
 
 
 def _one_series(
@@ -276,9 +342,11 @@ def _one_series(
         # Several series repeat their timestamps throughout; a stray repeat (a clock set back
         # an hour) is left to the pipeline's "two rows at …" error.
         if repeated > SEVERAL_SERIES_SHARE * len(stamps):
+            ids = id_candidates(frame, time_col)
             raise TableArgsError(
                 f"{repeated} rows repeat a value of the time column '{time_col}': the table holds "
                 "several series; name the column that tells them apart with --id-col"
+                + (f" (columns that do: {', '.join(ids)})" if ids else "")
             )
     name = ONE_SERIES_ID
     while name in frame.columns:

@@ -647,3 +647,38 @@ def test_evaluation_says_what_missing_values_left_out(tmp_path: Path) -> None:
     assert "HULL" not in {row["series"] for row in metrics["per_series"]}
     assert "over a missing value value left out" in metrics["calibration"]["fit_on"]
     assert "one per run of origins one horizon apart" in metrics["baselines"]["fits"]
+
+
+def test_a_series_that_starts_late_or_ends_early_is_trimmed_not_filled(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A long table on one calendar for all (fpp3's us_employment: half its rows blank before
+    a series begins): an entity runs from its first to its last value, said in a warning; the
+    blank rows are not a flat run of its first value to train on, nor gaps."""
+    from training.config import RunConfig, from_dict
+    from training.data.table_forecast import load_table_forecast
+
+    t = np.arange(24 * 20)
+    y = np.sin(t / 3.8) + 5.0
+    late = np.where(t < 100, np.nan, y + 1.0)
+    late[-10:] = np.nan  # and ends early
+    frame = pd.concat(
+        [
+            pd.DataFrame({"id": "a", "step": t, "y": y}),
+            pd.DataFrame({"id": "b", "step": t, "y": late}),
+        ]
+    )
+    frame.to_csv(tmp_path / "p.csv", index=False)
+    data = {"dataset": "table", "path": str(tmp_path / "p.csv"), "id_col": "id"}
+    data |= {"time_col": "step", "target": "y", "context_len": 48, "horizon": 12, "season": 24}
+    config = from_dict(RunConfig, {"name": "p", "task": "forecast", "data": data})
+    with caplog.at_level("WARNING", logger="rnngan.train"):
+        loaded = load_table_forecast(config.data)
+    assert "1 of 2 entities start later or end earlier than the table: their 110 rows" in (
+        caplog.text
+    )
+    assert "(b: 110)" in caplog.text and "missing y values" not in caplog.text
+    a, b = loaded.entities
+    assert len(a.values) == len(t) and len(b.values) == len(t) - 110
+    assert np.allclose(b.values, y[100:-10] + 1.0) and b.gaps is None
+    assert b.train_end == round(len(b.values) * 0.7)

@@ -66,7 +66,9 @@ def test_a_panel_without_id_col_is_an_error_not_one_series(tmp_path: Path) -> No
     frame = pd.concat([_one_series().assign(site=s) for s in ("a", "b")])
     frame.to_csv(tmp_path / "panel.csv", index=False)
     with pytest.raises(
-        TableArgsError, match="120 rows repeat a value of the time column 'date'.*--id-col"
+        TableArgsError,
+        match=r"120 rows repeat a value of the time column 'date'.*--id-col "
+        r"\(columns that do: site\)",
     ):
         resolve(tmp_path / "panel.csv", id_col=None, time_col=None, copy_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
@@ -163,6 +165,61 @@ def test_yyyymmdd_integers_are_read_as_dates_through_a_copy(tmp_path: Path) -> N
     numbers.to_csv(tmp_path / "numbers.csv", index=False)
     kept = resolve(tmp_path / "numbers.csv", id_col="shop", time_col="date")
     assert kept.data == tmp_path / "numbers.csv" and not kept.notes
+
+
+@pytest.mark.parametrize(
+    ("spelled", "first", "what"),
+    [
+        (["1998 Q1", "1998 Q2", "1998Q3", "1998-Q4"], "1998-01-01", "quarters"),
+        (["2001 W05", "2001-W06", "2001 W7"], "2001-01-29", "ISO weeks"),
+        (["1939 Jan", "1939 Feb", "Mar 1939"], "1939-01-01", "months by name"),
+    ],
+)
+def test_periods_spelled_as_text_are_read_as_their_first_day(
+    spelled: list[str], first: str, what: str
+) -> None:
+    """tsibble's yearquarter / yearweek / yearmonth as written to CSV: each its period's first
+    day, so the spacing is a calendar frequency and the season follows from it."""
+    from rnngan.cli.table_args import spelled_periods
+
+    found = spelled_periods(pd.Series(spelled))
+    assert found is not None and found[1].startswith(what)
+    dates, _ = found
+    assert dates.iloc[0] == pd.Timestamp(first) and dates.is_monotonic_increasing
+    for other in (["1998 Q1", "1998 Q5"], ["1998 Q1", "2001 W05"], ["1998 Q1"] * 2, ["a", "b"]):
+        assert spelled_periods(pd.Series(other)) is None, other
+    assert spelled_periods(pd.Series([1998, 1999])) is None
+
+
+def test_a_quarterly_panel_in_tsibble_spelling_forecasts_a_year(tmp_path: Path) -> None:
+    """A long table as fpp3 writes it ("1998 Q1", a state column, no --id-col): the error names
+    the id column; with it, the quarters are dates (a copy), the season 4, the horizon a year."""
+    quarters = [f"{y} Q{q}" for y in range(1990, 2010) for q in range(1, 5)]
+    frame = pd.concat(
+        pd.DataFrame({"Date": quarters, "State": s, "Takings": 10.0 + i + np.arange(80) % 4})
+        for i, s in enumerate(["NSW", "VIC", "QLD"])
+    )
+    frame.to_csv(tmp_path / "acc.csv", index=False)
+    with pytest.raises(TableArgsError, match=r"\(columns that do: State\)"):
+        resolve(tmp_path / "acc.csv", id_col=None, time_col=None, copy_dir=tmp_path / "one")
+    args = resolve(
+        tmp_path / "acc.csv",
+        id_col="State",
+        time_col=None,
+        task="forecast",
+        horizon=0,
+        context_len=0,
+        copy_dir=tmp_path / "run",
+    )
+    assert args.time_col == "Date" and args.target == "Takings"
+    assert args.data == tmp_path / "run" / "acc.dates.parquet"
+    assert any("quarters (1998 Q1), each read as its first day" in n for n in args.notes)
+    copy = pd.read_parquet(args.data)
+    assert copy["Date"].iloc[:2].tolist() == [
+        pd.Timestamp("1990-01-01"),
+        pd.Timestamp("1990-04-01"),
+    ]
+    assert args.horizon == 4
 
 
 def test_cli_inspects_and_trains_on_yyyymmdd_dates_as_a_daily_spacing(tmp_path: Path) -> None:

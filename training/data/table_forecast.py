@@ -1,13 +1,13 @@
 """Forecasting a target column of the user's own long table (training/families/table_forecast.py;
-reading the table: training/data/tables.py): the target column of each entity, gaps filled by
-linear interpolation inside the entity (for training windows and histories; no validation or
-test window whose horizon holds a filled value is scored), split by time: the first
-(1 − val_share − test_share) rows train, the next val_share choose the checkpoint and fit the
-calibration, the last test_share are reported. Forecast origins are every `horizon` rows inside
-the validation and test parts (each sees only its own entity's history before it;
-`data.short_histories`: from one season of it), closer together where a part would otherwise
-hold fewer than 30 windows. Covariates: calendar features, known-future columns and static
-attributes.
+reading the table: training/data/tables.py): the target column of each entity, from its first to
+its last value (rows before or after, a series that starts late or ends early, are left out), gaps
+filled by linear interpolation inside the entity (for training windows and histories; no validation
+or test window whose horizon holds a filled value is scored), split by time: the first (1 −
+val_share − test_share) rows train, the next val_share choose the checkpoint and fit the
+calibration, the last test_share are reported. Forecast origins are every `horizon` rows inside the
+validation and test parts (each sees only its own entity's history before it;
+`data.short_histories`: from one season of it), closer together where a part would otherwise hold
+fewer than 30 windows. Covariates: calendar features, known-future columns and static attributes.
 """
 
 from __future__ import annotations
@@ -301,11 +301,20 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
     entities = []
     skipped: list[str] = []  # "<id> (why)"
     filled: list[tuple[str, int]] = []  # (id, missing target values filled)
+    trimmed: list[tuple[str, int]] = []  # (id, rows before its first or after its last value)
     for key, entity in frame.groupby(str(d.id_col), sort=False):
         values = pd.to_numeric(entity[d.target], errors="coerce").to_numpy(dtype=np.float64)
-        if np.isnan(values).all():
+        observed = np.flatnonzero(~np.isnan(values))
+        if not len(observed):
             skipped.append(f"{key} (no {d.target} value)")
             continue
+        if observed[0] or observed[-1] < len(values) - 1:
+            # A series that starts later or ends earlier than the table (a long table on one
+            # calendar for all): its rows run from its first to its last value, not a flat
+            # run of a filled one.
+            trimmed.append((str(key), len(values) - (observed[-1] + 1 - observed[0])))
+            entity = entity.iloc[observed[0] : observed[-1] + 1]
+            values = values[observed[0] : observed[-1] + 1]
         missing = np.isnan(values)
         values = pd.Series(values).interpolate(limit_direction="both").to_numpy()
         rows = len(values)
@@ -345,6 +354,16 @@ def load_table_forecast(d: DataConfig) -> TableForecastData:
             len(skipped),
             len(skipped) + len(entities),
             first_named(skipped),
+        )
+    if trimmed:
+        log.warning(
+            "%d of %d entities start later or end earlier than the table: their %d rows before "
+            "the first or after the last %s value are left out (%s)",
+            len(trimmed),
+            len(entities),
+            sum(n for _, n in trimmed),
+            d.target,
+            first_named([f"{key}: {n}" for key, n in trimmed]),
         )
     if filled:
         log.warning(
