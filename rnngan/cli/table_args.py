@@ -77,51 +77,14 @@ def yyyymmdd(values: pd.Series) -> pd.Series | None:
     return None if parsed.isna().any() else parsed
 
 
-# Periods spelled as text, as R's tsibble (yearquarter, yearweek, yearmonth) and spreadsheets
-# write them: "1998 Q1" / "1998Q1" / "1998-Q1", "2001 W05" / "2001-W05", "1939 Jan" / "Jan 1939".
-_QUARTER = re.compile(r"^\s*(\d{4})\s*-?\s*[Qq]([1-4])\s*$")
-_WEEK = re.compile(r"^\s*(\d{4})\s*-?\s*W(\d{1,2})\s*$")
-_MONTH = re.compile(r"^\s*(\d{4}\s+[A-Za-z]{3,9}|[A-Za-z]{3,9}\s+\d{4})\s*$")
-
-
-def spelled_periods(values: pd.Series) -> tuple[pd.Series, str] | None:
-    """The dates a text column spells as periods (each read as its first day: a quarter's first
-    month, an ISO week's Monday, a month's 1st) and what it spelled, or None when it is not
-    such a column: every value one kind of period, at least two distinct ones."""
-    import pandas as pd
-
-    if not (pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values)):
-        return None
-    text = values.astype(str)
-    if text.nunique() < 2:
-        return None
-    if text.str.fullmatch(_QUARTER).all():
-        parts = text.str.extract(_QUARTER).astype(int)
-        months = (parts[1] - 1) * 3 + 1
-        dates = pd.to_datetime(dict(year=parts[0], month=months, day=1))
-        return dates, "quarters (1998 Q1), each read as its first day"
-    if text.str.fullmatch(_WEEK).all():
-        parts = text.str.extract(_WEEK)
-        iso = parts[0] + "-W" + parts[1].str.zfill(2) + "-1"
-        dates = pd.to_datetime(iso, format="%G-W%V-%u", errors="coerce")
-        return (
-            (dates, "ISO weeks (2001 W05), each read as its Monday")
-            if dates.notna().all()
-            else None
-        )
-    if text.str.fullmatch(_MONTH).all():
-        dates = pd.to_datetime(text, format="mixed", errors="coerce")
-        if dates.notna().all() and (dates.dt.day == 1).all():
-            return dates, "months by name (1939 Jan), each read as its first day"
-    return None
-
-
 def read_as_dates(values: pd.Series) -> tuple[pd.Series, str] | None:
     """A column that spells dates in a way the training pipeline would not read as date-times
     (yyyymmdd integers, periods as text): its dates and what it held; else None."""
     dates = yyyymmdd(values)
     if dates is not None:
         return dates, "yyyymmdd integers, read as dates"
+    from rnngan.client.stamps import spelled_periods
+
     return spelled_periods(values)
 
 

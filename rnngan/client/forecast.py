@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from rnngan.client.errors import InputError
+from rnngan.client.stamps import spelled_periods
 from rnngan.core.manifest import Manifest
 
 if TYPE_CHECKING:
@@ -139,9 +140,14 @@ def check_panel(
 
 
 def _stamps(column: pd.Series, name: str) -> pd.Series:
-    """Datetimes (parsed from strings if need be) or integers, else InputError."""
+    """Datetimes (parsed from strings if need be; periods spelled as "1998 Q1", "2001 W05" or
+    "1939 Jan" as their first day, as `rnngan train --data` reads them) or integers, else
+    InputError."""
     if pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_integer_dtype(column):
         return column.reset_index(drop=True)
+    periods = spelled_periods(column, least=1)
+    if periods is not None:
+        return periods[0].reset_index(drop=True)
     try:
         return pd.Series(pd.to_datetime(column, format="ISO8601")).reset_index(drop=True)
     except (ValueError, TypeError) as exc:

@@ -352,3 +352,30 @@ def test_client_read_timeout_is_not_retried() -> None:
     with pytest.raises(ConnectionFailed, match=r"no answer within 60 s \(not retried"):
         _client(handler, retries=3).models()
     assert len(calls) == 1
+
+
+def test_client_forecast_reads_quarters_spelled_as_text() -> None:
+    """The table a model was trained on (`rnngan train --data` reads "1998 Q1" as dates) can be
+    sent as it is: the stamps go out as the quarters' first days, and the horizon's stamps are
+    the next quarters."""
+    sent: list[dict[str, object]] = []
+    quarters = pd.period_range("1960Q1", periods=170, freq="Q")
+    panel = pd.DataFrame(
+        {
+            "unique_id": "a",
+            "ds": [f"{p.year} Q{p.quarter}" for p in quarters],
+            "y": np.sin(np.arange(170) / 4),
+            "temp": np.arange(170, dtype=float),
+        }
+    )
+    future = pd.DataFrame(
+        {"unique_id": "a", "ds": ["2002 Q3", "2002 Q4", "2003 Q1"], "temp": [1.0, 2.0, 3.0]}
+    )
+    fc = _covariate_client(sent).forecast("etth1_ot", panel, h=3, X_df=future)
+    (body,) = sent
+    stamps = body["series"][0]["timestamps"]  # type: ignore[index]
+    assert stamps[-1].startswith("2002-04-01")  # 2002 Q2, the last quarter sent
+    assert fc["ds"].tolist() == [
+        pd.Timestamp(d) for d in ("2002-07-01", "2002-10-01", "2003-01-01")
+    ]
+    assert body["series"][0]["future"] == {"temp": [1.0, 2.0, 3.0]}  # type: ignore[index]

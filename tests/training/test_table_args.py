@@ -180,7 +180,7 @@ def test_periods_spelled_as_text_are_read_as_their_first_day(
 ) -> None:
     """tsibble's yearquarter / yearweek / yearmonth as written to CSV: each its period's first
     day, so the spacing is a calendar frequency and the season follows from it."""
-    from rnngan.cli.table_args import spelled_periods
+    from rnngan.client.stamps import spelled_periods
 
     found = spelled_periods(pd.Series(spelled))
     assert found is not None and found[1].startswith(what)
