@@ -129,8 +129,9 @@ def run_panel(
     name: str, seeds: list[int], work: Path, steps: int | None, reuse: bool = False
 ) -> dict[str, Any]:
     from training.checkpoint import load_run
-    from training.evaluate.forecast import baseline_blocks, compare
+    from training.evaluate.panel_baselines import baseline_blocks
     from training.evaluate.run import evaluate_run
+    from training.evaluate.versus import compare
 
     table = work / f"{name}.csv"
     panel_table(name).to_csv(table, index=False)

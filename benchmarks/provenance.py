@@ -71,8 +71,10 @@ FORECAST_ONLY = (
     "training/families/panel_selection.py",
     "training/families/table_forecast.py",
     "training/evaluate/forecast.py",
+    "training/evaluate/panel_baselines.py",
     "training/evaluate/versus.py",
     "training/data/forecast_covariates.py",
+    "training/data/forecast_panel.py",
     "training/data/table_forecast.py",
 )
 IMAGE_ONLY = (

@@ -16,12 +16,8 @@ import torch
 from rnngan.core.tables.spec import TableError
 from tests.training.helpers import tiny_forecast
 from training.checkpoint import load_run
-from training.data.table_forecast import (
-    FEW_WINDOWS,
-    EntitySplit,
-    TableForecastData,
-    infer_season,
-)
+from training.data.forecast_panel import FEW_WINDOWS, EntitySplit, TableForecastData
+from training.data.table_forecast import infer_season
 from training.evaluate.versus import (
     RATIO_FLOOR,
     block,
@@ -289,7 +285,7 @@ def test_baselines_score_overlapping_windows_one_fit_each() -> None:
     each origin is fit on its own, and its windows are the GAN's (the truth is checked)."""
     from types import SimpleNamespace
 
-    from training.evaluate.forecast import baseline_blocks
+    from training.evaluate.panel_baselines import baseline_blocks
 
     rng = np.random.default_rng(0)
     rows, horizon = 120, 6
@@ -314,7 +310,7 @@ def test_baselines_refit_after_a_window_left_out_over_a_gap() -> None:
     hole, where statsforecast's windows would no longer be the GAN's)."""
     from types import SimpleNamespace
 
-    from training.evaluate.forecast import baseline_blocks
+    from training.evaluate.panel_baselines import baseline_blocks
     from training.evaluate.scores import statsforecast_quantiles
 
     rng = np.random.default_rng(0)

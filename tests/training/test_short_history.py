@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from training.data.table_forecast import first_named
+from training.data.forecast_panel import first_named
 from training.export import OPSET
 from training.families.panel_forecast import PanelData
 from training.networks_forecast import (
@@ -146,7 +146,7 @@ def test_first_named_counts_the_names_it_leaves_out() -> None:
 
 
 def test_origins_of_short_histories_start_with_nan() -> None:
-    from training.data.table_forecast import EntitySplit, TableForecastData
+    from training.data.forecast_panel import EntitySplit, TableForecastData
 
     values = np.arange(100, dtype=np.float32)
     cov = np.stack([values, -values], axis=1)

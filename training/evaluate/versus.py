@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from training.data.table_forecast import FEW_WINDOWS
+from training.data.forecast_panel import FEW_WINDOWS
 from training.evaluate.scores import LEVELS
 
 # Calibration factors tried: 2^(k/14) for k in -84 … 84, i.e. 1/64 … 64 in even steps of the

@@ -70,7 +70,7 @@ from torch import nn
 from rnngan.core.manifest import DatasetInfo
 from training.checkpoint import Checkpoint, Selection
 from training.config import RunConfig
-from training.data.table_forecast import left_pad
+from training.data.forecast_panel import left_pad
 from training.distributed import current
 from training.families.base import covariate_columns
 from training.families.panel_selection import SelectionWindows, Selector, Validation

@@ -29,7 +29,8 @@ from torch import nn
 from rnngan.core.manifest import DatasetInfo
 from rnngan.core.tables.spec import TableError
 from training.config import RunConfig
-from training.data.table_forecast import first_named, load_table_forecast
+from training.data.forecast_panel import first_named
+from training.data.table_forecast import load_table_forecast
 from training.evaluate.forecast import evaluate_table_forecast
 from training.families import panel_forecast as panel
 from training.families.forgan import ForGAN, ForGANTrainer, is_v1
