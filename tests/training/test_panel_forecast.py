@@ -16,6 +16,7 @@ import torch
 from rnngan.core.tables.spec import TableError
 from tests.training.helpers import tiny_forecast
 from training.checkpoint import load_run
+from training.config import RunConfig, from_dict
 from training.data.forecast_panel import FEW_WINDOWS, EntitySplit, TableForecastData
 from training.data.table_forecast import infer_season
 from training.evaluate.versus import (
@@ -576,12 +577,19 @@ def test_windows_are_mixed_only_without_covariates(
     assert trainer.mix == share  # type: ignore[attr-defined]
 
 
+def _step_table(frame: pd.DataFrame, tmp_path: Path) -> RunConfig:
+    """The run config of a forecaster of `y` in `frame` (id, step, y), written to p.csv."""
+    frame.to_csv(tmp_path / "p.csv", index=False)
+    data = {"dataset": "table", "path": str(tmp_path / "p.csv"), "id_col": "id"}
+    data |= {"time_col": "step", "target": "y", "context_len": 48, "horizon": 12, "season": 24}
+    return from_dict(RunConfig, {"name": "p", "task": "forecast", "data": data})
+
+
 def test_windows_over_a_missing_target_value_are_not_scored(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A gap in the target is filled for training and histories, said in a warning, and no
     validation or test window whose horizon holds it is scored (its truth would be made up)."""
-    from training.config import RunConfig, from_dict
     from training.data.table_forecast import load_table_forecast
 
     t = np.arange(24 * 20)
@@ -590,10 +598,7 @@ def test_windows_over_a_missing_target_value_are_not_scored(
     frame = pd.concat([frame, pd.DataFrame({"id": "b", "step": t, "y": y + 1.0})])
     # 'a': one gap in training, one in the test part (rows 408 ... 479)
     frame.loc[(frame.id == "a") & frame.step.isin([100, 101, 450]), "y"] = np.nan
-    frame.to_csv(tmp_path / "p.csv", index=False)
-    data = {"dataset": "table", "path": str(tmp_path / "p.csv"), "id_col": "id"}
-    data |= {"time_col": "step", "target": "y", "context_len": 48, "horizon": 12, "season": 24}
-    config = from_dict(RunConfig, {"name": "p", "task": "forecast", "data": data})
+    config = _step_table(frame, tmp_path)
     with caplog.at_level("WARNING", logger="rnngan.train"):
         loaded = load_table_forecast(config.data)
     assert "3 missing y values in 1 of 2 entities (a: 3) filled by linear interpolation" in (
@@ -651,7 +656,6 @@ def test_a_series_that_starts_late_or_ends_early_is_trimmed_not_filled(
     """A long table on one calendar for all (fpp3's us_employment: half its rows blank before
     a series begins): an entity runs from its first to its last value, said in a warning; the
     blank rows are not a flat run of its first value to train on, nor gaps."""
-    from training.config import RunConfig, from_dict
     from training.data.table_forecast import load_table_forecast
 
     t = np.arange(24 * 20)
@@ -664,10 +668,7 @@ def test_a_series_that_starts_late_or_ends_early_is_trimmed_not_filled(
             pd.DataFrame({"id": "b", "step": t, "y": late}),
         ]
     )
-    frame.to_csv(tmp_path / "p.csv", index=False)
-    data = {"dataset": "table", "path": str(tmp_path / "p.csv"), "id_col": "id"}
-    data |= {"time_col": "step", "target": "y", "context_len": 48, "horizon": 12, "season": 24}
-    config = from_dict(RunConfig, {"name": "p", "task": "forecast", "data": data})
+    config = _step_table(frame, tmp_path)
     with caplog.at_level("WARNING", logger="rnngan.train"):
         loaded = load_table_forecast(config.data)
     assert "1 of 2 entities start later or end earlier than the table: their 110 rows" in (
