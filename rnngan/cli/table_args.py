@@ -91,13 +91,17 @@ def read_as_dates(values: pd.Series) -> tuple[pd.Series, str] | None:
 def _looks_like_time(values: pd.Series) -> bool:
     import pandas as pd
 
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return True
-    if read_as_dates(values.dropna().head(_SAMPLE)) is not None:
+    from rnngan.client.stamps import spelled_periods
+
+    if pd.api.types.is_datetime64_any_dtype(values.dtype) or yyyymmdd(values) is not None:
         return True
     if not (pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values)):
         return False
-    sample = values.dropna().astype(str).head(_SAMPLE)
+    # Distinct values: a long table sorted by time repeats its first stamp once per series.
+    distinct = values.dropna().astype(str).drop_duplicates()
+    if spelled_periods(distinct) is not None:
+        return True
+    sample = distinct.head(_SAMPLE)
     if sample.empty or not sample.map(lambda v: bool(_DATE_LIKE.search(v))).all():
         return False
     parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
@@ -284,12 +288,22 @@ def id_candidates(frame: pd.DataFrame, time_col: str) -> list[str]:
     name every row once."""
     import pandas as pd
 
+    per_stamp = int(frame[time_col].value_counts().max())  # at most one row per series
     found = []
     for c in frame.columns:
         values = frame[c]
-        if c == time_col or pd.api.types.is_float_dtype(values.dtype):
+        if c == time_col or not (
+            pd.api.types.is_object_dtype(values.dtype)
+            or pd.api.types.is_string_dtype(values)
+            or isinstance(values.dtype, pd.CategoricalDtype)
+            or (
+                pd.api.types.is_integer_dtype(values.dtype)
+                and not pd.api.types.is_bool_dtype(values.dtype)
+            )
+        ):
             continue
-        if 1 < values.nunique() < len(frame) and not frame.duplicated([c, time_col]).any():
+        # An id has as many values as the busiest stamp has rows, about; a value column more.
+        if 1 < values.nunique() <= per_stamp and not frame.duplicated([c, time_col]).any():
             found.append(str(c))
     return found
 

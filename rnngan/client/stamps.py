@@ -1,7 +1,8 @@
 """Timestamps spelled as periods, the way R's tsibble writes its yearquarter, yearweek and
 yearmonth columns to CSV ("1998 Q1", "2001 W05", "1939 Jan"): `rnngan train --data` reads them
 as dates (rnngan/cli/table_args.py) and so does the client (`rnngan forecast`,
-`Client.forecast`), so a table that trained a model can be sent to it as it is."""
+`Client.forecast`), so histories can be sent with their time column in the spelling the
+training table had."""
 
 from __future__ import annotations
 
@@ -33,11 +34,15 @@ def spelled_periods(values: pd.Series, least: int = 2) -> tuple[pd.Series, str] 
         parts = text.str.extract(_WEEK)
         iso = parts[0] + "-W" + parts[1].str.zfill(2) + "-1"
         dates = pd.to_datetime(iso, format="%G-W%V-%u", errors="coerce")
-        return (
-            (dates, "ISO weeks (2001 W05), each read as its Monday")
-            if dates.notna().all()
-            else None
-        )
+        if dates.isna().any():
+            return None
+        # "2021 W53" (2021 has 52 ISO weeks) would become 2022 W01's Monday: not a week.
+        week = dates.dt.isocalendar()
+        if (week["year"] != parts[0].astype(int)).any() or (
+            week["week"] != parts[1].astype(int)
+        ).any():
+            return None
+        return dates, "ISO weeks (2001 W05), each read as its Monday"
     if text.str.fullmatch(_MONTH).all():
         dates = pd.to_datetime(text, format="mixed", errors="coerce")
         if dates.notna().all() and (dates.dt.day == 1).all():

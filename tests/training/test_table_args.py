@@ -186,7 +186,14 @@ def test_periods_spelled_as_text_are_read_as_their_first_day(
     assert found is not None and found[1].startswith(what)
     dates, _ = found
     assert dates.iloc[0] == pd.Timestamp(first) and dates.is_monotonic_increasing
-    for other in (["1998 Q1", "1998 Q5"], ["1998 Q1", "2001 W05"], ["1998 Q1"] * 2, ["a", "b"]):
+    for other in (
+        ["1998 Q1", "1998 Q5"],
+        ["1998 Q1", "2001 W05"],
+        ["1998 Q1"] * 2,
+        ["a", "b"],
+        ["2021 W53", "2022 W01"],  # 2021 has 52 ISO weeks: not 2022 W01 twice
+        ["2020 Total", "2021 Total"],
+    ):
         assert spelled_periods(pd.Series(other)) is None, other
     assert spelled_periods(pd.Series([1998, 1999])) is None
 
@@ -220,6 +227,32 @@ def test_a_quarterly_panel_in_tsibble_spelling_forecasts_a_year(tmp_path: Path) 
         pd.Timestamp("1990-04-01"),
     ]
     assert args.horizon == 4
+
+
+@pytest.mark.parametrize("spell", ["yyyymmdd", "iso", "quarter"])
+def test_a_long_panel_sorted_by_time_is_found_to_hold_several_series(
+    tmp_path: Path, spell: str
+) -> None:
+    """250 stores, rows sorted by date: the first few hundred rows hold one date, yet the date
+    column is found and the table is several series (not one of interleaved rows); the error
+    names the store column, not the integer sales column beside it."""
+    days = pd.date_range("2023-12-01", periods=30, freq="D")
+    stamps = {
+        "yyyymmdd": days.strftime("%Y%m%d").astype(int),
+        "iso": days.strftime("%Y-%m-%d"),
+        "quarter": [f"{2000 + i // 4} Q{i % 4 + 1}" for i in range(30)],
+    }[spell]
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "date": np.repeat(stamps, 250),
+            "store": np.tile([f"s{i:03d}" for i in range(250)], 30),
+            "sales": rng.permutation(250 * 30),  # integers, each (sales, date) pair unique
+        }
+    )
+    frame.to_csv(tmp_path / "stores.csv", index=False)
+    with pytest.raises(TableArgsError, match=r"time column 'date'.*\(columns that do: store\)$"):
+        resolve(tmp_path / "stores.csv", id_col=None, time_col=None, copy_dir=tmp_path / "run")
 
 
 def test_cli_inspects_and_trains_on_yyyymmdd_dates_as_a_daily_spacing(tmp_path: Path) -> None:
