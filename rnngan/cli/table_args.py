@@ -132,17 +132,18 @@ def _season(
     """The season training will infer (training/data/table_forecast.py `infer_season`) and the
     time column's pandas frequency (None without one)."""
     from rnngan.core.tables.timecol import prepare_frame
-    from training.data.table_forecast import infer_season
+    from training.data.table_forecast import fill_missing_rows, table_season
 
     if time_col is None:
         return 1, None
     if id_col is None:
         frame = frame.assign(**{f"_{ONE_SERIES_ID}": 0})
         id_col = f"_{ONE_SERIES_ID}"
-    _, spec = prepare_frame(frame[[id_col, time_col]], id_col, time_col)
+    prepared, spec = prepare_frame(frame[[id_col, time_col]], id_col, time_col)
+    prepared, spec, _ = fill_missing_rows(prepared, id_col, spec, ())
     if spec is None:
         return 1, None
-    return infer_season(spec.step, spec.kind, spec.regular, spec.freq), spec.freq
+    return table_season(prepared, id_col, spec)[0], spec.freq
 
 
 def _yearly(freq: str | None) -> bool:

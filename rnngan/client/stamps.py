@@ -22,8 +22,10 @@ def spelled_periods(values: pd.Series, least: int = 2) -> tuple[pd.Series, str] 
     such a column: every value one kind of period, at least `least` distinct ones."""
     if not (pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values)):
         return None
+    if values.empty or not any(p.match(str(values.iloc[0])) for p in (_QUARTER, _WEEK, _MONTH)):
+        return None  # ISO dates, the common case, are told apart on the first value
     text = values.astype(str)
-    if text.empty or text.nunique() < least:
+    if text.nunique() < least:
         return None
     if text.str.fullmatch(_QUARTER).all():
         parts = text.str.extract(_QUARTER).astype(int)

@@ -643,10 +643,10 @@ def test_evaluation_says_what_missing_values_left_out(tmp_path: Path) -> None:
     train(config, progress=False)
     metrics = evaluate_run(config.run_dir)
     protocol = metrics["protocol"]
-    assert "test windows left out: their horizon holds a value value missing" in protocol
-    assert "1 entities lost every test window to them and are in no test score (HULL)" in protocol
+    assert "test windows left out: their horizon holds a 'value' value missing" in protocol
+    assert "1 entity lost every test window to them: no test score holds them (HULL)" in protocol
     assert "HULL" not in {row["series"] for row in metrics["per_series"]}
-    assert "over a missing value value left out" in metrics["calibration"]["fit_on"]
+    assert "over a missing 'value' value left out" in metrics["calibration"]["fit_on"]
     assert "one per run of origins one horizon apart" in metrics["baselines"]["fits"]
 
 

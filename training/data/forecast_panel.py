@@ -209,6 +209,11 @@ def first_named(names: list[str], first: int = 10) -> str:
     return ", ".join(names[:first]) + more
 
 
+def entity_count(n: int) -> str:
+    """'1 entity', 'n entities'."""
+    return "1 entity" if n == 1 else f"{n} entities"
+
+
 def _window(
     rows: np.ndarray, origin: int, context: int, horizon: int, fill: float | None
 ) -> np.ndarray:

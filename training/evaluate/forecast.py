@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from rnngan.core.manifest import Calibration
 from training.config import RunConfig
-from training.data.forecast_panel import FEW_WINDOWS, first_named
+from training.data.forecast_panel import FEW_WINDOWS, entity_count, first_named
 from training.data.series import ForecastData, load_forecast
 from training.data.table_forecast import load_table_forecast
 from training.evaluate.panel_baselines import baseline_blocks, seasonal_naive_scores
@@ -234,7 +234,7 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
             spread_scale=factor,
             fit_on=f"the validation part ({d.val_share:.0%}) of every entity, rolling origin "
             f"every {_rows(val_stride)} ({len(val_hist)} windows"
-            + (f"; {val_gaps} over a missing {data.target} value left out" if val_gaps else "")
+            + (f"; {val_gaps} over a missing '{data.target}' value left out" if val_gaps else "")
             + f"): the factor in {SPREAD_RANGE} whose pooled 80 % interval coverage is closest "
             "to 0.80",
         )
@@ -300,11 +300,11 @@ def evaluate_table_forecast(config: RunConfig, graph: nn.Module) -> dict[str, An
             else ""
         )
         + (
-            f"; {gaps} test windows left out: their horizon holds a {data.target} value missing "
+            f"; {gaps} test windows left out: their horizon holds a '{data.target}' value missing "
             "in the table (filled by interpolation for training and histories only)"
             + (
-                f"; {len(gap_entities)} entities lost every test window to them and are in no "
-                f"test score ({first_named(gap_entities)})"
+                f"; {entity_count(len(gap_entities))} lost every test window to them: no test "
+                f"score holds them ({first_named(gap_entities)})"
                 if gap_entities
                 else ""
             )

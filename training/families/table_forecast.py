@@ -29,7 +29,7 @@ from torch import nn
 from rnngan.core.manifest import DatasetInfo
 from rnngan.core.tables.spec import TableError
 from training.config import RunConfig
-from training.data.forecast_panel import first_named
+from training.data.forecast_panel import entity_count, first_named
 from training.data.table_forecast import load_table_forecast
 from training.evaluate.forecast import evaluate_table_forecast
 from training.families import panel_forecast as panel
@@ -49,7 +49,7 @@ class TableForecast(ForGAN):
         if not is_v1(config):
             return panel_trainer(config, rng, data)
         windows = data.train_windows(d.context_len + d.horizon)
-        log.info("%d entities, %d training windows", len(data.entities), windows.shape[0])
+        log.info("%s, %d training windows", entity_count(len(data.entities)), windows.shape[0])
         validation = data.origins("validation", d.context_len, d.horizon)
         dataset = DatasetInfo(
             name=Path(data.source).stem,
@@ -133,7 +133,10 @@ def panel_trainer(config: RunConfig, rng: torch.Generator, data: Any) -> Trainer
         ]
     )
     log.info(
-        "%d entities, %d training windows, season %d", len(data.entities), train.n_windows, d.season
+        "%s, %d training windows, season %d",
+        entity_count(len(data.entities)),
+        train.n_windows,
+        d.season,
     )
     dataset = DatasetInfo(
         name=Path(data.source).stem,
