@@ -74,6 +74,7 @@ FORECAST_ONLY = (
     "training/evaluate/panel_baselines.py",
     "training/evaluate/versus.py",
     "training/data/forecast_covariates.py",
+    "training/data/forecast_calendar.py",
     "training/data/forecast_panel.py",
     "training/data/table_forecast.py",
 )

@@ -132,7 +132,7 @@ def _season(
     """The season training will infer (training/data/table_forecast.py `infer_season`) and the
     time column's pandas frequency (None without one)."""
     from rnngan.core.tables.timecol import prepare_frame
-    from training.data.table_forecast import fill_missing_rows, table_season
+    from training.data.forecast_calendar import fill_missing_rows, table_season
 
     if time_col is None:
         return 1, None

@@ -17,8 +17,8 @@ from rnngan.core.tables.spec import TableError
 from tests.training.helpers import tiny_forecast
 from training.checkpoint import load_run
 from training.config import RunConfig, from_dict
+from training.data.forecast_calendar import infer_season
 from training.data.forecast_panel import FEW_WINDOWS, EntitySplit, TableForecastData
-from training.data.table_forecast import infer_season
 from training.evaluate.versus import (
     RATIO_FLOOR,
     block,

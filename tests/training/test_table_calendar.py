@@ -13,12 +13,8 @@ import pytest
 
 from rnngan.core.tables.timecol import prepare_frame
 from training.config import RunConfig, from_dict
-from training.data.table_forecast import (
-    fill_missing_rows,
-    load_table_forecast,
-    table_season,
-    timetable_rows,
-)
+from training.data.forecast_calendar import fill_missing_rows, table_season, timetable_rows
+from training.data.table_forecast import load_table_forecast
 
 
 def _hourly(days: int = 30, ids: tuple[str, ...] = ("a", "b")) -> pd.DataFrame:
@@ -62,6 +58,7 @@ def test_rows_missing_from_an_hourly_spacing_are_inserted_as_missing_values() ->
     a = filled[filled.id == "a"].reset_index(drop=True)
     assert len(a) == 24 * 30 and np.flatnonzero(a.y.isna()).tolist() == [30, 31, 400]
     assert (a.region == "r0").all()  # other columns repeat the row before: a static stays one
+    assert a.t.isna().sum() == 3  # the time column is not made up
     assert np.allclose(np.diff(a["__t"]), 3600.0)
     assert table_season(filled, "id", spec) == (24, "the time column's frequency, h")
 
@@ -107,8 +104,64 @@ def test_training_reads_an_hourly_panel_with_missing_rows_as_hourly(
     with caplog.at_level("INFO", logger="rnngan.train"):
         loaded = load_table_forecast(config.data)
     assert loaded.season == 24 and loaded.freq == "h"
-    assert "1 of 2 entities miss rows of their h spacing: 10 rows inserted" in caplog.text
+    assert (
+        "10 rows missing from the time column's 'h' spacing inserted as missing values in 1 of 2 "
+        "entities (b: 10)"
+    ) in caplog.text
     assert "season 24 (inferred from the time column's frequency, h)" in caplog.text
     a, b = loaded.entities
     assert a.gaps is None and b.gaps is not None and int(b.gaps.sum()) == 10
     assert len(b.values) == 24 * 40 and not np.isnan(b.values).any()
+
+
+def test_clock_jitter_keeps_every_real_value_and_ids_keep_their_type() -> None:
+    """Stamps a few milliseconds off the hour (a logger's clock) with one row missing: every
+    real value stays where it was, one row is inserted; a categorical id with an unused
+    category and an integer column keep their types."""
+    stamps = pd.date_range("2024-01-01", periods=48, freq="h") + pd.to_timedelta(
+        np.tile([2, 1, 0], 16), unit="ms"
+    )
+    frame = pd.DataFrame(
+        {
+            "id": pd.Categorical(["a"] * 48, categories=["a", "z"]),
+            "t": stamps,
+            "y": np.arange(48.0),
+            "floor": 3,
+        }
+    ).drop(index=[5])
+    prepared, spec = prepare_frame(frame, "id", "t")
+    filled, spec, inserted = fill_missing_rows(prepared, "id", spec, ("y",))
+    assert inserted == [("a", 1)] and spec is not None and spec.freq == "h"
+    assert np.flatnonzero(filled.y.isna()).tolist() == [5]
+    assert filled.y.drop(index=5).tolist() == [v for v in range(48) if v != 5]
+    assert filled.id.dtype == frame.id.dtype and filled.floor.dtype == frame.floor.dtype
+
+
+def test_an_entity_mostly_missing_leaves_the_table_as_it_is() -> None:
+    """One entity with more than half its steps missing (a daily series beside hourly ones):
+    no rows are made up for it, and the table keeps its stamps (season from the spacing)."""
+    frame = _hourly(days=30, ids=("a", "b", "c", "d", "e", "f", "g", "h"))
+    daily = frame[(frame.id == "h") & (np.arange(len(frame)) % 24 == 0)]
+    frame = pd.concat([frame[frame.id != "h"], daily], ignore_index=True)
+    prepared, spec = prepare_frame(frame, "id", "t")
+    same, spec_after, inserted = fill_missing_rows(prepared, "id", spec, ("y",))
+    assert inserted == [] and spec_after == spec and same is prepared
+
+
+def test_a_timetable_in_local_time_across_daylight_saving_is_found() -> None:
+    """Business hours written with their UTC offset (+01:00, then +02:00 after the change)
+    and a second entity in another zone: the days are each stamp's own wall clock."""
+    days = pd.bdate_range("2024-03-04", periods=40)
+    berlin = pd.DatetimeIndex(
+        [d + pd.Timedelta(hours=9, minutes=30 * k) for d in days for k in range(16)]
+    ).tz_localize("Europe/Berlin")
+    york = berlin.tz_localize(None).tz_localize("America/New_York")
+    frame = pd.concat(
+        [
+            pd.DataFrame({"id": "de", "t": berlin.strftime("%Y-%m-%dT%H:%M:%S%z"), "y": 1.0}),
+            pd.DataFrame({"id": "us", "t": york.strftime("%Y-%m-%dT%H:%M:%S%z"), "y": 2.0}),
+        ],
+        ignore_index=True,
+    )
+    prepared, spec = prepare_frame(frame, "id", "t")
+    assert timetable_rows(prepared, "id", spec) == 16
