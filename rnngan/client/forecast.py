@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from rnngan.client.errors import InputError
+from rnngan.client.gaps import mend
 from rnngan.client.stamps import spelled_periods
 from rnngan.core.manifest import Manifest
 
@@ -79,9 +80,12 @@ def check_panel(
     target_col: str,
     min_length: int,
     covariates: Sequence[str] = (),
+    fill: bool = False,
+    freq: str | None = None,
 ) -> Panel:
     """A `Panel`, or InputError saying what is wrong with the frame (`min_length`: the shortest
-    history the model takes)."""
+    history the model takes). `fill`: blank cells and rows missing from `freq` mended as
+    training on a table mends them (rnngan/client/gaps.py), else blank cells refused."""
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"df must be a pandas DataFrame, got {type(df).__name__}")
     needed = [id_col, time_col, target_col, *covariates]
@@ -104,18 +108,24 @@ def check_panel(
             f"{int(dup.sum())} rows repeat an ({id_col}, {time_col}) pair, e.g. "
             f"({first['id']!r}, {first['ds']}); keep one row per series and timestamp"
         )
+    numbers = {}
     for column in (target_col, *covariates):
         values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(values)
+        # blank cells are mended below (`fill`); text and infinities never are
+        bad = ~np.isfinite(values) & ~(df[column].isna().to_numpy() if fill else False)
         if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                f"column '{column}' has {int(bad.sum())} NaN, infinite or non-numeric value(s), "
-                f"first for series {frame['id'].iloc[row]!r} at {frame['ds'].iloc[row]}; fill "
-                "or drop them before forecasting"
-            )
+            _refuse(column, bad, frame, fill)
+        numbers[column] = values
     order = np.lexsort((frame["ds"].to_numpy(), pd.factorize(frame["id"], sort=True)[0]))
     ids_sorted = frame["id"].to_numpy()[order]
+    stamps = stamps.iloc[order].reset_index(drop=True)
+    numbers = {c: v[order] for c, v in numbers.items()}
+    if fill:
+        ids_sorted, stamps, numbers = mend(ids_sorted, stamps, numbers, target_col, freq)
+        for column, values in numbers.items():  # a covariate blank all through a series
+            if np.isnan(values).any():
+                sorted_frame = pd.DataFrame({"id": ids_sorted, "ds": stamps})
+                _refuse(column, np.isnan(values), sorted_frame, False)
     codes = pd.factorize(ids_sorted, sort=True)[0]
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     ends = np.r_[starts[1:], len(codes)]
@@ -132,10 +142,22 @@ def check_panel(
         ids=ids_sorted[starts],
         starts=starts,
         ends=ends,
-        values=pd.to_numeric(df[target_col]).to_numpy(dtype=np.float64)[order],
-        stamps=stamps.iloc[order].reset_index(drop=True),
-        covariates={c: pd.to_numeric(df[c]).to_numpy(dtype=np.float64)[order] for c in covariates},
+        values=numbers[target_col],
+        stamps=stamps,
+        covariates={c: numbers[c] for c in covariates},
         id_dtype=df[id_col].dtype,
+    )
+
+
+def _refuse(column: str, bad: np.ndarray, frame: pd.DataFrame, fill: bool) -> None:
+    row = int(np.flatnonzero(bad)[0])
+    if fill:
+        what, fix = "infinite or non-numeric", "correct them (blank cells are filled)"
+    else:
+        what, fix = "NaN, infinite or non-numeric", "fill or drop them before forecasting"
+    raise InputError(
+        f"column '{column}' has {int(bad.sum())} {what} value(s), first for series "
+        f"{frame['id'].iloc[row]!r} at {frame['ds'].iloc[row]}; {fix}"
     )
 
 
@@ -300,13 +322,18 @@ def forecast(
     target_col: str = "y",
     freq: str | None = None,
     return_samples: bool = False,
+    fill: bool = True,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Forecast every series of `df`. `level` (default [80, 95]) gives interval columns,
     `quantiles` quantile columns instead; `h` defaults to the model's horizon; `freq` is
     inferred per series when not given. With `return_samples`, also the sample paths as a long
     frame `unique_id, ds, sample, <name>`. A model with static attributes takes them from
     `static_df` (one row per series: the id column and each attribute, statsforecast's
-    convention), else from those columns of `df` (constant within each series)."""
+    convention), else from those columns of `df` (constant within each series). With `fill`
+    (the default), histories are mended as training on a table mends its series (a warning
+    says what was done): blank target rows before a series' first value or after its last
+    dropped, rows missing from `freq` (else the model's frequency) inserted, blank values
+    inside a series filled by linear interpolation; `fill=False` refuses blank cells."""
     manifest = client.model(name)
     if manifest.task != "forecast" or manifest.context_len is None or manifest.horizon is None:
         raise InputError(f"model '{name}' is a {manifest.task} model, not a forecast model")
@@ -344,6 +371,8 @@ def forecast(
         target_col=target_col,
         min_length=manifest.min_history or context,
         covariates=future,
+        fill=fill,
+        freq=freq or manifest.freq,
     )
     stamps = horizon_stamps(panel, h, freq, manifest.freq)
     future_values = (

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -92,3 +93,35 @@ def test_client_forecast_without_x_df_on_a_covariate_model(
     df, _ = _frames()
     with pytest.raises(InputError, match=r"model 'promo' needs X_df with the future values of"):
         client.forecast("promo", df, h=HORIZON)
+
+
+def test_client_mends_a_history_with_holes_as_training_does(
+    served: tuple[Client, TestClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A blank target inside the context, a row missing from the hourly frequency, a blank
+    covariate and a blank row before the first value: the forecast is the one of the history
+    mended by hand (linear interpolation), said in a warning; `fill=False` refuses it."""
+    client, _ = served
+    df, x_df = _frames()
+    df = df.reset_index(drop=True).assign(promo=lambda f: f["promo"].astype(float))
+    a = df.index[df["unique_id"] == df["unique_id"].iloc[0]]
+    holed = df.copy()
+    holed.loc[a[160], "y"] = np.nan
+    holed.loc[a[180], "promo"] = np.nan
+    holed = holed.drop(index=a[170])
+    before = holed.loc[[a[0]]].assign(ds=lambda f: f["ds"] - pd.Timedelta(hours=1), y=np.nan)
+    holed = pd.concat([before, holed], ignore_index=True)
+    mended = df.copy()
+    for row, column in ((160, "y"), (170, "y"), (170, "promo"), (180, "promo")):
+        mended.loc[a[row], column] = (df.loc[a[row - 1], column] + df.loc[a[row + 1], column]) / 2
+    options = {"h": HORIZON, "X_df": x_df, "quantiles": [0.5], "seed": 4}
+    with caplog.at_level("WARNING", logger="rnngan.client"):
+        fc = client.forecast("promo", holed, **options)  # type: ignore[arg-type]
+    assert (
+        "1 blank rows before a first or after a last y cut; 1 rows missing from the 'h' "
+        "frequency inserted; 1 blank y values filled by linear interpolation in 1 of 2 series"
+    ) in caplog.text
+    expected = client.forecast("promo", mended, **options)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(fc, expected)
+    with pytest.raises(InputError, match=r"column 'y' has 2 NaN, infinite or non-numeric"):
+        client.forecast("promo", holed, fill=False, **options)  # type: ignore[arg-type]

@@ -149,14 +149,18 @@ def _panel(n: int = 200, ids: tuple[str, ...] = ("a", "b")) -> pd.DataFrame:
             r"2 rows repeat an \(unique_id, ds\) pair, e.g. \('a', 2024-01-01 05:00:00\)",
         ),
         (
-            lambda df: df.assign(y=df["y"].where(df.index != 7)),
-            r"column 'y' has 2 NaN, infinite or non-numeric value\(s\), first for series 'a' "
-            r"at 2024-01-01 07:00:00",
+            lambda df: df.assign(y=df["y"].astype(object).where(df.index != 7, "n/a")),
+            r"column 'y' has 2 infinite or non-numeric value\(s\), first for series 'a' "
+            r"at 2024-01-01 07:00:00; correct them \(blank cells are filled\)",
+        ),
+        (
+            lambda df: df.assign(y=df["y"].where(df.unique_id != "b")),
+            r"series 'b' has no y value",
         ),
         (lambda df: df.iloc[150:], r"1 of 2 series have fewer than the 168 values .* 'a' with 50"),
         (lambda df: df.assign(ds="yesterday"), "column 'ds' is neither datetimes nor integers"),
     ],
-    ids=["missing-y", "missing-ds", "duplicate", "nan", "short", "bad-ds"],
+    ids=["missing-y", "missing-ds", "duplicate", "text", "all-blank", "short", "bad-ds"],
 )
 def test_client_forecast_bad_frame_refused_before_request(
     offline: tuple[Client, list[str]], change: Callable[[pd.DataFrame], pd.DataFrame], message: str
