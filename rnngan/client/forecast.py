@@ -15,6 +15,7 @@ of one big request.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,13 +26,16 @@ import pandas as pd
 
 from rnngan.client.errors import InputError
 from rnngan.client.gaps import mend
-from rnngan.client.stamps import spelled_periods
+from rnngan.client.stamps import spelled_periods, timetable_next
 from rnngan.core.manifest import Manifest
+
+log = logging.getLogger("rnngan.client")
 
 if TYPE_CHECKING:
     from rnngan.client.http import Client, Limits
 
 DEFAULT_LEVELS = (80, 95)
+ONE_SERIES = "series"  # the id of a frame without an id column (rnngan/cli/table_args.py's)
 _BODY_SHARE = 0.8  # of the server's body limit a request may fill (the estimate is rough)
 
 
@@ -177,8 +181,9 @@ def _stamps(column: pd.Series, name: str) -> pd.Series:
 
 
 def horizon_stamps(panel: Panel, h: int, freq: str | None, model_freq: str | None) -> pd.Series:
-    """The h stamps after each series' last: by `freq`, else the frequency pandas infers from
-    the series, else the model's; integer stamps step by their last difference."""
+    """The h stamps after each series' last: by `freq`, else the series' timetable (business
+    hours: `timetable_next`), else the frequency pandas infers from the series, else the
+    model's; integer stamps step by their last difference."""
     out = []
     for start, end, uid in zip(panel.starts, panel.ends, panel.ids, strict=True):
         stamps = panel.stamps.iloc[start:end]
@@ -186,6 +191,10 @@ def horizon_stamps(panel: Panel, h: int, freq: str | None, model_freq: str | Non
         if pd.api.types.is_integer_dtype(stamps):
             step = int(stamps.iloc[-1] - stamps.iloc[-2]) if len(stamps) > 1 else 1
             out.append(pd.Series(last + step * np.arange(1, h + 1), dtype=stamps.dtype))
+            continue
+        ahead = timetable_next(stamps, h) if freq is None else None
+        if ahead is not None:
+            out.append(ahead)
             continue
         series_freq = freq or _infer_freq(stamps) or model_freq
         if series_freq is None:
@@ -363,6 +372,14 @@ def forecast(
         raise InputError(
             f"model '{name}' has no static attributes (its manifest lists none); drop static_df"
         )
+    if isinstance(df, pd.DataFrame) and id_col not in df.columns and time_col in df.columns:
+        # one series, as `rnngan train --data` takes a file without --id-col
+        log.info("no '%s' column: the frame is one series, '%s'", id_col, ONE_SERIES)
+        df = df.assign(**{id_col: ONE_SERIES})
+        if X_df is not None and id_col not in X_df.columns:
+            X_df = X_df.assign(**{id_col: ONE_SERIES})
+        if static_df is not None and id_col not in static_df.columns:
+            static_df = static_df.assign(**{id_col: ONE_SERIES})
     context = manifest.context_len
     panel = check_panel(
         df,

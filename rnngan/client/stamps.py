@@ -2,12 +2,14 @@
 yearmonth columns to CSV ("1998 Q1", "2001 W05", "1939 Jan"): `rnngan train --data` reads them
 as dates (rnngan/cli/table_args.py) and so does the client (`rnngan forecast`,
 `Client.forecast`), so histories can be sent with their time column in the spelling the
-training table had."""
+training table had; and a series kept on a timetable (business hours) steps on to its next
+times of day (`timetable_next`), not into the night."""
 
 from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 # "1998 Q1" / "1998Q1" / "1998-Q1", "2001 W05" / "2001-W05", "1939 Jan" / "Jan 1939"
@@ -50,3 +52,50 @@ def spelled_periods(values: pd.Series, least: int = 2) -> tuple[pd.Series, str] 
         if dates.notna().all() and (dates.dt.day == 1).all():
             return dates, "months by name (1939 Jan), each read as its first day"
     return None
+
+
+TIMETABLE_DAYS = 0.9  # as training (training/data/forecast_calendar.py): days holding the n rows
+
+
+def timetable_next(stamps: pd.Series, h: int) -> pd.Series | None:
+    """The h stamps after the last of a series kept on a timetable (business hours, a
+    market's session): below a day apart, not evenly spaced, its full days (the first and last
+    may be partial) each holding the same n > 1 times of day. They are the next of those times
+    on the weekdays its full days fall on (nights and weekends skipped, as the model that
+    training found the timetable for steps over them). None when the stamps are no timetable
+    or not datetimes."""
+    if not pd.api.types.is_datetime64_any_dtype(stamps) or len(stamps) < 3:
+        return None
+    index = pd.DatetimeIndex(stamps)
+    gaps = np.diff(index.asi8)
+    if (gaps == gaps[0]).all() or gaps.max() <= 0:
+        return None  # evenly spaced: a frequency steps it
+    zone = index.tz
+    clock = index.tz_localize(None) if zone is not None else index  # its own wall clock
+    days = clock.normalize()
+    counts = pd.Series(1, index=days).groupby(level=0).size()
+    full = counts.iloc[1:-1]
+    if len(full) < 3:
+        return None
+    n = int(full.mode().iloc[0])
+    times = np.unique((clock - days).to_numpy())
+    if n < 2 or len(times) != n or full.max() > n or (full == n).mean() < TIMETABLE_DAYS:
+        return None
+    if (clock - days).max() >= pd.Timedelta(days=1) or gaps.min() >= 86_400 * 10**9:
+        return None
+    weekdays = set(full[full == n].index.dayofweek)
+    out: list[pd.Timestamp] = []
+    day, last = days[-1], clock[-1]
+    for _ in range(h + 14):  # each day of the timetable's weekdays adds n >= 2 stamps
+        if day.dayofweek in weekdays:
+            out.extend(t for t in day + pd.TimedeltaIndex(times) if t > last)
+        if len(out) >= h:
+            break
+        day += pd.Timedelta(days=1)
+    ahead = pd.DatetimeIndex(out[:h])
+    if zone is not None:
+        try:
+            ahead = ahead.tz_localize(zone)
+        except (ValueError, TypeError):  # a stamp that a daylight-saving change skips
+            return None
+    return pd.Series(ahead)

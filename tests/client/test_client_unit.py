@@ -383,3 +383,39 @@ def test_client_forecast_reads_quarters_spelled_as_text() -> None:
         pd.Timestamp(d) for d in ("2002-07-01", "2002-10-01", "2003-01-01")
     ]
     assert body["series"][0]["future"] == {"temp": [1.0, 2.0, 3.0]}  # type: ignore[index]
+
+
+def test_client_forecast_steps_a_timetable_over_nights_and_weekends() -> None:
+    """A series on business hours (09:00-16:30 every half hour, weekdays) sent without an id
+    column, as `rnngan train --data` takes one series: it is one series, 'series', and its
+    horizon's stamps are the next times of the timetable (Monday morning after a Friday's
+    last), not the evening."""
+    sent: list[dict[str, object]] = []
+    days = pd.bdate_range("2024-01-01", "2024-02-09")  # ends on a Friday
+    stamps = [d + pd.Timedelta(hours=9, minutes=30 * k) for d in days for k in range(16)]
+    history = pd.DataFrame({"ds": stamps, "y": np.sin(np.arange(len(stamps)) / 5)})
+    history = history.assign(temp=0.0)
+    future = pd.DataFrame({"ds": pd.to_datetime(["2024-02-12 09:00", "2024-02-12 09:30"])})
+    future = future.assign(temp=[1.0, 2.0], other=0)
+    fc = _covariate_client(sent).forecast("etth1_ot", history, h=2, X_df=future)
+    assert fc["unique_id"].tolist() == ["series", "series"]
+    assert fc["ds"].tolist() == list(future["ds"])
+    assert sent[0]["series"][0]["future"] == {"temp": [1.0, 2.0]}  # type: ignore[index]
+
+
+def test_timetable_next_needs_a_timetable() -> None:
+    from rnngan.client.stamps import timetable_next
+
+    days = pd.bdate_range("2024-01-01", periods=10)
+    stamps = pd.Series([d + pd.Timedelta(hours=h) for d in days for h in (9, 12, 15)])
+    ahead = timetable_next(stamps, 4)  # the last is Friday 15:00
+    assert ahead is not None
+    assert ahead.tolist() == [pd.Timestamp(f"2024-01-15 {h}:00") for h in (9, 12, 15)] + [
+        pd.Timestamp("2024-01-16 09:00")
+    ]
+    utc = timetable_next(stamps.dt.tz_localize("UTC"), 1)
+    assert utc is not None and str(utc.iloc[0]) == "2024-01-15 09:00:00+00:00"
+    hourly = pd.Series(pd.date_range("2024-01-01", periods=200, freq="h"))
+    assert timetable_next(hourly, 3) is None  # evenly spaced: its frequency steps it
+    odd = pd.concat([stamps, pd.Series([pd.Timestamp("2024-01-03 20:00")])]).sort_values()
+    assert timetable_next(odd.reset_index(drop=True), 3) is None  # a time outside it
