@@ -93,7 +93,7 @@ def _gapped(stamps: pd.Series, begins: np.ndarray, freq: str | None) -> np.ndarr
         step = pd.Timedelta(to_offset(freq)).value
     except (TypeError, ValueError):
         return np.ones(int(begins.sum()), dtype=bool)
-    gaps = np.diff(stamps.to_numpy().astype("datetime64[ns]").astype(np.int64))
+    gaps = np.diff(pd.DatetimeIndex(stamps).asi8)  # nanoseconds (UTC for zoned stamps)
     longer = np.r_[False, (gaps > step) & ~begins[1:]]
     return pd.Series(longer).groupby(np.cumsum(begins)).any().to_numpy()
 
