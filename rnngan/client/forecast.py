@@ -153,6 +153,17 @@ def check_panel(
     )
 
 
+def _one_series(df: pd.DataFrame, id_col: str, time_col: str) -> bool:
+    """Whether a frame without its id column is one series: no column is the id's name in
+    another case (a typo'd id_col is the missing-column error), and no stamp repeats (rows of
+    several series would be one of interleaved rows)."""
+    if not isinstance(df, pd.DataFrame) or id_col in df.columns or time_col not in df.columns:
+        return False
+    if any(str(c).lower() == id_col.lower() for c in df.columns):
+        return False
+    return not df[time_col].duplicated().any()
+
+
 def _refuse(column: str, bad: np.ndarray, frame: pd.DataFrame, fill: bool) -> None:
     row = int(np.flatnonzero(bad)[0])
     if fill:
@@ -182,8 +193,8 @@ def _stamps(column: pd.Series, name: str) -> pd.Series:
 
 def horizon_stamps(panel: Panel, h: int, freq: str | None, model_freq: str | None) -> pd.Series:
     """The h stamps after each series' last: by `freq`, else the series' timetable (business
-    hours: `timetable_next`), else the frequency pandas infers from the series, else the
-    model's; integer stamps step by their last difference."""
+    hours: `timetable_next`, for a model without a frequency), else the frequency pandas
+    infers from the series, else the model's; integer stamps step by their last difference."""
     out = []
     for start, end, uid in zip(panel.starts, panel.ends, panel.ids, strict=True):
         stamps = panel.stamps.iloc[start:end]
@@ -192,7 +203,8 @@ def horizon_stamps(panel: Panel, h: int, freq: str | None, model_freq: str | Non
             step = int(stamps.iloc[-1] - stamps.iloc[-2]) if len(stamps) > 1 else 1
             out.append(pd.Series(last + step * np.arange(1, h + 1), dtype=stamps.dtype))
             continue
-        ahead = timetable_next(stamps, h) if freq is None else None
+        # a timetable only where no frequency is known (training finds one only then)
+        ahead = timetable_next(stamps, h) if freq is None and model_freq is None else None
         if ahead is not None:
             out.append(ahead)
             continue
@@ -240,7 +252,8 @@ def _static_values(
             f"(give static_df with {[id_col, *names]}, or those columns in df)"
         )
     groups = frame.groupby(id_col, sort=False)
-    varying = [n for n in names if (groups[n].nunique(dropna=False) > 1).any()]
+    # blank cells (a series padded to a common calendar) do not make an attribute vary
+    varying = [n for n in names if (groups[n].nunique() > 1).any()]
     if varying:
         raise InputError(
             f"{where}: static attribute(s) {varying} change within a series; give one value "
@@ -372,9 +385,9 @@ def forecast(
         raise InputError(
             f"model '{name}' has no static attributes (its manifest lists none); drop static_df"
         )
-    if isinstance(df, pd.DataFrame) and id_col not in df.columns and time_col in df.columns:
-        # one series, as `rnngan train --data` takes a file without --id-col
-        log.info("no '%s' column: the frame is one series, '%s'", id_col, ONE_SERIES)
+    if _one_series(df, id_col, time_col):
+        # as `rnngan train --data` takes a file without --id-col
+        log.warning("no '%s' column: the frame is one series, '%s'", id_col, ONE_SERIES)
         df = df.assign(**{id_col: ONE_SERIES})
         if X_df is not None and id_col not in X_df.columns:
             X_df = X_df.assign(**{id_col: ONE_SERIES})

@@ -8,7 +8,7 @@ says what was done to which series."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -18,13 +18,21 @@ from rnngan.client.errors import InputError
 log = logging.getLogger("rnngan.client")
 
 
+MOST_INSERTED = 0.2  # as training (training/data/forecast_calendar.py): of all rows sent
+MOST_INSERTED_SERIES = 0.5  # ... and of any one series' rows
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
 @dataclass
 class Holes:
     """What mending did, for the warning."""
 
-    dropped: int = 0  # blank rows before a first or after a last value
+    dropped: int = 0  # blank target rows before a first or after a last value
     inserted: int = 0  # rows missing from the frequency
-    filled: int = 0  # blank target values interpolated
+    filled: dict[str, int] = field(default_factory=dict)  # blank cells interpolated, by column
     series: int = 0
     first: str = ""  # one series that was mended
 
@@ -33,11 +41,16 @@ class Holes:
             return
         done = []
         if self.dropped:
-            done.append(f"{self.dropped} blank rows before a first or after a last {target} cut")
+            done.append(
+                f"{_count(self.dropped, 'blank row')} before a first or after a last {target} cut"
+            )
         if self.inserted:
-            done.append(f"{self.inserted} rows missing from the '{freq}' frequency inserted")
-        if self.filled:
-            done.append(f"{self.filled} blank {target} values filled by linear interpolation")
+            done.append(
+                f"{_count(self.inserted, 'row')} missing from the '{freq}' frequency inserted"
+            )
+        for column, n in self.filled.items():
+            if n:
+                done.append(f"{_count(n, f'blank {column} value')} filled by linear interpolation")
         log.warning(
             "%s in %d of %d series (e.g. %s), as training on a table does; a forecast starts "
             "after a series' last stamp with a value",
@@ -46,6 +59,9 @@ class Holes:
             total,
             self.first,
         )
+
+
+Piece = tuple[np.ndarray, pd.Series, dict[str, np.ndarray]]
 
 
 def mend(
@@ -57,25 +73,38 @@ def mend(
 ) -> tuple[np.ndarray, pd.Series, dict[str, np.ndarray]]:
     """`ids`, `stamps` and each of `columns` (float, NaN where blank; the target among them)
     sorted by (id, stamp), mended series by series; unchanged when nothing needs it. Rows are
-    inserted only for datetime stamps that all lie on `freq`'s steps from the series' first,
-    and at most as many as it has."""
-    values = columns[target]
+    inserted, as training inserts them, only for datetime stamps that all lie on `freq`'s
+    steps from the series' first, at most half of a series and a fifth of all rows."""
     begins = np.r_[True, ids[1:] != ids[:-1]]
     starts = np.flatnonzero(begins)
     ends = np.r_[starts[1:], len(ids)]
     datetimes = freq is not None and pd.api.types.is_datetime64_any_dtype(stamps)
-    blank = pd.Series(np.isnan(values)).groupby(np.cumsum(begins)).any().to_numpy()
+    if datetimes:
+        _check_freq(freq)
+    group = np.cumsum(begins)
+    blank = np.zeros(len(starts), dtype=bool)
+    for values in columns.values():
+        blank |= pd.Series(np.isnan(values)).groupby(group).any().to_numpy()
     todo = blank | (_gapped(stamps, begins, freq) if datetimes else False)
     if not todo.any():
         return ids, stamps, columns
-    holes = Holes()
-    pieces: list[tuple[np.ndarray, pd.Series, dict[str, np.ndarray]]] = []
+    pieces: list[Piece] = []
+    grids: dict[int, tuple[pd.DatetimeIndex, np.ndarray]] = {}
     for j, (start, end) in enumerate(zip(starts, ends, strict=True)):
         part = slice(int(start), int(end))
         piece = (ids[part], stamps.iloc[part], {c: a[part] for c, a in columns.items()})
         if todo[j]:
-            piece = _mend_one(*piece, target, freq if datetimes else None, holes)
+            piece = _cut(*piece, target)
+            grid = _grid(piece[1], freq) if datetimes else None
+            if grid is not None:
+                grids[j] = grid
         pieces.append(piece)
+    inserted = sum(len(g) - len(pieces[j][1]) for j, (g, _) in grids.items())
+    if inserted > MOST_INSERTED * (len(ids) + inserted):
+        grids = {}  # a frequency that is not the panel's own: nothing is made up
+    holes = Holes(filled={c: 0 for c in columns})
+    for j in np.flatnonzero(todo):
+        pieces[j] = _fill(*pieces[j], grids.get(int(j)), int(ends[j] - starts[j]), holes)
     holes.say(len(starts), target, freq)
     return (
         np.concatenate([p[0] for p in pieces]),
@@ -84,58 +113,88 @@ def mend(
     )
 
 
+def _check_freq(freq: str | None) -> None:
+    from pandas.tseries.frequencies import to_offset
+
+    try:
+        to_offset(freq)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"freq={freq!r} is not a pandas frequency alias ('h', 'D', 'MS' …)"
+        ) from None
+
+
 def _gapped(stamps: pd.Series, begins: np.ndarray, freq: str | None) -> np.ndarray:
     """Per series: whether a step between its stamps is longer than `freq`'s (for a fixed
-    frequency; a calendar one, monthly, is checked series by series in `_mend_one`)."""
+    frequency; a calendar one, monthly, is checked series by series in `_grid`)."""
     from pandas.tseries.frequencies import to_offset
 
     try:
         step = pd.Timedelta(to_offset(freq)).value
     except (TypeError, ValueError):
         return np.ones(int(begins.sum()), dtype=bool)
-    gaps = np.diff(pd.DatetimeIndex(stamps).asi8)  # nanoseconds (UTC for zoned stamps)
+    gaps = np.diff(pd.DatetimeIndex(stamps).as_unit("ns").asi8)  # UTC for zoned stamps
     longer = np.r_[False, (gaps > step) & ~begins[1:]]
     return pd.Series(longer).groupby(np.cumsum(begins)).any().to_numpy()
 
 
-def _mend_one(
-    ids: np.ndarray,
-    stamps: pd.Series,
-    columns: dict[str, np.ndarray],
-    target: str,
-    freq: str | None,
-    holes: Holes,
-) -> tuple[np.ndarray, pd.Series, dict[str, np.ndarray]]:
+def _cut(ids: np.ndarray, stamps: pd.Series, columns: dict[str, np.ndarray], target: str) -> Piece:
+    """The series from its first to its last target value, or InputError without any."""
     seen = np.flatnonzero(~np.isnan(columns[target]))
     if not seen.size:
         raise InputError(f"series {ids[0]!r} has no {target} value")
-    rows = len(stamps)
     keep = slice(int(seen[0]), int(seen[-1]) + 1)
-    stamps = stamps.iloc[keep].reset_index(drop=True)
-    columns = {c: a[keep] for c, a in columns.items()}
-    dropped = rows - len(stamps)
+    return (
+        ids[keep],
+        stamps.iloc[keep].reset_index(drop=True),
+        {c: a[keep] for c, a in columns.items()},
+    )
+
+
+def _grid(stamps: pd.Series, freq: str | None) -> tuple[pd.DatetimeIndex, np.ndarray] | None:
+    """Every `freq` step from the first stamp to the last and where the stamps lie on it, when
+    they all do and it adds rows, at most half of the grid (a frequency that is not the
+    series' own, quarterly stamps on an hourly grid, is left alone); else None."""
+    if len(stamps) < 2:
+        return None
+    grid = pd.date_range(stamps.iloc[0], stamps.iloc[-1], freq=freq)
+    at = grid.get_indexer(pd.DatetimeIndex(stamps))
+    missing = len(grid) - len(stamps)
+    if missing <= 0 or missing > MOST_INSERTED_SERIES * len(grid) or (at < 0).any():
+        return None
+    return grid, at
+
+
+def _fill(
+    ids: np.ndarray,
+    stamps: pd.Series,
+    columns: dict[str, np.ndarray],
+    grid: tuple[pd.DatetimeIndex, np.ndarray] | None,
+    rows: int,
+    holes: Holes,
+) -> Piece:
+    """The cut series on its grid (when given), blank cells interpolated; counted in `holes`
+    (`rows`: how many it had before the cut)."""
     inserted = 0
-    if freq is not None and len(stamps) > 1:
-        grid = pd.date_range(stamps.iloc[0], stamps.iloc[-1], freq=freq)
-        at = grid.get_indexer(pd.DatetimeIndex(stamps))
-        # as training: a series more than half made up of inserted rows is left as it is
-        # (a frequency that is not the series' own: quarterly stamps lie on an hourly grid)
-        if len(stamps) < len(grid) <= 2 * len(stamps) and (at >= 0).all():
-            inserted = len(grid) - len(stamps)
-            for c, a in columns.items():
-                wide = np.full(len(grid), np.nan)
-                wide[at] = a
-                columns[c] = wide
-            stamps = pd.Series(grid).astype(stamps.dtype)
-    filled = int(np.isnan(columns[target]).sum())
+    if grid is not None:
+        full, at = grid
+        inserted = len(full) - len(stamps)
+        for c, a in columns.items():
+            wide = np.full(len(full), np.nan)
+            wide[at] = a
+            columns[c] = wide
+        stamps = pd.Series(full).astype(stamps.dtype)
+    filled = {c: int(np.isnan(a).sum()) - inserted for c, a in columns.items()}
     columns = {
         c: pd.Series(a).interpolate(limit_direction="both").to_numpy(dtype=np.float64)
         for c, a in columns.items()
     }
-    if dropped or inserted or filled:
+    dropped = rows - (len(stamps) - inserted)
+    if dropped or inserted or any(filled.values()):
         holes.dropped += dropped
         holes.inserted += inserted
-        holes.filled += filled - inserted  # the inserted rows are counted once, as inserted
+        for c, n in filled.items():
+            holes.filled[c] += n
         holes.series += 1
-        holes.first = holes.first or repr(ids[0])
+        holes.first = holes.first or repr(ids[0].item() if hasattr(ids[0], "item") else ids[0])
     return np.repeat(ids[:1], len(stamps)), stamps, columns

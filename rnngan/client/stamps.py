@@ -60,16 +60,18 @@ TIMETABLE_DAYS = 0.9  # as training (training/data/forecast_calendar.py): days h
 def timetable_next(stamps: pd.Series, h: int) -> pd.Series | None:
     """The h stamps after the last of a series kept on a timetable (business hours, a
     market's session): below a day apart, not evenly spaced, its full days (the first and last
-    may be partial) each holding the same n > 1 times of day. They are the next of those times
-    on the weekdays its full days fall on (nights and weekends skipped, as the model that
-    training found the timetable for steps over them). None when the stamps are no timetable
-    or not datetimes."""
-    if not pd.api.types.is_datetime64_any_dtype(stamps) or len(stamps) < 3:
+    may be partial) each holding the same n > 1 times of day, which leave a break longer than
+    twice their spacing (a night: a 24-hour series missing a day is no timetable). They are
+    the next of those times on the weekdays it keeps (more than half of that weekday's days
+    in the history hold the n rows: a holiday or one extra Saturday does not decide), nights
+    and weekends stepped over as the model that training found the timetable for steps over
+    them. None when the stamps are no timetable or not datetimes."""
+    if not pd.api.types.is_datetime64_any_dtype(stamps) or len(stamps) < 3 or h < 1:
         return None
-    index = pd.DatetimeIndex(stamps)
+    index = pd.DatetimeIndex(stamps).as_unit("ns")
     gaps = np.diff(index.asi8)
-    if (gaps == gaps[0]).all() or gaps.max() <= 0:
-        return None  # evenly spaced: a frequency steps it
+    if (gaps == gaps[0]).all() or gaps.min() <= 0 or gaps.min() >= 86_400 * 10**9:
+        return None  # evenly spaced (a frequency steps it), unsorted, or a day apart or more
     zone = index.tz
     clock = index.tz_localize(None) if zone is not None else index  # its own wall clock
     days = clock.normalize()
@@ -81,21 +83,29 @@ def timetable_next(stamps: pd.Series, h: int) -> pd.Series | None:
     times = np.unique((clock - days).to_numpy())
     if n < 2 or len(times) != n or full.max() > n or (full == n).mean() < TIMETABLE_DAYS:
         return None
-    if (clock - days).max() >= pd.Timedelta(days=1) or gaps.min() >= 86_400 * 10**9:
+    within = np.diff(times)
+    overnight = times[0] + np.timedelta64(1, "D") - times[-1]
+    if overnight <= 2 * np.median(within):
+        return None  # no break in the day: not a timetable but a series with rows missing
+    span = pd.date_range(full.index[0], full.index[-1], freq="D")
+    kept = pd.Series(span.isin(full[full == n].index), index=span.dayofweek)
+    weekdays = set(kept.groupby(level=0).mean().loc[lambda share: share > 0.5].index)
+    if not weekdays:
         return None
-    weekdays = set(full[full == n].index.dayofweek)
     out: list[pd.Timestamp] = []
     day, last = days[-1], clock[-1]
-    for _ in range(h + 14):  # each day of the timetable's weekdays adds n >= 2 stamps
+    for _ in range(7 * (h // n + 2)):
         if day.dayofweek in weekdays:
             out.extend(t for t in day + pd.TimedeltaIndex(times) if t > last)
-        if len(out) >= h:
-            break
+            if len(out) >= h:
+                break
         day += pd.Timedelta(days=1)
+    if len(out) < h:
+        return None
     ahead = pd.DatetimeIndex(out[:h])
     if zone is not None:
         try:
-            ahead = ahead.tz_localize(zone)
-        except (ValueError, TypeError):  # a stamp that a daylight-saving change skips
+            ahead = ahead.tz_localize(zone, nonexistent="shift_forward", ambiguous=False)
+        except (ValueError, TypeError):
             return None
     return pd.Series(ahead)

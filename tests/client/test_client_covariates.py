@@ -118,8 +118,9 @@ def test_client_mends_a_history_with_holes_as_training_does(
     with caplog.at_level("WARNING", logger="rnngan.client"):
         fc = client.forecast("promo", holed, **options)  # type: ignore[arg-type]
     assert (
-        "1 blank rows before a first or after a last y cut; 1 rows missing from the 'h' "
-        "frequency inserted; 1 blank y values filled by linear interpolation in 1 of 2 series"
+        "1 blank row before a first or after a last y cut; 1 row missing from the 'h' "
+        "frequency inserted; 1 blank y value filled by linear interpolation; 1 blank promo "
+        "value filled by linear interpolation in 1 of 2 series"
     ) in caplog.text
     expected = client.forecast("promo", mended, **options)  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(fc, expected)

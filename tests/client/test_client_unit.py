@@ -242,9 +242,10 @@ def test_client_interrupted_ndjson_with_string_ids(tmp_path: Path) -> None:
 # --- known-future covariates: sent per series when the manifest lists them ---
 
 
-def _covariate_client(sent: list[dict[str, object]]) -> Client:
+def _covariate_client(sent: list[dict[str, object]], freq: str | None = "h") -> Client:
     manifest = {
         **ETTH1_OT,
+        "freq": freq,
         "covariates": {"future": ["temp"]},
         "onnx": {**ETTH1_OT["onnx"], "inputs": ["history", "noise", "covariates"]},
     }
@@ -397,10 +398,53 @@ def test_client_forecast_steps_a_timetable_over_nights_and_weekends() -> None:
     history = history.assign(temp=0.0)
     future = pd.DataFrame({"ds": pd.to_datetime(["2024-02-12 09:00", "2024-02-12 09:30"])})
     future = future.assign(temp=[1.0, 2.0], other=0)
-    fc = _covariate_client(sent).forecast("etth1_ot", history, h=2, X_df=future)
+    fc = _covariate_client(sent, freq=None).forecast("etth1_ot", history, h=2, X_df=future)
     assert fc["unique_id"].tolist() == ["series", "series"]
     assert fc["ds"].tolist() == list(future["ds"])
     assert sent[0]["series"][0]["future"] == {"temp": [1.0, 2.0]}  # type: ignore[index]
+    # a model with a frequency steps by it, as the server does for its calendar features
+    evening = future.assign(ds=pd.to_datetime(["2024-02-09 17:30", "2024-02-09 18:30"]))
+    fc = _covariate_client([], freq="h").forecast("etth1_ot", history, h=2, X_df=evening)
+    assert fc["ds"].tolist() == list(evening["ds"])
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (_panel().rename(columns={"unique_id": "Unique_ID"}), r"df has no column\(s\)"),
+        (_panel().drop(columns="unique_id"), r"df has no column\(s\) \['unique_id'\]"),
+    ],
+    ids=["other-case", "repeated-stamps"],
+)
+def test_a_frame_without_its_id_column_is_one_series_only_when_it_can_be(
+    offline: tuple[Client, list[str]], frame: pd.DataFrame, message: str
+) -> None:
+    """Not a typo'd id column (a column of that name in another case), nor a frame whose
+    stamps repeat (several series): those are the missing-column error."""
+    client, _ = offline
+    with pytest.raises(InputError, match=message):
+        client.forecast("etth1_ot", frame, h=24)
+
+
+def test_blank_covariates_are_filled_and_stamps_of_any_unit_show_their_gaps(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A blank covariate in a series whose y is complete is interpolated; an hour missing
+    from stamps held in microseconds (pandas 3 parses text so) is inserted."""
+    sent: list[dict[str, object]] = []
+    panel = _panel(n=170, ids=("a",)).assign(temp=lambda d: np.arange(len(d), dtype=float))
+    panel.loc[160, "temp"] = np.nan
+    panel = panel.drop(index=[165]).assign(ds=lambda d: d["ds"].astype("datetime64[us]"))
+    future = pd.DataFrame(
+        {"unique_id": "a", "ds": pd.date_range("2024-01-08 02:00", periods=2, freq="h")}
+    ).assign(temp=[1.0, 2.0])
+    with caplog.at_level("WARNING", logger="rnngan.client"):
+        _covariate_client(sent).forecast("etth1_ot", panel, h=2, X_df=future)
+    assert "1 row missing from the 'h' frequency inserted; 1 blank temp value filled" in (
+        caplog.text
+    )
+    temp = sent[0]["series"][0]["covariates"]["temp"]  # type: ignore[index]
+    assert len(temp) == 168 and temp[-10] == 160.0 and temp[-5] == 165.0
 
 
 def test_timetable_next_needs_a_timetable() -> None:
@@ -415,7 +459,16 @@ def test_timetable_next_needs_a_timetable() -> None:
     ]
     utc = timetable_next(stamps.dt.tz_localize("UTC"), 1)
     assert utc is not None and str(utc.iloc[0]) == "2024-01-15 09:00:00+00:00"
-    hourly = pd.Series(pd.date_range("2024-01-01", periods=200, freq="h"))
+    hourly = pd.Series(pd.date_range("2024-01-01", periods=24 * 9, freq="h"))
     assert timetable_next(hourly, 3) is None  # evenly spaced: its frequency steps it
+    one_day_missing = hourly[(hourly.dt.day != 3)].reset_index(drop=True)
+    assert timetable_next(one_day_missing, 3) is None  # no break in the day: no timetable
+    # two sessions a week (Tuesday, Thursday at 09:00 and 15:00): 24 steps are 12 weeks
+    sessions = pd.date_range("2024-01-01", periods=70, freq="D")
+    sessions = sessions[sessions.dayofweek.isin([1, 3])]
+    twice = pd.Series([d + pd.Timedelta(hours=h) for d in sessions for h in (9, 15)])
+    ahead = timetable_next(twice, 24)
+    assert ahead is not None and len(ahead) == 24
+    assert set(ahead.dt.dayofweek) == {1, 3} and set(ahead.dt.hour) == {9, 15}
     odd = pd.concat([stamps, pd.Series([pd.Timestamp("2024-01-03 20:00")])]).sort_values()
     assert timetable_next(odd.reset_index(drop=True), 3) is None  # a time outside it
