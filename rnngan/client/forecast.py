@@ -26,7 +26,7 @@ import pandas as pd
 
 from rnngan.client.errors import InputError
 from rnngan.client.gaps import mend
-from rnngan.client.stamps import spelled_periods, timetable_next
+from rnngan.client.stamps import spelled_periods, timetable_next, yyyymmdd_dates
 from rnngan.core.manifest import Manifest
 
 log = logging.getLogger("rnngan.client")
@@ -103,7 +103,7 @@ def check_panel(
         raise InputError("df has no rows")
     if df[id_col].isna().any():
         raise InputError(f"column '{id_col}' has missing ids")
-    stamps = _stamps(df[time_col], time_col)
+    stamps = _stamps(df[time_col], time_col, dated=freq is not None)
     frame = pd.DataFrame({"id": df[id_col].to_numpy(), "ds": stamps.to_numpy()})
     dup = frame.duplicated(["id", "ds"], keep=False)
     if dup.any():
@@ -176,10 +176,15 @@ def _refuse(column: str, bad: np.ndarray, frame: pd.DataFrame, fill: bool) -> No
     )
 
 
-def _stamps(column: pd.Series, name: str) -> pd.Series:
+def _stamps(column: pd.Series, name: str, dated: bool = False) -> pd.Series:
     """Datetimes (parsed from strings if need be; periods spelled as "1998 Q1", "2001 W05" or
-    "1939 Jan" as their first day, as `rnngan train --data` reads them) or integers, else
-    InputError."""
+    "1939 Jan" as their first day, as `rnngan train --data` reads them; with `dated`, for a
+    model with a frequency, integers that spell yyyymmdd too, as training reads them) or
+    integers, else InputError."""
+    if dated and pd.api.types.is_integer_dtype(column):
+        dates = yyyymmdd_dates(column)
+        if dates is not None:
+            return dates.reset_index(drop=True)
     if pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_integer_dtype(column):
         return column.reset_index(drop=True)
     periods = spelled_periods(column, least=1)
@@ -304,7 +309,10 @@ def _future_values(
             f"X_df has no column(s) {missing}; it needs {[id_col, time_col, *columns]}"
         )
     keys = pd.DataFrame({"id": np.repeat(panel.ids, h), "ds": stamps.to_numpy()})
-    given = pd.DataFrame({"id": X_df[id_col].to_numpy(), "ds": _stamps(X_df[time_col], time_col)})
+    dated = pd.api.types.is_datetime64_any_dtype(stamps)
+    given = pd.DataFrame(
+        {"id": X_df[id_col].to_numpy(), "ds": _stamps(X_df[time_col], time_col, dated)}
+    )
     for c in columns:
         given[c] = pd.to_numeric(X_df[c], errors="coerce").to_numpy(dtype=np.float64)
     if given.duplicated(["id", "ds"]).any():

@@ -54,6 +54,18 @@ def spelled_periods(values: pd.Series, least: int = 2) -> tuple[pd.Series, str] 
     return None
 
 
+def yyyymmdd_dates(values: pd.Series) -> pd.Series | None:
+    """The dates of integers written as yyyymmdd (20240131: 2024-01-31), as `rnngan train
+    --data` reads them into a model with a daily frequency; None unless every value is a
+    calendar day of the years 1000-2999."""
+    if pd.api.types.is_bool_dtype(values.dtype) or not pd.api.types.is_integer_dtype(values):
+        return None
+    if values.empty or not 10000101 <= values.min() <= values.max() <= 29991231:
+        return None
+    dates = pd.to_datetime(values.astype(str), format="%Y%m%d", errors="coerce")
+    return None if dates.isna().any() else dates
+
+
 TIMETABLE_DAYS = 0.9  # as training (training/data/forecast_calendar.py): days holding the n rows
 
 

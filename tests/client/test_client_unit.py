@@ -472,3 +472,23 @@ def test_timetable_next_needs_a_timetable() -> None:
     assert set(ahead.dt.dayofweek) == {1, 3} and set(ahead.dt.hour) == {9, 15}
     odd = pd.concat([stamps, pd.Series([pd.Timestamp("2024-01-03 20:00")])]).sort_values()
     assert timetable_next(odd.reset_index(drop=True), 3) is None  # a time outside it
+
+
+def test_yyyymmdd_integers_are_dates_for_a_model_with_a_frequency() -> None:
+    """The table a daily model was trained on (`rnngan train --data` reads 20240131 as a
+    date) sent as it is: its stamps go out as dates and the horizon's are the next days, not
+    20240132; for a model without a frequency, integers stay steps."""
+    days = pd.date_range("2023-06-01", periods=200, freq="D")
+    panel = pd.DataFrame(
+        {"unique_id": "a", "ds": days.strftime("%Y%m%d").astype(int), "y": 1.0, "temp": 0.0}
+    )
+    ahead = pd.date_range(days[-1], periods=3, freq="D")[1:]
+    future = pd.DataFrame(
+        {"unique_id": "a", "ds": ahead.strftime("%Y%m%d").astype(int), "temp": [1.0, 2.0]}
+    )
+    sent: list[dict[str, object]] = []
+    fc = _covariate_client(sent, freq="D").forecast("etth1_ot", panel, h=2, X_df=future)
+    assert fc["ds"].tolist() == list(ahead)
+    assert sent[0]["series"][0]["timestamps"][-1].startswith("2023-12-17")  # type: ignore[index]
+    steps = _covariate_client([], freq=None).forecast("etth1_ot", panel, h=2, X_df=future)
+    assert steps["ds"].tolist() == [20231218, 20231219]
