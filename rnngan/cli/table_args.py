@@ -129,8 +129,9 @@ def target_candidates(frame: pd.DataFrame, skip: set[str]) -> list[str]:
 def _season(
     frame: pd.DataFrame, id_col: str | None, time_col: str | None
 ) -> tuple[int, str | None]:
-    """The season training will infer (training/data/table_forecast.py `infer_season`) and the
-    time column's pandas frequency (None without one)."""
+    """The season training will infer (training/data/forecast_calendar.py `table_season`, after
+    `fill_missing_rows`, as training/data/table_forecast.py does) and the time column's pandas
+    frequency (None without one)."""
     from rnngan.core.tables.timecol import prepare_frame
     from training.data.forecast_calendar import fill_missing_rows, table_season
 

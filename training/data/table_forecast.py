@@ -43,7 +43,8 @@ log = logging.getLogger("rnngan.train")
 
 
 def load_table_forecast(d: DataConfig) -> TableForecastData:
-    """`d.season` 0: inferred from the time column (`infer_season`)."""
+    """`d.season` 0: inferred from the time column (training/data/forecast_calendar.py
+    `table_season`, after `fill_missing_rows`)."""
     frame = read_user_table(str(d.path))
     for column in [d.id_col, d.target] + ([d.time_col] if d.time_col else []):
         if column not in frame.columns:
