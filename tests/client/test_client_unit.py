@@ -184,8 +184,9 @@ def test_client_forecast_bad_frame_refused_before_request(
             {"X_df": pd.DataFrame({"unique_id": ["a"], "ds": [0], "temp": [1.0]})},
             r"model 'etth1_ot' has no future covariates \(its manifest lists none\); drop X_df",
         ),
+        ({"freq": "hourly"}, r"freq='hourly' is not a pandas frequency alias"),
     ],
-    ids=["h-over", "h-zero", "level", "quantile", "both", "num-samples", "x-df"],
+    ids=["h-over", "h-zero", "level", "quantile", "both", "num-samples", "x-df", "freq"],
 )
 def test_client_forecast_bad_options_refused_before_request(
     offline: tuple[Client, list[str]], options: dict[str, object], message: str
