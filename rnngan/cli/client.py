@@ -69,6 +69,14 @@ def forecast(
     time_col: str = "ds",
     target_col: str = "y",
     freq: Annotated[str | None, typer.Option(help="pandas alias (default: inferred)")] = None,
+    fill: Annotated[
+        bool,
+        typer.Option(
+            "--fill/--no-fill",
+            help="mend blank cells and rows missing from the frequency as training does "
+            "(--no-fill: refuse them)",
+        ),
+    ] = True,
     api_key: ApiKey = None,
 ) -> None:
     """Forecast every series of a panel file through a server: `<model>`, `<model>-lo-<level>`,
@@ -96,6 +104,7 @@ def forecast(
                 time_col=time_col,
                 target_col=target_col,
                 freq=freq,
+                fill=fill,
                 return_samples=samples_out is not None,
             )
     except RnnganError as exc:

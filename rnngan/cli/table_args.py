@@ -3,13 +3,15 @@ config is built, each said on the terminal:
 
 - the time column, when `--time-col` is not given and exactly one column holds date-times
   (a datetime dtype, text that parses as dates: `2024-01-31`, `01/31/2024 10:00` …, or
-  integers that spell dates as yyyymmdd: `20240131`, or periods spelled as text: `1998 Q1`,
-  `2001 W05`, `1939 Jan`);
-- dates written as yyyymmdd integers or periods as text (given by `--time-col` or found as
-  above): to the training pipeline an integer column is numbers (20240131 to 20240201 a gap of
-  70, no frequency, no season) and "1998 Q1" no date at all, so the table is copied into the
-  run directory with that column as dates (a period's first day), and the copy is what the run
-  reads (synthetic rows and forecasts then carry ISO dates);
+  integers that spell dates as yyyymmdd: `20240131`, periods spelled as text: `1998 Q1`,
+  `2001 W05`, `1939 Jan`, or integers 1000-2999 in a column named as years: `year`, `Year`,
+  `fiscal_year` …);
+- dates written as yyyymmdd integers, years as integers or periods as text (given by
+  `--time-col` or found as above): to the training pipeline an integer column is numbers
+  (20240131 to 20240201 a gap of 70, no frequency, no season; 1960, 1961 … no yearly
+  frequency, so no yearly horizon) and "1998 Q1" no date at all, so the table is copied into
+  the run directory with that column as dates (a period's or a year's first day), and the copy
+  is what the run reads (synthetic rows and forecasts then carry ISO dates);
 - the forecast target, when `--target` is not given and exactly one numeric column is left
   besides the id, time, known-future and static columns;
 - a forecast's horizon and context (`--horizon 0`, `--context-len 0`, the defaults): one season
@@ -46,6 +48,8 @@ SEVERAL_SERIES_SHARE = 0.05
 # 10:00); plain numbers in text ("12") are not taken for dates.
 _DATE_LIKE = re.compile(r"\d{1,4}[-/.:]\d{1,2}")
 _SAMPLE = 200  # values of a text column tried as dates
+# An integer column of years is found as the time column only under a name that says so
+_YEAR_NAME = re.compile(r"(?i)(.*[ _.-])?(year|years|yr|yyyy|jahr|ann[eé]e|anno|a[nñ]o)")
 
 
 class TableArgsError(ValueError):
@@ -65,24 +69,32 @@ class TableArgs:
 
 def yyyymmdd(values: pd.Series) -> pd.Series | None:
     """The dates an integer column spells as yyyymmdd (20240131 is 2024-01-31), or None when it
-    is not such a column: every value eight digits (years 1000-2999) that name a calendar day,
-    at least two distinct ones."""
-    import pandas as pd
+    is not such a column: every value eight digits (years 1000-2999) that name a calendar day
+    (rnngan/client/stamps.py, as the client reads them), at least two distinct ones."""
+    from rnngan.client.stamps import yyyymmdd_dates
 
-    if not pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
-        return None
-    if values.nunique() < 2 or values.min() < 10000101 or values.max() > 29991231:
-        return None
-    parsed = pd.to_datetime(values.astype(str), format="%Y%m%d", errors="coerce")
-    return None if parsed.isna().any() else parsed
+    return yyyymmdd_dates(values) if values.nunique() > 1 else None
+
+
+def years(values: pd.Series) -> pd.Series | None:
+    """The 1 January of each year an integer column holds (1000-2999), or None when it is not
+    such a column (rnngan/client/stamps.py, as the client reads them); at least two distinct
+    years."""
+    from rnngan.client.stamps import year_dates
+
+    return year_dates(values) if values.nunique() > 1 else None
 
 
 def read_as_dates(values: pd.Series) -> tuple[pd.Series, str] | None:
     """A column that spells dates in a way the training pipeline would not read as date-times
-    (yyyymmdd integers, periods as text): its dates and what it held; else None."""
+    (yyyymmdd integers, years as integers, periods as text): its dates and what it held; else
+    None. Called on the time column only: any integers 1000-2999 there are years."""
     dates = yyyymmdd(values)
     if dates is not None:
         return dates, "yyyymmdd integers, read as dates"
+    dates = years(values)
+    if dates is not None:
+        return dates, "years as integers, each read as its 1 January"
     from rnngan.client.stamps import spelled_periods
 
     return spelled_periods(values)
@@ -95,6 +107,8 @@ def _looks_like_time(values: pd.Series) -> bool:
 
     if pd.api.types.is_datetime64_any_dtype(values.dtype) or yyyymmdd(values) is not None:
         return True
+    if _YEAR_NAME.fullmatch(str(values.name)) and years(values) is not None:
+        return True  # integers 1000-2999 named as years; elsewhere they may be any count
     if not (pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values)):
         return False
     # Distinct values: a long table sorted by time repeats its first stamp once per series.
@@ -147,20 +161,6 @@ def _season(
     return table_season(prepared, id_col, spec)[0], spec.freq
 
 
-def _yearly(freq: str | None) -> bool:
-    """Whether a pandas frequency alias is one step a year (YE, YS, BYE, BYS and their months)."""
-    from pandas.tseries.frequencies import to_offset
-    from pandas.tseries.offsets import BYearBegin, BYearEnd, YearBegin, YearEnd
-
-    if not freq:
-        return False
-    try:
-        offset = to_offset(freq)
-    except ValueError:
-        return False
-    return isinstance(offset, YearBegin | YearEnd | BYearBegin | BYearEnd) and offset.n == 1
-
-
 def forecast_sizes(
     frame: pd.DataFrame,
     id_col: str | None,
@@ -171,6 +171,7 @@ def forecast_sizes(
     season: int,
 ) -> tuple[int, int, list[str]]:
     """`--horizon` and `--context-len`, 0 resolved (module docstring), with what was chosen."""
+    from rnngan.client.stamps import is_yearly
     from training.config import DataConfig
 
     notes: list[str] = []
@@ -188,7 +189,7 @@ def forecast_sizes(
         if season > 1:
             horizon = min(season, MAX_AUTO_HORIZON)
             why = f"one season of {season}, at most {MAX_AUTO_HORIZON}"
-        elif _yearly(freq):
+        elif is_yearly(freq):
             horizon, why = YEARLY_HORIZON, "yearly: the M3/M4 competitions' yearly horizon"
         else:
             horizon, why = DEFAULT_HORIZON, "no season"

@@ -26,7 +26,13 @@ import pandas as pd
 
 from rnngan.client.errors import InputError
 from rnngan.client.gaps import mend
-from rnngan.client.stamps import spelled_periods, timetable_next, yyyymmdd_dates
+from rnngan.client.stamps import (
+    is_yearly,
+    spelled_periods,
+    timetable_next,
+    year_dates,
+    yyyymmdd_dates,
+)
 from rnngan.core.manifest import Manifest
 
 log = logging.getLogger("rnngan.client")
@@ -103,7 +109,7 @@ def check_panel(
         raise InputError("df has no rows")
     if df[id_col].isna().any():
         raise InputError(f"column '{id_col}' has missing ids")
-    stamps = _stamps(df[time_col], time_col, dated=freq is not None)
+    stamps = _stamps(df[time_col], time_col, freq)
     frame = pd.DataFrame({"id": df[id_col].to_numpy(), "ds": stamps.to_numpy()})
     dup = frame.duplicated(["id", "ds"], keep=False)
     if dup.any():
@@ -176,13 +182,16 @@ def _refuse(column: str, bad: np.ndarray, frame: pd.DataFrame, fill: bool) -> No
     )
 
 
-def _stamps(column: pd.Series, name: str, dated: bool = False) -> pd.Series:
+def _stamps(column: pd.Series, name: str, freq: str | bool | None = None) -> pd.Series:
     """Datetimes (parsed from strings if need be; periods spelled as "1998 Q1", "2001 W05" or
-    "1939 Jan" as their first day, as `rnngan train --data` reads them; with `dated`, for a
-    model with a frequency, integers that spell yyyymmdd too, as training reads them) or
+    "1939 Jan" as their first day, as `rnngan train --data` reads them; for a model with a
+    frequency `freq` (True: a frequency, whichever), integers that spell yyyymmdd too, and
+    years (1000-2999) as their 1 January where it is yearly, as training reads them) or
     integers, else InputError."""
-    if dated and pd.api.types.is_integer_dtype(column):
+    if freq and pd.api.types.is_integer_dtype(column):
         dates = yyyymmdd_dates(column)
+        if dates is None and isinstance(freq, str) and is_yearly(freq):
+            dates = year_dates(column)
         if dates is not None:
             return dates.reset_index(drop=True)
     if pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_integer_dtype(column):
@@ -301,15 +310,17 @@ def _future_values(
     *,
     id_col: str,
     time_col: str,
+    freq: str | None = None,
 ) -> dict[str, np.ndarray]:
-    """Each future column as (S, h), matched to the horizon stamps, or InputError."""
+    """Each future column as (S, h), matched to the horizon stamps (`freq`: the frequency they
+    step by, which says how integer stamps read), or InputError."""
     missing = [c for c in (id_col, time_col, *columns) if c not in X_df.columns]
     if missing:
         raise InputError(
             f"X_df has no column(s) {missing}; it needs {[id_col, time_col, *columns]}"
         )
     keys = pd.DataFrame({"id": np.repeat(panel.ids, h), "ds": stamps.to_numpy()})
-    dated = pd.api.types.is_datetime64_any_dtype(stamps)
+    dated = (freq or True) if pd.api.types.is_datetime64_any_dtype(stamps) else None
     given = pd.DataFrame(
         {"id": X_df[id_col].to_numpy(), "ds": _stamps(X_df[time_col], time_col, dated)}
     )
@@ -414,7 +425,16 @@ def forecast(
     )
     stamps = horizon_stamps(panel, h, freq, manifest.freq)
     future_values = (
-        _future_values(X_df, panel, stamps, h, future, id_col=id_col, time_col=time_col)
+        _future_values(
+            X_df,
+            panel,
+            stamps,
+            h,
+            future,
+            id_col=id_col,
+            time_col=time_col,
+            freq=freq or manifest.freq,
+        )
         if X_df is not None
         else {}
     )

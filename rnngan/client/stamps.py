@@ -66,6 +66,31 @@ def yyyymmdd_dates(values: pd.Series) -> pd.Series | None:
     return None if dates.isna().any() else dates
 
 
+def year_dates(values: pd.Series) -> pd.Series | None:
+    """The 1 January of integers that are years (1000-2999), as `rnngan train --data` reads a
+    time column of years into a model with a yearly frequency; None unless every value is such
+    a year."""
+    if pd.api.types.is_bool_dtype(values.dtype) or not pd.api.types.is_integer_dtype(values):
+        return None
+    if values.empty or not 1000 <= values.min() <= values.max() <= 2999:
+        return None
+    return pd.Series(pd.to_datetime(values.astype(str), format="%Y"), index=values.index)
+
+
+def is_yearly(freq: str | None) -> bool:
+    """Whether a pandas frequency alias is one step a year (YE, YS, BYE, BYS and their months)."""
+    from pandas.tseries.frequencies import to_offset
+    from pandas.tseries.offsets import BYearBegin, BYearEnd, YearBegin, YearEnd
+
+    if not freq:
+        return False
+    try:
+        offset = to_offset(freq)
+    except ValueError:
+        return False
+    return isinstance(offset, YearBegin | YearEnd | BYearBegin | BYearEnd) and offset.n == 1
+
+
 TIMETABLE_DAYS = 0.9  # as training (training/data/forecast_calendar.py): days holding the n rows
 
 

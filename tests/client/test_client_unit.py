@@ -493,3 +493,18 @@ def test_yyyymmdd_integers_are_dates_for_a_model_with_a_frequency() -> None:
     assert sent[0]["series"][0]["timestamps"][-1].startswith("2023-12-17")  # type: ignore[index]
     steps = _covariate_client([], freq=None).forecast("etth1_ot", panel, h=2, X_df=future)
     assert steps["ds"].tolist() == [20231218, 20231219]
+
+
+def test_integer_years_are_dates_for_a_yearly_model() -> None:
+    """A yearly table kept with integer years (`rnngan train --data` reads 1960 as 1960-01-01
+    for a yearly model): its stamps go out as dates and the horizon's are the next years' 1
+    January; a daily model's integers in that range stay steps (they are no yyyymmdd)."""
+    years = list(range(1800, 2000))
+    panel = pd.DataFrame({"unique_id": "a", "ds": years, "y": 1.0, "temp": 0.0})
+    future = pd.DataFrame({"unique_id": "a", "ds": [2000, 2001], "temp": [1.0, 2.0]})
+    sent: list[dict[str, object]] = []
+    fc = _covariate_client(sent, freq="YS-JAN").forecast("etth1_ot", panel, h=2, X_df=future)
+    assert fc["ds"].tolist() == [pd.Timestamp("2000-01-01"), pd.Timestamp("2001-01-01")]
+    assert sent[0]["series"][0]["timestamps"][-1].startswith("1999-01-01")  # type: ignore[index]
+    daily = _covariate_client([], freq="D").forecast("etth1_ot", panel, h=2, X_df=future)
+    assert daily["ds"].tolist() == [2000, 2001]

@@ -266,6 +266,16 @@ def test_client_cli_forecast(server: str, client: Client, tmp_path: Path) -> Non
     got = pd.read_csv(tmp_path / "fc.csv", parse_dates=["ds"])
     expected = client.forecast("etth1_ot", panel, h=24, seed=2)
     pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
+    # A blank value: mended as training mends one (said on the terminal), or refused with
+    # --no-fill, as the library's fill=False refuses it.
+    holed = panel.copy()
+    holed.loc[100, "y"] = float("nan")
+    holed.to_csv(tmp_path / "holed.csv", index=False)
+    common = ["forecast", "--url", server, "--model", "etth1_ot", "--input"]
+    common += [str(tmp_path / "holed.csv"), "--h", "24", "--out", str(tmp_path / "fc2.csv")]
+    assert CliRunner().invoke(app, common).exit_code == 0
+    refused = CliRunner().invoke(app, [*common, "--no-fill"])
+    assert refused.exit_code == 2 and "fill or drop them" in refused.output, refused.output
     # Two forecast models on the server: without --model, the command says to pick one.
     result = CliRunner().invoke(
         app, ["forecast", "--url", server, "--input", str(tmp_path / "panel.csv"), "--out", "x.csv"]

@@ -167,6 +167,47 @@ def test_yyyymmdd_integers_are_read_as_dates_through_a_copy(tmp_path: Path) -> N
     assert kept.data == tmp_path / "numbers.csv" and not kept.notes
 
 
+def test_integer_years_are_read_as_yearly_dates(tmp_path: Path) -> None:
+    """A yearly panel kept as integers (`year` 1960 … 2020): found as the time column by its
+    name, read as each year's 1 January through a copy, so the frequency is yearly and the
+    horizon the yearly 6, not a cut of "no season"; under another name the integers are a
+    numeric column, unless --time-col names them."""
+    years = np.arange(1960, 2021)
+    frame = pd.concat(
+        pd.DataFrame({"country": c, "year": years, "gdp": level * 1.02 ** (years - 1960)})
+        for c, level in (("a", 100.0), ("b", 300.0))
+    )
+    frame.to_csv(tmp_path / "gdp.csv", index=False)
+    args = resolve(
+        tmp_path / "gdp.csv",
+        id_col="country",
+        time_col=None,
+        task="forecast",
+        horizon=0,
+        context_len=0,
+        copy_dir=tmp_path / "run",
+    )
+    assert args.time_col == "year" and args.target == "gdp" and args.horizon == 6
+    assert any("years as integers, each read as its 1 January" in n for n in args.notes)
+    copy = pd.read_parquet(args.data)
+    assert copy["year"].dt.strftime("%Y-%m-%d").tolist()[:2] == ["1960-01-01", "1961-01-01"]
+    # Another name: no time column found, two numeric columns; named by --time-col: years.
+    frame.rename(columns={"year": "t"}).to_csv(tmp_path / "t.csv", index=False)
+    assert time_candidates(pd.read_csv(tmp_path / "t.csv"), {"country"}) == []
+    named = resolve(
+        tmp_path / "t.csv",
+        id_col="country",
+        time_col="t",
+        task="forecast",
+        horizon=0,
+        context_len=0,
+        copy_dir=tmp_path / "t",
+    )
+    assert named.horizon == 6 and named.target == "gdp"
+    # Integers outside 1000-2999 under a year's name stay numbers.
+    assert time_candidates(pd.DataFrame({"year": [1, 2, 3]}), set()) == []
+
+
 @pytest.mark.parametrize(
     ("spelled", "first", "what"),
     [
