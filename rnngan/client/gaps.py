@@ -14,12 +14,9 @@ import numpy as np
 import pandas as pd
 
 from rnngan.client.errors import InputError
+from rnngan.core.table_rules import MOST_INSERTED, MOST_INSERTED_SERIES
 
 log = logging.getLogger("rnngan.client")
-
-
-MOST_INSERTED = 0.2  # as training (training/data/forecast_calendar.py): of all rows sent
-MOST_INSERTED_SERIES = 0.5  # ... and of any one series' rows
 
 
 def _count(n: int, what: str) -> str:
@@ -88,29 +85,42 @@ def mend(
     todo = blank | (_gapped(stamps, begins, freq) if datetimes else False)
     if not todo.any():
         return ids, stamps, columns
+    # Only the series that need it are cut out; each run of series between them stays one piece.
     pieces: list[Piece] = []
-    grids: dict[int, tuple[pd.DatetimeIndex, np.ndarray]] = {}
-    for j, (start, end) in enumerate(zip(starts, ends, strict=True)):
-        part = slice(int(start), int(end))
-        piece = (ids[part], stamps.iloc[part], {c: a[part] for c, a in columns.items()})
-        if todo[j]:
-            piece = _cut(*piece, target)
-            grid = _grid(piece[1], freq) if datetimes else None
-            if grid is not None:
-                grids[j] = grid
+    grids: dict[int, tuple[pd.DatetimeIndex, np.ndarray]] = {}  # by piece
+    fixes: list[tuple[int, int]] = []  # (piece, series)
+    done = 0  # the row after the last piece
+    for j in np.flatnonzero(todo):
+        start, end = int(starts[j]), int(ends[j])
+        if start > done:
+            pieces.append(_piece(ids, stamps, columns, slice(done, start)))
+        piece = _cut(*_piece(ids, stamps, columns, slice(start, end)), target)
+        grid = _grid(piece[1], freq) if datetimes else None
+        if grid is not None:
+            grids[len(pieces)] = grid
+        fixes.append((len(pieces), int(j)))
         pieces.append(piece)
-    inserted = sum(len(g) - len(pieces[j][1]) for j, (g, _) in grids.items())
+        done = end
+    if done < len(ids):
+        pieces.append(_piece(ids, stamps, columns, slice(done, len(ids))))
+    inserted = sum(len(g) - len(pieces[k][1]) for k, (g, _) in grids.items())
     if inserted > MOST_INSERTED * (len(ids) + inserted):
         grids = {}  # a frequency that is not the panel's own: nothing is made up
     holes = Holes(filled={c: 0 for c in columns})
-    for j in np.flatnonzero(todo):
-        pieces[j] = _fill(*pieces[j], grids.get(int(j)), int(ends[j] - starts[j]), holes)
+    for k, j in fixes:
+        pieces[k] = _fill(*pieces[k], grids.get(k), int(ends[j] - starts[j]), holes)
     holes.say(len(starts), target, freq)
     return (
         np.concatenate([p[0] for p in pieces]),
         pd.concat([p[1] for p in pieces], ignore_index=True),
         {c: np.concatenate([p[2][c] for p in pieces]) for c in columns},
     )
+
+
+def _piece(
+    ids: np.ndarray, stamps: pd.Series, columns: dict[str, np.ndarray], rows: slice
+) -> Piece:
+    return ids[rows], stamps.iloc[rows], {c: a[rows] for c, a in columns.items()}
 
 
 def _check_freq(freq: str | None) -> None:

@@ -508,3 +508,35 @@ def test_integer_years_are_dates_for_a_yearly_model() -> None:
     assert sent[0]["series"][0]["timestamps"][-1].startswith("1999-01-01")  # type: ignore[index]
     daily = _covariate_client([], freq="D").forecast("etth1_ot", panel, h=2, X_df=future)
     assert daily["ds"].tolist() == [2000, 2001]
+
+
+def test_mend_touches_only_the_series_that_need_it() -> None:
+    """Five series, the second and fourth with holes (a blank value; a missing row and a blank
+    at its end): those two are mended, the other three come back as they were, in order."""
+    from rnngan.client.gaps import mend
+
+    hours = pd.date_range("2024-01-01", periods=30, freq="h")
+    frames = []
+    for k in range(5):
+        y = np.arange(30, dtype=np.float64) + 100 * k
+        frame = pd.DataFrame({"id": f"s{k}", "ds": hours, "y": y})
+        if k == 1:
+            frame.loc[10, "y"] = np.nan
+        if k == 3:
+            frame = frame.drop(index=5)
+            frame.loc[29, "y"] = np.nan
+        frames.append(frame)
+    panel = pd.concat(frames, ignore_index=True)
+    ids, stamps, columns = mend(
+        panel["id"].to_numpy(), panel["ds"], {"y": panel["y"].to_numpy()}, "y", "h"
+    )
+    out = pd.DataFrame({"id": ids, "ds": stamps, "y": columns["y"]})
+    assert out["id"].drop_duplicates().tolist() == ["s0", "s1", "s2", "s3", "s4"]
+    for k in (0, 2, 4):
+        pd.testing.assert_frame_equal(
+            out[out["id"] == f"s{k}"].reset_index(drop=True), frames[k].reset_index(drop=True)
+        )
+    s1 = out[out["id"] == "s1"]
+    assert len(s1) == 30 and s1["y"].iloc[10] == 110.0  # interpolated
+    s3 = out[out["id"] == "s3"]  # the blank last row cut, the missing hour 5 inserted
+    assert s3["ds"].tolist() == list(hours[:29]) and s3["y"].iloc[5] == 305.0
