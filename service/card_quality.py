@@ -12,7 +12,6 @@ import re
 from typing import Any
 
 from rnngan.core import images as img
-from rnngan.core.coverage import judge_coverage
 from rnngan.core.manifest import Manifest
 from service import svg
 from service.config import Settings
@@ -24,6 +23,10 @@ REPORT_FILE = "report.json"  # written beside the manifest by `rnngan export`
 REPORT_HTML = "report.html"
 _EMBEDDED_PNG = re.compile(r"src=['\"]data:image/png;base64,([A-Za-z0-9+/=]+)['\"]")
 _MAX_PICTURE_BYTES = 4 * 1024 * 1024
+# The forecast verdict's coverage rule (training/evaluate/versus.py COVERAGE_RANGE, COVERAGE_FAR;
+# a test keeps them equal): applied here too to verdicts stored before it.
+COVERAGE_RANGE = (0.75, 0.85)
+COVERAGE_FAR = (0.60, 0.95)
 _SCORES = (  # manifest metric, its real floor, label (generation models, docs/quality.md)
     ("discriminative", "discriminative_real_floor", "discriminative"),
     ("predictive", "predictive_real_floor", "predictive (MAE)"),
@@ -82,11 +85,13 @@ def _older_coverage(m: Manifest, stored: dict[str, Any]) -> tuple[str, str] | No
         return None
     cov = round(float(cov), 3)
     told = "stored before the verdict judged the interval"
-    judged = judge_coverage(cov)
-    if judged is None:
-        return None
-    said = "FAIL today" if judged[0] == "fail" else "a warning today"
-    return judged[0], f"{said}: 80 % coverage {cov:.3f} {judged[1]} ({told})"
+    if not COVERAGE_FAR[0] <= cov <= COVERAGE_FAR[1]:
+        far = f"{COVERAGE_FAR[0]:.2f}–{COVERAGE_FAR[1]:.2f}"
+        return "fail", f"FAIL today: 80 % coverage {cov:.3f} outside {far} ({told})"
+    if not COVERAGE_RANGE[0] <= cov <= COVERAGE_RANGE[1]:
+        near = f"{COVERAGE_RANGE[0]:.2f}–{COVERAGE_RANGE[1]:.2f}"
+        return "warn", f"a warning today: 80 % coverage {cov:.3f} outside {near} ({told})"
+    return None
 
 
 def _comparison(m: Manifest) -> str:

@@ -34,11 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rnngan.core.table_rules import ONE_SERIES as ONE_SERIES_ID
-
 if TYPE_CHECKING:
     import pandas as pd
 
+ONE_SERIES_ID = "series"
 DEFAULT_HORIZON = 24  # without a frequency; also one season of hourly data
 MAX_AUTO_HORIZON = 48
 YEARLY_HORIZON = 6  # no season: six years ahead, as the M3 and M4 competitions forecast yearly data

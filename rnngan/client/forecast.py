@@ -34,7 +34,6 @@ from rnngan.client.stamps import (
     yyyymmdd_dates,
 )
 from rnngan.core.manifest import Manifest
-from rnngan.core.table_rules import ONE_SERIES
 
 log = logging.getLogger("rnngan.client")
 
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     from rnngan.client.http import Client, Limits
 
 DEFAULT_LEVELS = (80, 95)
+ONE_SERIES = "series"  # the id of a frame without an id column (rnngan/cli/table_args.py's)
 _BODY_SHARE = 0.8  # of the server's body limit a request may fill (the estimate is rough)
 
 

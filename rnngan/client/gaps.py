@@ -14,9 +14,12 @@ import numpy as np
 import pandas as pd
 
 from rnngan.client.errors import InputError
-from rnngan.core.table_rules import MOST_INSERTED, MOST_INSERTED_SERIES
 
 log = logging.getLogger("rnngan.client")
+
+
+MOST_INSERTED = 0.2  # as training (training/data/forecast_calendar.py): of all rows sent
+MOST_INSERTED_SERIES = 0.5  # ... and of any one series' rows
 
 
 def _count(n: int, what: str) -> str:

@@ -12,8 +12,6 @@ import re
 import numpy as np
 import pandas as pd
 
-from rnngan.core.table_rules import TIMETABLE_DAYS
-
 # "1998 Q1" / "1998Q1" / "1998-Q1", "2001 W05" / "2001-W05", "1939 Jan" / "Jan 1939"
 _QUARTER = re.compile(r"^\s*(\d{4})\s*-?\s*[Qq]([1-4])\s*$")
 _WEEK = re.compile(r"^\s*(\d{4})\s*-?\s*W(\d{1,2})\s*$")
@@ -91,6 +89,9 @@ def is_yearly(freq: str | None) -> bool:
     except ValueError:
         return False
     return isinstance(offset, YearBegin | YearEnd | BYearBegin | BYearEnd) and offset.n == 1
+
+
+TIMETABLE_DAYS = 0.9  # as training (training/data/forecast_calendar.py): days holding the n rows
 
 
 def timetable_next(stamps: pd.Series, h: int) -> pd.Series | None:

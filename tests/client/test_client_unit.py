@@ -540,3 +540,19 @@ def test_mend_touches_only_the_series_that_need_it() -> None:
     assert len(s1) == 30 and s1["y"].iloc[10] == 110.0  # interpolated
     s3 = out[out["id"] == "s3"]  # the blank last row cut, the missing hour 5 inserted
     assert s3["ds"].tolist() == list(hours[:29]) and s3["y"].iloc[5] == 305.0
+
+
+def test_the_client_mends_by_the_rules_training_uses() -> None:
+    """The client's share limits for inserted rows and its timetable rule are training's
+    (training/data/forecast_calendar.py): written twice (the client does not import training),
+    kept equal here."""
+    from rnngan.client import gaps, stamps
+    from training.data import forecast_calendar as training
+
+    assert gaps.MOST_INSERTED == training.MOST_INSERTED
+    assert gaps.MOST_INSERTED_SERIES == training.MOST_INSERTED_ENTITY
+    assert stamps.TIMETABLE_DAYS == training.TIMETABLE_DAYS
+    from rnngan.cli.table_args import ONE_SERIES_ID
+    from rnngan.client.forecast import ONE_SERIES
+
+    assert ONE_SERIES == ONE_SERIES_ID  # a frame without an id column is one series alike

@@ -144,6 +144,11 @@ def test_card_judges_an_older_forecast_verdict_by_the_coverage_rule(
 ) -> None:
     """A passed forecast verdict stored before the verdict judged the 80 % interval: the card
     applies the rule to the stored coverage; a verdict that carries `coverage_80` is as stored."""
+    from service import card_quality
+    from training.evaluate import versus
+
+    assert card_quality.COVERAGE_RANGE == versus.COVERAGE_RANGE
+    assert card_quality.COVERAGE_FAR == versus.COVERAGE_FAR
     version = models_copy / "etth1_ot" / str(SHIPPED["etth1_ot"])
     manifest = json.loads((version / "manifest.json").read_text())
     manifest["metrics"]["vs_seasonal_naive"]["gan"]["coverage_80"] = coverage

@@ -182,19 +182,3 @@ def test_parity_error_is_relative_to_each_channels_magnitude() -> None:
     assert parity_error(volume_off, expected) < 1e-6
     level_off = expected + np.array([1e-4, 0.0], dtype=np.float32)
     assert parity_error(level_off, expected) == pytest.approx(1e-4 / 1.5, rel=1e-3)
-
-
-def test_report_page_tells_a_warned_pass_from_a_clean_one() -> None:
-    """A pass with warnings (coverage outside 75-85 %) is amber with its warnings listed, not
-    the green of a clean pass; a fail is red."""
-    from training.evaluate.report import render_html
-
-    def page(passed: bool, warnings: list[str]) -> str:
-        verdict = {"passed": passed, "line": "a line", "warnings": warnings}
-        return render_html({"model": "m", "version": 1, "verdict": verdict})
-
-    clean, failed = page(True, []), page(False, [])
-    warned = page(True, ["80 % coverage 0.873 over"])
-    assert "#1a7f37" in clean and "Warnings" not in clean
-    assert "#9a6700" in warned and "<li>80 % coverage 0.873 over</li>" in warned
-    assert "#1a7f37" not in warned and "#cf222e" in failed

@@ -11,10 +11,13 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from rnngan.core.calendar import season_for_freq
-from rnngan.core.table_rules import MOST_INSERTED, MOST_INSERTED_SERIES, ON_STEP, TIMETABLE_DAYS
 from rnngan.core.tables.spec import TimeSpec
 
 DAY = 86400.0
+MOST_INSERTED = 0.2  # rows missing from an even spacing inserted up to this share of the table
+MOST_INSERTED_ENTITY = 0.5  # ... and of any one entity's rows
+ON_STEP = 1e-3  # a stamp off its step by less than this share of a step is on it (clock jitter)
+TIMETABLE_DAYS = 0.9  # a timetable: this share of its full days hold the same rows
 
 
 def infer_season(
@@ -52,7 +55,7 @@ def fill_missing_rows(
     """Rows absent from an even spacing inserted. When the datetime stamps (of a frame that
     `prepare_frame` sorted, with its `__t` seconds) are irregular only because rows are
     missing (every stamp a whole number of the median step after its entity's first, within
-    `ON_STEP` of a step; at most `MOST_INSERTED` of the table's rows and `MOST_INSERTED_SERIES`
+    `ON_STEP` of a step; at most `MOST_INSERTED` of the table's rows and `MOST_INSERTED_ENTITY`
     of any entity's missing), each entity gets a row at every step from its first stamp to
     its last. In an inserted row the `blank` columns (target, future columns) and the time
     column are empty (the target is then filled, and never scored, like any missing value),
@@ -76,7 +79,7 @@ def fill_missing_rows(
     inserted = lengths - sizes
     if (
         inserted.sum() > MOST_INSERTED * lengths.sum()
-        or (inserted > MOST_INSERTED_SERIES * lengths).any()
+        or (inserted > MOST_INSERTED_ENTITY * lengths).any()
     ):
         return frame, spec, []
     base = np.cumsum(lengths) - lengths

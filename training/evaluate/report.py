@@ -99,8 +99,7 @@ def _fmt(x: Any) -> str:
 
 def render_html(report: dict[str, Any], picture: Path | None = None) -> str:
     v = report["verdict"]
-    # green: passed; amber: passed with warnings (coverage outside 75-85 %, few windows); red
-    colour = "#cf222e" if not v["passed"] else "#9a6700" if v.get("warnings") else "#1a7f37"
+    colour = "#1a7f37" if v["passed"] else "#cf222e"
     parts = [
         "<!doctype html><meta charset='utf-8'>",
         f"<title>{html.escape(report['model'])} v{report['version']}: quality</title>",
@@ -109,9 +108,6 @@ def render_html(report: dict[str, Any], picture: Path | None = None) -> str:
         f"<h1>{html.escape(report['model'])} v{report['version']}</h1>",
         f"<p style='color:{colour};font-weight:bold'>{html.escape(v['line'])}</p>",
     ]
-    if v.get("warnings"):
-        warned = "".join(f"<li>{html.escape(w)}</li>" for w in v["warnings"])
-        parts.append(f"<p style='color:{colour}'>Warnings:</p><ul>{warned}</ul>")
     if report.get("scores"):
         parts.append("<h2>Scores (lower is better)</h2><table>")
         parts.append("<tr><th>score</th><th>synthetic</th><th>real floor</th><th>runs</th></tr>")

@@ -44,12 +44,10 @@ def evaluate_run(
     with eval_limits(limits), progress.showing(show_progress):
         metrics = family.evaluate(config, graph)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    verdict = metrics.get("verdict")
     log.info(
-        "evaluated %s in %.1fs%s; every score in %s",
+        "evaluated %s in %.1fs: %s",
         config.name,
         time.perf_counter() - started,
-        f": {verdict['line']}" if isinstance(verdict, dict) and "line" in verdict else "",
-        run_dir / "metrics.json",
+        json.dumps(metrics)[:2000],
     )
     return metrics

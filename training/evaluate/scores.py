@@ -3,7 +3,8 @@ training: quantiles at LEVELS from sample paths, MASE (scale = in-sample MAE of 
 naive on the train rows), CRPS as 2 × mean pinball loss over quantiles 0.05 … 0.95 divided by
 the same scale, 80 % interval coverage ([q0.1, q0.9]) and sMAPE (in %), and statsforecast
 baselines on the same windows. The spread calibration that evaluation fits and ships is
-training/evaluate/versus.py `fit_spread`.
+training/evaluate/versus.py `fit_spread`; `fit_spread_scale` below is an older one that no code
+calls any more (left until this shared module next changes for a reason of its own).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+
+from rnngan.core.manifest import Calibration
 
 LEVELS = np.round(np.arange(0.05, 0.96, 0.05), 2)  # 0.05 … 0.95
 ARIMA_INPUT = 1000  # AutoARIMA fits on at most this many rows before the first origin
@@ -65,6 +68,23 @@ def score_paths_scaled(
     MASE and CRPS are in those units (series of different size weigh the same)."""
     s = np.asarray(scales, dtype=np.float64)[:, None]
     return score_paths(paths / s[:, None], truth / s, 1.0)
+
+
+def fit_spread_scale(
+    paths: np.ndarray, truth: np.ndarray, scale: float, target: float = 0.8
+) -> float:
+    """The factor on each step's spread around the sample median that brings the [q0.1, q0.9]
+    coverage on these (validation) windows closest to its nominal 80 % (split-conformal in
+    spirit); among equally close factors, the one with the lower CRPS."""
+    grid = np.round(np.arange(0.5, 2.001, 0.02), 2)
+    scores = [
+        score_paths(Calibration(spread_scale=s, fit_on="").apply(paths), truth, scale) for s in grid
+    ]
+    best = min(
+        range(len(grid)),
+        key=lambda i: (round(abs(scores[i]["coverage_80"] - target), 3), scores[i]["crps"]),
+    )
+    return float(grid[best])
 
 
 def statsforecast_quantiles(
