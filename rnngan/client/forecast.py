@@ -109,7 +109,7 @@ def check_panel(
         raise InputError("df has no rows")
     if df[id_col].isna().any():
         raise InputError(f"column '{id_col}' has missing ids")
-    stamps = _stamps(df[time_col], time_col, freq)
+    stamps = _stamps(df[time_col], time_col, dated=freq is not None, yearly=is_yearly(freq))
     frame = pd.DataFrame({"id": df[id_col].to_numpy(), "ds": stamps.to_numpy()})
     dup = frame.duplicated(["id", "ds"], keep=False)
     if dup.any():
@@ -182,15 +182,17 @@ def _refuse(column: str, bad: np.ndarray, frame: pd.DataFrame, fill: bool) -> No
     )
 
 
-def _stamps(column: pd.Series, name: str, freq: str | bool | None = None) -> pd.Series:
+def _stamps(
+    column: pd.Series, name: str, *, dated: bool = False, yearly: bool = False
+) -> pd.Series:
     """Datetimes (parsed from strings if need be; periods spelled as "1998 Q1", "2001 W05" or
-    "1939 Jan" as their first day, as `rnngan train --data` reads them; for a model with a
-    frequency `freq` (True: a frequency, whichever), integers that spell yyyymmdd too, and
-    years (1000-2999) as their 1 January where it is yearly, as training reads them) or
-    integers, else InputError."""
-    if freq and pd.api.types.is_integer_dtype(column):
+    "1939 Jan" as their first day, as `rnngan train --data` reads them; with `dated`, for a
+    model with a frequency, integers that spell yyyymmdd too, and with `yearly`, for a yearly
+    one, years (1000-2999) as their 1 January, as training reads them) or integers, else
+    InputError."""
+    if dated and pd.api.types.is_integer_dtype(column):
         dates = yyyymmdd_dates(column)
-        if dates is None and isinstance(freq, str) and is_yearly(freq):
+        if dates is None and yearly:
             dates = year_dates(column)
         if dates is not None:
             return dates.reset_index(drop=True)
@@ -320,10 +322,9 @@ def _future_values(
             f"X_df has no column(s) {missing}; it needs {[id_col, time_col, *columns]}"
         )
     keys = pd.DataFrame({"id": np.repeat(panel.ids, h), "ds": stamps.to_numpy()})
-    dated = (freq or True) if pd.api.types.is_datetime64_any_dtype(stamps) else None
-    given = pd.DataFrame(
-        {"id": X_df[id_col].to_numpy(), "ds": _stamps(X_df[time_col], time_col, dated)}
-    )
+    dated = pd.api.types.is_datetime64_any_dtype(stamps)
+    ds = _stamps(X_df[time_col], time_col, dated=dated, yearly=dated and is_yearly(freq))
+    given = pd.DataFrame({"id": X_df[id_col].to_numpy(), "ds": ds})
     for c in columns:
         given[c] = pd.to_numeric(X_df[c], errors="coerce").to_numpy(dtype=np.float64)
     if given.duplicated(["id", "ds"]).any():

@@ -74,7 +74,7 @@ def year_dates(values: pd.Series) -> pd.Series | None:
         return None
     if values.empty or not 1000 <= values.min() <= values.max() <= 2999:
         return None
-    return pd.Series(pd.to_datetime(values.astype(str), format="%Y"), index=values.index)
+    return pd.to_datetime(values.astype(str), format="%Y")
 
 
 def is_yearly(freq: str | None) -> bool:
