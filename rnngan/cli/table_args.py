@@ -13,7 +13,10 @@ config is built, each said on the terminal:
   the run directory with that column as dates (a period's or a year's first day), and the copy
   is what the run reads (synthetic rows and forecasts then carry ISO dates);
 - the forecast target, when `--target` is not given and exactly one numeric column is left
-  besides the id, time, known-future and static columns;
+  besides the id, time, known-future and static columns and the row numbers;
+- row numbers: an integer column counting the rows in file order, 1 … N or 0 … N-1 (the
+  `rownames` R writes, the unnamed index pandas writes), is neither a forecast target
+  candidate nor, without `--columns`, a column generation models;
 - a forecast's horizon and context (`--horizon 0`, `--context-len 0`, the defaults): one season
   of the time column's frequency, at most 48 steps (6 for yearly data, as the M3 and M4
   competitions; 24 without a season: hourly data get a day, daily a week, monthly a year), cut
@@ -65,6 +68,7 @@ class TableArgs:
     notes: list[str] = field(default_factory=list)
     horizon: int = DEFAULT_HORIZON
     context_len: int = DEFAULT_CONTEXT
+    columns: str | None = None  # --columns, or all but the row numbers when there are some
 
 
 def yyyymmdd(values: pd.Series) -> pd.Series | None:
@@ -138,6 +142,23 @@ def target_candidates(frame: pd.DataFrame, skip: set[str]) -> list[str]:
         and pd.api.types.is_numeric_dtype(frame[c].dtype)
         and not pd.api.types.is_bool_dtype(frame[c].dtype)
     ]
+
+
+def row_numbers(frame: pd.DataFrame, skip: set[str]) -> list[str]:
+    """The integer columns outside `skip` that count the rows in file order: 1 … N or 0 … N-1."""
+    import numpy as np
+    import pandas as pd
+
+    n = len(frame)
+    found = []
+    for c in frame.columns:
+        values = frame[c]
+        if c in skip or n < 3 or not pd.api.types.is_integer_dtype(values.dtype):
+            continue
+        start = values.iloc[0]
+        if start in (0, 1) and np.array_equal(values.to_numpy(), np.arange(start, start + n)):
+            found.append(str(c))
+    return found
 
 
 def _season(
@@ -224,6 +245,7 @@ def resolve(
     horizon: int = DEFAULT_HORIZON,
     context_len: int = DEFAULT_CONTEXT,
     season: int = 0,
+    columns: str | None = None,
 ) -> TableArgs:
     """Fill in what the command line left out from the table itself. `copy_dir`: where a
     one-series table's copy goes (without `--id-col`); required then."""
@@ -253,16 +275,29 @@ def resolve(
         found_dates = read_as_dates(frame[time_col])
         if found_dates is not None:
             frame[time_col], spelled = found_dates
+    keys = {c for c in (id_col, time_col) if c}
+    counters = row_numbers(frame, keys)
+    if counters and task == "generate" and columns is None:
+        kept = [str(c) for c in frame.columns if c not in keys and c not in counters]
+        if kept:
+            columns = ",".join(kept)
+            notes.append(
+                f"{', '.join(counters)}: row numbers (counting the rows in file order), left "
+                "out of the columns modeled (--columns to choose)"
+            )
     if needs_target:
-        skip = {id_col, time_col} | _split(future_cols) | _split(static_cols)
-        numeric = target_candidates(frame, {c for c in skip if c})
+        skip = keys | set(counters) | _split(future_cols) | _split(static_cols)
+        numeric = target_candidates(frame, skip)
         if len(numeric) != 1:
             which = (
                 f"one of: {', '.join(numeric)}" if numeric else "the table has no numeric column"
             )
             raise TableArgsError(f"forecasting needs --target, the column to forecast ({which})")
         target = numeric[0]
-        notes.append(f"target: {target} (the only numeric column; --target to choose another)")
+        besides = f" besides the row numbers in {', '.join(counters)}" if counters else ""
+        notes.append(
+            f"target: {target} (the only numeric column{besides}; --target to choose another)"
+        )
     if needs_sizes:
         horizon, context_len, said = forecast_sizes(
             frame, id_col, time_col, horizon=horizon, context_len=context_len, season=season
@@ -283,7 +318,7 @@ def resolve(
             f"copy with them as dates, {copy}"
         )
         data = copy
-    return TableArgs(data, id_col, time_col, target, notes, horizon, context_len)
+    return TableArgs(data, id_col, time_col, target, notes, horizon, context_len, columns)
 
 
 def id_candidates(frame: pd.DataFrame, time_col: str) -> list[str]:

@@ -173,6 +173,7 @@ def train(
                 horizon=horizon,
                 context_len=context_len,
                 season=season,
+                columns=columns,
             )
             cfg = _table_config(
                 args.data,
@@ -182,7 +183,7 @@ def train(
                 static=static,
                 types=types,
                 bounds=bounds,
-                columns=columns,
+                columns=args.columns,
                 seq_len=seq_len,
                 out_dir=out_dir,
                 task=task,
@@ -252,7 +253,9 @@ def inspect(
 
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            args = _resolve(data, copy_dir=Path(tmp), id_col=id_col, time_col=time_col)
+            args = _resolve(
+                data, copy_dir=Path(tmp), id_col=id_col, time_col=time_col, columns=columns
+            )
             cfg = _table_config(
                 args.data,
                 id_col=args.id_col,
@@ -261,7 +264,7 @@ def inspect(
                 static=static,
                 types=types,
                 bounds=bounds,
-                columns=columns,
+                columns=args.columns,
                 seq_len=0,
                 out_dir=None,
             )

@@ -77,9 +77,10 @@ def test_bench_forecast_keeps_the_sections_other_benchmarks_write(tmp_path: Path
     assert all(f"{m.BEGIN}\n{m.__name__}\n{m.END}" in kept for m in modules)
 
 
-def test_bench_forecast_compares_the_shipped_config_with_the_default_forecaster() -> None:
-    """The comparison row trains configs/etth1_ot.toml with the default forecaster: the same
-    split and settings, another model kind, its own run directory (the shipped run untouched)."""
+def test_bench_forecast_compares_the_shipped_config_with_one_series_and_forgan_v1() -> None:
+    """The comparison rows train configs/etth1_ot.toml on OT alone, with the shipped recipe and
+    with the ForGAN-class model of version 2: the same split and settings otherwise, each in
+    its own run directory (the shipped run untouched)."""
     import dataclasses
 
     from benchmarks import forecast
@@ -87,9 +88,12 @@ def test_bench_forecast_compares_the_shipped_config_with_the_default_forecaster(
     from training.families import family_for
 
     shipped = load_config("configs/etth1_ot.toml")
-    other = forecast.default_forecaster(shipped)
-    assert shipped.model.kind == "forgan_v1" and other.model.kind != "forgan_v1"
-    assert other.run_dir != shipped.run_dir
-    assert other.data == shipped.data and other.train == shipped.train
-    assert dataclasses.replace(other.model, kind="forgan_v1") == shipped.model
-    assert family_for(other).name == family_for(shipped).name == "forgan"
+    assert shipped.model.kind != "forgan_v1" and "OT" in shipped.data.columns
+    alone, v1 = forecast.comparisons(shipped)
+    assert len({shipped.run_dir, alone.run_dir, v1.run_dir}) == 3
+    assert alone.data.columns == v1.data.columns == ()
+    assert dataclasses.replace(alone.data, columns=shipped.data.columns) == shipped.data
+    assert alone.model == shipped.model and v1.model.kind == "forgan_v1"
+    assert dataclasses.replace(v1.model, kind=shipped.model.kind) == shipped.model
+    assert alone.train == v1.train == shipped.train
+    assert {family_for(c).name for c in (shipped, alone, v1)} == {"forgan"}

@@ -14,6 +14,7 @@ from rnngan.cli.table_args import (
     ONE_SERIES_ID,
     TableArgsError,
     resolve,
+    row_numbers,
     target_candidates,
     time_candidates,
 )
@@ -206,6 +207,45 @@ def test_integer_years_are_read_as_yearly_dates(tmp_path: Path) -> None:
     assert named.horizon == 6 and named.target == "gdp"
     # Integers outside 1000-2999 under a year's name stay numbers.
     assert time_candidates(pd.DataFrame({"year": [1, 2, 3]}), set()) == []
+
+
+def test_row_numbers_are_neither_a_target_nor_a_modeled_column(tmp_path: Path) -> None:
+    """A column counting the rows in file order (R's `rownames` 1 … N, pandas' unnamed index
+    0 … N-1) is not a target candidate, and generation leaves it out unless --columns names
+    it; a counter that restarts per series or skips a row is data."""
+    frame = pd.concat(
+        pd.DataFrame({"country": c, "year": np.arange(1960, 2000), "pop": level + np.arange(40)})
+        for c, level in (("a", 100.0), ("b", 300.0), ("c", 50.0))
+    ).reset_index(drop=True)
+    frame.insert(0, "rownames", np.arange(1, len(frame) + 1))
+    frame.insert(1, "Unnamed: 0", np.arange(len(frame)))
+    frame["age"] = np.tile(np.arange(40), 3)  # restarts per country: data
+    frame["skips"] = np.r_[1:60, 61 : len(frame) + 2]  # 60 missing: data
+    frame["scale"] = np.arange(1.0, len(frame) + 1)  # floats: data
+    assert row_numbers(frame, {"country", "year"}) == ["rownames", "Unnamed: 0"]
+    assert row_numbers(frame.iloc[::-1], set()) == []  # not in file order
+    frame[["rownames", "country", "year", "pop"]].to_csv(tmp_path / "pop.csv", index=False)
+    args = resolve(
+        tmp_path / "pop.csv",
+        id_col="country",
+        time_col=None,
+        task="forecast",
+        copy_dir=tmp_path / "run",
+    )
+    assert args.target == "pop"
+    assert any("besides the row numbers in rownames" in n for n in args.notes)
+    assert args.columns is None  # forecasting reads the target alone
+    generate = resolve(tmp_path / "pop.csv", id_col="country", time_col="year", copy_dir=tmp_path)
+    assert generate.columns == "pop"
+    assert any("rownames: row numbers" in n for n in generate.notes)
+    chosen = resolve(
+        tmp_path / "pop.csv",
+        id_col="country",
+        time_col="year",
+        columns="rownames",
+        copy_dir=tmp_path,
+    )
+    assert chosen.columns == "rownames" and not any("row numbers" in n for n in chosen.notes)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,12 @@ term. With `train.select_every`, the generator is scored on the validation rows 
 (fixed noise) and the weights with the best validation CRPS are the ones saved. The exported
 graph is history (S, C) and noise (S, N, H, L) → N sample futures (S, N, H), in history units.
 
+`data.columns` (default forecaster only): more columns of the same file whose train rows
+[0, train_end) are training series beside the target's, e.g. ETTh1's six load columns beside
+OT: more windows of the same kind of signal. Validation, test and the exported graph stay
+the target's alone (its history in, its future out); the manifest's `dataset.columns` names
+every column trained on.
+
 Both models train data-parallel (training/distributed.py): each rank trains on its block of the
 global batch, the generator called through the forward DDP wraps (`two_futures` here,
 `z_paths` in the panel forecaster); rank 0 alone validates and selects.
@@ -30,8 +36,8 @@ from torch import nn
 from rnngan.core.manifest import DatasetInfo
 from training import losses
 from training.checkpoint import Checkpoint, KeptBest
-from training.config import RunConfig
-from training.data.series import load_forecast
+from training.config import DataConfig, RunConfig
+from training.data.series import load_forecast, read_table
 from training.distributed import SINGLE, Shard, current
 from training.evaluate.forecast import evaluate_forecast, rolling_windows
 from training.evaluate.scores import gan_paths, score_paths_scaled, seasonal_scale
@@ -45,6 +51,25 @@ V1 = "forgan_v1"
 
 def is_v1(config: RunConfig) -> bool:
     return config.model.kind == V1
+
+
+def related_trains(d: DataConfig) -> list[np.ndarray]:
+    """The train rows [0, train_end) of `data.columns` other than the target, as float32
+    series (module docstring)."""
+    others = [c for c in d.columns if c != d.target]
+    if not others:
+        return []
+    frame, path = read_table(d)
+    missing = [c for c in others if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"data.columns {missing} not in {path.name}; columns: {list(frame.columns)}"
+        )
+    trains = [frame[c].to_numpy(dtype=np.float32)[: d.train_end] for c in others]
+    bad = [c for c, t in zip(others, trains, strict=True) if not np.isfinite(t).all()]
+    if bad:
+        raise ValueError(f"data.columns {bad} have NaN or infinite values in the train rows")
+    return trains
 
 
 def build_nets(config: RunConfig) -> tuple[ForecastGenerator, ForecastDiscriminator]:
@@ -217,12 +242,13 @@ class ForGAN(Forecaster):
             validation = panel.Validation(
                 histories, truth, np.full(len(histories), scale), np.zeros(len(histories), int)
             )
-            train = panel.PanelData([data.train], d.context_len + d.horizon)
+            related = related_trains(d)
+            train = panel.PanelData([data.train, *related], d.context_len + d.horizon)
             info = DatasetInfo(
                 name=Path(data.source).stem,
                 source=data.source,
                 sha256=data.sha256,
-                columns=[d.target],
+                columns=[d.target] + [c for c in d.columns if c != d.target],
                 train_rows=[0, d.train_end],
                 n_windows=train.n_windows,
             )
@@ -235,6 +261,11 @@ class ForGAN(Forecaster):
                 freq=d.freq,
                 features=[d.target],
                 seq_len=d.seq_len,
+            )
+        if d.columns and list(d.columns) != [d.target]:
+            raise ValueError(
+                f"data.columns (more training series) needs the default forecaster, not "
+                f'model.kind = "{V1}"'
             )
         windows = data.windows(0, d.train_end)
         # Validation: the rows of the split in docs/quality.md, one scale for the one series.
