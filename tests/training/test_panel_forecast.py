@@ -135,6 +135,36 @@ def test_v1_kind_still_trains_and_exports(tmp_path: Path) -> None:
     export(config.run_dir, tmp_path / "models")
 
 
+def test_more_columns_of_the_file_are_more_training_series(tmp_path: Path) -> None:
+    """`data.columns` of a built-in series: their train rows join the target's as training
+    series; validation, the features and the graph stay the target's alone."""
+    from training.families.forgan import ForGAN
+
+    config = tiny_forecast(tmp_path)
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, select_every=1))
+    rng = torch.Generator().manual_seed(0)
+    alone = ForGAN().trainer(config, rng)
+    more = dataclasses.replace(
+        config, data=dataclasses.replace(config.data, columns=("HUFL", "OT"))
+    )
+    both = ForGAN().trainer(more, rng)
+    assert isinstance(alone, panel.PanelTrainer) and isinstance(both, panel.PanelTrainer)
+    assert len(alone.data.trains) == 1 and len(both.data.trains) == 2
+    assert both.data.n_windows == 2 * alone.data.n_windows
+    np.testing.assert_array_equal(both.data.trains[0], alone.data.trains[0])  # OT first
+    assert both.dataset.columns == ["OT", "HUFL"] and both.features == ["OT"]
+    assert both.dataset.n_windows == both.data.n_windows
+    picks = [t.members[0].selector for t in (both, alone)]
+    assert picks[0] is not None and picks[1] is not None
+    np.testing.assert_array_equal(picks[0].w.v.histories, picks[1].w.v.histories)
+    wrong = dataclasses.replace(config, data=dataclasses.replace(config.data, columns=("nope",)))
+    with pytest.raises(ValueError, match=r"data.columns \['nope'\] not in ETTh1.csv"):
+        ForGAN().trainer(wrong, rng)
+    v1 = dataclasses.replace(more, model=dataclasses.replace(config.model, kind="forgan_v1"))
+    with pytest.raises(ValueError, match="needs the default forecaster"):
+        ForGAN().trainer(v1, rng)
+
+
 def _exact(truth: np.ndarray, coverage: float = 0.8) -> dict[str, np.ndarray]:
     """A block of exact points whose 80 % interval covers `coverage` of the values."""
     out = block(truth[None], truth, truth)
