@@ -16,6 +16,11 @@ from service.registry import LoadedModel
 # Sample k of forecast series j uses noise stream position j * _SAMPLES_STRIDE + k, so a
 # series' samples do not depend on the other series in the request or on num_samples.
 _SAMPLES_STRIDE = 2**24
+# A series' paths, when they need several calls, go in chunks of a multiple of this: an
+# exported ensemble (training/networks_forecast.py EnsembleGraph, K = 2 or 3 members) draws path
+# i of a call from member i mod K, so chunks starting at multiples of K keep each path's member
+# (and its values) whatever max_call_rows is. 12: a multiple of 1, 2, 3, 4 and 6.
+_PATH_CHUNK = 12
 
 
 def generate(
@@ -46,8 +51,9 @@ def forecast_samples(
 ) -> np.ndarray:
     """Sample paths of shape (S, num_samples, horizon) for histories of shape (S, context_len)
     (a short history NaN-padded on the left, models with `min_history`),
-    computed in calls of at most `max_call_rows` generator rows (series × sample paths), so a
-    request at the limits holds a bounded working set; the paths are the same in any chunking.
+    computed in calls of at most `max_call_rows` generator rows (series × sample paths; at least
+    `_PATH_CHUNK` paths when a series' paths are chunked), so a request at the limits holds a
+    bounded working set; the paths are the same in any chunking.
     Series j draws the noise of position `offset + j` (a panel split into requests).
     `covariates` (S, context_len + horizon, K): for models that read them (service/plans/).
 
@@ -60,10 +66,14 @@ def forecast_samples(
     paths = np.empty((n_series, num_samples, horizon), dtype=np.float32)
     # Whole series per call while their paths fit in one; else one series in path chunks.
     series_per_call = max(1, step // num_samples)
+    if num_samples <= step:
+        path_step = num_samples
+    else:
+        path_step = max(_PATH_CHUNK, step - step % _PATH_CHUNK)
     for j0 in range(0, n_series, series_per_call):
         j1 = min(n_series, j0 + series_per_call)
-        for k0 in range(0, num_samples, step):
-            k1 = min(num_samples, k0 + step)
+        for k0 in range(0, num_samples, path_step):
+            k1 = min(num_samples, k0 + path_step)
             noise = np.stack(
                 [
                     series_noise(

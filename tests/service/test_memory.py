@@ -32,13 +32,17 @@ def _history(n: int, seed: int = 0) -> np.ndarray:
     return 20 + 5 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 0.5, n)
 
 
-def test_forecast_in_chunks_equals_one_call(models_copy: Path) -> None:
+@pytest.mark.parametrize("rows", [7, 25])
+def test_forecast_in_chunks_equals_one_call(models_copy: Path, rows: int) -> None:
+    """etth1_ot is an ensemble whose members take turns over a call's paths: a series' paths
+    split over calls (23 or 50 paths, 7 or 25 rows a call) are still each drawn by the member
+    and from the noise they get in one call."""
     whole = _registry(models_copy, max_call_rows=10**6, batch_max_rows=0).get("etth1_ot")
-    small = _registry(models_copy, max_call_rows=7, batch_max_rows=0).get("etth1_ot")
+    small = _registry(models_copy, max_call_rows=rows, batch_max_rows=0).get("etth1_ot")
     assert whole is not None and small is not None
     context = int(whole.manifest.context_len or 0)
     histories = np.stack([_history(context, s) for s in range(3)])
-    for samples in (5, 23):  # whole series per call, and one series in path chunks
+    for samples in (5, 23, 50):  # whole series per call, and one series in path chunks
         a = forecast_samples(whole, histories, horizon=24, num_samples=samples, seed=3)
         b = forecast_samples(small, histories, horizon=24, num_samples=samples, seed=3)
         np.testing.assert_array_equal(a, b)
