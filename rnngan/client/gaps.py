@@ -20,6 +20,7 @@ log = logging.getLogger("rnngan.client")
 
 MOST_INSERTED = 0.2  # as training (training/data/forecast_calendar.py): of all rows sent
 MOST_INSERTED_SERIES = 0.5  # ... and of any one series' rows
+ON_STEP = 1e-3  # ... and a stamp off its step by less than this share of a step is on it (jitter)
 
 
 def _count(n: int, what: str) -> str:
@@ -74,7 +75,8 @@ def mend(
     """`ids`, `stamps` and each of `columns` (float, NaN where blank; the target among them)
     sorted by (id, stamp), mended series by series; unchanged when nothing needs it. Rows are
     inserted, as training inserts them, only for datetime stamps that all lie on `freq`'s
-    steps from the series' first, at most half of a series and a fifth of all rows."""
+    steps from the series' first (within `ON_STEP` of a step: clock jitter), at most half of
+    a series and a fifth of all rows."""
     begins = np.r_[True, ids[1:] != ids[:-1]]
     starts = np.flatnonzero(begins)
     ends = np.r_[starts[1:], len(ids)]
@@ -147,7 +149,7 @@ def _gapped(stamps: pd.Series, begins: np.ndarray, freq: str | None) -> np.ndarr
     except (TypeError, ValueError):
         return np.ones(int(begins.sum()), dtype=bool)
     gaps = np.diff(pd.DatetimeIndex(stamps).as_unit("ns").asi8)  # UTC for zoned stamps
-    longer = np.r_[False, (gaps > step) & ~begins[1:]]
+    longer = np.r_[False, (gaps > step * (1 + ON_STEP)) & ~begins[1:]]
     return pd.Series(longer).groupby(np.cumsum(begins)).any().to_numpy()
 
 
@@ -166,16 +168,27 @@ def _cut(ids: np.ndarray, stamps: pd.Series, columns: dict[str, np.ndarray], tar
 
 def _grid(stamps: pd.Series, freq: str | None) -> tuple[pd.DatetimeIndex, np.ndarray] | None:
     """Every `freq` step from the first stamp to the last and where the stamps lie on it, when
-    they all do and it adds rows, at most half of the grid (a frequency that is not the
-    series' own, quarterly stamps on an hourly grid, is left alone); else None."""
+    they all do (each within `ON_STEP` of a step, no two on one) and it adds rows, at most half
+    of the grid (a frequency that is not the series' own, quarterly stamps on an hourly grid,
+    is left alone); else None. The grid keeps the stamps given; inserted rows are on the step."""
     if len(stamps) < 2:
         return None
-    grid = pd.date_range(stamps.iloc[0], stamps.iloc[-1], freq=freq)
-    at = grid.get_indexer(pd.DatetimeIndex(stamps))
+    given = pd.DatetimeIndex(stamps)
+    first = pd.date_range(given[0], periods=2, freq=freq)
+    tolerance = (first[1] - first[0]) * ON_STEP
+    grid = pd.date_range(given[0], given[-1] + tolerance, freq=freq)  # a last stamp a bit early
+    at = grid.get_indexer(given, method="nearest", tolerance=tolerance)
     missing = len(grid) - len(stamps)
-    if missing <= 0 or missing > MOST_INSERTED_SERIES * len(grid) or (at < 0).any():
+    if (
+        missing <= 0
+        or missing > MOST_INSERTED_SERIES * len(grid)
+        or (at < 0).any()
+        or (np.diff(at) < 1).any()  # two stamps on one step
+    ):
         return None
-    return grid, at
+    full = pd.Series(grid)
+    full.iloc[at] = given  # the stamps given stay as they were
+    return pd.DatetimeIndex(full), at
 
 
 def _fill(

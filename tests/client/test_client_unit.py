@@ -542,6 +542,29 @@ def test_mend_touches_only_the_series_that_need_it() -> None:
     assert s3["ds"].tolist() == list(hours[:29]) and s3["y"].iloc[5] == 305.0
 
 
+def test_mend_takes_stamps_within_a_thousandth_of_a_step_as_on_it() -> None:
+    """Clock jitter (a stamp 2 s off its hour, the last one early) does not stop the missing
+    row from being inserted, as training inserts it; the stamps given are kept, the inserted
+    one is a whole number of steps after the first (as training's). Stamps 10 % off their
+    step, or two on one step, are not a grid."""
+    from rnngan.client.gaps import mend
+
+    hours = pd.date_range("2024-01-01", periods=30, freq="h")
+    jitter = pd.to_timedelta(np.where(np.arange(30) % 3 == 0, 2, -1), unit="s")
+    stamps = pd.Series(hours + jitter).drop(index=5).reset_index(drop=True)
+    y = np.arange(30.0)[np.arange(30) != 5]
+    ids, out, columns = mend(np.repeat("a", 29), stamps, {"y": y}, "y", "h")
+    assert len(out) == 30 and out.iloc[5] == stamps[0] + pd.Timedelta(hours=5)
+    assert columns["y"][5] == 5.0
+    assert out.drop(index=5).reset_index(drop=True).equals(stamps)
+    for bad in (
+        stamps.where(stamps.index != 10, stamps[10] + pd.Timedelta(minutes=6)),  # 10 % off
+        stamps.where(stamps.index != 10, stamps[9] + pd.Timedelta(seconds=1)),  # two on one
+    ):
+        _, kept, _ = mend(np.repeat("a", 29), bad, {"y": y.copy()}, "y", "h")
+        assert len(kept) == 29  # nothing inserted
+
+
 def test_the_client_mends_by_the_rules_training_uses() -> None:
     """The client's share limits for inserted rows and its timetable rule are training's
     (training/data/forecast_calendar.py): written twice (the client does not import training),
@@ -551,6 +574,7 @@ def test_the_client_mends_by_the_rules_training_uses() -> None:
 
     assert gaps.MOST_INSERTED == training.MOST_INSERTED
     assert gaps.MOST_INSERTED_SERIES == training.MOST_INSERTED_ENTITY
+    assert gaps.ON_STEP == training.ON_STEP
     assert stamps.TIMETABLE_DAYS == training.TIMETABLE_DAYS
     from rnngan.cli.table_args import ONE_SERIES_ID
     from rnngan.client.forecast import ONE_SERIES
