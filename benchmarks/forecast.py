@@ -191,13 +191,13 @@ def comparisons(config: RunConfig) -> list[RunConfig]:
         dataclasses.replace(
             config,
             name=f"{config.name}_alone",
-            description="the shipped recipe trained on OT alone (not exported)",
+            description="the shipped recipe trained on OT alone, not exported",
             data=alone,
         ),
         dataclasses.replace(
             config,
             name=f"{config.name}_forgan_v1",
-            description="the ForGAN-class model (forgan_v1) of etth1_ot/2, retrained (not exported)",
+            description="the ForGAN-class model of etth1_ot/2 (forgan_v1), retrained, not exported",
             data=alone,
             model=dataclasses.replace(config.model, kind="forgan_v1"),
         ),
