@@ -136,3 +136,14 @@ def test_the_trainer_sizes_its_ensemble_by_the_panels_windows(
     monkeypatch.setattr(panel, "MIX_ALL_BELOW", few.data.n_windows - 1)
     many = ForGAN().trainer(config, torch.Generator().manual_seed(0))
     assert isinstance(many, panel.PanelTrainer) and len(many.members) == 2
+
+
+def test_the_service_chunks_paths_in_multiples_of_every_ensemble_size() -> None:
+    """service/inference.py splits a series' paths over calls in chunks of `_PATH_CHUNK`; an
+    ensemble draws path i of a call from member i mod K, so K must divide the chunk for the
+    paths to be the same in any chunking. Written twice (the service does not import
+    training), kept in step here."""
+    from service.inference import _PATH_CHUNK
+
+    for k in (panel.MEMBERS, panel.MEMBERS_FEW):
+        assert _PATH_CHUNK % k == 0
