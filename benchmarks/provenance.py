@@ -44,6 +44,19 @@ CORE = ("rnngan/core/",)
 NOT_CODE = ("rnngan/core/manifest.schema.json",)
 TRAINING = ("training/", *CORE)
 SERVING = ("service/", *CORE, "tests/helpers/server.py")
+# The CLI modules that `rnngan serve` runs (tests/helpers/server.py starts it) beyond service/;
+# `rnngan generate` (offline generation) is in serving.py too.
+SERVE_CLI = (
+    "rnngan/cli/__init__.py",
+    "rnngan/cli/__main__.py",
+    "rnngan/cli/common.py",
+    "rnngan/cli/serving.py",
+    "rnngan/cli/drain.py",
+)
+# What `rnngan train / evaluate / export / inspect` never run of rnngan/cli/: the serving
+# commands (the package imports serving.py to register them; tests/benchmarks/
+# test_provenance_serve.py keeps this true). A figure that trains through the CLI leaves them out.
+SERVE_ONLY = ("rnngan/cli/serving.py", "rnngan/cli/drain.py")
 
 # The modules of training/ that one kind of model alone runs. A figure about another kind leaves
 # them out of its code: a new generator loss term does not stale the forecast figures. What
@@ -143,16 +156,18 @@ def _results(
     *code: str,
     kinds: tuple[str, ...] = (),
     entry_exclude: Callable[[dict[str, Any]], tuple[str, ...]] | None = None,
+    exclude: tuple[str, ...] = (),
 ) -> Figure:
     """A benchmark's results file; `kinds`: the kinds of model it trains or runs (generation,
     table, forecast, image), whose code alone (with what they NEED) counts among training/'s
-    kind-specific modules (all of them when empty)."""
+    kind-specific modules (all of them when empty); `exclude`: more files under `code` that it
+    does not run."""
     return Figure(
         f"benchmarks/results/{name}.json",
         target,
         (f"benchmarks/{name}.py", *code),
         (),
-        _other_kinds(name, kinds),
+        (*_other_kinds(name, kinds), *exclude),
         entry_exclude,
     )
 
@@ -232,15 +247,15 @@ FIGURES: tuple[Figure, ...] = (
     _results(
         "panel_scale", "bench-panel-scale", "benchmarks/panel.py", *TRAINING, "rnngan/cli/",
         "data/ETTh1.csv", "data/energy_data.csv", "data/internet_traffic_a5m.csv",
-        kinds=("forecast",),
+        kinds=("forecast",), exclude=SERVE_ONLY,
     ),
     _results(
         "covariates", "bench-covariates", *TRAINING, "rnngan/cli/", "examples/tables.py",
-        kinds=("forecast",),
+        kinds=("forecast",), exclude=SERVE_ONLY,
     ),
     _results(
         "statics", "bench-static", *TRAINING, "rnngan/cli/", "examples/tables.py",
-        kinds=("forecast",),
+        kinds=("forecast",), exclude=SERVE_ONLY,
     ),
     _results(
         "short", "bench-short", "benchmarks/panel.py", *TRAINING, "data/energy_data.csv",
@@ -262,26 +277,27 @@ FIGURES: tuple[Figure, ...] = (
         "batch_cost", "bench-batch-cost", *TRAINING, "configs/etth1_ot.toml",
         "models/sines/", "models/etth1_ot/", kinds=("generation", "forecast"),
     ),
-    _results("load", "bench-load", *SERVING, "models/"),
+    _results("load", "bench-load", *SERVING, *SERVE_CLI, "models/"),
     _results(
         "serving", "bench-serving", "benchmarks/torch_server.py", *SERVING, "training/",
         "configs/sines.toml", "configs/etth1_ot.toml", "models/sines/", "models/etth1_ot/",
         kinds=("generation", "forecast"),
     ),
     _results("datasets", "bench-datasets", *SERVING, "models/sines/"),
-    _results("memory", "bench-memory", *SERVING, "models/"),
-    _results("gpu", "bench-gpu", *SERVING, "configs/sines.toml", "models/"),
+    _results("memory", "bench-memory", *SERVING, *SERVE_CLI, "models/"),
+    _results("gpu", "bench-gpu", *SERVING, *SERVE_CLI, "configs/sines.toml", "models/"),
     Figure(
         "benchmarks/results/ray.json", "bench-ray",
         ("benchmarks/ray_generate.py", "rnngan/", "service/", "models/sines/"),
     ),
     _results(
-        "ddp", "bench-ddp", *TRAINING, "rnngan/cli/", "configs/sines.toml", kinds=("generation",)
+        "ddp", "bench-ddp", *TRAINING, "rnngan/cli/", "configs/sines.toml", kinds=("generation",),
+        exclude=SERVE_ONLY,
     ),
     Figure(
         "benchmarks/results/client.json", "bench-client",
-        ("benchmarks/client_download.py", "rnngan/client/", *SERVING, "tests/helpers/faults.py",
-         "models/sines/"),
+        ("benchmarks/client_download.py", "rnngan/client/", *SERVING, *SERVE_CLI,
+         "tests/helpers/faults.py", "models/sines/"),
     ),
     _results(
         "heavy_panel", "bench-heavy-panel", *TRAINING, "rnngan/cli/", "service/",

@@ -29,6 +29,7 @@ def serve(
 
     import uvicorn
 
+    from rnngan.cli.drain import DrainingServer
     from service.config import Settings
     from service.logging_setup import configure_logging
 
@@ -50,10 +51,12 @@ def serve(
         "timeout_graceful_shutdown": settings.shutdown_timeout_s,
     }
     if workers > 1:
-        # uvicorn's process manager passes SIGTERM on to each worker, which drains gracefully.
+        # uvicorn's process manager passes SIGTERM on to each worker, which drains gracefully;
+        # its workers run uvicorn's own server class (not DrainingServer's settling first).
         uvicorn.run("service.main:create_app", **options)
         return
-    server = uvicorn.Server(uvicorn.Config("service.main:create_app", **options))
+    # One worker: the server answers the requests already sent when SIGTERM comes (drain.py).
+    server = DrainingServer(uvicorn.Config("service.main:create_app", **options))
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to run the handler
     # that was there before it; with the default handler the process would die of SIGTERM
     # (status -15) after a clean shutdown. A no-op handler makes that last step a clean exit 0.

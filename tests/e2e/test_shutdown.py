@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import MODELS
-from tests.helpers.server import start_server
+from tests.helpers.server import SERVE, start_server
 
 
 def test_shutdown_sigterm_drains_stream_refuses_new_and_exits_0() -> None:
@@ -94,3 +94,48 @@ def test_shutdown_grace_end_closes_streams_without_tracebacks(fmt: str, compress
     assert "Traceback" not in log and "exc_info" not in log
     assert log.count("cut short: the server stopped") == 3
     assert "Exception ignored" not in log  # no generator left to be finalised at exit
+
+
+def _answered(sock: socket.socket) -> bytes:
+    """What came back on a raw connection: the response's first bytes, or the error."""
+    try:
+        return sock.recv(4096)
+    except OSError as exc:
+        return repr(exc).encode()
+    finally:
+        sock.close()
+
+
+def test_shutdown_answers_requests_sent_before_sigterm() -> None:
+    # A busy machine, played by SIGSTOP: requests reach the kernel (connections accepted into the
+    # listen backlog, request bytes sent) while the server is not running, then SIGTERM comes
+    # before the server has taken them in. uvicorn alone reset every such connection.
+    with start_server(MODELS) as served:
+        served.proc.send_signal(signal.SIGSTOP)
+        try:
+            socks = []
+            for _ in range(3):
+                sock = socket.create_connection(("127.0.0.1", served.port), timeout=30)
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+                socks.append(sock)
+            served.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.2)
+        finally:
+            served.proc.send_signal(signal.SIGCONT)
+        answers = [_answered(sock) for sock in socks]
+        assert all(a.startswith(b"HTTP/1.1 200") for a in answers), answers
+        assert served.proc.wait(timeout=30) == 0
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", served.port), timeout=5).close()
+
+
+def test_serve_with_workers_answers_and_exits_0_on_sigterm() -> None:
+    # --workers N (the Docker image's RNNGAN_WORKERS) runs uvicorn's process manager with the
+    # same draining server in each worker.
+    command = (*SERVE, "--workers", "2")
+    with start_server(MODELS, command=command, timeout_s=120) as served:
+        for _ in range(4):
+            assert httpx.get(f"{served.base}/v1/models", timeout=30).status_code == 200
+        served.proc.send_signal(signal.SIGTERM)
+        assert served.proc.wait(timeout=60) == 0
+        assert "Finished server process" in served.log_text()
