@@ -65,14 +65,12 @@ SERVE_ONLY = ("rnngan/cli/serving.py", "rnngan/cli/drain.py")
 # (training/families/__init__.py), and a run of another kind calls none of their functions
 # beyond the table's dispatch (`accepts`).
 GENERATOR_ONLY = (
-    "training/window_terms.py",
     "training/networks_timegan.py",
     "training/families/timegan.py",
     "training/families/rcgan.py",
 )
 # The own-table generator (`rnngan train --data`) is a kind of its own, so that its recipe does
-# not stale the figures of the benchmark sets' generators; it builds on the generation kind's
-# window terms, so a figure about it covers those modules too (NEEDS).
+# not stale the figures of the benchmark sets' generators, nor theirs its figures.
 TABLE_ONLY = (
     "training/networks_tables.py",
     "training/families/table_gan.py",
@@ -97,14 +95,21 @@ IMAGE_ONLY = (
     "training/evaluate/images.py",
     "training/data/digits.py",
 )
+# The window terms (each channel's roughness, autocorrelation, spread and the channels'
+# correlations as generator losses) are run by both generators and by nothing else: a part of
+# its own that both kinds NEED, owning no family, so a figure about either covers it.
+WINDOW_TERMS = ("training/window_terms.py",)
 KINDS = {
     "generation": GENERATOR_ONLY,
     "table": TABLE_ONLY,
     "forecast": FORECAST_ONLY,
     "image": IMAGE_ONLY,
+    "window terms": WINDOW_TERMS,
 }
 # The kinds whose modules a kind's own modules may import and run.
-NEEDS = {"table": ("generation",)}
+NEEDS = {"generation": ("window terms",), "table": ("window terms",)}
+# The kinds that are parts other kinds NEED, with no model family of their own.
+PARTS = frozenset(k for needed in NEEDS.values() for k in needed)
 
 
 @dataclass(frozen=True)
