@@ -29,13 +29,12 @@ def _importers(module: str) -> set[str]:
         if rel.startswith((".venv/", "tests/")):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = (
-                [f"{node.module}.{a.name}" for a in node.names] + [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else [a.name for a in node.names]
-                if isinstance(node, ast.Import)
-                else []
-            )
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or "", *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
             if module in names:
                 found.add(rel)
     return found

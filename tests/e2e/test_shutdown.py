@@ -130,8 +130,8 @@ def test_shutdown_answers_requests_sent_before_sigterm() -> None:
 
 
 def test_serve_with_workers_answers_and_exits_0_on_sigterm() -> None:
-    # --workers N (the Docker image's RNNGAN_WORKERS) runs uvicorn's process manager with the
-    # same draining server in each worker.
+    # --workers N (the Docker image's RNNGAN_WORKERS) runs uvicorn's process manager, whose
+    # workers run uvicorn's own server (not DrainingServer): they serve and drain on SIGTERM.
     command = (*SERVE, "--workers", "2")
     with start_server(MODELS, command=command, timeout_s=120) as served:
         for _ in range(4):
