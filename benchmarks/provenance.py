@@ -83,6 +83,7 @@ FORECAST_ONLY = (
     "training/families/table_forecast.py",
     "training/evaluate/forecast.py",
     "training/evaluate/panel_baselines.py",
+    "training/evaluate/scores.py",
     "training/evaluate/versus.py",
     "training/data/forecast_covariates.py",
     "training/data/forecast_calendar.py",

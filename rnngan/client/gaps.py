@@ -170,7 +170,8 @@ def _grid(stamps: pd.Series, freq: str | None) -> tuple[pd.DatetimeIndex, np.nda
     """Every `freq` step from the first stamp to the last and where the stamps lie on it, when
     they all do (each within `ON_STEP` of a step, no two on one) and it adds rows, at most half
     of the grid (a frequency that is not the series' own, quarterly stamps on an hourly grid,
-    is left alone); else None. The grid keeps the stamps given; inserted rows are on the step."""
+    is left alone); else None. The grid keeps the stamps given; an inserted row is a whole number
+    of steps after the series' first stamp, as training places them."""
     if len(stamps) < 2:
         return None
     given = pd.DatetimeIndex(stamps)

@@ -369,6 +369,38 @@ def test_baselines_refit_after_a_window_left_out_over_a_gap() -> None:
     assert np.allclose(blocks["AutoETS"]["err"][len(first) :], tail, rtol=1e-5)
 
 
+def test_a_season_longer_than_ets_fits_gets_a_seasonal_baseline() -> None:
+    """Above a season of 24 the AutoETS baseline is MSTL-AutoETS, reported under that name, and
+    it follows the season where AutoETS's own selection gives it up (on this series, a weekly
+    pattern over a wandering level, AutoETS at season 52 errs by 1.10 on average); at 24 and
+    below it is AutoETS."""
+    from types import SimpleNamespace
+
+    from training.evaluate.panel_baselines import baseline_blocks
+    from training.evaluate.scores import baseline_name
+
+    assert baseline_name("AutoETS", 24) == "AutoETS"
+    assert baseline_name("AutoETS", 52) == "MSTL-AutoETS"
+    assert baseline_name("AutoARIMA", 52) == "AutoARIMA"
+    rng = np.random.default_rng(0)
+    rows, season, horizon = 520, 52, 13
+    t = np.arange(rows)
+    wander = 0.5 * np.cumsum(rng.normal(0, 0.1, rows))
+    values = 10 + 0.03 * t + 3 * np.sin(2 * np.pi * t / season) + wander
+    values = (values + rng.normal(0, 0.2, rows)).astype(np.float32)
+    entity = EntitySplit(values, train_end=300, val_end=390, scale=1.0, name="e")
+    data = TableForecastData([entity], "y", None, "f.csv", "0", 1)
+    pairs = data.entity_origins("test", 60, horizon)
+    config = SimpleNamespace(
+        data=SimpleNamespace(horizon=horizon, season=season),
+        eval=SimpleNamespace(baselines=("AutoETS",), baseline_input_size=0),
+    )
+    blocks, _, info = baseline_blocks(data, pairs, config)  # type: ignore[arg-type]
+    assert set(blocks) == {"MSTL-AutoETS"} and "drops the season" in info["MSTL-AutoETS"]
+    assert blocks["MSTL-AutoETS"]["err"].mean() < 0.5  # 0.21
+    assert 0.5 < blocks["MSTL-AutoETS"]["cov"].mean() <= 1.0
+
+
 def test_an_entity_whose_test_part_is_all_gaps_is_named() -> None:
     """An entity that loses every test window to missing values is in no test score: the
     protocol names it (`gap_entities`); one with no test window at all is not counted."""

@@ -43,6 +43,7 @@ from training.data.table_forecast import load_table_forecast
 from training.evaluate.panel_baselines import baseline_blocks, seasonal_naive_scores
 from training.evaluate.scores import (
     LEVELS,
+    baseline_name,
     gan_paths,
     score,
     score_paths,
@@ -104,8 +105,9 @@ def score_statsforecast(
         quantiles, point = statsforecast_quantiles(
             data.series, origins, h, data.config.season, name, input_size, truth
         )
-        out[name] = score(truth, quantiles, point, scale)
-        log.info("%s on %d windows in %.1fs", name, len(origins), time.perf_counter() - started)
+        label = baseline_name(name, data.config.season)
+        out[label] = score(truth, quantiles, point, scale)
+        log.info("%s on %d windows in %.1fs", label, len(origins), time.perf_counter() - started)
     return out
 
 

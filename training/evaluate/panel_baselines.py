@@ -19,7 +19,13 @@ from rnngan.core.tables.spec import TableError
 from training.config import RunConfig
 from training.data.forecast_panel import TableForecastData
 from training.evaluate import tables as table_limits
-from training.evaluate.scores import LEVELS, score, statsforecast_quantiles
+from training.evaluate.scores import (
+    ETS_LONGEST_SEASON,
+    LEVELS,
+    baseline_name,
+    score,
+    statsforecast_quantiles,
+)
 from training.evaluate.versus import block
 
 log = logging.getLogger("rnngan.evaluate")
@@ -75,6 +81,7 @@ def baseline_blocks(
     }
     refits = sum(len(r) for r in runs.values()) > len(keep)
     for name in e.baselines:
+        label = baseline_name(name, d.season)  # AutoETS above season 24 is MSTL-AutoETS
         started = time.perf_counter()
         tasks, scales = [], []
         for i in keep:
@@ -85,7 +92,7 @@ def baseline_blocks(
                     (entity.values, group, d.horizon, d.season, name, e.baseline_input_size, truth)
                 )
                 scales.append(entity.scale)
-        desc = f"{name} on {len(keep)} series" + (f", {len(tasks)} fits" if refits else "")
+        desc = f"{label} on {len(keep)} series" + (f", {len(tasks)} fits" if refits else "")
         jobs = 1 if len(tasks) < 8 else min(2, os.cpu_count() or 1)
         if jobs > 1:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -95,9 +102,9 @@ def baseline_blocks(
         parts = []
         for (quantiles, point), task, scale in zip(results, tasks, scales, strict=True):
             parts.append(block(quantiles / scale, point / scale, task[-1] / scale))
-        blocks[name] = {k: np.concatenate([b[k] for b in parts]) for k in parts[0]}
-        seconds[name] = round(time.perf_counter() - started, 1)
-        log.info("%s on %d entities in %.1fs", name, len(keep), seconds[name])
+        blocks[label] = {k: np.concatenate([b[k] for b in parts]) for k in parts[0]}
+        seconds[label] = round(time.perf_counter() - started, 1)
+        log.info("%s on %d entities in %.1fs", label, len(keep), seconds[label])
     info = {
         "baselines_entities": int(len(keep)),
         "entities": n,
@@ -106,6 +113,11 @@ def baseline_blocks(
         "seconds": seconds,
         "autoarima": "orders p, q <= 2, P, Q <= 1, last 1000 rows before the first origin",
     }
+    if "MSTL-AutoETS" in blocks:
+        info["MSTL-AutoETS"] = (
+            f"AutoETS at season {d.season}: above {ETS_LONGEST_SEASON} its own selection often "
+            "drops the season, so STL takes the season out and AutoETS forecasts the rest"
+        )
     if overlap:
         info["fits"] = "one per origin (the origins are closer together than the horizon)"
         info["autoarima"] = "orders p, q <= 2, P, Q <= 1, last 1000 rows before each origin"
