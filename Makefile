@@ -78,7 +78,7 @@ clean:
 bench-forecast: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.forecast
 
-# The panel forecaster on four panels (one of short series) through `rnngan train --data` vs
+# The panel forecaster on five panels (one of short series, one quarterly) through `rnngan train --data` vs
 # SeasonalNaive, AutoETS, AutoARIMA (benchmarks/results/panel.json, the panel table in docs/forecast.md).
 # One setting of the own-table generation recipe changed at a time, on the stores example
 # (benchmarks/results/ablation.json, docs/ablation.md).

@@ -1,4 +1,4 @@
-"""`make bench-panel`: the panel forecaster (training/families/panel_forecast.py) on four panels,
+"""`make bench-panel`: the panel forecaster (training/families/panel_forecast.py) on five panels,
 each through the user's path: a long table written to a temp dir, `rnngan train --data …
 --task forecast` with the defaults (only --horizon set per panel), `rnngan evaluate`; beside
 SeasonalNaive, AutoETS and AutoARIMA (statsforecast) on the same test windows. Ratios as
@@ -12,9 +12,13 @@ Panels (data in data/, see data/README.md):
   multiplied by a level in 1e-2 … 1e3, H = 24;
 - short: 40 pieces of the same sources, 80-173 hours each as drawn (lengths drawn in 80-190;
   every one shorter than the default context + horizon, 168 + 12 rows), levels as in mixed,
-  H = 12.
+  H = 12;
+- macro: the 12 quarterly US series of statsmodels' bundled `macrodata` (1959-2009, 203
+  quarters: GDP and its parts, prices, money, rates, unemployment, population), levels from
+  -9 to 13,415, trending and not seasonal, H = 4: a panel unlike the hourly ones the defaults
+  were tried on (statsmodels ships with statsforecast).
 
-    python -m benchmarks.panel [--seeds 0 1] [--panels etth1 energy mixed short] [--steps N]
+    python -m benchmarks.panel [--seeds 0 1] [--panels etth1 energy mixed short macro] [--steps N]
 """
 
 from __future__ import annotations
@@ -47,7 +51,10 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 RESULTS = Path("benchmarks/results/panel.json")
 TABLE = Path("docs/forecast.md")
 BEGIN, END = "<!-- bench-panel:begin -->", "<!-- bench-panel:end -->"
-HORIZON = {"etth1": 48, "energy": 24, "mixed": 24, "short": 12}
+HORIZON = {"etth1": 48, "energy": 24, "mixed": 24, "short": 12, "macro": 4}
+# statsmodels' macrodata: its 12 quarterly series of levels and rates (the date columns left out)
+MACRO = ["realgdp", "realcons", "realinv", "realgovt", "realdpi", "cpi", "m1", "tbilrate"]
+MACRO += ["unemp", "pop", "infl", "realint"]
 log = logging.getLogger("rnngan.bench")
 
 
@@ -73,6 +80,14 @@ def panel_table(name: str) -> pd.DataFrame:
     if name == "energy":
         df = _energy_hourly()
         return _long([(c, df[c].astype(np.float64)) for c in df.columns])
+    if name == "macro":
+        from statsmodels.datasets import macrodata
+
+        df = macrodata.load_pandas().data
+        df.index = pd.PeriodIndex.from_fields(
+            year=df["year"].astype(int), quarter=df["quarter"].astype(int), freq="Q"
+        ).to_timestamp()
+        return _long([(c, df[c].astype(np.float64)) for c in MACRO])
     short = name == "short"
     rng = np.random.default_rng(17 if short else 16)
     tr = pd.read_csv(DATA / "internet_traffic_a5m.csv", parse_dates=["date"]).set_index("date")
