@@ -128,6 +128,36 @@ def test_encode_then_decode_gives_the_table_back() -> None:
         assert list(back["date"]) == list(entity["date"])
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: a calendar frequency's gaps are learned in seconds and added up, so "
+    "synthetic stamps leave the calendar (fix: decode stamps with the frequency itself)",
+)
+def test_decoded_stamps_of_a_calendar_frequency_stay_on_it() -> None:
+    """Month starts are 28 to 31 days apart: whatever gap a generator puts out, a monthly
+    table's synthetic stamps should be month starts, as every real one is."""
+    months = pd.date_range("2020-01-01", periods=36, freq="MS")
+    table = pd.DataFrame(
+        {"shop": np.repeat(["a", "b"], 36), "date": np.tile(months, 2), "sales": np.arange(72.0)}
+    )
+    spec, _ = infer_spec(table, id_column="shop", time_column="date")
+    assert spec.time is not None and spec.time.freq == "MS" and not spec.time.regular
+    layout = channel_layout(spec)
+    raw = np.full((1, 36, layout.width), 0.5)  # a generator's output, every gap mid-range
+    out = decode(
+        spec,
+        raw,
+        uniforms=np.full((1, 36, layout.uniforms_per_step(spec)), 0.5),
+        lengths=np.array([36]),
+        static=[[]],
+        starts=np.array([spec.time.start_low]),
+        ids=["synthetic-0"],
+        levels=np.array([spec.entity_levels[0].values]) if spec.level_columns else None,
+    )
+    stamps = pd.to_datetime(out.to_arrow(spec).to_pandas()["date"])
+    assert stamps.dt.is_month_start.all() and (stamps.dt.normalize() == stamps).all()
+
+
 def test_nan_everywhere_does_not_crash_encoding() -> None:
     table = mixed_table(entities=3)
     table.loc[table["store"] == "store-1", "humidity"] = np.nan  # a whole entity's column
