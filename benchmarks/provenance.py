@@ -71,9 +71,14 @@ GENERATOR_ONLY = (
 )
 # The own-table generator (`rnngan train --data`) is a kind of its own, so that its recipe does
 # not stale the figures of the benchmark sets' generators, nor theirs its figures.
+# Its sampling (rnngan/core/tables/sample.py: seed -> decoded series, and stamps.py under it)
+# is run by the table generator's evaluation and by the service for a table model alone: the
+# own-table forecaster encodes tables (codec.py, shared) but draws no series.
+TABLE_SAMPLING = ("rnngan/core/tables/sample.py", "rnngan/core/tables/stamps.py")
 TABLE_ONLY = (
     "training/networks_tables.py",
     "training/families/table_gan.py",
+    *TABLE_SAMPLING,
 )
 FORECAST_ONLY = (
     "training/networks_forecast.py",
@@ -156,6 +161,15 @@ def _other_kinds(name: str, kinds: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(p for kind, only in KINDS.items() if kinds and kind not in kinds for p in only)
 
 
+def _kept_by_service(excluded: tuple[str, ...], code: tuple[str, ...]) -> tuple[str, ...]:
+    """A figure that runs the service keeps the modules of rnngan/core it imports whatever
+    models it trains (the service loads any model of models/; no test holds which of its
+    modules a request for one kind calls)."""
+    if "service/" not in code:
+        return excluded
+    return tuple(p for p in excluded if not p.startswith(CORE))
+
+
 def _results(
     name: str,
     target: str,
@@ -173,7 +187,7 @@ def _results(
         target,
         (f"benchmarks/{name}.py", *code),
         (),
-        (*_other_kinds(name, kinds), *exclude),
+        (*_kept_by_service(_other_kinds(name, kinds), code), *exclude),
         entry_exclude,
     )
 

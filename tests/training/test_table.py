@@ -17,8 +17,9 @@ from examples.tables import etth1_entities, mixed_table
 from rnngan.core.manifest import Manifest
 from rnngan.core.tables.codec import decode, encode_entities
 from rnngan.core.tables.infer import infer_kind, infer_spec
-from rnngan.core.tables.sample import resolve_condition
+from rnngan.core.tables.sample import resolve_condition, synthesize
 from rnngan.core.tables.spec import TableError, TableSpec, channel_layout
+from rnngan.core.tables.stamps import snap_times
 from tests.training.helpers import tiny_table_forecast
 from training.config import ConfigError, RunConfig, from_dict
 
@@ -128,34 +129,95 @@ def test_encode_then_decode_gives_the_table_back() -> None:
         assert list(back["date"]) == list(entity["date"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: a calendar frequency's gaps are learned in seconds and added up, so "
-    "synthetic stamps leave the calendar (fix: decode stamps with the frequency itself)",
-)
-def test_decoded_stamps_of_a_calendar_frequency_stay_on_it() -> None:
-    """Month starts are 28 to 31 days apart: whatever gap a generator puts out, a monthly
-    table's synthetic stamps should be month starts, as every real one is."""
-    months = pd.date_range("2020-01-01", periods=36, freq="MS")
+def _calendar_table(freq: str, periods: int = 36) -> tuple[TableSpec, pd.DatetimeIndex]:
+    stamps = pd.date_range("2020-01-01", periods=periods, freq=freq)
     table = pd.DataFrame(
-        {"shop": np.repeat(["a", "b"], 36), "date": np.tile(months, 2), "sales": np.arange(72.0)}
+        {
+            "shop": np.repeat(["a", "b"], periods),
+            "date": np.tile(stamps, 2),
+            "sales": np.arange(2.0 * periods),
+        }
     )
     spec, _ = infer_spec(table, id_column="shop", time_column="date")
-    assert spec.time is not None and spec.time.freq == "MS" and not spec.time.regular
+    assert spec.time is not None and spec.time.freq and not spec.time.regular
+    assert pd.tseries.frequencies.to_offset(spec.time.freq).is_on_offset(stamps[1])
+    return spec, stamps
+
+
+def _synthetic_stamps(spec: TableSpec, gap: float, *, start: float | None = None) -> pd.Series:
+    """Stamps of 4 series of 36 steps from a generator whose every output is `gap` (the gap
+    channel's scaled value among them)."""
     layout = channel_layout(spec)
-    raw = np.full((1, 36, layout.width), 0.5)  # a generator's output, every gap mid-range
-    out = decode(
-        spec,
-        raw,
-        uniforms=np.full((1, 36, layout.uniforms_per_step(spec)), 0.5),
-        lengths=np.array([36]),
-        static=[[]],
-        starts=np.array([spec.time.start_low]),
-        ids=["synthetic-0"],
-        levels=np.array([spec.entity_levels[0].values]) if spec.level_columns else None,
-    )
-    stamps = pd.to_datetime(out.to_arrow(spec).to_pandas()["date"])
+
+    def run(noise: np.ndarray, condition: np.ndarray) -> np.ndarray:
+        return np.full((noise.shape[0], noise.shape[1], layout.width), gap, dtype=np.float32)
+
+    out = synthesize(spec, run, latent_dim=4, n=4, seed=0, length=36, start=start)
+    return pd.to_datetime(out.to_arrow(spec).to_pandas()["date"])
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.5, 1.0])
+def test_synthetic_stamps_of_a_calendar_frequency_stay_on_it(gap: float) -> None:
+    """Month starts are 28 to 31 days apart: whatever gap a generator puts out (the shortest,
+    a mid-range one, the longest seen), a monthly table's synthetic stamps are month starts,
+    as every real one is, one month apart (no gap of this table is two months)."""
+    spec, _ = _calendar_table("MS")
+    stamps = _synthetic_stamps(spec, gap)
     assert stamps.dt.is_month_start.all() and (stamps.dt.normalize() == stamps).all()
+    months = stamps.dt.year * 12 + stamps.dt.month
+    assert set(np.diff(months.to_numpy().reshape(4, 36), axis=1).ravel()) == {1}
+
+
+@pytest.mark.parametrize("gap", [0.0, 1.0])
+def test_quarterly_stamps_are_quarter_starts_one_quarter_apart(gap: float) -> None:
+    spec, _ = _calendar_table("QS-JAN")
+    stamps = _synthetic_stamps(spec, gap)
+    assert stamps.dt.is_quarter_start.all() and (stamps.dt.normalize() == stamps).all()
+    quarter = (stamps.dt.year * 4 + stamps.dt.quarter).to_numpy().reshape(4, 36)
+    assert set(np.diff(quarter, axis=1).ravel()) == {1}
+
+
+def test_a_gap_of_two_periods_skips_one() -> None:
+    """Gaps in seconds become whole months: 28 to 31 days one, 59 to 62 two."""
+    day = 86400.0
+    start = pd.Timestamp("2021-01-01").timestamp()
+    times = [start + np.cumsum([0.0, 28 * day, 62 * day, 31 * day, 59 * day])]
+    (out,) = snap_times(pd.offsets.MonthBegin(), times)
+    assert list(pd.to_datetime(out, unit="s").strftime("%Y-%m-%d")) == [
+        "2021-01-01", "2021-02-01", "2021-04-01", "2021-05-01", "2021-07-01"
+    ]  # fmt: skip
+
+
+def test_business_days_skip_weekends_and_a_start_is_rolled_onto_the_frequency() -> None:
+    """Business days are 1 or 3 days apart: every synthetic stamp is a weekday, each the next
+    business day after the one before; a requested Saturday start begins on the Monday."""
+    spec, _ = _calendar_table("B", periods=60)
+    saturday = pd.Timestamp("2021-03-06").timestamp()
+    for gap, start in ((0.0, None), (0.5, None), (1.0, saturday)):
+        stamps = _synthetic_stamps(spec, gap, start=start).to_numpy().reshape(4, 36)
+        days = pd.DatetimeIndex(stamps.ravel())
+        assert (days.dayofweek < 5).all()
+        steps = np.diff(stamps, axis=1).astype("timedelta64[D]").astype(int)
+        assert set(steps.ravel()) <= {1, 3}
+        if start is not None:
+            assert (pd.DatetimeIndex(stamps[:, 0]) == pd.Timestamp("2021-03-08")).all()
+
+
+def test_calendar_starts_are_drawn_on_the_frequency_within_the_training_span() -> None:
+    spec, months = _calendar_table("MS")
+    assert spec.time is not None
+    spec = spec.model_copy(
+        update={"time": spec.time.model_copy(update={"start_high": months[5].timestamp()})}
+    )
+    layout = channel_layout(spec)
+
+    def run(noise: np.ndarray, condition: np.ndarray) -> np.ndarray:
+        return np.full((noise.shape[0], noise.shape[1], layout.width), 0.5, dtype=np.float32)
+
+    out = synthesize(spec, run, latent_dim=4, n=32, seed=3, length=3)
+    firsts = pd.to_datetime(np.array([t[0] for t in out.times]), unit="s")
+    assert firsts.is_month_start.all() and firsts.min() >= months[0] and firsts.max() <= months[5]
+    assert firsts.nunique() > 1  # drawn, not all the earliest
 
 
 def test_nan_everywhere_does_not_crash_encoding() -> None:

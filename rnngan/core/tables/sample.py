@@ -6,6 +6,7 @@ evaluation. Every draw comes from counter-based streams keyed by (seed, series i
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 from rnngan.core.noise import series_noise, series_uniforms
 from rnngan.core.tables.codec import Decoded, condition_vector, decode, series_ids
 from rnngan.core.tables.spec import TableError, TableSpec, channel_layout
+from rnngan.core.tables.stamps import calendar_offset, calendar_starts, on_frequency, snap_times
 
 
 def resolve_condition(spec: TableSpec, condition: Mapping[str, Any]) -> dict[str, Any]:
@@ -117,11 +119,17 @@ def draw_lengths(spec: TableSpec, uniforms: np.ndarray) -> np.ndarray:
 
 def draw_starts(spec: TableSpec, uniforms: np.ndarray, start: float | None) -> np.ndarray:
     """Each series' first stamp: the requested `start`, else drawn over the training starts'
-    span, on the data's own grid of `step` from the earliest start."""
+    span, on the data's own grid of `step` from the earliest start. On a calendar frequency
+    (rnngan/core/tables/stamps.py) both are stamps of that frequency: a requested start that
+    is not is rolled forward onto it."""
     if spec.time is None:
         return np.zeros(len(uniforms))
+    offset = calendar_offset(spec)
     if start is not None:
-        return np.full(len(uniforms), start, dtype=np.float64)
+        first = on_frequency(offset, start) if offset is not None else start
+        return np.full(len(uniforms), first, dtype=np.float64)
+    if offset is not None:
+        return calendar_starts(offset, spec, uniforms)
     t = spec.time
     steps = np.floor(uniforms * ((t.start_high - t.start_low) / t.step + 1))
     out = t.start_low + np.minimum(steps * t.step, t.start_high - t.start_low)
@@ -231,7 +239,7 @@ def synthesize(
     starts = draw_starts(spec, meta[:, 1], start)
     per_step = max(1, channel_layout(spec).uniforms_per_step(spec))
     uniforms = series_uniforms(seed, _DISCRETE_STREAM, offset, n, raw.shape[1], per_step)
-    return decode(
+    out = decode(
         spec,
         raw,
         uniforms=uniforms,
@@ -242,3 +250,7 @@ def synthesize(
         impute=impute,
         levels=levels,
     )
+    calendar = calendar_offset(spec)
+    if calendar is not None:  # the generated gaps, put on the calendar
+        out = replace(out, times=snap_times(calendar, out.times))
+    return out
