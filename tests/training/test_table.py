@@ -474,6 +474,62 @@ def test_irregular_timestamps_round_trip(tmp_path: Path) -> None:
     json.dumps(synthesize(spec, run, latent_dim=2, n=2, seed=0).to_json(spec))  # serialisable
 
 
+def test_a_monthly_model_serves_month_starts(tmp_path: Path) -> None:
+    """Train (a few steps) -> export -> serve a monthly table's generator: /samples and
+    /datasets stamps are month starts, and a start off the month begins at the next one."""
+    from fastapi.testclient import TestClient
+
+    from service.config import Settings
+    from service.main import create_app
+    from training.export import export
+    from training.train import train
+
+    months = pd.date_range("2015-01-01", periods=48, freq="MS")
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {
+            "shop": np.repeat([f"s{i}" for i in range(4)], 48),
+            "date": np.tile(months, 4),
+            "sales": rng.gamma(4.0, 10.0, 4 * 48).round(1),
+        }
+    )
+    table.to_csv(tmp_path / "monthly.csv", index=False)
+    config: RunConfig = from_dict(
+        RunConfig,
+        {
+            "name": "monthly",
+            "task": "generate",
+            "out_dir": str(tmp_path / "runs"),
+            "data": {
+                "dataset": "table",
+                "path": str(tmp_path / "monthly.csv"),
+                "id_col": "shop",
+                "time_col": "date",
+                "seq_len": 12,
+            },
+            "model": {"latent_dim": 2, "hidden_size": 8, "num_layers": 1},
+            "train": {"steps": 4, "batch_size": 8, "log_every": 2, "threads": 1},
+        },
+    )
+    train(config, progress=False)
+    export(config.run_dir, tmp_path / "models", force=True)
+    app = create_app(Settings(models_dir=tmp_path / "models", _env_file=None))  # type: ignore[call-arg]
+    with TestClient(app) as client:
+        body = client.post("/v1/models/monthly/samples", json={"n": 3, "length": 12}).json()
+        stamps = pd.to_datetime([t for series in body["timestamps"] for t in series])
+        assert stamps.is_month_start.all() and (stamps.normalize() == stamps).all()
+        late = client.post(
+            "/v1/models/monthly/samples", json={"n": 2, "length": 3, "start": "2030-01-15"}
+        ).json()
+        assert late["timestamps"][0] == [
+            "2030-02-01T00:00:00", "2030-03-01T00:00:00", "2030-04-01T00:00:00"
+        ]  # fmt: skip
+        r = client.post("/v1/models/monthly/datasets", json={"n": 5, "format": "csv"})
+        assert r.status_code == 200, r.text
+        dates = pd.read_csv(io.StringIO(r.text), parse_dates=["date"])["date"]
+        assert len(dates) == 5 * 48 and dates.dt.is_month_start.all()
+
+
 def _stores_graph(head: str) -> tuple[TableSpec, object, int]:
     """An untrained generator for the stores table with `head`, its numpy runner and noise width."""
     import torch
