@@ -419,6 +419,8 @@ def test_conditioning(served: tuple[object, pd.DataFrame]) -> None:
         ({"condition": {"region": 3}}, 422, "region=3"),
         ({"start": "not a date"}, 422, "'start'"),
         ({"start": 12}, 422, "ISO-8601"),
+        ({"start": "1500-01-01"}, 422, "outside the date-times this service represents"),
+        ({"start": "9999-12-31T23:00:00"}, 422, "(1677-09-22 to 2262-04-11)"),
         ({"n": 10**9}, 413, "limit"),
         ({"length": 10**6}, 413, "limit"),
     ],
@@ -476,7 +478,8 @@ def test_irregular_timestamps_round_trip(tmp_path: Path) -> None:
 
 def test_a_monthly_model_serves_month_starts(tmp_path: Path) -> None:
     """Train (a few steps) -> export -> serve a monthly table's generator: /samples and
-    /datasets stamps are month starts, and a start off the month begins at the next one."""
+    /datasets stamps are month starts at the data's midnight, and a start off them begins at
+    the next one (an offset start converted to UTC first)."""
     from fastapi.testclient import TestClient
 
     from service.config import Settings
@@ -518,12 +521,18 @@ def test_a_monthly_model_serves_month_starts(tmp_path: Path) -> None:
         body = client.post("/v1/models/monthly/samples", json={"n": 3, "length": 12}).json()
         stamps = pd.to_datetime([t for series in body["timestamps"] for t in series])
         assert stamps.is_month_start.all() and (stamps.normalize() == stamps).all()
+        for start in ("2030-01-15", "2030-02-01T02:00:00+02:00", "2030-02-01T00:00:00"):
+            late = client.post(
+                "/v1/models/monthly/samples", json={"n": 2, "length": 3, "start": start}
+            ).json()
+            assert late["timestamps"][0] == [
+                "2030-02-01T00:00:00", "2030-03-01T00:00:00", "2030-04-01T00:00:00"
+            ]  # fmt: skip
+        # A start later on a month's first day than the data's stamps: the next month's first.
         late = client.post(
-            "/v1/models/monthly/samples", json={"n": 2, "length": 3, "start": "2030-01-15"}
+            "/v1/models/monthly/samples", json={"n": 1, "length": 1, "start": "2030-02-01T06:00"}
         ).json()
-        assert late["timestamps"][0] == [
-            "2030-02-01T00:00:00", "2030-03-01T00:00:00", "2030-04-01T00:00:00"
-        ]  # fmt: skip
+        assert late["timestamps"] == [["2030-03-01T00:00:00"]]
         r = client.post("/v1/models/monthly/datasets", json={"n": 5, "format": "csv"})
         assert r.status_code == 200, r.text
         dates = pd.read_csv(io.StringIO(r.text), parse_dates=["date"])["date"]

@@ -126,7 +126,7 @@ def draw_starts(spec: TableSpec, uniforms: np.ndarray, start: float | None) -> n
         return np.zeros(len(uniforms))
     offset = calendar_offset(spec)
     if start is not None:
-        first = on_frequency(offset, start) if offset is not None else start
+        first = on_frequency(offset, spec, start) if offset is not None else start
         return np.full(len(uniforms), first, dtype=np.float64)
     if offset is not None:
         return calendar_starts(offset, spec, uniforms)

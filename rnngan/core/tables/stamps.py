@@ -36,18 +36,19 @@ def calendar_offset(spec: TableSpec) -> BaseOffset | None:
 
 
 def _stamp(seconds: float) -> pd.Timestamp:
+    """Seconds -> a Timestamp of second resolution (years 1677 to 2262 bound nanoseconds only)."""
     return pd.Timestamp(int(np.rint(seconds)), unit="s")
 
 
 def _seconds(stamps: pd.DatetimeIndex) -> np.ndarray:
-    return stamps.as_unit("s").asi8.astype(np.float64)
+    return np.asarray(stamps.as_unit("s").asi8, dtype=np.float64)
 
 
 def grid(offset: BaseOffset, first: float, last: float) -> np.ndarray:
     """The offset's stamps (seconds) from the first at or after `first` to the first at or
     after `last`."""
     low, high = offset.rollforward(_stamp(first)), offset.rollforward(_stamp(last))
-    stamps = pd.date_range(low, high, freq=offset)
+    stamps = pd.date_range(low, high, freq=offset, unit="s")
     if len(stamps) > _MOST_STAMPS:  # pragma: no cover - guarded by the spans tables have
         raise ValueError(f"{len(stamps)} stamps of frequency {offset.freqstr} in one call")
     return _seconds(stamps)
@@ -62,9 +63,20 @@ def calendar_starts(offset: BaseOffset, spec: TableSpec, uniforms: np.ndarray) -
     return stamps[picks]
 
 
-def on_frequency(offset: BaseOffset, start: float) -> float:
-    """A requested first stamp, rolled forward onto the frequency when it is not on it."""
-    return float(_seconds(pd.DatetimeIndex([offset.rollforward(_stamp(start))]))[0])
+def on_frequency(offset: BaseOffset, spec: TableSpec, start: float) -> float:
+    """A requested first stamp on the frequency: itself when it is one of its stamps, else the
+    next one. A frequency of days or longer keeps the training stamps' time of day (a month
+    start asked for at 10:00 on the 15th is the next month's first at, say, midnight)."""
+    assert spec.time is not None
+    ts = _stamp(start)
+    if isinstance(offset, pd.offsets.BusinessHour | pd.offsets.CustomBusinessHour):
+        first = offset.rollforward(ts)
+    else:
+        anchor = _stamp(spec.time.start_low)
+        first = offset.rollforward(ts.normalize() + (anchor - anchor.normalize()))
+        if first < ts:
+            first = first + offset
+    return float(_seconds(pd.DatetimeIndex([first]))[0])
 
 
 def snap_times(offset: BaseOffset, times: list[np.ndarray]) -> list[np.ndarray]:
@@ -75,7 +87,8 @@ def snap_times(offset: BaseOffset, times: list[np.ndarray]) -> list[np.ndarray]:
         return [np.asarray(t, dtype=np.float64) for t in times]
     firsts = np.array([t[0] for t in times if len(t)], dtype=np.float64)
     first = float(firsts.min())
-    period = float(np.diff(_seconds(pd.date_range(_stamp(first), periods=30, freq=offset))).max())
+    some = pd.date_range(_stamp(first), periods=30, freq=offset, unit="s")
+    period = float(np.diff(_seconds(some)).max())
     steps = [np.maximum(np.rint(np.diff(t) / period), 1.0).astype(np.int64) for t in times]
     reach = max(
         float(t[0]) + (int(k.sum()) + 2) * period
