@@ -203,6 +203,23 @@ def test_business_days_skip_weekends_and_a_start_is_rolled_onto_the_frequency() 
             assert (pd.DatetimeIndex(stamps[:, 0]) == pd.Timestamp("2021-03-08")).all()
 
 
+def test_business_hours_stay_in_office_hours_and_a_start_rolls_to_the_next_one() -> None:
+    """Business hours are 1 hour apart, 17 overnight, 65 over a weekend: every synthetic stamp
+    is a weekday hour from 09:00 to 16:00; a Saturday 14:00 start begins on Monday at 09:00
+    and a Tuesday 14:00 one at that hour (a business hour keeps no time of day of the data's)."""
+    spec, _ = _calendar_table("bh", periods=60)
+    starts = {
+        "2024-03-09T14:00:00": "2024-03-11T09:00:00",
+        "2024-03-12T14:00:00": "2024-03-12T14:00:00",
+    }
+    for gap, start in ((0.0, None), (0.5, None), *((0.0, s) for s in starts)):
+        first = None if start is None else pd.Timestamp(start).timestamp()
+        stamps = pd.DatetimeIndex(_synthetic_stamps(spec, gap, start=first))
+        assert (stamps.dayofweek < 5).all() and ((stamps.hour >= 9) & (stamps.hour <= 16)).all()
+        if start is not None:
+            assert stamps[0] == pd.Timestamp(starts[start])
+
+
 def test_calendar_starts_are_drawn_on_the_frequency_within_the_training_span() -> None:
     spec, months = _calendar_table("MS")
     assert spec.time is not None
