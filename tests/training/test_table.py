@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -144,14 +144,20 @@ def _calendar_table(freq: str, periods: int = 36) -> tuple[TableSpec, pd.Datetim
     return spec, stamps
 
 
+def _constant_generator(spec: TableSpec, value: float) -> Callable[..., np.ndarray]:
+    """A generator (noise, condition) -> (n, T, D) whose every output is `value`."""
+    width = channel_layout(spec).width
+
+    def run(noise: np.ndarray, condition: np.ndarray) -> np.ndarray:
+        return np.full((noise.shape[0], noise.shape[1], width), value, dtype=np.float32)
+
+    return run
+
+
 def _synthetic_stamps(spec: TableSpec, gap: float, *, start: float | None = None) -> pd.Series:
     """Stamps of 4 series of 36 steps from a generator whose every output is `gap` (the gap
     channel's scaled value among them)."""
-    layout = channel_layout(spec)
-
-    def run(noise: np.ndarray, condition: np.ndarray) -> np.ndarray:
-        return np.full((noise.shape[0], noise.shape[1], layout.width), gap, dtype=np.float32)
-
+    run = _constant_generator(spec, gap)
     out = synthesize(spec, run, latent_dim=4, n=4, seed=0, length=36, start=start)
     return pd.to_datetime(out.to_arrow(spec).to_pandas()["date"])
 
@@ -226,12 +232,7 @@ def test_calendar_starts_are_drawn_on_the_frequency_within_the_training_span() -
     spec = spec.model_copy(
         update={"time": spec.time.model_copy(update={"start_high": months[5].timestamp()})}
     )
-    layout = channel_layout(spec)
-
-    def run(noise: np.ndarray, condition: np.ndarray) -> np.ndarray:
-        return np.full((noise.shape[0], noise.shape[1], layout.width), 0.5, dtype=np.float32)
-
-    out = synthesize(spec, run, latent_dim=4, n=32, seed=3, length=3)
+    out = synthesize(spec, _constant_generator(spec, 0.5), latent_dim=4, n=32, seed=3, length=3)
     firsts = pd.to_datetime(np.array([t[0] for t in out.times]), unit="s")
     assert firsts.is_month_start.all() and firsts.min() >= months[0] and firsts.max() <= months[5]
     assert firsts.nunique() > 1  # drawn, not all the earliest
