@@ -214,14 +214,14 @@ def main() -> None:
     for name in names:
         if name not in VARIANTS:
             parser.error(f"unknown variant {name!r}; variants: {', '.join(VARIANTS)}")
-    measured = {}
     for name in names:
         log.info("variant %s", name)
-        measured[name] = run_variant(name, args.steps)
-    # Variants run in parallel processes (`--only a` beside `--only b`) keep each other's.
-    ordered, env = write_merged(RESULTS, measured, list(VARIANTS))
-    DOC.write_text(document(ordered, env) + "\n")
-    print(f"wrote {RESULTS} and {DOC}")
+        measured = {name: run_variant(name, args.steps)}
+        # Written after each variant (a run of all of them takes hours, and a stopped one keeps
+        # what it finished); parallel processes (`--only a` beside `--only b`) keep each other's.
+        ordered, env = write_merged(RESULTS, measured, list(VARIANTS))
+        DOC.write_text(document(ordered, env) + "\n")
+        print(f"{name}: wrote {RESULTS} and {DOC}")
 
 
 if __name__ == "__main__":
