@@ -148,7 +148,7 @@ class Figure:
         return (*self.code, *(f":(exclude){p}" for p in (*self.exclude, *NOT_CODE)))
 
     def covers(self, path: str) -> bool:
-        return _under(path, self.code) and path not in self.exclude and path not in NOT_CODE
+        return _under(path, self.code) and not _under(path, (*self.exclude, *NOT_CODE))
 
 
 def _other_kinds(name: str, kinds: tuple[str, ...]) -> tuple[str, ...]:
@@ -246,6 +246,24 @@ def _generation_case(entry: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sorted({*others, "benchmarks/generation.py"}))
 
 
+def _classifier_case(entry: dict[str, Any]) -> tuple[str, ...]:
+    """bench-classifier's entries each score one shipped generator (`model`: "<name>/<version>"):
+    another data set's config, data file and exported model do not reach them."""
+    model = entry.get("model")
+    name = model.split("/", 1)[0] if isinstance(model, str) else None
+    if name not in GENERATION_CASES:
+        return ()
+    return tuple(
+        sorted(
+            p
+            for other, case in GENERATION_CASES.items()
+            if other != name
+            for p in (*case, f"models/{other}/")
+            if p
+        )
+    )
+
+
 # models/<name>/ is listed where a benchmark reads the shipped models; bench-generation and
 # bench-forecast write theirs (train → export), so the models are their output, not their input.
 FIGURES: tuple[Figure, ...] = (
@@ -297,6 +315,12 @@ FIGURES: tuple[Figure, ...] = (
         "batch_cost", "bench-batch-cost", *TRAINING, "configs/etth1_ot.toml",
         "models/sines/", "models/etth1_ot/", kinds=("generation", "forecast"),
     ),
+    _results(
+        "classifier", "bench-classifier", "benchmarks/common.py", *TRAINING,
+        *(p for case in GENERATION_CASES.values() for p in case if p),
+        *(f"models/{name}/" for name in GENERATION_CASES), kinds=("generation",),
+        entry_exclude=_classifier_case,
+    ),
     _results("load", "bench-load", *SERVING, *SERVE_CLI, "models/"),
     _results(
         "serving", "bench-serving", "benchmarks/torch_server.py", *SERVING, "training/",
@@ -342,6 +366,7 @@ FIGURES: tuple[Figure, ...] = (
     ),
     Figure("docs/tables.md", "bench-tables", sources=("benchmarks/results/tables.json",)),
     Figure("docs/ablation.md", "bench-ablation", sources=("benchmarks/results/ablation.json",)),
+    Figure("docs/quality.md", "bench-classifier", sources=("benchmarks/results/classifier.json",)),
     Figure("docs/images.md", "bench-images", sources=("benchmarks/results/images.json",)),
     Figure("docs/serving.md", "bench-serving", sources=("benchmarks/results/serving.json",)),
     Figure("docs/datasets.md", "bench-datasets", sources=("benchmarks/results/datasets.json",)),

@@ -331,6 +331,22 @@ def test_bench_generation_entries_depend_on_their_own_config_and_data() -> None:
     assert generation.covers("benchmarks/generation.py")
 
 
+def test_bench_classifier_entries_depend_on_their_own_model() -> None:
+    from benchmarks.classifier import DATASETS
+    from benchmarks.provenance import GENERATION_CASES
+
+    assert list(GENERATION_CASES) == DATASETS
+    classifier = next(f for f in FIGURES if f.path == "benchmarks/results/classifier.json")
+    energy = classifier.narrowed({"model": "energy/3"})
+    assert energy.covers("models/energy/3/model.onnx") and energy.covers("configs/energy.toml")
+    assert energy.covers("data/energy_data.csv") and energy.covers("training/evaluate/metrics.py")
+    assert not energy.covers("models/sines/3/model.onnx")  # an excluded folder, file by file
+    assert not energy.covers("configs/stocks.toml") and not energy.covers("data/ETTh1.csv")
+    assert ":(exclude)models/sines/" in energy.pathspec
+    assert classifier.narrowed({"cpu_count": 2}) == classifier  # the environment: every model
+    assert classifier.covers("models/sines/3/model.onnx")
+
+
 def measured_with(repo: Path, path: str, text: str) -> None:
     """`path` committed with `text`, then a results file that ran on that commit."""
     write(repo, path, text)

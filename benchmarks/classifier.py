@@ -1,0 +1,181 @@
+"""`make bench-classifier`: how much a discriminative score depends on how long its classifier
+trains. The protocol's post-hoc GRU (PROTOCOL §3) trains 2,000 steps; a score near the floor
+after 2,000 steps says only that this classifier did not yet find the difference. For every
+shipped generator (the newest version of each of bench-generation's data sets) it is trained for
+each length in `--steps`, `--seeds` runs each, on the windows `rnngan evaluate` scores (the same
+real windows and noise, synthetic ones drawn through the exported ONNX graph as the service
+draws them), with the real-vs-real floor at each length. Writes
+benchmarks/results/classifier.json and a block in docs/quality.md.
+
+    python -m benchmarks.classifier [--only energy] [--steps 2000,8000] [--seeds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import (
+    code_line,
+    code_version,
+    hardware,
+    setup_logging,
+    write_block,
+    write_merged,
+)
+
+RESULTS = Path("benchmarks/results/classifier.json")
+DOC = Path("docs/quality.md")
+BEGIN, END = "<!-- bench-classifier:begin -->", "<!-- bench-classifier:end -->"
+MODELS = Path("models")
+DATASETS = ["sines", "stocks", "energy", "etth1"]  # bench-generation's
+log = logging.getLogger("rnngan.bench")
+
+
+def newest(name: str) -> Path:
+    """The newest exported version of model `name` (models/<name>/<version>/)."""
+    versions = sorted(
+        (p for p in (MODELS / name).iterdir() if p.name.isdigit()), key=lambda p: int(p.name)
+    )
+    if not versions:
+        raise SystemExit(f"no exported version of {name} under {MODELS}")
+    return versions[-1]
+
+
+def windows(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """The real windows `rnngan evaluate` scores a generator on, an independent real sample for
+    the floor, and the exported model's synthetic windows for the same noise, all in the
+    scaled space the protocol measures; with the model's name/version."""
+    import onnxruntime as ort
+    import torch
+
+    from training.config import load_config
+    from training.data.series import load_generation, sines
+
+    model = newest(name)
+    manifest = json.loads((model / "manifest.json").read_text())
+    config = load_config(f"configs/{name}.toml")
+    if config.version != manifest["version"]:
+        raise SystemExit(
+            f"configs/{name}.toml is version {config.version}, the newest export "
+            f"{model} is {manifest['version']}: export the config first (make bench-generation)"
+        )
+    if config.data.dataset == "sines":
+        real = sines(config.data.n_series, config.data.seq_len, seed=config.seed + 10_001)
+        other = sines(config.data.n_series, config.data.seq_len, seed=config.seed + 20_002)
+    else:
+        data = load_generation(config.data, config.seed)
+        order = np.random.default_rng(config.seed).permutation(len(data.windows))
+        half = len(order) // 2
+        real, other = data.windows[order[:half]], data.windows[order[half:]]
+    g = torch.Generator().manual_seed(config.seed + 7)
+    noise = torch.randn(len(real), config.data.seq_len, config.model.latent_dim, generator=g)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    session = ort.InferenceSession(
+        str(model / manifest["onnx"]["file"]), options, providers=["CPUExecutionProvider"]
+    )
+    batches = [
+        session.run(None, {"noise": noise[i : i + 1024].numpy()})[0]
+        for i in range(0, len(noise), 1024)
+    ]
+    low = np.asarray(manifest["scaler"]["data_min"])
+    span = np.maximum(np.asarray(manifest["scaler"]["data_max"]) - low, 1e-12)
+    fake = (np.concatenate(batches) - low) / span
+    return real, fake, other, f"{name}/{manifest['version']}"
+
+
+def spread(values: list[float]) -> dict[str, Any]:
+    return {"mean": float(np.mean(values)), "std": float(np.std(values)), "runs": values}
+
+
+def measure(name: str, lengths: list[int], seeds: int) -> dict[str, Any]:
+    import torch
+
+    from training.evaluate.metrics import discriminative_score
+
+    torch.set_num_threads(1)
+    real, fake, other, model = windows(name)
+    out: dict[str, Any] = {"model": model, "windows": len(real), "code": code_version()}
+    for steps in lengths:
+        started = time.perf_counter()
+        scores = {
+            side: spread([discriminative_score(real, x, steps=steps, seed=s) for s in range(seeds)])
+            for side, x in (("synthetic", fake), ("real_floor", other))
+        }
+        log.info(
+            "%s, %d steps: disc %.3f ± %.3f (floor %.3f)",
+            model,
+            steps,
+            scores["synthetic"]["mean"],
+            scores["synthetic"]["std"],
+            scores["real_floor"]["mean"],
+        )
+        out[str(steps)] = {**scores, "seconds": round(time.perf_counter() - started, 1)}
+    return out
+
+
+def document(results: dict[str, Any], env: dict[str, Any]) -> str:
+    lengths = sorted({int(k) for r in results.values() for k in r if k.isdigit()})
+    seeds = {len(r[str(n)]["synthetic"]["runs"]) for r in results.values() for n in lengths}
+    head = " | ".join(f"disc, {n:,} steps (floor)" for n in lengths)
+    lines = [
+        BEGIN,
+        "## How long the classifier trains (`make bench-classifier`)",
+        "",
+        "Produced by `benchmarks/classifier.py`; do not edit by hand. The discriminative score of",
+        "each shipped generator with the protocol's post-hoc classifier trained for different",
+        "numbers of steps, on the windows `rnngan evaluate` scores (synthetic ones drawn through",
+        "the exported ONNX graph); mean ± std over "
+        f"{', '.join(map(str, sorted(seeds)))} classifier seeds, the real-vs-real floor beside.",
+        "A score that grows with the steps is a difference the protocol's 2,000 steps had not",
+        "found yet: the longer classifier's score is the one to believe.",
+        "",
+        f"| model | {head} |",
+        "|---|" + "---|" * len(lengths),
+    ]
+    for r in results.values():
+        cells = [
+            f"{r[str(n)]['synthetic']['mean']:.3f} ± {r[str(n)]['synthetic']['std']:.3f} "
+            f"({r[str(n)]['real_floor']['mean']:.3f})"
+            for n in lengths
+        ]
+        lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"Hardware: {hardware(env)}; torch threads 1, ONNX Runtime 1 intra-op and 1 inter-op "
+        "thread.",
+        "",
+        code_line(env),
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(DATASETS), help="comma-separated data sets")
+    parser.add_argument("--steps", default="2000,8000", help="comma-separated classifier steps")
+    parser.add_argument("--seeds", type=int, default=3, help="classifier runs per length")
+    args = parser.parse_args()
+    setup_logging()
+    names = args.only.split(",")
+    for name in names:
+        if name not in DATASETS:
+            parser.error(f"unknown data set {name!r}; data sets: {', '.join(DATASETS)}")
+    lengths = [int(s) for s in args.steps.split(",")]
+    for name in names:
+        # Written after each data set; other data sets' rows (earlier or concurrent runs) kept.
+        results, env = write_merged(RESULTS, {name: measure(name, lengths, args.seeds)}, DATASETS)
+        write_block(DOC, BEGIN, END, document(results, env))
+        log.info("%s: wrote %s and %s", name, RESULTS, DOC)
+
+
+if __name__ == "__main__":
+    main()
