@@ -230,6 +230,14 @@ GENERATION_CASES = {
 }
 
 
+def _generation_name(entry: dict[str, Any]) -> str | None:
+    """The data set of an entry that records one shipped generator (`model`:
+    "<name>/<version>", `name` one of GENERATION_CASES); None for any other entry."""
+    model = entry.get("model")
+    name = model.split("/", 1)[0] if isinstance(model, str) else None
+    return name if name in GENERATION_CASES else None
+
+
 def _generation_case(entry: dict[str, Any]) -> tuple[str, ...]:
     """bench-generation's entries each train one data set (`model`: "<name>/<version>") from its
     own config and data file: another data set's config or file does not reach them. Nor does
@@ -237,9 +245,8 @@ def _generation_case(entry: dict[str, Any]) -> tuple[str, ...]:
     counts): the rest of it is the published figures and the prose of the doc it writes. Not
     caught: a change to how main() runs a data set; rerun them all after one. Entries without a
     model (the file's environment) depend on all of it."""
-    model = entry.get("model")
-    name = model.split("/", 1)[0] if isinstance(model, str) else None
-    if name not in GENERATION_CASES:
+    name = _generation_name(entry)
+    if name is None:
         return ()
     own = set(GENERATION_CASES[name])
     others = {p for case in GENERATION_CASES.values() for p in case if p and p not in own}
@@ -249,9 +256,8 @@ def _generation_case(entry: dict[str, Any]) -> tuple[str, ...]:
 def _classifier_case(entry: dict[str, Any]) -> tuple[str, ...]:
     """bench-classifier's entries each score one shipped generator (`model`: "<name>/<version>"):
     another data set's config, data file and exported model do not reach them."""
-    model = entry.get("model")
-    name = model.split("/", 1)[0] if isinstance(model, str) else None
-    if name not in GENERATION_CASES:
+    name = _generation_name(entry)
+    if name is None:
         return ()
     return tuple(
         sorted(
