@@ -118,7 +118,8 @@ bench-generation: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.generation
 
 # The shipped generators' discriminative scores with the post-hoc classifier trained 2,000 (the
-# protocol) and 8,000 steps, 3 seeds each, floors beside (docs/quality.md).
+# protocol) and 8,000 steps, 3 seeds each, floors beside; then each channel alone and the score
+# without the channels found alone (docs/quality.md). About 40 minutes for Energy.
 bench-classifier: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.classifier
 
