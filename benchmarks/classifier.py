@@ -62,10 +62,10 @@ def windows(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, list[st
     the floor, and the exported model's synthetic windows for the same noise, all in the
     scaled space the protocol measures; with the model's name/version and its channels."""
     import onnxruntime as ort
-    import torch
 
     from training.config import load_config
-    from training.data.series import load_generation, sines
+    from training.data.series import load_generation
+    from training.evaluate.generation import scored_windows
 
     model = newest(name)
     manifest = json.loads((model / "manifest.json").read_text())
@@ -75,16 +75,7 @@ def windows(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, list[st
             f"configs/{name}.toml is version {config.version}, the newest export "
             f"{model} is {manifest['version']}: export the config first (make bench-generation)"
         )
-    if config.data.dataset == "sines":
-        real = sines(config.data.n_series, config.data.seq_len, seed=config.seed + 10_001)
-        other = sines(config.data.n_series, config.data.seq_len, seed=config.seed + 20_002)
-    else:
-        data = load_generation(config.data, config.seed)
-        order = np.random.default_rng(config.seed).permutation(len(data.windows))
-        half = len(order) // 2
-        real, other = data.windows[order[:half]], data.windows[order[half:]]
-    g = torch.Generator().manual_seed(config.seed + 7)
-    noise = torch.randn(len(real), config.data.seq_len, config.model.latent_dim, generator=g)
+    real, other, noise = scored_windows(config, load_generation(config.data, config.seed))
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     session = ort.InferenceSession(
@@ -100,15 +91,12 @@ def windows(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, list[st
     return real, fake, other, f"{name}/{manifest['version']}", list(manifest["features"])
 
 
-def spread(values: list[float]) -> dict[str, Any]:
-    return {"mean": float(np.mean(values)), "std": float(np.std(values)), "runs": values}
-
-
 def measure(
     name: str, lengths: list[int], seeds: int, channel_steps: int, channel_seeds: int
 ) -> dict[str, Any]:
     import torch
 
+    from training.evaluate.generation import mean_std
     from training.evaluate.metrics import discriminative_score
 
     torch.set_num_threads(1)
@@ -117,7 +105,9 @@ def measure(
     for steps in lengths:
         started = time.perf_counter()
         scores = {
-            side: spread([discriminative_score(real, x, steps=steps, seed=s) for s in range(seeds)])
+            side: mean_std(
+                [discriminative_score(real, x, steps=steps, seed=s) for s in range(seeds)]
+            )
             for side, x in (("synthetic", fake), ("real_floor", other))
         }
         log.info(
@@ -148,6 +138,7 @@ def by_channel(
     `steps` steps, synthetic and floor; then the full classifier on the channels none of those
     found (`rest_steps`, `rest_seeds` runs): what is left once the channels found alone are
     set aside."""
+    from training.evaluate.generation import mean_std
     from training.evaluate.metrics import discriminative_score
 
     real, fake, other = data
@@ -156,7 +147,7 @@ def by_channel(
     alone: dict[str, Any] = {}
     for c, channel in enumerate(names):
         alone[channel] = {
-            side: spread(
+            side: mean_std(
                 [
                     discriminative_score(
                         real[..., c : c + 1], x[..., c : c + 1], steps=steps, seed=s,
@@ -174,7 +165,7 @@ def by_channel(
     keep = [c for c, n in enumerate(names) if n not in found]
     rest = None
     if found and keep:
-        rest = spread(
+        rest = mean_std(
             [
                 discriminative_score(real[..., keep], fake[..., keep], steps=rest_steps, seed=s)
                 for s in range(rest_seeds)
