@@ -202,28 +202,32 @@ def document(results: dict[str, Any], env: dict[str, Any]) -> str:
         "|---|" + "---|" * len(lengths),
     ]
     for r in results.values():
-        cells = [
-            f"{r[str(n)]['synthetic']['mean']:.3f} ± {r[str(n)]['synthetic']['std']:.3f} "
-            f"({r[str(n)]['real_floor']['mean']:.3f})"
-            for n in lengths
-        ]
+        cells = [_scores(r[str(n)]) for n in lengths]
         lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
-    lines += [
+    return "\n".join([*lines, *_footer(env, END)])
+
+
+def _scores(r: dict[str, Any]) -> str:
+    """Synthetic mean ± std, the floor in brackets."""
+    return (
+        f"{r['synthetic']['mean']:.3f} ± {r['synthetic']['std']:.3f} "
+        f"({r['real_floor']['mean']:.3f})"
+    )
+
+
+def _alone(name: str, r: dict[str, Any]) -> str:
+    return f"{name} {_scores(r)}"
+
+
+def _footer(env: dict[str, Any], end: str) -> list[str]:
+    return [
         "",
         f"Hardware: {hardware(env)}; torch threads 1, ONNX Runtime 1 intra-op and 1 inter-op "
         "thread.",
         "",
         code_line(env),
-        END,
+        end,
     ]
-    return "\n".join(lines)
-
-
-def _alone(name: str, r: dict[str, Any]) -> str:
-    return (
-        f"{name} {r['synthetic']['mean']:.3f} ± {r['synthetic']['std']:.3f} "
-        f"({r['real_floor']['mean']:.3f})"
-    )
 
 
 def document_channels(results: dict[str, Any], env: dict[str, Any]) -> str:
@@ -263,15 +267,7 @@ def document_channels(results: dict[str, Any], env: dict[str, Any]) -> str:
             f"| {r['model']} | {ch['steps']:,} × {seeds} | {'; '.join(found) or 'none'} | "
             f"{others[0] if others else '—'} | {left} |"
         )
-    lines += [
-        "",
-        f"Hardware: {hardware(env)}; torch threads 1, ONNX Runtime 1 intra-op and 1 inter-op "
-        "thread.",
-        "",
-        code_line(env),
-        CHANNELS_END,
-    ]
-    return "\n".join(lines)
+    return "\n".join([*lines, *_footer(env, CHANNELS_END)])
 
 
 def main() -> None:
