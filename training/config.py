@@ -127,7 +127,8 @@ class TrainConfig:
 
 # The statsforecast baselines `eval.baselines` can name, each fit with the data's season (an
 # AutoETS above a season of 24 also brings MSTL-AutoETS: training/evaluate/scores.py).
-BASELINES = ("AutoETS", "AutoARIMA", "AutoTheta", "AutoCES", "MSTL-AutoETS")
+MSTL_ETS = "MSTL-AutoETS"
+BASELINES = ("AutoETS", "AutoARIMA", "AutoTheta", "AutoCES", MSTL_ETS)
 
 
 @dataclass(frozen=True, kw_only=True)

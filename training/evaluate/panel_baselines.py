@@ -16,13 +16,12 @@ import numpy as np
 from tqdm import tqdm
 
 from rnngan.core.tables.spec import TableError
-from training.config import RunConfig
+from training.config import MSTL_ETS, RunConfig
 from training.data.forecast_panel import TableForecastData
 from training.evaluate import tables as table_limits
 from training.evaluate.scores import (
     ETS_LONGEST_SEASON,
     LEVELS,
-    MSTL_ETS,
     baseline_labels,
     score,
     statsforecast_quantiles,

@@ -25,10 +25,11 @@ import pandas as pd
 import torch
 from torch import nn
 
+from training.config import MSTL_ETS
+
 LEVELS = np.round(np.arange(0.05, 0.96, 0.05), 2)  # 0.05 … 0.95
 ARIMA_INPUT = 1000  # AutoARIMA fits on at most this many rows before the first origin
 ETS_LONGEST_SEASON = 24  # AutoETS above this season: MSTL-AutoETS beside it (module docstring)
-MSTL_ETS = "MSTL-AutoETS"  # one of training/config.py's BASELINES
 
 
 def seasonal_scale(train: np.ndarray, season: int) -> float:
@@ -114,13 +115,12 @@ def statsforecast_quantiles(
     y = series[: origins[-1] + horizon].astype(np.float64)
     frame = pd.DataFrame({"unique_id": "y", "ds": np.arange(len(y)), "y": y})
     pcts = sorted({round(abs(1 - 2 * q) * 100) for q in LEVELS if q != 0.5})
-    label = name
     if name == "AutoARIMA":  # bounded orders and input: minutes, not hours, on a panel
         model = sfm.AutoARIMA(season_length=season, max_p=2, max_q=2, max_P=1, max_Q=1)
         input_size = min(input_size or ARIMA_INPUT, ARIMA_INPUT)
     elif name == MSTL_ETS:  # the season by STL, AutoETS without one on the rest
         model = sfm.MSTL(
-            season_length=season, trend_forecaster=sfm.AutoETS(model="ZZN"), alias=label
+            season_length=season, trend_forecaster=sfm.AutoETS(model="ZZN"), alias=name
         )
     else:
         model = getattr(sfm, name)(season_length=season)
@@ -139,10 +139,10 @@ def statsforecast_quantiles(
     ):
         raise AssertionError("statsforecast windows differ from the GAN's")
     cols = [
-        cv[label]
+        cv[name]
         if q == 0.5
-        else cv[f"{label}-{'lo' if q < 0.5 else 'hi'}-{round(abs(1 - 2 * q) * 100)}"]
+        else cv[f"{name}-{'lo' if q < 0.5 else 'hi'}-{round(abs(1 - 2 * q) * 100)}"]
         for q in LEVELS
     ]
     quantiles = np.stack([c.to_numpy() for c in cols]).reshape(len(LEVELS), len(origins), horizon)
-    return quantiles, cv[label].to_numpy().reshape(len(origins), horizon)
+    return quantiles, cv[name].to_numpy().reshape(len(origins), horizon)
