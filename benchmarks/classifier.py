@@ -286,6 +286,8 @@ def main() -> None:
         if name not in DATASETS:
             parser.error(f"unknown data set {name!r}; data sets: {', '.join(DATASETS)}")
     lengths = [int(s) for s in args.steps.split(",")]
+    if min(lengths) < 1 or args.seeds < 1 or args.channel_steps < 0 or args.channel_seeds < 1:
+        parser.error("--steps and --channel-steps (0: skip) are step counts, the seeds at least 1")
     for name in names:
         # Written after each data set; other data sets' rows (earlier or concurrent runs) kept.
         measured = measure(name, lengths, args.seeds, args.channel_steps, args.channel_seeds)
