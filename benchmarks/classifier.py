@@ -62,10 +62,10 @@ def windows(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, list[st
     the floor, and the exported model's synthetic windows for the same noise, all in the
     scaled space the protocol measures; with the model's name/version and its channels."""
     import onnxruntime as ort
-    import torch
 
     from training.config import load_config
-    from training.data.series import load_generation, sines
+    from training.data.series import load_generation
+    from training.evaluate.generation import scored_windows
 
     model = newest(name)
     manifest = json.loads((model / "manifest.json").read_text())
@@ -75,16 +75,7 @@ def windows(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, list[st
             f"configs/{name}.toml is version {config.version}, the newest export "
             f"{model} is {manifest['version']}: export the config first (make bench-generation)"
         )
-    if config.data.dataset == "sines":
-        real = sines(config.data.n_series, config.data.seq_len, seed=config.seed + 10_001)
-        other = sines(config.data.n_series, config.data.seq_len, seed=config.seed + 20_002)
-    else:
-        data = load_generation(config.data, config.seed)
-        order = np.random.default_rng(config.seed).permutation(len(data.windows))
-        half = len(order) // 2
-        real, other = data.windows[order[:half]], data.windows[order[half:]]
-    g = torch.Generator().manual_seed(config.seed + 7)
-    noise = torch.randn(len(real), config.data.seq_len, config.model.latent_dim, generator=g)
+    real, other, noise = scored_windows(config, load_generation(config.data, config.seed))
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     session = ort.InferenceSession(
@@ -100,15 +91,12 @@ def windows(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, list[st
     return real, fake, other, f"{name}/{manifest['version']}", list(manifest["features"])
 
 
-def spread(values: list[float]) -> dict[str, Any]:
-    return {"mean": float(np.mean(values)), "std": float(np.std(values)), "runs": values}
-
-
 def measure(
     name: str, lengths: list[int], seeds: int, channel_steps: int, channel_seeds: int
 ) -> dict[str, Any]:
     import torch
 
+    from training.evaluate.generation import mean_std
     from training.evaluate.metrics import discriminative_score
 
     torch.set_num_threads(1)
@@ -117,7 +105,9 @@ def measure(
     for steps in lengths:
         started = time.perf_counter()
         scores = {
-            side: spread([discriminative_score(real, x, steps=steps, seed=s) for s in range(seeds)])
+            side: mean_std(
+                [discriminative_score(real, x, steps=steps, seed=s) for s in range(seeds)]
+            )
             for side, x in (("synthetic", fake), ("real_floor", other))
         }
         log.info(
@@ -148,6 +138,7 @@ def by_channel(
     `steps` steps, synthetic and floor; then the full classifier on the channels none of those
     found (`rest_steps`, `rest_seeds` runs): what is left once the channels found alone are
     set aside."""
+    from training.evaluate.generation import mean_std
     from training.evaluate.metrics import discriminative_score
 
     real, fake, other = data
@@ -156,7 +147,7 @@ def by_channel(
     alone: dict[str, Any] = {}
     for c, channel in enumerate(names):
         alone[channel] = {
-            side: spread(
+            side: mean_std(
                 [
                     discriminative_score(
                         real[..., c : c + 1], x[..., c : c + 1], steps=steps, seed=s,
@@ -174,7 +165,7 @@ def by_channel(
     keep = [c for c, n in enumerate(names) if n not in found]
     rest = None
     if found and keep:
-        rest = spread(
+        rest = mean_std(
             [
                 discriminative_score(real[..., keep], fake[..., keep], steps=rest_steps, seed=s)
                 for s in range(rest_seeds)
@@ -211,28 +202,32 @@ def document(results: dict[str, Any], env: dict[str, Any]) -> str:
         "|---|" + "---|" * len(lengths),
     ]
     for r in results.values():
-        cells = [
-            f"{r[str(n)]['synthetic']['mean']:.3f} ± {r[str(n)]['synthetic']['std']:.3f} "
-            f"({r[str(n)]['real_floor']['mean']:.3f})"
-            for n in lengths
-        ]
+        cells = [_scores(r[str(n)]) for n in lengths]
         lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
-    lines += [
+    return "\n".join([*lines, *_footer(env, END)])
+
+
+def _scores(r: dict[str, Any]) -> str:
+    """Synthetic mean ± std, the floor in brackets."""
+    return (
+        f"{r['synthetic']['mean']:.3f} ± {r['synthetic']['std']:.3f} "
+        f"({r['real_floor']['mean']:.3f})"
+    )
+
+
+def _alone(name: str, r: dict[str, Any]) -> str:
+    return f"{name} {_scores(r)}"
+
+
+def _footer(env: dict[str, Any], end: str) -> list[str]:
+    return [
         "",
         f"Hardware: {hardware(env)}; torch threads 1, ONNX Runtime 1 intra-op and 1 inter-op "
         "thread.",
         "",
         code_line(env),
-        END,
+        end,
     ]
-    return "\n".join(lines)
-
-
-def _alone(name: str, r: dict[str, Any]) -> str:
-    return (
-        f"{name} {r['synthetic']['mean']:.3f} ± {r['synthetic']['std']:.3f} "
-        f"({r['real_floor']['mean']:.3f})"
-    )
 
 
 def document_channels(results: dict[str, Any], env: dict[str, Any]) -> str:
@@ -272,15 +267,7 @@ def document_channels(results: dict[str, Any], env: dict[str, Any]) -> str:
             f"| {r['model']} | {ch['steps']:,} × {seeds} | {'; '.join(found) or 'none'} | "
             f"{others[0] if others else '—'} | {left} |"
         )
-    lines += [
-        "",
-        f"Hardware: {hardware(env)}; torch threads 1, ONNX Runtime 1 intra-op and 1 inter-op "
-        "thread.",
-        "",
-        code_line(env),
-        CHANNELS_END,
-    ]
-    return "\n".join(lines)
+    return "\n".join([*lines, *_footer(env, CHANNELS_END)])
 
 
 def main() -> None:
@@ -299,6 +286,8 @@ def main() -> None:
         if name not in DATASETS:
             parser.error(f"unknown data set {name!r}; data sets: {', '.join(DATASETS)}")
     lengths = [int(s) for s in args.steps.split(",")]
+    if min(lengths) < 1 or args.seeds < 1 or args.channel_steps < 0 or args.channel_seeds < 1:
+        parser.error("--steps and --channel-steps (0: skip) are step counts, the seeds at least 1")
     for name in names:
         # Written after each data set; other data sets' rows (earlier or concurrent runs) kept.
         measured = measure(name, lengths, args.seeds, args.channel_steps, args.channel_seeds)

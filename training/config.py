@@ -125,6 +125,12 @@ class TrainConfig:
     threads: int = 2  # torch intra-op threads (set with OMP_WAIT_POLICY=PASSIVE)
 
 
+# The statsforecast baselines `eval.baselines` can name, each fit with the data's season (an
+# AutoETS above a season of 24 also brings MSTL-AutoETS: training/evaluate/scores.py).
+MSTL_ETS = "MSTL-AutoETS"
+BASELINES = ("AutoETS", "AutoARIMA", "AutoTheta", "AutoCES", MSTL_ETS)
+
+
 @dataclass(frozen=True, kw_only=True)
 class EvalConfig:
     runs: int = 3  # post-hoc classifier runs (mean ± std)
@@ -135,6 +141,13 @@ class EvalConfig:
     baselines: tuple[str, ...] = ("AutoETS",)  # forecast: statsforecast models, same windows
     baseline_input_size: int = 0  # forecast: rows the baselines fit on (0: all history)
     calibrate: bool = True  # forecast: fit a spread scale to nominal coverage on validation
+
+    def __post_init__(self) -> None:
+        unknown = [b for b in self.baselines if b not in BASELINES]
+        if unknown:
+            raise ConfigError(
+                f"eval.baselines: unknown {unknown}; choose from {', '.join(BASELINES)}"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -164,7 +164,7 @@ def run_loop(
         log.warning("stopped %s at step %d of %d: %s", config.name, step, total, stopper.reason)
     if not main:
         return history
-    log.info("trained %s for %d steps in %.1fs", config.name, total, seconds)
+    log.info("trained %s to step %d of %d in %.1fs", config.name, step, total, seconds)
     # How long it took, with the thread setting it took it with (read by the benchmarks).
     (run_dir / "training.json").write_text(
         json.dumps(

@@ -9,6 +9,7 @@ The config's family (training/families/) builds the data, networks and trainer; 
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -42,7 +43,14 @@ def train(
         # Every rank seeds alike: the same initial weights and the same global batches.
         rng = seed_everything(config.seed, config.train.threads)
         trainer = family.trainer(config, rng)
-        return run_loop(config, trainer, progress=progress and shard.is_main, resume=state)
+        try:
+            return run_loop(config, trainer, progress=progress and shard.is_main, resume=state)
+        finally:
+            # The DDP wrappers' reducers hold gloo work: free them while the process group is
+            # alive, not in the interpreter's teardown, where a rank could abort after a
+            # finished training ("terminate called without an active exception").
+            del trainer
+            gc.collect()
 
 
 def launch(config: RunConfig, nproc: int, *, progress: bool = True) -> None:

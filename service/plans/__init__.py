@@ -171,11 +171,6 @@ def _plan_table(
         first = spec.time.parse(start) if start is not None and spec.time is not None else None
     except TableError as exc:
         raise InvalidInput(str(exc)) from None
-    except OverflowError:  # a date-time outside what stamps in nanoseconds hold
-        raise InvalidInput(
-            f"'start' {start!r} is outside the date-times this service represents "
-            "(1677-09-22 to 2262-04-11)."
-        ) from None
     if start is not None and spec.time is None:
         raise InvalidInput(f"model '{model.name}' has no time column, so 'start' does not apply.")
     lengths = plan_lengths(spec, seed=seed, offset=offset, n=n, length=length)

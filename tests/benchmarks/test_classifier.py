@@ -106,3 +106,15 @@ def test_the_channels_doc_lists_the_found_ones_first() -> None:
     )
     assert row in doc
     assert "sines/3" not in doc  # a row measured before the per-channel breakdown is left out
+
+
+@pytest.mark.parametrize(
+    "argv", [["--channel-steps", "-5"], ["--steps", "2000,0"], ["--seeds", "0"]]
+)
+def test_step_counts_and_seeds_that_train_nothing_are_refused(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.argv", ["classifier", "--only", "energy", *argv])
+    with pytest.raises(SystemExit) as exc:
+        classifier.main()
+    assert exc.value.code == 2 and "step counts" in capsys.readouterr().err

@@ -125,3 +125,15 @@ def test_auto_calendar_fits_the_frequency() -> None:
     assert auto_calendar("D") == auto_calendar("B") == ("weekday", "yearday")
     assert auto_calendar("MS") == ("month",)
     assert auto_calendar("YS") == () and auto_calendar(None) == ()
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T23:00:00", "1500-01-01"])
+def test_a_start_outside_nanosecond_stamps_is_a_table_error(start: str) -> None:
+    """The spec says what is wrong with a requested `start` (TableError), whoever asks: the
+    service's 422, `rnngan generate --start`."""
+    from rnngan.core.tables.spec import TableError, TimeSpec
+
+    spec = TimeSpec(column="d", kind="datetime", regular=True, step=3600, start_low=0, start_high=1)
+    with pytest.raises(TableError, match=r"outside the date-times .*1677-09-22 to 2262-04-11"):
+        spec.parse(start)
+    assert spec.parse("2020-01-01T00:00:00+01:00") == pd.Timestamp("2019-12-31T23:00").timestamp()

@@ -5,7 +5,6 @@ spawned processes stay light."""
 from __future__ import annotations
 
 import faulthandler
-import gc
 import logging
 import os
 import signal
@@ -79,8 +78,4 @@ def _rank(rank: int, world: int, store: str, config: RunConfig) -> None:
     os.environ["RNNGAN_DIST_TIMEOUT_S"] = "240"
     os.environ["RNNGAN_DIST_INIT"] = f"file://{store}"
     logging.basicConfig(level=logging.WARNING)
-    train(config, progress=False)
-    # Free the DDP wrappers (and the process group their reducers hold) now, not in the
-    # interpreter's teardown: there gloo's threads could be destroyed still joinable, and the
-    # rank aborted after a finished training ("terminate called without an active exception").
-    gc.collect()
+    train(config, progress=False)  # frees its DDP wrappers inside the process group

@@ -369,19 +369,20 @@ def test_baselines_refit_after_a_window_left_out_over_a_gap() -> None:
     assert np.allclose(blocks["AutoETS"]["err"][len(first) :], tail, rtol=1e-5)
 
 
-def test_a_season_longer_than_ets_fits_gets_a_seasonal_baseline() -> None:
-    """Above a season of 24 the AutoETS baseline is MSTL-AutoETS, reported under that name, and
-    it follows the season where AutoETS's own selection gives it up (on this series, a weekly
-    pattern over a wandering level, AutoETS at season 52 errs by 1.10 on average); at 24 and
-    below it is AutoETS."""
+def test_a_season_longer_than_ets_fits_gets_a_seasonal_baseline_beside_autoets() -> None:
+    """Above a season of 24 an AutoETS baseline is reported twice: AutoETS as statsforecast
+    fits it and MSTL-AutoETS, which follows the season where AutoETS's own selection gives it
+    up (on this series, a weekly pattern over a wandering level, AutoETS at season 52 errs by
+    1.10 on average); at 24 and below it is AutoETS alone. Each baseline is fit once."""
     from types import SimpleNamespace
 
     from training.evaluate.panel_baselines import baseline_blocks
-    from training.evaluate.scores import baseline_name
+    from training.evaluate.scores import baseline_labels
 
-    assert baseline_name("AutoETS", 24) == "AutoETS"
-    assert baseline_name("AutoETS", 52) == "MSTL-AutoETS"
-    assert baseline_name("AutoARIMA", 52) == "AutoARIMA"
+    assert baseline_labels(["AutoETS"], 24) == ["AutoETS"]
+    assert baseline_labels(["AutoETS", "AutoARIMA"], 52) == ["AutoETS", "MSTL-AutoETS", "AutoARIMA"]
+    assert baseline_labels(["MSTL-AutoETS", "AutoETS"], 52) == ["MSTL-AutoETS", "AutoETS"]
+    assert baseline_labels(["AutoARIMA"], 52) == ["AutoARIMA"]
     rng = np.random.default_rng(0)
     rows, season, horizon = 520, 52, 13
     t = np.arange(rows)
@@ -396,9 +397,21 @@ def test_a_season_longer_than_ets_fits_gets_a_seasonal_baseline() -> None:
         eval=SimpleNamespace(baselines=("AutoETS",), baseline_input_size=0),
     )
     blocks, _, info = baseline_blocks(data, pairs, config)  # type: ignore[arg-type]
-    assert set(blocks) == {"MSTL-AutoETS"} and "drops the season" in info["MSTL-AutoETS"]
+    assert set(blocks) == {"AutoETS", "MSTL-AutoETS"}
+    assert "drops the season" in info["MSTL-AutoETS"]
     assert blocks["MSTL-AutoETS"]["err"].mean() < 0.5  # 0.21
     assert 0.5 < blocks["MSTL-AutoETS"]["cov"].mean() <= 1.0
+    assert blocks["AutoETS"]["err"].mean() > 2 * blocks["MSTL-AutoETS"]["err"].mean()  # 1.10
+
+
+def test_an_unknown_baseline_is_refused_when_the_config_is_read() -> None:
+    from training.config import ConfigError, RunConfig, from_dict
+
+    raw = {"name": "x", "task": "forecast", "data": {"dataset": "etth1_ot"}}
+    with pytest.raises(ConfigError, match=r"eval.baselines: unknown \['Prophet'\]; choose from"):
+        from_dict(RunConfig, {**raw, "eval": {"baselines": ["AutoETS", "Prophet"]}})
+    config = from_dict(RunConfig, {**raw, "eval": {"baselines": ["AutoTheta", "MSTL-AutoETS"]}})
+    assert config.eval.baselines == ("AutoTheta", "MSTL-AutoETS")
 
 
 def test_an_entity_whose_test_part_is_all_gaps_is_named() -> None:

@@ -174,6 +174,27 @@ def test_synthetic_stamps_of_a_calendar_frequency_stay_on_it(gap: float) -> None
     assert set(np.diff(months.to_numpy().reshape(4, 36), axis=1).ravel()) == {1}
 
 
+def test_decode_itself_puts_a_calendar_tables_stamps_on_the_calendar() -> None:
+    """`decode` is what makes the stamps: called on its own (not through `synthesize`), a
+    monthly table's decoded stamps are month starts one month apart too."""
+    spec, months = _calendar_table("MS")
+    layout = channel_layout(spec)
+    raw = np.full((2, 12, layout.width), 0.3, dtype=np.float32)
+    out = decode(
+        spec,
+        raw,
+        uniforms=np.full((2, 12, max(1, layout.uniforms_per_step(spec))), 0.5),
+        lengths=np.array([12, 12]),
+        static=[[], []],
+        starts=np.array([months[0].timestamp(), months[3].timestamp()]),
+        ids=["a", "b"],
+        levels=np.tile([0.0, 1.0], (2, len(spec.level_columns))),
+    )
+    stamps = pd.DatetimeIndex(pd.to_datetime(np.concatenate(out.times), unit="s"))
+    assert stamps.is_month_start.all() and (stamps.normalize() == stamps).all()
+    assert set(np.diff((stamps.year * 12 + stamps.month).to_numpy().reshape(2, 12)).ravel()) == {1}
+
+
 @pytest.mark.parametrize("gap", [0.0, 1.0])
 def test_quarterly_stamps_are_quarter_starts_one_quarter_apart(gap: float) -> None:
     spec, _ = _calendar_table("QS-JAN")
@@ -494,17 +515,8 @@ def test_irregular_timestamps_round_trip(tmp_path: Path) -> None:
     json.dumps(synthesize(spec, run, latent_dim=2, n=2, seed=0).to_json(spec))  # serialisable
 
 
-def test_a_monthly_model_serves_month_starts(tmp_path: Path) -> None:
-    """Train (a few steps) -> export -> serve a monthly table's generator: /samples and
-    /datasets stamps are month starts at the data's midnight, and a start off them begins at
-    the next one (an offset start converted to UTC first)."""
-    from fastapi.testclient import TestClient
-
-    from service.config import Settings
-    from service.main import create_app
-    from training.export import export
-    from training.train import train
-
+def _monthly_config(tmp_path: Path) -> RunConfig:
+    """Four shops' monthly sales (48 month starts each) and a tiny generator's config for them."""
     months = pd.date_range("2015-01-01", periods=48, freq="MS")
     rng = np.random.default_rng(0)
     table = pd.DataFrame(
@@ -515,7 +527,7 @@ def test_a_monthly_model_serves_month_starts(tmp_path: Path) -> None:
         }
     )
     table.to_csv(tmp_path / "monthly.csv", index=False)
-    config: RunConfig = from_dict(
+    return from_dict(  # type: ignore[no-any-return]
         RunConfig,
         {
             "name": "monthly",
@@ -532,6 +544,39 @@ def test_a_monthly_model_serves_month_starts(tmp_path: Path) -> None:
             "train": {"steps": 4, "batch_size": 8, "log_every": 2, "threads": 1},
         },
     )
+
+
+def test_a_monthly_tables_verdict_leaves_the_raw_gap_channel_out(tmp_path: Path) -> None:
+    """A calendar frequency's stamps are put on the calendar when a table is decoded, so the
+    generator's raw gap channel (continuous where the real one takes 28 to 31 days) is not
+    scored: no window check names it, and the decoded gaps are the real ones."""
+    from training.checkpoint import load_run
+    from training.evaluate.run import evaluate_run
+    from training.train import train
+
+    config = _monthly_config(tmp_path)
+    config = replace(config, eval=replace(config.eval, runs=1, disc_steps=5, pred_steps=5))
+    train(config, progress=False)
+    assert load_run(config.run_dir).config.eval.disc_steps == 5
+    metrics = evaluate_run(config.run_dir)
+    names = [c["name"] for c in metrics["quality"]["checks"]]
+    assert any(n.startswith("sales") for n in names)
+    assert not [n for n in names if n.startswith("gap")]
+    assert metrics["lengths"]["median_gap_synthetic"] == metrics["lengths"]["median_gap_real"]
+
+
+def test_a_monthly_model_serves_month_starts(tmp_path: Path) -> None:
+    """Train (a few steps) -> export -> serve a monthly table's generator: /samples and
+    /datasets stamps are month starts at the data's midnight, and a start off them begins at
+    the next one (an offset start converted to UTC first)."""
+    from fastapi.testclient import TestClient
+
+    from service.config import Settings
+    from service.main import create_app
+    from training.export import export
+    from training.train import train
+
+    config = _monthly_config(tmp_path)
     train(config, progress=False)
     export(config.run_dir, tmp_path / "models", force=True)
     app = create_app(Settings(models_dir=tmp_path / "models", _env_file=None))  # type: ignore[call-arg]

@@ -131,8 +131,11 @@ class ForecastData:
         return np.arange(first, end - self.config.horizon + 1, step)
 
 
-def load_forecast(config: DataConfig) -> ForecastData:
-    frame, path = read_table(config)
+def load_forecast(
+    config: DataConfig, table: tuple[pd.DataFrame, Path] | None = None
+) -> ForecastData:
+    """The target series of `config` (from `table`, read_table's result, when given)."""
+    frame, path = table if table is not None else read_table(config)
     if config.target not in frame.columns:
         raise ValueError(f"target column '{config.target}' not in {list(frame.columns)}")
     series = frame[config.target].to_numpy(dtype=np.float32)

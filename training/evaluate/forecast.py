@@ -43,7 +43,7 @@ from training.data.table_forecast import load_table_forecast
 from training.evaluate.panel_baselines import baseline_blocks, seasonal_naive_scores
 from training.evaluate.scores import (
     LEVELS,
-    baseline_name,
+    baseline_labels,
     gan_paths,
     score,
     score_paths,
@@ -100,12 +100,11 @@ def score_statsforecast(
     origins, _, truth = rolling_windows(data, start, end)
     h = data.config.horizon
     out = {}
-    for name in models:
+    for label in baseline_labels(models, data.config.season):
         started = time.perf_counter()
         quantiles, point = statsforecast_quantiles(
-            data.series, origins, h, data.config.season, name, input_size, truth
+            data.series, origins, h, data.config.season, label, input_size, truth
         )
-        label = baseline_name(name, data.config.season)
         out[label] = score(truth, quantiles, point, scale)
         log.info("%s on %d windows in %.1fs", label, len(origins), time.perf_counter() - started)
     return out

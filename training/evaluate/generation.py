@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from training.config import RunConfig
-from training.data.series import load_generation, sines
+from training.data.series import GenerationData, load_generation, sines
 from training.evaluate import progress
 from training.evaluate.metrics import (
     autocorrelation,
@@ -50,7 +50,7 @@ __all__ = [
 log = logging.getLogger("rnngan.evaluate")
 
 
-def _mean_std(values: list[float]) -> dict[str, float]:
+def mean_std(values: list[float]) -> dict[str, float]:
     return {
         "mean": float(np.mean(values)),
         "std": float(np.std(values)),
@@ -95,19 +95,19 @@ def _report(
         "autocorrelation_error_real_floor": autocorrelation_error(real, real_other),
         "cross_correlation_error": cross_correlation_error(real, fake),
         "cross_correlation_error_real_floor": cross_correlation_error(real, real_other),
-        "discriminative": _mean_std(
+        "discriminative": mean_std(
             [
                 discriminative_score(real, fake, steps=disc_steps, batch_size=batch_size, seed=s)
                 for s in disc_seeds
             ]
         ),
-        "predictive": _mean_std(
+        "predictive": mean_std(
             [
                 predictive_score(fake, real, steps=pred_steps, batch_size=batch_size, seed=s)
                 for s in seeds
             ]
         ),
-        "discriminative_real_floor": _mean_std(
+        "discriminative_real_floor": mean_std(
             [
                 discriminative_score(
                     real, real_other, steps=disc_steps, batch_size=batch_size, seed=s
@@ -115,7 +115,7 @@ def _report(
                 for s in disc_seeds
             ]
         ),
-        "predictive_real_floor": _mean_std(
+        "predictive_real_floor": mean_std(
             [
                 predictive_score(real_other, real, steps=pred_steps, batch_size=batch_size, seed=s)
                 for s in seeds
@@ -124,8 +124,12 @@ def _report(
     }
 
 
-def evaluate_generation(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
-    data = load_generation(config.data, config.seed)
+def scored_windows(
+    config: RunConfig, data: GenerationData
+) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+    """The real windows a generator is scored on, an independent real sample for the floor,
+    and the noise its synthetic windows are drawn from (what `rnngan evaluate` and
+    bench-classifier score alike)."""
     if config.data.dataset == "sines":
         # Held out: fresh Sines the model never saw, and a second set for the floor.
         real = sines(config.data.n_series, config.data.seq_len, seed=config.seed + 10_001)
@@ -137,6 +141,12 @@ def evaluate_generation(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
         real, real_other = data.windows[order[:half]], data.windows[order[half:]]
     g = torch.Generator().manual_seed(config.seed + 7)
     noise = torch.randn(len(real), config.data.seq_len, config.model.latent_dim, generator=g)
+    return real, real_other, noise
+
+
+def evaluate_generation(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
+    data = load_generation(config.data, config.seed)
+    real, real_other, noise = scored_windows(config, data)
     with torch.no_grad():
         fake = graph.generator(noise).numpy()  # scaled space, as the protocol measures
     return report_and_picture(config, real, fake, real_other, data.features)

@@ -16,13 +16,13 @@ import numpy as np
 from tqdm import tqdm
 
 from rnngan.core.tables.spec import TableError
-from training.config import RunConfig
+from training.config import MSTL_ETS, RunConfig
 from training.data.forecast_panel import TableForecastData
 from training.evaluate import tables as table_limits
 from training.evaluate.scores import (
     ETS_LONGEST_SEASON,
     LEVELS,
-    baseline_name,
+    baseline_labels,
     score,
     statsforecast_quantiles,
 )
@@ -80,8 +80,8 @@ def baseline_blocks(
         if i in kept
     }
     refits = sum(len(r) for r in runs.values()) > len(keep)
-    for name in e.baselines:
-        label = baseline_name(name, d.season)  # AutoETS above season 24 is MSTL-AutoETS
+    # AutoETS above season 24 is reported twice: as fit, and MSTL-AutoETS (scores.py)
+    for label in baseline_labels(e.baselines, d.season):
         started = time.perf_counter()
         tasks, scales = [], []
         for i in keep:
@@ -89,7 +89,7 @@ def baseline_blocks(
             for group in runs[i]:
                 truth = np.stack([entity.values[o : o + d.horizon] for o in group])
                 tasks.append(
-                    (entity.values, group, d.horizon, d.season, name, e.baseline_input_size, truth)
+                    (entity.values, group, d.horizon, d.season, label, e.baseline_input_size, truth)
                 )
                 scales.append(entity.scale)
         desc = f"{label} on {len(keep)} series" + (f", {len(tasks)} fits" if refits else "")
@@ -113,10 +113,11 @@ def baseline_blocks(
         "seconds": seconds,
         "autoarima": "orders p, q <= 2, P, Q <= 1, last 1000 rows before the first origin",
     }
-    if "MSTL-AutoETS" in blocks:
-        info["MSTL-AutoETS"] = (
-            f"AutoETS at season {d.season}: above {ETS_LONGEST_SEASON} its own selection often "
-            "drops the season, so STL takes the season out and AutoETS forecasts the rest"
+    if MSTL_ETS in blocks:
+        info[MSTL_ETS] = (
+            f"beside AutoETS at season {d.season}: above {ETS_LONGEST_SEASON} AutoETS's own "
+            "selection often drops the season, so STL takes the season out and AutoETS "
+            "forecasts the rest"
         )
     if overlap:
         info["fits"] = "one per origin (the origins are closer together than the horizon)"

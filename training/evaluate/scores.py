@@ -10,20 +10,26 @@ A seasonal ETS model estimates one initial state per step of its season. Above 2
 forecast::ets refuses such seasons and points to STL) statsforecast's AutoETS still fits one,
 but its selection by AICc often settles on a model without a season: on weekly CO2 (season 52)
 it chose ETS(A,Ad,N), MAE 8.2 over 48 weeks against the seasonal naive's 0.6, a baseline that
-flatters any forecaster. Above 24 the AutoETS baseline is therefore MSTL: STL takes the season
-out and AutoETS (no season) forecasts the rest, reported as `MSTL-AutoETS` (`baseline_name`).
+flatters any forecaster; elsewhere (5-minute traffic, season 288) the model without a season is
+the better one. Above 24 an AutoETS baseline is therefore reported twice (`baseline_labels`):
+`AutoETS` as statsforecast fits it, and `MSTL-AutoETS`, where STL takes the season out and
+AutoETS (no season) forecasts the rest.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
+from training.config import MSTL_ETS
+
 LEVELS = np.round(np.arange(0.05, 0.96, 0.05), 2)  # 0.05 … 0.95
 ARIMA_INPUT = 1000  # AutoARIMA fits on at most this many rows before the first origin
-ETS_LONGEST_SEASON = 24  # AutoETS above this season: MSTL-AutoETS (module docstring)
+ETS_LONGEST_SEASON = 24  # AutoETS above this season: MSTL-AutoETS beside it (module docstring)
 
 
 def seasonal_scale(train: np.ndarray, season: int) -> float:
@@ -76,10 +82,16 @@ def score_paths_scaled(
     return score_paths(paths / s[:, None], truth / s, 1.0)
 
 
-def baseline_name(name: str, season: int) -> str:
-    """The statsforecast baseline that `name` fits at this season, and the name it is reported
-    under: `name`, except AutoETS above ETS_LONGEST_SEASON, which is MSTL-AutoETS."""
-    return "MSTL-AutoETS" if name == "AutoETS" and season > ETS_LONGEST_SEASON else name
+def baseline_labels(names: Sequence[str], season: int) -> list[str]:
+    """The baselines that `eval.baselines` (`names`) stands for at this season, in order, each
+    once, as they are reported: each name, and for AutoETS above ETS_LONGEST_SEASON
+    MSTL-AutoETS beside it."""
+    labels: dict[str, None] = {}
+    for name in names:
+        labels[name] = None
+        if name == "AutoETS" and season > ETS_LONGEST_SEASON:
+            labels[MSTL_ETS] = None
+    return list(labels)
 
 
 def statsforecast_quantiles(
@@ -94,21 +106,21 @@ def statsforecast_quantiles(
     """One statsforecast model's quantiles (Q, N, H) at LEVELS and point forecasts (N, H) for
     origins spaced `horizon` apart: fit once on the history before the first origin (its last
     `input_size` rows when set), then filtered forward through each later window without
-    refitting (AutoARIMA: orders p, q ≤ 2, P, Q ≤ 1, at most ARIMA_INPUT rows). `truth`, when
-    given, is checked against statsforecast's own windows."""
+    refitting (AutoARIMA: orders p, q ≤ 2, P, Q ≤ 1, at most ARIMA_INPUT rows; `name` one of
+    training/config.py's BASELINES). `truth`, when given, is checked against statsforecast's
+    own windows."""
     import statsforecast.models as sfm
     from statsforecast import StatsForecast
 
     y = series[: origins[-1] + horizon].astype(np.float64)
     frame = pd.DataFrame({"unique_id": "y", "ds": np.arange(len(y)), "y": y})
     pcts = sorted({round(abs(1 - 2 * q) * 100) for q in LEVELS if q != 0.5})
-    label = baseline_name(name, season)
     if name == "AutoARIMA":  # bounded orders and input: minutes, not hours, on a panel
         model = sfm.AutoARIMA(season_length=season, max_p=2, max_q=2, max_P=1, max_Q=1)
         input_size = min(input_size or ARIMA_INPUT, ARIMA_INPUT)
-    elif label != name:  # MSTL-AutoETS: the season by STL, AutoETS without one on the rest
+    elif name == MSTL_ETS:  # the season by STL, AutoETS without one on the rest
         model = sfm.MSTL(
-            season_length=season, trend_forecaster=sfm.AutoETS(model="ZZN"), alias=label
+            season_length=season, trend_forecaster=sfm.AutoETS(model="ZZN"), alias=name
         )
     else:
         model = getattr(sfm, name)(season_length=season)
@@ -127,10 +139,10 @@ def statsforecast_quantiles(
     ):
         raise AssertionError("statsforecast windows differ from the GAN's")
     cols = [
-        cv[label]
+        cv[name]
         if q == 0.5
-        else cv[f"{label}-{'lo' if q < 0.5 else 'hi'}-{round(abs(1 - 2 * q) * 100)}"]
+        else cv[f"{name}-{'lo' if q < 0.5 else 'hi'}-{round(abs(1 - 2 * q) * 100)}"]
         for q in LEVELS
     ]
     quantiles = np.stack([c.to_numpy() for c in cols]).reshape(len(LEVELS), len(origins), horizon)
-    return quantiles, cv[label].to_numpy().reshape(len(origins), horizon)
+    return quantiles, cv[name].to_numpy().reshape(len(origins), horizon)

@@ -29,6 +29,7 @@ from torch import nn
 from rnngan.core.tables.codec import sample_categories
 from rnngan.core.tables.sample import draw_series, synthesize
 from rnngan.core.tables.spec import NUMERIC, TableSpec, channel_layout
+from rnngan.core.tables.stamps import calendar_offset
 from training.config import RunConfig
 from training.data.tables import TableData, load_table
 from training.evaluate.generation import report_and_picture
@@ -321,8 +322,16 @@ def evaluate_table(config: RunConfig, graph: nn.Module) -> dict[str, Any]:
         for k in c.categories if c.kind == "categorical" else [None]:  # type: ignore[union-attr]
             names.append(f"{c.name}={k}" if k is not None else c.name)
             numeric.append(c.kind in NUMERIC)
-    names += [f"{name} observed" for name in layout.masks] + (["gap"] if layout.gap else [])
-    numeric += [False] * len(layout.masks) + ([True] if layout.gap else [])
+    # On a calendar frequency the stamps a user gets are put on the calendar (stamps.py), so
+    # the generator's raw gap channel (continuous where the real one takes a few values) is not
+    # what is served: it is left out of the windows, and `length_checks` compares the decoded
+    # gaps.
+    gap = layout.gap is not None and calendar_offset(spec) is None
+    names += [f"{name} observed" for name in layout.masks] + (["gap"] if gap else [])
+    numeric += [False] * len(layout.masks) + ([True] if gap else [])
+    if layout.gap is not None and not gap:
+        keep = [i for i in range(real.shape[-1]) if i != layout.gap]
+        real, real_other, fake = (w[..., keep] for w in (real, real_other, fake))
     decoded = synthesize(spec, run, latent_dim=latent_dim, n=n_entities, seed=config.seed)
     fake_table = decoded.to_arrow(spec).to_pandas()
     per_entity, extra = entity_checks(spec, frame, fake_table)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -53,13 +54,12 @@ def is_v1(config: RunConfig) -> bool:
     return config.model.kind == V1
 
 
-def related_trains(d: DataConfig) -> list[np.ndarray]:
+def related_trains(d: DataConfig, frame: pd.DataFrame, path: Path) -> list[np.ndarray]:
     """The train rows [0, train_end) of `data.columns` other than the target, as float32
-    series (module docstring)."""
+    series (module docstring), from `frame` (read_table's, read once with the target's)."""
     others = [c for c in d.columns if c != d.target]
     if not others:
         return []
-    frame, path = read_table(d)
     missing = [c for c in others if c not in frame.columns]
     if missing:
         raise ValueError(
@@ -235,14 +235,15 @@ class ForGAN(Forecaster):
 
     def trainer(self, config: RunConfig, rng: torch.Generator) -> Trainer:
         d = config.data
-        data = load_forecast(d)
+        table = read_table(d)
+        data = load_forecast(d, table)
         if not is_v1(config):
             _, histories, truth = rolling_windows(data, d.train_end, d.val_end)
             scale = seasonal_scale(data.train, d.season)
             validation = panel.Validation(
                 histories, truth, np.full(len(histories), scale), np.zeros(len(histories), int)
             )
-            related = related_trains(d)
+            related = related_trains(d, *table)
             train = panel.PanelData([data.train, *related], d.context_len + d.horizon)
             info = DatasetInfo(
                 name=Path(data.source).stem,

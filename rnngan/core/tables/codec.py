@@ -22,6 +22,7 @@ from rnngan.core.tables.spec import (
     scale_gap,
     unscale_gap,
 )
+from rnngan.core.tables.stamps import calendar_offset, snap_times
 
 
 def condition_vector(
@@ -263,7 +264,8 @@ def decode(
     """Model output (n, T, D) in [0, 1] -> series in the user's layout.
 
     `uniforms` (n, T, U) sample the discrete channels (U = `Layout.uniforms_per_step`), series
-    `i` keeps its first `lengths[i]` steps, starting at `starts[i]`. With `impute`, values that
+    `i` keeps its first `lengths[i]` steps, starting at `starts[i]`; on a calendar frequency
+    its generated gaps are whole periods of it (stamps.py `snap_times`). With `impute`, values that
     the mask channel marks missing are returned as generated instead of as gaps. `levels`
     (n, 2L) are each series' entity levels, for a spec with level columns."""
     layout = channel_layout(spec)
@@ -309,4 +311,7 @@ def decode(
             gaps_i[0] = 0.0
             offsets = np.cumsum(gaps_i)
         times.append(starts[i] + offsets)
+    calendar = calendar_offset(spec)
+    if calendar is not None:  # a calendar frequency: the generated gaps, put on the calendar
+        times = snap_times(calendar, times)
     return Decoded(ids=ids, static=static, times=times, columns=columns, missing=missing)

@@ -6,7 +6,6 @@ evaluation. Every draw comes from counter-based streams keyed by (seed, series i
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -14,7 +13,7 @@ import numpy as np
 from rnngan.core.noise import series_noise, series_uniforms
 from rnngan.core.tables.codec import Decoded, condition_vector, decode, series_ids
 from rnngan.core.tables.spec import TableError, TableSpec, channel_layout
-from rnngan.core.tables.stamps import calendar_offset, calendar_starts, on_frequency, snap_times
+from rnngan.core.tables.stamps import calendar_offset, calendar_starts, on_frequency
 
 
 def resolve_condition(spec: TableSpec, condition: Mapping[str, Any]) -> dict[str, Any]:
@@ -239,7 +238,7 @@ def synthesize(
     starts = draw_starts(spec, meta[:, 1], start)
     per_step = max(1, channel_layout(spec).uniforms_per_step(spec))
     uniforms = series_uniforms(seed, _DISCRETE_STREAM, offset, n, raw.shape[1], per_step)
-    out = decode(
+    return decode(
         spec,
         raw,
         uniforms=uniforms,
@@ -250,7 +249,3 @@ def synthesize(
         impute=impute,
         levels=levels,
     )
-    calendar = calendar_offset(spec)
-    if calendar is not None:  # the generated gaps, put on the calendar
-        out = replace(out, times=snap_times(calendar, out.times))
-    return out

@@ -150,7 +150,13 @@ class TimeSpec(_Frozen):
             raise TableError(f"'start' {value!r} is not a date-time")
         if stamp.tzinfo is not None:
             stamp = stamp.tz_convert("UTC").tz_localize(None)
-        return float(stamp.value) / 1e9
+        try:
+            return float(stamp.value) / 1e9
+        except OverflowError:  # a date-time outside what stamps in nanoseconds hold
+            raise TableError(
+                f"'start' {value!r} is outside the date-times this service represents "
+                "(1677-09-22 to 2262-04-11)."
+            ) from None
 
 
 class StaticCombo(_Frozen):
@@ -300,7 +306,7 @@ def describe(spec: TableSpec) -> str:
         if t.regular:
             spacing = f"regular every {t.freq or t.step}"
         elif t.freq:
-            spacing = f"calendar frequency {t.freq} (gap learned by generators)"
+            spacing = f"calendar frequency {t.freq} (synthetic stamps stay on it)"
         else:
             spacing = "irregular (gap learned)"
         lines.append(f"time column: {t.column} ({t.kind}, {spacing})")
