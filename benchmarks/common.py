@@ -140,9 +140,16 @@ def environment(torch_threads: int | None = None) -> dict[str, Any]:
     return info
 
 
+TRAINED_ON = "bench_code.json"  # in a run folder: the code (code_version) that trained it
+
+
 def train_and_evaluate(config: Any, reuse: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train (unless `reuse` and a checkpoint exists) and evaluate one config, timed: (timings,
-    metrics); a reused run reports the training time it recorded."""
+    metrics); `trained_on` is the code that trained the run (`code_version` then), recorded in
+    the run folder so that a reused run reports it, with the training time it recorded. A run
+    trained before that record existed cannot be reused: its figures would name code that never
+    trained it."""
+    import json
     import time
 
     from training.checkpoint import CHECKPOINT
@@ -154,9 +161,16 @@ def train_and_evaluate(config: Any, reuse: bool) -> tuple[dict[str, Any], dict[s
         started = time.perf_counter()
         train(config)
         timings["train_seconds"] = round(time.perf_counter() - started, 1)
-    elif (config.run_dir / "training.json").is_file():  # reused: report when it was trained
-        import json
-
+        timings["trained_on"] = code_version()
+        (config.run_dir / TRAINED_ON).write_text(json.dumps(timings["trained_on"], indent=2))
+    else:
+        record = config.run_dir / TRAINED_ON
+        if not record.is_file():
+            raise SystemExit(
+                f"{config.run_dir}: no record of the code that trained it ({TRAINED_ON}); "
+                "run without --reuse"
+            )
+        timings["trained_on"] = json.loads(record.read_text())
         recorded = json.loads((config.run_dir / "training.json").read_text())
         timings["train_seconds"] = recorded["seconds"]
         timings["train_reused"] = True
@@ -179,7 +193,10 @@ def run_one(config: Any, reuse: bool, force: bool = False) -> dict[str, Any]:
     return {
         **({"exported_forced": True} if forced else {}),
         "model": f"{config.name}/{config.version}",
-        "code": code_version(),  # per result: a rerun of one data set keeps the others' figures
+        # Per result (a rerun of one data set keeps the others' figures); `trained_on` (in
+        # timings) is the code that trained the model, which docs-check holds to the same rule:
+        # a reused run trained on older code reads as stale.
+        "code": code_version(),
         "exported_to": str(out),
         "seed": config.seed,
         "steps": config.train.steps,

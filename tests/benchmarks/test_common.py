@@ -97,3 +97,25 @@ def test_bench_forecast_compares_the_shipped_config_with_one_series_and_forgan_v
     assert dataclasses.replace(v1.model, kind=shipped.model.kind) == shipped.model
     assert alone.train == v1.train == shipped.train
     assert {family_for(c).name for c in (shipped, alone, v1)} == {"forgan"}
+
+
+def test_a_reused_run_reports_the_code_that_trained_it(tmp_path: Path, monkeypatch) -> None:
+    """--reuse: the result names the code recorded when the run was trained, and a run with no
+    such record is refused (its figures would name code that never trained it)."""
+    import pytest
+
+    import training.evaluate.run as run_module
+    from benchmarks.common import TRAINED_ON, train_and_evaluate
+    from training.checkpoint import CHECKPOINT
+
+    config = type("Config", (), {"run_dir": tmp_path})()
+    (tmp_path / CHECKPOINT).write_bytes(b"")
+    (tmp_path / "training.json").write_text(json.dumps({"seconds": 12.5}))
+    monkeypatch.setattr(run_module, "evaluate_run", lambda run_dir: {"ok": True})
+    with pytest.raises(SystemExit, match="no record of the code that trained it"):
+        train_and_evaluate(config, reuse=True)
+    trained = {"commit": "0123456789abcdef", "dirty": False, "dirty_files": {}, "utc": "x"}
+    (tmp_path / TRAINED_ON).write_text(json.dumps(trained))
+    timings, metrics = train_and_evaluate(config, reuse=True)
+    assert timings["trained_on"] == trained and timings["train_seconds"] == 12.5
+    assert metrics == {"ok": True}
