@@ -119,3 +119,24 @@ def test_a_reused_run_reports_the_code_that_trained_it(tmp_path: Path, monkeypat
     timings, metrics = train_and_evaluate(config, reuse=True)
     assert timings["trained_on"] == trained and timings["train_seconds"] == 12.5
     assert metrics == {"ok": True}
+
+
+def test_bench_generation_refuses_unknown_data_sets_before_training(monkeypatch, capsys) -> None:
+    """`--only` and `--force` name data sets of benchmarks.generation.DATASETS; a typo is a usage
+    error before anything trains (not a config error an hour into the run)."""
+    import sys
+
+    import pytest
+
+    from benchmarks import generation
+
+    def trained(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a data set trained before its names were checked")
+
+    monkeypatch.setattr(generation, "run_one", trained)
+    for args in (["--only", "sines,energi"], ["--only", "sines", "--force", "enrgy"]):
+        monkeypatch.setattr(sys, "argv", ["generation", *args])
+        with pytest.raises(SystemExit) as exit_info:
+            generation.main()
+        assert exit_info.value.code == 2
+        assert "unknown data set(s)" in capsys.readouterr().err
