@@ -22,6 +22,7 @@ from tests.service.versions import write_manifest
 
 OLD = 1  # sines/1 in the fixture: the stocks graph renamed, so its answers are told apart
 SINES = SHIPPED_VERSIONS["sines"]
+TRAFFIC_NEXT = max(SHIPPED_VERSIONS["traffic_a5m"]) + 1  # a version not shipped
 
 
 def _listed(versions: list[int]) -> str:
@@ -113,8 +114,9 @@ def test_versions_pinned_forecast_images_report(pinned_client: TestClient) -> No
             f"Model 'sines' has no version 7; versions: {_listed([OLD, *SINES])}.",
         ),
         (
-            "/v1/models/traffic_a5m/versions/2/report",
-            "Model 'traffic_a5m' has no version 2; versions: 1.",
+            f"/v1/models/traffic_a5m/versions/{TRAFFIC_NEXT}/report",
+            f"Model 'traffic_a5m' has no version {TRAFFIC_NEXT}; versions: "
+            f"{_listed(SHIPPED_VERSIONS['traffic_a5m'])}.",
         ),
     ],
 )
